@@ -1,0 +1,83 @@
+// Command engineload drives internal/engine for bench/compare.sh until
+// `smp load` exists. It prints one line of key=value figures.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/service-mesh-performance/smp/internal/engine"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, out io.Writer) int {
+	fs := flag.NewFlagSet("engineload", flag.ContinueOnError)
+	var (
+		proto    = fs.String("proto", "http1", "http1, h2c or grpc")
+		conns    = fs.Int("c", 16, "connections")
+		streams  = fs.Int("s", 1, "streams per connection (h2c, grpc)")
+		rate     = fs.Float64("rate", 0, "total requests/s; 0 = closed loop")
+		duration = fs.Duration("d", 10*time.Second, "measured duration")
+		warmup   = fs.Duration("warmup", time.Second, "warm-up")
+		spin     = fs.Duration("spin", 0, "busy-wait before each send")
+		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	)
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: engineload [flags] URL")
+		return 2
+	}
+	protocols := map[string]engine.Protocol{"http1": engine.HTTP1, "h2c": engine.H2C, "grpc": engine.GRPC}
+	p, ok := protocols[*proto]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "engineload: unknown protocol %q\n", *proto)
+		return 2
+	}
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "engineload: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "engineload: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var before syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	res, err := engine.Run(ctx, engine.Config{Target: fs.Arg(0), Protocol: p, Connections: *conns, Streams: *streams,
+		Rate: *rate, Duration: *duration, Warmup: *warmup, Spin: *spin})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engineload: %v\n", err)
+		return 1
+	}
+	var after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+	m := res.Measure
+	total := m.Requests + res.Warmup.Requests
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	fmt.Fprintf(out, "rps=%.1f requested=%.1f requests=%d ok=%d failed=%d overflow=%d p50_us=%.1f p99_us=%.1f svc_p50_us=%.1f svc_p99_us=%.1f lag_p50_us=%.1f lag_p99_us=%.1f cpu_us_per_req=%.2f held=%v\n",
+		res.AchievedRate, res.RequestedRate, m.Requests, m.OK, m.Failed, m.Overflow,
+		us(m.Latency.Percentile(50)), us(m.Latency.Percentile(99)), us(m.Service.Percentile(50)), us(m.Service.Percentile(99)),
+		us(m.StartLag.Percentile(50)), us(m.StartLag.Percentile(99)), us(cpu)/float64(max(total, 1)), res.RateHeld)
+	if !res.RateHeld {
+		fmt.Fprintln(os.Stderr, "engineload:", res.RateReason)
+	}
+	return 0
+}

@@ -1,0 +1,390 @@
+package engine
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Protocol selects the client used for every request.
+type Protocol int
+
+const (
+	// HTTP1 is HTTP/1.1 over TCP, or over TLS for https:// targets.
+	HTTP1 Protocol = iota
+	// H2 is HTTP/2 over TLS, negotiated with ALPN (https:// targets).
+	H2
+	// H2C is HTTP/2 over cleartext TCP with prior knowledge (http:// targets).
+	H2C
+	// GRPC is gRPC unary calls; TLS when Config.TLS is set or the URL is https://.
+	GRPC
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case HTTP1:
+		return "http1"
+	case H2:
+		return "h2"
+	case H2C:
+		return "h2c"
+	case GRPC:
+		return "grpc"
+	}
+	return fmt.Sprintf("Protocol(%d)", int(p))
+}
+
+// Pattern is the arrival process of an open-loop run.
+type Pattern int
+
+const (
+	// Constant sends evenly spaced requests at Rate.
+	Constant Pattern = iota
+	// Poisson sends at Rate on average with exponentially distributed gaps.
+	Poisson
+	// Uniform is Constant with each send moved by up to ±Jitter/2 of one gap.
+	Uniform
+	// Ramp grows the rate linearly from RampFrom to Rate over RampDuration,
+	// then holds Rate.
+	Ramp
+	// Step runs each of Steps in turn; the last step's rate holds if
+	// Duration is longer than the steps.
+	Step
+)
+
+func (p Pattern) String() string {
+	switch p {
+	case Constant:
+		return "constant"
+	case Poisson:
+		return "poisson"
+	case Uniform:
+		return "uniform"
+	case Ramp:
+		return "ramp"
+	case Step:
+		return "step"
+	}
+	return fmt.Sprintf("Pattern(%d)", int(p))
+}
+
+// RateStep is one stage of a Step arrival.
+type RateStep struct {
+	Rate     float64       // requests per second (total), ≥ 0
+	Duration time.Duration // > 0
+}
+
+// Arrival describes when open-loop requests are due.
+type Arrival struct {
+	Pattern      Pattern
+	Jitter       float64       // Uniform: fraction of one gap, (0,1]; default 1
+	RampFrom     float64       // Ramp: starting rate, default 0
+	RampDuration time.Duration // Ramp: default Duration
+	Steps        []RateStep    // Step: required
+	Seed         int64         // Poisson and Uniform: the same seed gives the same schedule; default 1
+}
+
+// GRPCCall selects the unary method called when Protocol is GRPC.
+type GRPCCall int
+
+const (
+	// HealthCheck calls grpc.health.v1.Health/Check with GRPCService.
+	HealthCheck GRPCCall = iota
+	// Echo calls smp.echo.v1.Echo/Echo (package grpcecho) with Body.
+	Echo
+)
+
+// TLS configures the client side of TLS and mTLS. The zero value verifies the
+// server against the system roots.
+type TLS struct {
+	CAFile     string // PEM roots that replace the system pool
+	CertFile   string // client certificate (mTLS), with KeyFile
+	KeyFile    string
+	ServerName string // SNI and verification name; default the URL's host
+	Insecure   bool   // skip verification
+	// Config, when set, is used as is (cloned) and the fields above are ignored.
+	// Tests and callers holding certificates in memory use it.
+	Config *tls.Config
+}
+
+// Config is everything one run needs. The zero value of every field means
+// its documented default; Run applies them with withDefaults and checks the
+// result with Validate.
+type Config struct {
+	Target   string   // required: http://, https:// (or host:port for GRPC)
+	Protocol Protocol // default HTTP1
+
+	Method      string   // default GET, or POST when there is a body
+	Headers     []string // "Name: value" lines, sent as given
+	Body        []byte   // request body; overrides PayloadSize
+	PayloadSize int      // generate a body of this many bytes when Body is nil
+
+	Rate    float64 // total requests/s; 0 = closed loop (no pacing)
+	Arrival Arrival // ignored in closed loop
+
+	Connections int // default 1
+	Streams     int // concurrent requests per connection for H2, H2C and GRPC; default 1
+	MaxInflight int // overflow bound on due-but-unsent slots; 0 = only the Timeout rule
+
+	Duration time.Duration // measured phase; default 10s (Step: sum of steps)
+	Warmup   time.Duration // phase before it with separate statistics; default 0
+	Timeout  time.Duration // per request; default 10s
+
+	KeepAlive *bool // default true; false = a new connection (and TLS handshake) per request
+	TLS       *TLS  // nil: default verification for https:// and no TLS for http://
+
+	GRPCCall    GRPCCall
+	GRPCService string // HealthCheck: the service name asked about; default "" (the server)
+
+	Spin        time.Duration // busy-wait this long before each deadline; default 0 (timer only)
+	MaxStartLag time.Duration // start-lag p99 above this means the rate was not held; default 1ms
+
+	SeriesInterval time.Duration  // time-series and Progress period; default 1s
+	Progress       func(Progress) // called once per interval from one goroutine; must not block long
+}
+
+// Defaults, each with its reason.
+const (
+	defaultDuration = 10 * time.Second
+	// defaultTimeout is wrk's 2s stretched: a mesh under test can stall for
+	// seconds and the stall must show as latency, not as timeouts.
+	defaultTimeout        = 10 * time.Second
+	defaultSeriesInterval = time.Second
+	// defaultMaxStartLag: a lag p99 of 1ms is already an order of magnitude
+	// above a mesh's added p50, so beyond it the schedule was not honoured.
+	defaultMaxStartLag = time.Millisecond
+	// maxWorkers bounds memory: each worker owns up to 10 histograms of
+	// ~190KB (1µs..1h at 3 digits), so 1024 workers reserve ~2GB of address
+	// space, of which only the touched pages (a few per histogram, plus the
+	// two interval histograms reset every interval) become resident.
+	maxWorkers = 1024
+)
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Protocol == HTTP1 || c.Protocol == H2 || c.Protocol == H2C {
+		if c.Method == "" {
+			c.Method = "GET"
+			if len(c.Body) > 0 || c.PayloadSize > 0 {
+				c.Method = "POST"
+			}
+		}
+	}
+	if c.Body == nil && c.PayloadSize > 0 {
+		c.Body = makePayload(c.PayloadSize)
+	}
+	if c.Connections == 0 {
+		c.Connections = 1
+	}
+	if c.Streams == 0 || c.Protocol == HTTP1 {
+		c.Streams = 1
+	}
+	if c.Arrival.Pattern == Step && c.Duration == 0 {
+		for _, s := range c.Arrival.Steps {
+			c.Duration += s.Duration
+		}
+	}
+	if c.Duration == 0 {
+		c.Duration = defaultDuration
+	}
+	if c.Timeout == 0 {
+		c.Timeout = defaultTimeout
+	}
+	if c.KeepAlive == nil {
+		t := true
+		c.KeepAlive = &t
+	}
+	if c.Arrival.Pattern == Uniform && c.Arrival.Jitter == 0 {
+		c.Arrival.Jitter = 1
+	}
+	if c.Arrival.Pattern == Ramp && c.Arrival.RampDuration == 0 {
+		c.Arrival.RampDuration = c.Duration
+	}
+	if c.Arrival.Seed == 0 {
+		c.Arrival.Seed = 1
+	}
+	if c.MaxStartLag == 0 {
+		c.MaxStartLag = defaultMaxStartLag
+	}
+	if c.SeriesInterval == 0 {
+		c.SeriesInterval = defaultSeriesInterval
+	}
+	return c
+}
+
+// makePayload returns n bytes of printable filler: printable so a server
+// logging bodies shows something readable, fixed so runs are reproducible.
+func makePayload(n int) []byte {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[i%len(alphabet)]
+	}
+	return b
+}
+
+// Validate reports every problem with c (after defaults), joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if c.Target == "" {
+		bad("target: required")
+	} else if _, err := c.endpoint(); err != nil {
+		bad("target %q: %w", c.Target, err)
+	}
+	if c.Protocol < HTTP1 || c.Protocol > GRPC {
+		bad("protocol: unknown value %d", int(c.Protocol))
+	}
+	if c.Protocol != GRPC && strings.ContainsAny(c.Method, " \r\n") {
+		bad("method %q: must be one token", c.Method)
+	}
+	for _, h := range c.Headers {
+		name, _, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(h, "\r\n") {
+			bad("header %q: want \"Name: value\" on one line", h)
+		}
+	}
+	if c.PayloadSize < 0 {
+		bad("payload size %d: must be ≥ 0", c.PayloadSize)
+	}
+	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		bad("rate %v: must be a finite number ≥ 0 (0 = closed loop)", c.Rate)
+	}
+	if c.Rate == 0 && c.Arrival.Pattern == Step {
+		total := 0.0
+		for _, s := range c.Arrival.Steps {
+			total += s.Rate
+		}
+		if total == 0 {
+			bad("arrival step: needs at least one step with a rate > 0")
+		}
+	}
+	if c.Rate > 0 || c.Arrival.Pattern == Step {
+		errs = append(errs, c.Arrival.validate()...)
+	}
+	if c.Connections < 1 {
+		bad("connections %d: must be ≥ 1", c.Connections)
+	}
+	if c.Streams < 1 {
+		bad("streams %d: must be ≥ 1", c.Streams)
+	}
+	if c.Connections*c.Streams > maxWorkers {
+		bad("connections × streams = %d: at most %d concurrent requests", c.Connections*c.Streams, maxWorkers)
+	}
+	if c.MaxInflight < 0 {
+		bad("max inflight %d: must be ≥ 0", c.MaxInflight)
+	}
+	if c.Duration <= 0 {
+		bad("duration %v: must be > 0", c.Duration)
+	}
+	if c.Warmup < 0 {
+		bad("warmup %v: must be ≥ 0", c.Warmup)
+	}
+	if c.Timeout <= 0 {
+		bad("timeout %v: must be > 0", c.Timeout)
+	}
+	if c.Spin < 0 || c.Spin > 10*time.Millisecond {
+		bad("spin %v: must be between 0 and 10ms", c.Spin)
+	}
+	if c.SeriesInterval < 10*time.Millisecond {
+		bad("series interval %v: must be ≥ 10ms", c.SeriesInterval)
+	}
+	if c.GRPCCall < HealthCheck || c.GRPCCall > Echo {
+		bad("grpc call: unknown value %d", int(c.GRPCCall))
+	}
+	if c.KeepAlive != nil && !*c.KeepAlive && c.Protocol != HTTP1 {
+		bad("keep-alive off: only for HTTP/1.1 (HTTP/2 and gRPC multiplex one connection)")
+	}
+	if c.TLS != nil && c.TLS.Config == nil && (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls: client certificate and key must be given together")
+	}
+	return errors.Join(errs...)
+}
+
+func (a Arrival) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch a.Pattern {
+	case Constant, Poisson:
+	case Uniform:
+		if a.Jitter <= 0 || a.Jitter > 1 {
+			bad("arrival jitter %v: must be in (0, 1]", a.Jitter)
+		}
+	case Ramp:
+		if a.RampFrom < 0 {
+			bad("arrival ramp from %v: must be ≥ 0", a.RampFrom)
+		}
+		if a.RampDuration <= 0 {
+			bad("arrival ramp duration %v: must be > 0", a.RampDuration)
+		}
+	case Step:
+		if len(a.Steps) == 0 {
+			bad("arrival step: needs at least one step")
+		}
+		for i, s := range a.Steps {
+			if s.Rate < 0 || s.Duration <= 0 {
+				bad("arrival step %d: rate must be ≥ 0 and duration > 0 (got %v for %v)", i, s.Rate, s.Duration)
+			}
+		}
+	default:
+		bad("arrival pattern: unknown value %d", int(a.Pattern))
+	}
+	return errs
+}
+
+// endpoint is the parsed target.
+type endpoint struct {
+	tls      bool
+	hostPort string // for dialing
+	host     string // Host header / :authority
+	path     string // request-target, with query
+	server   string // TLS server name
+}
+
+func (c Config) endpoint() (endpoint, error) {
+	raw := c.Target
+	if c.Protocol == GRPC && !strings.Contains(raw, "://") {
+		raw = "grpc://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return endpoint{}, err
+	}
+	var e endpoint
+	switch u.Scheme {
+	case "http", "h2c", "grpc":
+	case "https", "grpcs":
+		e.tls = true
+	default:
+		return endpoint{}, fmt.Errorf("scheme %q: want http, https, h2c or grpc", u.Scheme)
+	}
+	if c.TLS != nil {
+		e.tls = true
+	}
+	if u.Host == "" {
+		return endpoint{}, errors.New("no host")
+	}
+	if c.Protocol == H2 && !e.tls {
+		return endpoint{}, errors.New("h2 needs TLS (https://); use h2c for cleartext")
+	}
+	if c.Protocol == H2C && e.tls {
+		return endpoint{}, errors.New("h2c is cleartext; use h2 for https://")
+	}
+	e.host = u.Host
+	e.server = u.Hostname()
+	e.hostPort = u.Host
+	if u.Port() == "" {
+		if e.tls {
+			e.hostPort += ":443"
+		} else {
+			e.hostPort += ":80"
+		}
+	}
+	e.path = u.RequestURI()
+	return e, nil
+}

@@ -1,0 +1,441 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/service-mesh-performance/smp/internal/hist"
+)
+
+// caller sends one request on one stream of one connection and reads the
+// whole response. Each worker owns one caller; callers of the same
+// connection share it (h2, gRPC).
+type caller interface {
+	// do returns the response's status key (see statusKey) and/or an error.
+	// A non-nil error means the request failed (it is classified); a status
+	// with a nil error is a response, successful or not. deadline is the
+	// monotonic offset (from run.base) after which the request times out.
+	do(ctx context.Context, ps *phaseStats, deadline time.Duration) (status int, err error)
+	// abort unblocks a do in progress; used when the run is cancelled.
+	abort()
+	close()
+}
+
+// statusKey: HTTP statuses are stored at their code, gRPC codes at
+// grpcStatusBase+code, in a fixed array so counting never allocates.
+const (
+	grpcStatusBase = 600
+	statusSlots    = grpcStatusBase + 17
+)
+
+var grpcCodeNames = [17]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+	"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
+
+func statusName(k int) string {
+	if k >= grpcStatusBase {
+		return "grpc:" + grpcCodeNames[k-grpcStatusBase]
+	}
+	return strconv.Itoa(k)
+}
+
+func statusOK(k int) bool {
+	if k >= grpcStatusBase {
+		return k == grpcStatusBase
+	}
+	return k >= 100 && k < 400
+}
+
+// phaseStats is one worker's accumulators for one phase. Only the worker
+// writes them while it runs; they are read after it stops.
+type phaseStats struct {
+	latency, service, lag, errLatency *hist.Histogram
+
+	requests, ok, failed, overflow int64
+	bytesSent, bytesRecv           int64
+	status                         [statusSlots]int64
+	errs                           [numClasses]int64
+}
+
+func newPhaseStats() *phaseStats {
+	return &phaseStats{latency: hist.New(), service: hist.New(), lag: hist.New(), errLatency: hist.New()}
+}
+
+// live counters the collector reads while workers run, on their own cache
+// line per worker so workers never share one.
+type live struct {
+	started atomic.Int64
+	done    [2]atomic.Int64 // per phase
+	failed  [2]atomic.Int64
+	_       [24]byte
+}
+
+type worker struct {
+	r      *run
+	caller caller
+	timer  *time.Timer
+	fine   *preciseTimer // the last coarseSlack of each wait
+	phases [2]*phaseStats
+	hint   int // schedule segment hint
+
+	// Interval latency histograms: the worker records into cur; the collector
+	// leaves an empty one in swapIn and the worker trades cur for it at its
+	// next record, handing cur over in swapOut. Each worker owns exactly two.
+	cur     *hist.Histogram
+	swapIn  atomic.Pointer[hist.Histogram]
+	swapOut atomic.Pointer[hist.Histogram]
+
+	live live
+}
+
+// run is the state of one Run shared by its goroutines; it is read-only
+// once the workers start, apart from the schedule's atomic counter.
+type run struct {
+	cfg   Config
+	ep    endpoint
+	open  bool // open loop
+	sched schedule
+
+	base     time.Time     // monotonic origin: start of warm-up
+	wall     time.Time     // base as UTC wall clock
+	warmEnd  time.Duration // offsets from base
+	end      time.Duration
+	hardStop time.Duration // nothing is sent after this; in-flight requests time out by it
+
+	maxInflight float64
+	spin        time.Duration
+	stats       *sharedStats
+}
+
+func (r *run) since() time.Duration { return time.Since(r.base) }
+
+func (r *run) phaseOf(t time.Duration) Phase {
+	if t < r.warmEnd {
+		return Warmup
+	}
+	return Measure
+}
+
+// Run sends load as c describes until c.Duration has been measured or ctx
+// is cancelled, and returns what it measured. Errors of individual requests
+// are counted in the result, never returned; Run returns an error only when
+// c is invalid or the protocol client cannot be built (bad TLS files). A
+// cancelled ctx ends the run within a few milliseconds (in-flight requests
+// are interrupted and not counted) and returns the partial result with
+// Cancelled set and a nil error.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	c = c.withDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("engine config: %w", err)
+	}
+	ep, err := c.endpoint()
+	if err != nil {
+		return nil, fmt.Errorf("engine config: target: %w", err)
+	}
+	r := &run{cfg: c, ep: ep, open: c.Rate > 0 || c.Arrival.Pattern == Step, spin: c.Spin, stats: &sharedStats{}}
+	r.maxInflight = float64(c.MaxInflight)
+	if r.open {
+		r.sched = schedule{proc: newProcess(c.Arrival), shape: newShape(c)}
+	}
+
+	factory, err := newFactory(r)
+	if err != nil {
+		return nil, fmt.Errorf("engine: set up %s client for %s: %w", c.Protocol, c.Target, err)
+	}
+	defer factory.close()
+
+	nw := c.Connections * c.Streams
+	workers := make([]*worker, nw)
+	for i := range workers {
+		w := &worker{r: r, cur: hist.New(), timer: time.NewTimer(time.Hour)}
+		if r.open {
+			w.fine = newPreciseTimer()
+		}
+		w.timer.Stop()
+		w.swapIn.Store(hist.New())
+		w.phases[Measure] = newPhaseStats()
+		if c.Warmup > 0 {
+			w.phases[Warmup] = newPhaseStats()
+		} else {
+			w.phases[Warmup] = w.phases[Measure] // never used: no slot falls before warmEnd
+		}
+		workers[i] = w
+	}
+	// Connections are opened before the clock starts, so neither phase pays
+	// for handshakes (keep-alive off aside, where they are the point).
+	callers, err := factory.open(ctx, c.Connections, c.Streams)
+	if err != nil {
+		return nil, fmt.Errorf("engine: open connections to %s: %w", c.Target, err)
+	}
+	for i, w := range workers {
+		w.caller = callers[i]
+	}
+	defer func() {
+		for _, w := range workers {
+			w.caller.close()
+		}
+	}()
+
+	r.base = time.Now()
+	r.wall = r.base.UTC().Round(0)
+	r.warmEnd = c.Warmup
+	r.end = c.Warmup + c.Duration
+	r.hardStop = r.end + c.Timeout
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(func() { w.loop(runCtx) })
+	}
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
+
+	col := newCollector(r, workers)
+	cancelled := col.watch(ctx, allDone, func() {
+		cancel()
+		for _, w := range workers {
+			w.caller.abort()
+		}
+	})
+	<-allDone
+	for _, w := range workers {
+		w.timer.Stop()
+		w.fine.close()
+	}
+	stopped := r.since()
+	col.finish(stopped)
+	return r.result(workers, col, cancelled, stopped, factory), nil
+}
+
+// loop is a worker's life: claim a slot, wait for it, send, record.
+func (w *worker) loop(ctx context.Context) {
+	r := w.r
+	if !r.open {
+		for ctx.Err() == nil {
+			now := r.since()
+			if now >= r.end {
+				return
+			}
+			w.send(ctx, now, now)
+		}
+		return
+	}
+	for {
+		at, n, ok := r.sched.at(&w.hint)
+		if !ok || at >= r.end {
+			return
+		}
+		now := r.since()
+		if late := now - at; late > 0 {
+			if late > r.cfg.Timeout || (r.maxInflight > 0 && r.sched.shape.countAt(now.Seconds())-n > r.maxInflight) {
+				ps := w.phases[r.phaseOf(at)]
+				ps.overflow++
+				ps.errs[classOverflow]++
+				continue
+			}
+		} else if !w.wait(ctx, at) {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		w.send(ctx, at, r.since())
+	}
+}
+
+// wait blocks until offset at, or returns false when ctx ends first. It
+// sleeps on the worker's timer while the deadline is far, then on its
+// timerfd (see preciseTimer), then spins the last Config.Spin.
+func (w *worker) wait(ctx context.Context, at time.Duration) bool {
+	r := w.r
+	for {
+		d := at - r.since()
+		if d <= 0 {
+			return true
+		}
+		if d > coarseSlack+r.spin || (w.fine == nil && d > r.spin) {
+			// Go's timers can fire up to ~1ms late when the process is idle
+			// (the netpoller sleeps in whole milliseconds), so the timer only
+			// gets us to within coarseSlack of the deadline.
+			w.timer.Reset(d - coarseSlack - r.spin)
+			select {
+			case <-ctx.Done():
+				w.timer.Stop()
+				return false
+			case <-w.timer.C:
+			}
+			continue
+		}
+		if d > r.spin {
+			w.fine.sleep(d - r.spin)
+			continue
+		}
+		for r.since() < at {
+			// Busy-wait: costs a core, buys the last tens of µs.
+		}
+		return true
+	}
+}
+
+// send performs one request intended at `intended` and actually started at
+// `actual` (both offsets from base) and records it.
+func (w *worker) send(ctx context.Context, intended, actual time.Duration) {
+	r := w.r
+	ph := r.phaseOf(intended)
+	ps := w.phases[ph]
+	deadline := min(actual+r.cfg.Timeout, r.hardStop)
+	w.live.started.Add(1)
+	status, err := w.caller.do(ctx, ps, deadline)
+	done := r.since()
+	w.live.done[ph].Add(1)
+	if err != nil && ctx.Err() != nil {
+		// Interrupted by cancellation: not a measurement of the target.
+		return
+	}
+	ps.requests++
+	ps.lag.Record(actual - intended)
+	lat := done - intended
+	if status > 0 {
+		ps.status[status]++
+	}
+	// Latency and service time describe successful requests only, so that a mesh that
+	// answers fast with 503s does not look fast; failures have their own histogram.
+	if err == nil && statusOK(status) {
+		ps.ok++
+		ps.latency.Record(lat)
+		ps.service.Record(done - actual)
+		w.cur.Record(lat)
+	} else {
+		ps.failed++
+		w.live.failed[ph].Add(1)
+		ps.errLatency.Record(lat)
+		switch {
+		case err != nil:
+			ps.errs[classify(err)]++
+		case status >= grpcStatusBase:
+			ps.errs[classGRPC]++
+		default:
+			ps.errs[classHTTP]++
+		}
+	}
+	if h := w.swapIn.Load(); h != nil {
+		w.swapIn.Store(nil)
+		w.swapOut.Store(w.cur)
+		w.cur = h
+	}
+}
+
+// result merges the workers' accumulators; it runs after they stopped.
+func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped time.Duration, f factory) *Result {
+	c := r.cfg
+	res := &Result{Config: c, ClosedLoop: !r.open, Cancelled: cancelled, Workers: len(workers)}
+	bounds := [2][2]time.Duration{{0, r.warmEnd}, {r.warmEnd, r.end}}
+	for ph := range 2 {
+		pr := PhaseResult{
+			Latency: hist.New(), Service: hist.New(), StartLag: hist.New(), ErrorLatency: hist.New(),
+			Status: map[string]int64{}, Errors: map[string]int64{},
+		}
+		from, to := bounds[ph][0], bounds[ph][1]
+		if cancelled && stopped < to {
+			to = max(stopped, from)
+		}
+		pr.Start, pr.End, pr.Duration = r.wall.Add(from), r.wall.Add(to), to-from
+		var status [statusSlots]int64
+		var errs [numClasses]int64
+		for _, w := range workers {
+			ps := w.phases[ph]
+			if ph == int(Warmup) && c.Warmup == 0 {
+				break
+			}
+			pr.Latency.Merge(ps.latency)
+			pr.Service.Merge(ps.service)
+			pr.StartLag.Merge(ps.lag)
+			pr.ErrorLatency.Merge(ps.errLatency)
+			pr.Requests += ps.requests
+			pr.OK += ps.ok
+			pr.Failed += ps.failed
+			pr.Overflow += ps.overflow
+			pr.BytesSent += ps.bytesSent
+			pr.BytesReceived += ps.bytesRecv
+			for i, n := range ps.status {
+				status[i] += n
+			}
+			for i, n := range ps.errs {
+				errs[i] += n
+			}
+		}
+		for i, n := range status {
+			if n > 0 {
+				pr.Status[statusName(i)] = n
+			}
+		}
+		for i, n := range errs {
+			if n > 0 {
+				pr.Errors[classNames[i]] = n
+			}
+		}
+		if ph == int(Warmup) {
+			res.Warmup = pr
+		} else {
+			res.Measure = pr
+		}
+	}
+	m := &res.Measure
+	if secs := m.Duration.Seconds(); secs > 0 {
+		res.AchievedRate = float64(m.Requests) / secs
+		if r.open {
+			res.RequestedRate = (r.sched.shape.countAt((r.warmEnd + m.Duration).Seconds()) - r.sched.shape.countAt(r.warmEnd.Seconds())) / secs
+		}
+	}
+	res.RateHeld, res.RateReason = r.verdict(res)
+	res.Connections = f.connections()
+	res.Reconnects = f.reconnects()
+	res.Series, res.SeriesInterval = col.series, col.interval
+	return res
+}
+
+// verdict decides whether the schedule was honoured, and says why not.
+func (r *run) verdict(res *Result) (bool, string) {
+	m := &res.Measure
+	if !r.open {
+		return true, "closed loop: no rate requested"
+	}
+	var reasons []string
+	if m.Overflow > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d of %d scheduled requests skipped (overflow: later than the timeout or beyond max inflight)",
+			m.Overflow, m.Overflow+m.Requests))
+	}
+	if m.StartLag.Count() > 0 {
+		if p99 := m.StartLag.Percentile(99); p99 > r.cfg.MaxStartLag {
+			reasons = append(reasons, fmt.Sprintf("start lag p99 %v exceeds %v: requests left late", p99, r.cfg.MaxStartLag))
+		}
+	}
+	if res.RequestedRate > 0 {
+		// The count of a schedule is exact, so the achieved rate can only fall
+		// short by overflow or by requests interrupted at cancellation.
+		short := 1 - res.AchievedRate/res.RequestedRate
+		if short > 0.01+3/math.Sqrt(res.RequestedRate*m.Duration.Seconds()) && m.Overflow == 0 && !res.Cancelled {
+			reasons = append(reasons, fmt.Sprintf("achieved %.1f/s of %.1f/s requested", res.AchievedRate, res.RequestedRate))
+		}
+	}
+	if len(reasons) > 0 {
+		return false, "could not hold rate: " + strings.Join(reasons, "; ")
+	}
+	return true, fmt.Sprintf("held: achieved %.1f/s of %.1f/s, no overflow, start lag p99 ≤ %v",
+		res.AchievedRate, res.RequestedRate, r.cfg.MaxStartLag)
+}
+
+// sharedStats are counters the protocol clients share across workers; they
+// change only when connections open, never per request.
+type sharedStats struct {
+	connections atomic.Int64
+	reconnects  atomic.Int64
+}

@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/service-mesh-performance/smp/internal/hist"
+)
+
+// Phase names a part of the run.
+type Phase int
+
+const (
+	// Warmup is the phase before measurement; its numbers are kept apart.
+	Warmup Phase = iota
+	// Measure is the measured phase.
+	Measure
+)
+
+func (p Phase) String() string {
+	if p == Warmup {
+		return "warmup"
+	}
+	return "measure"
+}
+
+// Error classes, the keys of PhaseResult.Errors.
+const (
+	ClassRefused  = "refused"  // connection refused (nothing listening)
+	ClassReset    = "reset"    // connection reset by peer (RST), broken pipe
+	ClassClosed   = "closed"   // EOF or close in the middle of a response
+	ClassTimeout  = "timeout"  // no complete response within Timeout
+	ClassTLS      = "tls"      // handshake or certificate failure
+	ClassProtocol = "protocol" // malformed response, HTTP/2 or gRPC protocol error
+	ClassDNS      = "dns"      // name resolution failed
+	ClassOverflow = "overflow" // slot skipped by the overflow rule (see doc.go)
+	ClassHTTP     = "http"     // a response with a 4xx or 5xx status
+	ClassGRPC     = "grpc"     // a gRPC status other than OK
+	ClassOther    = "other"
+)
+
+// PhaseResult holds what one phase measured. Histograms record
+// nanosecond durations (see internal/hist for range and precision).
+type PhaseResult struct {
+	Start, End time.Time     // UTC wall clock of the phase's scheduled bounds
+	Duration   time.Duration // End − Start (shorter when cancelled)
+
+	// Latency is done − intended for every request that succeeded (HTTP
+	// 1xx–3xx, gRPC OK): the coordinated-omission-correct view. Its count is OK.
+	Latency *hist.Histogram
+	// Service is done − actual for the same requests: the uncorrected view.
+	Service *hist.Histogram
+	// StartLag is actual − intended for every request sent.
+	StartLag *hist.Histogram
+	// ErrorLatency is done − intended for every request that did not
+	// succeed: transport errors and non-success statuses. Its count is Failed.
+	ErrorLatency *hist.Histogram
+
+	Requests int64 // sent (overflowed slots are not sent)
+	OK       int64 // HTTP 1xx–3xx or gRPC OK
+	Failed   int64 // Requests − OK
+	Overflow int64 // slots skipped by the overflow rule; also in Errors["overflow"]
+
+	BytesSent     int64 // request bytes written (HTTP/1.1: on the wire; h2/gRPC: bodies)
+	BytesReceived int64 // response bytes read (HTTP/1.1: on the wire; h2/gRPC: bodies)
+
+	Status map[string]int64 // "200", "503", "grpc:OK", "grpc:UNAVAILABLE"
+	Errors map[string]int64 // by class, see the Class constants; they add up to Failed + Overflow
+}
+
+// Result is what Run measured. It is complete even when the run was
+// cancelled (Cancelled is then true and the measured phase is shorter).
+type Result struct {
+	Config Config // the effective configuration (defaults applied)
+
+	Warmup  PhaseResult // zero Requests when Config.Warmup is 0
+	Measure PhaseResult
+
+	ClosedLoop    bool
+	RequestedRate float64 // measured phase: scheduled slots / duration (0 in closed loop)
+	AchievedRate  float64 // measured phase: requests sent / duration
+	// RateHeld is false when the schedule was not honoured: slots overflowed,
+	// or the start-lag p99 exceeded Config.MaxStartLag. RateReason says why
+	// (and, when held, what was checked).
+	RateHeld   bool
+	RateReason string
+
+	Cancelled   bool
+	Connections int64 // connections opened (including reconnects)
+	Reconnects  int64 // keep-alive connections found dead and replaced
+	Workers     int   // connections × streams
+
+	SeriesInterval time.Duration // may be a multiple of Config.SeriesInterval for long runs
+	Series         []Point
+}
+
+// Point is one interval of the time series.
+type Point struct {
+	Offset   time.Duration // interval start, from the start of the measured phase (negative in warm-up)
+	Phase    Phase
+	Requests int64   // completed in the interval
+	Errors   int64   // failed in the interval
+	Rate     float64 // completed per second
+	P50, P99 time.Duration
+	InFlight int64 // sampled at the end of the interval
+}
+
+// Progress is passed to Config.Progress once per SeriesInterval.
+type Progress struct {
+	Phase         Phase
+	Elapsed       time.Duration // since the phase started
+	PhaseDuration time.Duration
+	Requests      int64   // completed in this phase so far
+	Errors        int64   // failed in this phase so far
+	Rate          float64 // completed per second in the last interval
+	RequestedRate float64 // the schedule's rate now; 0 in closed loop
+	InFlight      int64
+	P50, P99      time.Duration // latency so far in this phase (from interval data)
+}
