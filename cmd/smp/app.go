@@ -126,6 +126,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition fai
 		newInitCommand(s),
 		newSchemaCommand(s),
 		newExportCommand(s),
+		newAppCommand(s),
 	)
 	return root
 }
