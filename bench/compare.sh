@@ -6,8 +6,11 @@
 # (pinned to CPU 0) for grpc.health.v1 Check. Every generator is pinned to
 # CPU 1 and run REPS times; medians and ratios are printed at the end.
 #
-# Usage: bench/compare.sh [-r REPS] [-d SECONDS] [-o OUTDIR] [only...]
+# Usage: bench/compare.sh [-r REPS] [-d SECONDS] [-o OUTDIR] [-b BASELINE] [only...]
 #   only: any of http1 h2c grpc open fidelity (default: all)
+#   -b: an engineload binary built from another tree (e.g. before a change);
+#       it runs as "base" beside "ours" in every case, so before/after
+#       figures come from the same run.
 # Needs root for apt-get when the anchors are missing. Every process it
 # starts is stopped on exit.
 set -euo pipefail
@@ -15,12 +18,14 @@ set -euo pipefail
 REPS=3
 DUR=10
 OUT=""
-while getopts "r:d:o:" opt; do
+BASE=""
+while getopts "r:d:o:b:" opt; do
 	case $opt in
 	r) REPS=$OPTARG ;;
 	d) DUR=$OPTARG ;;
 	o) OUT=$OPTARG ;;
-	*) echo "usage: $0 [-r reps] [-d seconds] [-o outdir] [http1 h2c grpc open fidelity]" >&2; exit 2 ;;
+	b) BASE=$(realpath "$OPTARG") ;;
+	*) echo "usage: $0 [-r reps] [-d seconds] [-o outdir] [-b baseline-engineload] [http1 h2c grpc open fidelity]" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -165,16 +170,20 @@ parse_ghz() {
 TIME=(/usr/bin/time -f "cpu=%U+%S")
 [ -x /usr/bin/time ] || TIME=()
 
+engine_bin() { if [ "$1" = base ]; then echo "$BASE"; else echo "$OURS"; fi; }
+ENGINES="ours"
+if [ -n "$BASE" ]; then ENGINES="ours base"; fi
+
 run_case() { # case tool rep
 	local c=$1 tool=$2 rep=$3 name="$1-$2"
 	case "$c/$tool" in
-	http1/ours) measure "$name" "$rep" "$NGINX_PID" "$OURS" -proto http1 -c 16 -d "${DUR}s" "$H1URL" ;;
+	http1/ours | http1/base) measure "$name" "$rep" "$NGINX_PID" "$(engine_bin "$tool")" -proto http1 -c 16 -d "${DUR}s" "$H1URL" ;;
 	http1/wrk) measure "$name" "$rep" "$NGINX_PID" "${TIME[@]}" wrk -t1 -c16 -d"${DUR}s" "$H1URL" ;;
 	http1/fortio) measure "$name" "$rep" "$NGINX_PID" "${TIME[@]}" "$BIN/fortio" load -qps 0 -c 16 -t "${DUR}s" -loglevel error "$H1URL" ;;
-	h2c/ours) measure "$name" "$rep" "$NGINX_PID" "$OURS" -proto h2c -c 16 -s 10 -d "${DUR}s" "$H2URL" ;;
+	h2c/ours | h2c/base) measure "$name" "$rep" "$NGINX_PID" "$(engine_bin "$tool")" -proto h2c -c 16 -s 10 -d "${DUR}s" "$H2URL" ;;
 	h2c/h2load) measure "$name" "$rep" "$NGINX_PID" "${TIME[@]}" h2load -c16 -m10 -t1 -D "$DUR" "$H2URL" ;;
 	h2c/fortio) measure "$name" "$rep" "$NGINX_PID" "${TIME[@]}" "$BIN/fortio" load -h2 -qps 0 -c 160 -t "${DUR}s" -loglevel error "$H2URL" ;;
-	grpc/ours) measure "$name" "$rep" "$FORTIO_SRV_PID" "$OURS" -proto grpc -c 16 -d "${DUR}s" "127.0.0.1:$GRPCPORT" ;;
+	grpc/ours | grpc/base) measure "$name" "$rep" "$FORTIO_SRV_PID" "$(engine_bin "$tool")" -proto grpc -c 16 -d "${DUR}s" "127.0.0.1:$GRPCPORT" ;;
 	grpc/fortio) measure "$name" "$rep" "$FORTIO_SRV_PID" "${TIME[@]}" "$BIN/fortio" load -grpc -qps 0 -c 16 -t "${DUR}s" -loglevel error "127.0.0.1:$GRPCPORT" ;;
 	grpc/ghz) measure "$name" "$rep" "$FORTIO_SRV_PID" "${TIME[@]}" "$BIN/ghz" --insecure --call grpc.health.v1.Health/Check -c 16 --connections 16 -z "${DUR}s" "127.0.0.1:$GRPCPORT" ;;
 	esac
@@ -203,9 +212,9 @@ for rep in $(seq "$REPS"); do
 	for c in http1 h2c grpc; do
 		case " $ONLY " in *" $c "*) ;; *) continue ;; esac
 		case $c in
-		http1) tools="ours wrk fortio" ;;
-		h2c) tools="ours h2load fortio" ;;
-		grpc) tools="ours fortio ghz" ;;
+		http1) tools="$ENGINES wrk fortio" ;;
+		h2c) tools="$ENGINES h2load fortio" ;;
+		grpc) tools="$ENGINES fortio ghz" ;;
 		esac
 		for tool in $tools; do
 			log "rep $rep: $c $tool"
@@ -218,21 +227,27 @@ echo
 echo "== closed loop, medians of $REPS × ${DUR}s (generator on CPU 1, server on CPU 0)"
 if [[ " $ONLY " == *" http1 "* ]]; then
 	summarise http1 ours parse_ours
+	if [ -n "$BASE" ]; then summarise http1 base parse_ours; fi
 	summarise http1 wrk parse_wrk
 	summarise http1 fortio parse_fortio
 	echo "http1: ours/wrk $(ratio "${RPS[http1-ours]}" "${RPS[http1-wrk]}") (goal ≥ 1.00), ours/fortio $(ratio "${RPS[http1-ours]}" "${RPS[http1-fortio]}") (goal ≥ 1.10), cpu/req ours/wrk $(ratio "${CPU[http1-ours]}" "${CPU[http1-wrk]}") (goal ≤ 1.00)"
+	if [ -n "$BASE" ]; then echo "http1: ours/base rps $(ratio "${RPS[http1-ours]}" "${RPS[http1-base]}"), cpu/req ours/base $(ratio "${CPU[http1-ours]}" "${CPU[http1-base]}")"; fi
 fi
 if [[ " $ONLY " == *" h2c "* ]]; then
 	summarise h2c ours parse_ours
+	if [ -n "$BASE" ]; then summarise h2c base parse_ours; fi
 	summarise h2c h2load parse_h2load
 	summarise h2c fortio parse_fortio
 	echo "h2c: ours/h2load $(ratio "${RPS[h2c-ours]}" "${RPS[h2c-h2load]}") (goal ≥ 1.00), ours/fortio $(ratio "${RPS[h2c-ours]}" "${RPS[h2c-fortio]}") (goal ≥ 2.00)"
+	if [ -n "$BASE" ]; then echo "h2c: ours/base rps $(ratio "${RPS[h2c-ours]}" "${RPS[h2c-base]}"), cpu/req ours/base $(ratio "${CPU[h2c-ours]}" "${CPU[h2c-base]}")"; fi
 fi
 if [[ " $ONLY " == *" grpc "* ]]; then
 	summarise grpc ours parse_ours
+	if [ -n "$BASE" ]; then summarise grpc base parse_ours; fi
 	summarise grpc fortio parse_fortio
 	summarise grpc ghz parse_ghz
 	echo "grpc: ours/fortio $(ratio "${RPS[grpc-ours]}" "${RPS[grpc-fortio]}") (goal ≥ 1.20), ours/ghz $(ratio "${RPS[grpc-ours]}" "${RPS[grpc-ghz]}") (goal ≥ 2.50)"
+	if [ -n "$BASE" ]; then echo "grpc: ours/base rps $(ratio "${RPS[grpc-ours]}" "${RPS[grpc-base]}"), cpu/req ours/base $(ratio "${CPU[grpc-ours]}" "${CPU[grpc-base]}")"; fi
 fi
 
 if [[ " $ONLY " == *" open "* ]]; then
@@ -246,13 +261,17 @@ if [[ " $ONLY " == *" open "* ]]; then
 	echo
 	echo "== open loop at half the closed-loop maximum: $half/s, 16 connections"
 	for rep in $(seq "$REPS"); do
-		log "rep $rep: open loop $half/s"
-		measure open "$rep" "$NGINX_PID" "$OURS" -proto http1 -c 16 -rate "$half" -d "${DUR}s" "$H1URL"
+		for e in $ENGINES; do
+			log "rep $rep: open loop $half/s ($e)"
+			measure "open-$e" "$rep" "$NGINX_PID" "$(engine_bin "$e")" -proto http1 -c 16 -rate "$half" -d "${DUR}s" "$H1URL"
+		done
 	done
-	for f in "$OUT"/open.*.out; do parse_ours "$f"; done >"$OUT/open.parsed"
-	err=$(awk '{e=($1-$5)/$5*100; if(e<0)e=-e; print e}' "$OUT/open.parsed" | median)
-	lag=$(awk '{print $4}' "$OUT/open.parsed" | median)
-	echo "achieved-rate error ${err}% (goal ≤ 0.5%), start-lag p99 ${lag} µs (goal ≤ 100 µs)"
+	for e in $ENGINES; do
+		for f in "$OUT/open-$e".*.out; do parse_ours "$f"; done >"$OUT/open-$e.parsed"
+		err=$(awk '{e=($1-$5)/$5*100; if(e<0)e=-e; print e}' "$OUT/open-$e.parsed" | median)
+		lag=$(awk '{print $4}' "$OUT/open-$e.parsed" | median)
+		echo "$e: achieved-rate error ${err}% (goal ≤ 0.5%), start-lag p99 ${lag} µs (goal ≤ 100 µs) [runs: $(awk '{printf "%s ", $4}' "$OUT/open-$e.parsed")]"
+	done
 fi
 
 if [[ " $ONLY " == *" fidelity "* ]]; then
@@ -260,10 +279,13 @@ if [[ " $ONLY " == *" fidelity "* ]]; then
 	echo "== fidelity: 1000/s against nginx, p50 latency"
 	for rep in $(seq "$REPS"); do
 		log "rep $rep: fidelity"
-		measure fid-ours "$rep" "$NGINX_PID" "$OURS" -proto http1 -c 16 -rate 1000 -d "${DUR}s" "$H1URL"
+		for e in $ENGINES; do
+			measure "fid-$e" "$rep" "$NGINX_PID" "$(engine_bin "$e")" -proto http1 -c 16 -rate 1000 -d "${DUR}s" "$H1URL"
+		done
 		measure fid-fortio "$rep" "$NGINX_PID" "$BIN/fortio" load -qps 1000 -c 16 -t "${DUR}s" -loglevel error "$H1URL"
 	done
 	summarise fid ours parse_ours
+	if [ -n "$BASE" ]; then summarise fid base parse_ours; fi
 	summarise fid fortio parse_fortio
-	echo "p50 ours ${P50[fid-ours]} ms (goal ≤ 0.15 ms), fortio ${P50[fid-fortio]} ms"
+	echo "p50 ours ${P50[fid-ours]} ms (goal ≤ 0.15 ms), fortio ${P50[fid-fortio]} ms${BASE:+, base ${P50[fid-base]:-} ms}"
 fi

@@ -336,6 +336,16 @@ type Analysis struct {
 	SLO      []SLOResult   `json:"slo,omitempty"`
 	// Pass is false when any SLO failed.
 	Pass bool `json:"pass"`
+	// Method says how confidence intervals were computed, so they can be reproduced.
+	Method *AnalysisMethod `json:"method,omitempty"`
+}
+
+// AnalysisMethod are the settings of the bootstrap behind the confidence intervals.
+type AnalysisMethod struct {
+	Bootstrap  string  `json:"bootstrap"`
+	Replicates int     `json:"replicates"`
+	Confidence float64 `json:"confidence"`
+	Seed       int64   `json:"seed"`
 }
 
 // ArmOverhead is what one arm costs compared with the baseline.
@@ -369,4 +379,7 @@ type SLOResult struct {
 	Unit      string  `json:"unit"`
 	Pass      bool    `json:"pass"`
 	Message   string  `json:"message"`
+	// Error says why the condition could not be evaluated (it then fails); empty when
+	// Value was computed.
+	Error string `json:"error,omitempty"`
 }

@@ -85,8 +85,8 @@ metrics:
 				Generator: result.GeneratorInfo{Name: spec.GeneratorBuiltin, Version: "test"},
 				Targets:   []string{"http://127.0.0.1:8080/"},
 				StartTime: ts, EndTime: ts.Add(10 * time.Second),
-				Load:      result.LoadStats{RequestedRateRPS: 500, AchievedRateRPS: float64(int64(n)+fails) / 10, Connections: 8, RateHeld: true, Pattern: "constant", DurationMS: 10000},
-				Counts:    result.Counts{Requests: int64(n) + fails, Succeeded: int64(n), Failed: fails, ConnectionsOpened: 8},
+				Load:          result.LoadStats{RequestedRateRPS: 500, AchievedRateRPS: float64(int64(n)+fails) / 10, Connections: 8, RateHeld: true, Pattern: "constant", DurationMS: 10000},
+				Counts:        result.Counts{Requests: int64(n) + fails, Succeeded: int64(n), Failed: fails, ConnectionsOpened: 8},
 				StatusCodes:   map[string]int64{"200": int64(n)},
 				ErrorsByClass: map[string]int64{"timeout": fails},
 				BytesReceived: int64(n) * 1024,
@@ -296,7 +296,7 @@ func TestExportSMP(t *testing.T) {
 	// works when numbers and enums are plain JSON numbers.
 	var viaJSON struct {
 		Results []smp.PerformanceTestResult `json:"performance_test_results"`
-		Meshes  []smp.ServiceMeshConfig      `json:"service_mesh_configs"`
+		Meshes  []smp.ServiceMeshConfig     `json:"service_mesh_configs"`
 	}
 	raw := bytes.ReplaceAll(buf.Bytes(), []byte(`"start_time"`), []byte(`"_start"`))
 	raw = bytes.ReplaceAll(raw, []byte(`"end_time"`), []byte(`"_end"`))

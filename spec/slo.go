@@ -19,6 +19,7 @@ import (
 //	error_rate            failed / all requests                                     unit: % or a fraction
 //	throughput            achieved requests per second                              unit: rps
 //	cpu.<role>[.max]      mean (or peak) CPU per component of a role                unit: m, mcores, cores
+//	cpu.<role>.per_krps   the role's total CPU per 1000 requests/s                  unit: m, mcores, cores
 //	memory.<role>[.max]   mean (or peak) memory per component of a role             unit: bytes (KiB, MB, …)
 //
 // Roles: proxy, app, load_generator, control_plane, node. Prefixed with "overhead." the
@@ -62,7 +63,7 @@ func (c Condition) String() string { return c.Text }
 var (
 	conditionRe = regexp.MustCompile(`^\s*([A-Za-z0-9_.]+)\s*(<=|>=|<|>)\s*(.+?)\s*$`)
 	statRe      = regexp.MustCompile(`^(min|mean|max|stddev|p(\d+(\.\d+)?))$`)
-	numberRe    = regexp.MustCompile(`^([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ%/]*)$`)
+	numberRe    = regexp.MustCompile(`^([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ%/]*)$`)
 )
 
 // Roles a resource metric may name.
@@ -102,6 +103,9 @@ func ParseCondition(text string) (Condition, error) {
 	if err != nil {
 		return c, fmt.Errorf("%q is not a number", num[1])
 	}
+	if f < 0 && !c.Overhead {
+		return c, fmt.Errorf("%q is negative; only overhead.%s compares a difference, which can be", value, metric)
+	}
 	unit := num[2]
 	if unit == "%" && c.Overhead && kind != "ratio" {
 		c.Value, c.Unit, c.Relative = f/100, "ratio", true
@@ -135,7 +139,8 @@ func metricKind(metric string) (string, error) {
 			return "rps", nil
 		}
 	case "cpu", "memory":
-		if len(parts) >= 2 && len(parts) <= 3 && slices.Contains(resourceRoles, parts[1]) && (len(parts) == 2 || parts[2] == "max") {
+		if len(parts) >= 2 && len(parts) <= 3 && slices.Contains(resourceRoles, parts[1]) &&
+			(len(parts) == 2 || parts[2] == "max" || parts[0] == "cpu" && parts[2] == "per_krps") {
 			if parts[0] == "cpu" {
 				return "cpu", nil
 			}

@@ -127,6 +127,9 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition fai
 		newSchemaCommand(s),
 		newExportCommand(s),
 		newAppCommand(s),
+		newSidecarCommand(s),
+		newRunCommand(s),
+		newLoadCommand(s),
 	)
 	return root
 }

@@ -68,7 +68,7 @@ func TestImportRules(t *testing.T) {
 		"internal/analysis":       {"result", "spec", "internal/hist"},
 		"internal/report":         {"result", "spec", "internal/analysis", "internal/hist"},
 		"internal/generator":      {"internal/engine", "internal/hist", "internal/proc", "internal/term", "internal/version", "result", "spec"},
-		"internal/platform/local": {"internal/platform", "internal/app", "internal/sidecar", "internal/pki", "internal/mesh", "internal/proc", "spec"},
+		"internal/platform/local": {"internal/platform", "internal/app", "internal/sidecar", "internal/pki", "internal/mesh", "internal/proc", "internal/grpcecho", "spec"},
 		"internal/platform/kube":  {"internal/platform", "internal/mesh", "spec"},
 		"internal/experiment":     {"*"},
 		"cmd/smp":                 {"*"},

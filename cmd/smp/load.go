@@ -1,0 +1,224 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// loadFlags are named like the plan's workload fields, so that a `smp load` command line
+// reads like the plan it stands for.
+type loadFlags struct {
+	rate         float64
+	connections  int
+	streams      int
+	duration     time.Duration
+	warmup       time.Duration
+	timeout      time.Duration
+	keepAlive    bool
+	payloadSize  string
+	headers      []string
+	method       string
+	body         string
+	protocol     string
+	arrival      string
+	maxInflight  int
+	generator    string
+	grpcMethod   string
+	grpcService  string
+	percentiles  []float64
+	caFile       string
+	certFile     string
+	keyFile      string
+	insecure     bool
+	output       string
+	maxP99       time.Duration
+	maxErrorRate string
+	common       runCommon
+}
+
+func newLoadCommand(s streams) *cobra.Command {
+	f := &loadFlags{}
+	cmd := &cobra.Command{
+		Use:   "load URL",
+		Short: "Send load to one URL and report latency, throughput and errors",
+		Long: `Load runs one trial against any endpoint, like fortio load, wrk2 or hey, with smp's engine:
+open loop at a total --rate (0 = closed loop, as fast as possible), latency charged from
+each request's intended send time (coordinated-omission correct) with the service time
+beside it, HDR histograms, errors by class.
+
+URL schemes: http:// and https:// (HTTP/1.1, or --protocol h2 over TLS), h2c:// (HTTP/2
+cleartext), grpc:// and grpcs:// (gRPC health check, or --grpc-method echo against smp's
+sample app). Flags are named like the plan's workload fields (docs/plan.md).
+
+It prints a summary; -o writes the result document, which smp export and smp report read.
+The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.`,
+		Example: `  smp load http://127.0.0.1:8080/ --rate 1000 -c 16 -d 30s
+  smp load http://127.0.0.1:8080/ --rate 0 -c 64 -d 10s          # closed loop: maximum throughput
+  smp load h2c://127.0.0.1:8080/ --rate 5000 -c 4 --streams 16
+  smp load grpc://127.0.0.1:9090 --rate 2000 -c 8 --max-p99 5ms
+  smp load https://api.example.com/health -H 'Authorization: Bearer x' --rate 50 -o result.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plan, err := f.plan(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			extra, err := f.conditions()
+			if err != nil {
+				return err
+			}
+			return runPlan(cmd.Context(), s, plan, f.common, extra, runOutput{file: f.output, table: "trial"})
+		},
+	}
+	fl := cmd.Flags()
+	fl.Float64Var(&f.rate, "rate", 1000, "total requests per second; 0 = closed loop (as fast as possible)")
+	fl.IntVarP(&f.connections, "connections", "c", 16, "connections to open")
+	fl.IntVar(&f.streams, "streams", 1, "concurrent streams per connection (h2, h2c, grpc)")
+	fl.DurationVarP(&f.duration, "duration", "d", 30*time.Second, "length of the measured phase")
+	fl.DurationVar(&f.warmup, "warmup", 5*time.Second, "warm-up phase before it, same schedule, not measured")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "time allowed for one request")
+	fl.BoolVar(&f.keepAlive, "keepalive", true, "reuse connections; --keepalive=false opens one per request (HTTP/1.1)")
+	fl.StringVar(&f.payloadSize, "payload-size", "", "generate a request body of this size (e.g. 1KiB)")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
+	fl.StringVar(&f.method, "method", "", "HTTP method (default GET, POST with a body)")
+	fl.StringVar(&f.body, "body", "", "request body")
+	fl.StringVar(&f.protocol, "protocol", "", "http/1.1, h2, h2c or grpc (default: from the URL's scheme)")
+	fl.StringVar(&f.arrival, "arrival", "constant", "arrival pattern: constant, poisson or uniform")
+	fl.IntVar(&f.maxInflight, "max-inflight", 10000, "scheduled requests that may be due but unsent before they count as overflow")
+	fl.StringVar(&f.generator, "generator", "builtin", "load generator")
+	fl.StringVar(&f.grpcMethod, "grpc-method", "health", "gRPC: health (any server) or echo (smp's sample app)")
+	fl.StringVar(&f.grpcService, "grpc-service", "", "gRPC health: the service name to ask about")
+	fl.Float64SliceVar(&f.percentiles, "percentiles", spec.DefaultPercentiles(), "latency percentiles to report")
+	fl.StringVar(&f.caFile, "cacert", "", "CA bundle to verify the server with")
+	fl.StringVar(&f.certFile, "cert", "", "client certificate (mTLS)")
+	fl.StringVar(&f.keyFile, "key", "", "client key (mTLS)")
+	fl.BoolVarP(&f.insecure, "insecure", "k", false, "do not verify the server's certificate")
+	fl.StringVarP(&f.output, "output", "o", "", "write the result document to FILE")
+	fl.DurationVar(&f.maxP99, "max-p99", 0, "exit 3 when latency p99 is above this (same as --slo 'latency.p99 <= D')")
+	fl.StringVar(&f.maxErrorRate, "max-error-rate", "", "exit 3 when the error rate is above this, e.g. 0.1% (same as --slo 'error_rate <= X')")
+	f.common.bind(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("protocol", enumCompletion[spec.Protocol]())
+	_ = cmd.RegisterFlagCompletionFunc("arrival", cobra.FixedCompletions([]string{"constant", "poisson", "uniform"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("grpc-method", cobra.FixedCompletions([]string{"health", "echo"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// plan turns the command line into a plan: an external app at URL, one arm, no
+// collectors but the load generator's own CPU and memory.
+func (f *loadFlags) plan(cmd *cobra.Command, raw string) (*spec.Plan, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, usageErrorf("%q is not a URL with a host; write e.g. http://127.0.0.1:8080/", raw)
+	}
+	protocol := spec.ProtocolHTTP1
+	switch u.Scheme {
+	case "h2c":
+		protocol = spec.ProtocolH2C
+	case "h2":
+		protocol = spec.ProtocolH2
+	case "grpc", "grpcs":
+		protocol = spec.ProtocolGRPC
+	case "http", "https":
+	default:
+		return nil, usageErrorf("unsupported URL scheme %q: use http, https, h2c or grpc", u.Scheme)
+	}
+	if f.protocol != "" {
+		p, err := parseEnum[spec.Protocol]("protocol", f.protocol)
+		if err != nil {
+			return nil, err
+		}
+		protocol = p
+	}
+	w := spec.Workload{
+		Protocol:     protocol,
+		Rate:         &f.rate,
+		Connections:  f.connections,
+		Streams:      f.streams,
+		MaxInflight:  f.maxInflight,
+		Duration:     spec.Duration(f.duration),
+		Warmup:       ptr(spec.Duration(f.warmup)),
+		Timeout:      spec.Duration(f.timeout),
+		KeepAlive:    &f.keepAlive,
+		Method:       f.method,
+		Body:         f.body,
+		EndpointURLs: []string{raw},
+		TLS:          spec.TLS{CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile, InsecureSkipVerify: f.insecure},
+	}
+	if f.payloadSize != "" {
+		size, err := spec.ParseSize(f.payloadSize)
+		if err != nil {
+			return nil, usageErrorf("--payload-size: %v", err)
+		}
+		w.RequestSize = size
+	}
+	if u.Scheme == "https" || u.Scheme == "grpcs" {
+		w.TLS.Enabled = true
+	}
+	pattern, err := parseEnum[spec.Pattern]("arrival", f.arrival)
+	if err != nil {
+		return nil, err
+	}
+	w.Arrival.Pattern = pattern
+	gen, err := parseEnum[spec.Generator]("generator", f.generator)
+	if err != nil {
+		return nil, err
+	}
+	w.LoadGenerator = gen
+	if protocol == spec.ProtocolGRPC {
+		m, err := parseEnum[spec.GRPCMethod]("grpc-method", f.grpcMethod)
+		if err != nil {
+			return nil, err
+		}
+		w.GRPC = spec.GRPC{Method: m, Service: f.grpcService}
+	}
+	headers := map[string]string{}
+	for _, h := range f.headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, usageErrorf("-H %q: write 'Name: value'", h)
+		}
+		headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	if len(headers) > 0 {
+		w.Headers = headers
+	}
+	p := &spec.Plan{
+		Name:     "load",
+		Arms:     []spec.Arm{{Name: "target", Mesh: spec.MeshNone}},
+		Workload: w,
+		Metrics:  spec.Metrics{Percentiles: f.percentiles, Collectors: []spec.Collector{{Type: spec.CollectorProcfs}}},
+	}
+	full := p.WithDefaults()
+	if err := full.Validate(); err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return full, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// conditions turns --max-p99 and --max-error-rate into SLO conditions.
+func (f *loadFlags) conditions() ([]spec.Condition, error) {
+	var texts []string
+	if f.maxP99 > 0 {
+		texts = append(texts, fmt.Sprintf("latency.p99 <= %s", f.maxP99))
+	}
+	if f.maxErrorRate != "" {
+		texts = append(texts, "error_rate <= "+f.maxErrorRate)
+	}
+	var out []spec.Condition
+	for _, t := range texts {
+		c, err := spec.ParseCondition(t)
+		if err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/service-mesh-performance/smp/internal/experiment"
+	"github.com/service-mesh-performance/smp/internal/report"
+	"github.com/service-mesh-performance/smp/internal/term"
+	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// runCommon are the flags `run` and `load` share.
+type runCommon struct {
+	slo      []string
+	quiet    bool
+	progress string
+}
+
+func (c *runCommon) bind(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&c.slo, "slo", nil, "an SLO condition such as 'latency.p99 < 25ms' (repeatable; exit 3 when one fails)")
+	cmd.Flags().BoolVarP(&c.quiet, "quiet", "q", false, "no progress or status lines on stderr")
+	cmd.Flags().StringVar(&c.progress, "progress", "auto", "progress display: auto, live, lines or quiet")
+	_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions([]string{"auto", "live", "lines", "quiet"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+func (c *runCommon) mode() (term.Mode, error) {
+	if c.quiet {
+		return term.Quiet, nil
+	}
+	switch c.progress {
+	case "auto":
+		return term.Auto, nil
+	case "live":
+		return term.Live, nil
+	case "lines":
+		return term.Lines, nil
+	case "quiet":
+		return term.Quiet, nil
+	}
+	return 0, usageErrorf("--progress %q: use auto, live, lines or quiet", c.progress)
+}
+
+func (c *runCommon) conditions() ([]spec.Condition, error) {
+	var out []spec.Condition
+	for _, s := range c.slo {
+		cond, err := spec.ParseCondition(s)
+		if err != nil {
+			return nil, usageErrorf("--slo %q: %v", s, err)
+		}
+		out = append(out, cond)
+	}
+	return out, nil
+}
+
+// runOutput says where a run's result goes and which table is printed.
+type runOutput struct {
+	file    string // exact path; "" = <output.dir>/<id>.json
+	table   string // "trial" (smp load) or "overhead" (smp run)
+	baseDir string // the plan's folder
+}
+
+// runPlan runs a plan, writes its result, prints the table and turns the outcome into an
+// exit code: 3 when an SLO failed, 1 when interrupted or nothing could be measured.
+func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra []spec.Condition, out runOutput) error {
+	mode, err := c.mode()
+	if err != nil {
+		return err
+	}
+	flagConds, err := c.conditions()
+	if err != nil {
+		return err
+	}
+	opt := experiment.Options{Progress: mode, BaseDir: out.baseDir, SLO: append(extra, flagConds...)}
+	if mode != term.Quiet {
+		opt.Status = s.err
+	}
+	doc, runErr := experiment.Run(ctx, plan, opt)
+	if doc == nil {
+		return runErr
+	}
+	path := out.file
+	if path == "" {
+		path = filepath.Join(plan.Output.Dir, doc.ID+".json")
+	}
+	if err := doc.Save(path); err != nil {
+		return err
+	}
+	switch out.table {
+	case "trial":
+		for i := range doc.Trials {
+			if err := report.Trial(s.out, &doc.Trials[i]); err != nil {
+				return err
+			}
+		}
+	default:
+		if err := report.Overhead(s.out, doc); err != nil {
+			return err
+		}
+	}
+	if mode != term.Quiet {
+		fmt.Fprintf(s.err, "smp: result written to %s\n", path)
+	}
+	if errors.Is(runErr, context.Canceled) || doc.Status == result.StatusInterrupted {
+		return &exitError{code: exitFailure, err: fmt.Errorf("interrupted; the partial result is in %s", path)}
+	}
+	if doc.Status == result.StatusFailed {
+		return &exitError{code: exitFailure, err: fmt.Errorf("no trial produced a measurement: %s", strings.Join(doc.Errors, "; "))}
+	}
+	if a := doc.Analysis; a != nil && !a.Pass {
+		var lines []string
+		for _, r := range a.SLO {
+			if !r.Pass {
+				lines = append(lines, "SLO failed: "+r.Message)
+			}
+		}
+		return &exitError{code: exitSLO, err: errors.New(strings.Join(lines, "\n"))}
+	}
+	return nil
+}
+
+type runFlags struct {
+	arms        []string
+	repetitions int
+	duration    time.Duration
+	output      string
+	resultsDir  string
+	common      runCommon
+}
+
+func newRunCommand(s streams) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run PLAN",
+		Short: "Run a test plan: deploy each arm, load it, measure, compare with the baseline",
+		Long: `Run executes a test plan: for each trial (arms × repetitions, interleaved) it deploys the
+application and the arm's proxies, checks that traffic really goes through every proxy,
+warms up, measures, collects CPU and memory over the measured window, and tears down.
+Then it compares every arm with the baseline and prints the overhead table.
+
+The result document is written to <output.dir>/<id>.json (./results by default), or to
+-o FILE. Ctrl-C stops the run, tears everything down and writes the partial result.
+The exit code is 3 when an SLO condition fails (plan's slo section or --slo).`,
+		Example: `  smp run examples/quickstart.yaml
+  smp run plan.yaml --arms baseline,builtin --repetitions 3 --duration 1m
+  smp run plan.yaml --slo 'overhead.latency.p99 < 5ms' -o result.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plan, err := spec.Load(args[0])
+			if err != nil {
+				return err
+			}
+			plan, err = f.override(plan)
+			if err != nil {
+				return err
+			}
+			if f.resultsDir != "" {
+				plan.Output.Dir = f.resultsDir
+			}
+			return runPlan(cmd.Context(), s, plan, f.common, nil,
+				runOutput{file: f.output, table: "overhead", baseDir: filepath.Dir(args[0])})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.arms, "arms", nil, "run only these arms (comma-separated names)")
+	fl.IntVar(&f.repetitions, "repetitions", 0, "measure each arm this many times (overrides the plan)")
+	fl.DurationVar(&f.duration, "duration", 0, "length of each measured phase (overrides the plan)")
+	fl.StringVarP(&f.output, "output", "o", "", "write the result document to FILE")
+	fl.StringVar(&f.resultsDir, "results", "", "folder for the result document (overrides output.dir)")
+	f.common.bind(cmd)
+	return cmd
+}
+
+// override applies command-line overrides to a loaded plan and validates it again, so an
+// override cannot produce a plan that would not have loaded.
+func (f *runFlags) override(plan *spec.Plan) (*spec.Plan, error) {
+	p := *plan
+	if len(f.arms) > 0 {
+		var arms []spec.Arm
+		for _, name := range f.arms {
+			found := false
+			for _, a := range plan.Arms {
+				if a.Name == name {
+					arms = append(arms, a)
+					found = true
+				}
+			}
+			if !found {
+				var names []string
+				for _, a := range plan.Arms {
+					names = append(names, a.Name)
+				}
+				return nil, usageErrorf("--arms: the plan has no arm %q (arms: %s)", name, strings.Join(names, ", "))
+			}
+		}
+		p.Arms = arms
+		if !containsArm(arms, p.Baseline) {
+			p.Baseline = ""
+		}
+	}
+	if f.repetitions != 0 {
+		p.Repetitions = f.repetitions
+	}
+	if f.duration != 0 {
+		p.Workload.Duration = spec.Duration(f.duration)
+	}
+	full := p.WithDefaults()
+	if err := full.Validate(); err != nil {
+		return nil, err
+	}
+	return full, nil
+}
+
+func containsArm(arms []spec.Arm, name string) bool {
+	for _, a := range arms {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,465 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// Options configure Analyze. Zero values mean the defaults.
+type Options struct {
+	// Replicates is the number of bootstrap replicates per interval. Default: 1000. At
+	// least 100: a 95% interval reads its ends from the 2.5% tails, which must hold more
+	// than a replicate or two.
+	Replicates int
+	// Confidence of the intervals, between 0 and 1. Default: 0.95.
+	Confidence float64
+	// Seed of the bootstrap. Default: the plan's seed, or 1 for a document without a plan.
+	Seed int64
+}
+
+const (
+	defaultReplicates = 1000
+	minReplicates     = 100
+	defaultConfidence = 0.95
+)
+
+func (o Options) withDefaults(doc *result.Document) Options {
+	if o.Replicates == 0 {
+		o.Replicates = defaultReplicates
+	}
+	if o.Confidence == 0 {
+		o.Confidence = defaultConfidence
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+		if doc.Plan != nil && doc.Plan.Seed != 0 {
+			o.Seed = doc.Plan.Seed
+		}
+	}
+	return o
+}
+
+// Validate reports every problem with (defaulted) options.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Replicates < minReplicates {
+		errs = append(errs, fmt.Errorf("analysis: %d bootstrap replicates; use at least %d", o.Replicates, minReplicates))
+	}
+	if !(o.Confidence > 0 && o.Confidence < 1) {
+		errs = append(errs, fmt.Errorf("analysis: confidence %g is not between 0 and 1", o.Confidence))
+	}
+	return errors.Join(errs...)
+}
+
+// DeltaPercentiles are the latency percentiles compared with the baseline.
+func DeltaPercentiles() []float64 { return []float64{50, 90, 95, 99, 99.9} }
+
+// Analyze compares every arm of doc with the baseline arm (doc.Plan.Baseline) and
+// evaluates the plan's SLOs and the extra conditions (which apply to every arm; overhead
+// conditions to every arm but the baseline). It reads doc and changes nothing; it does no
+// I/O. The same document and options always give the same result.
+//
+// Edge cases: without a plan, the baseline is the first arm whose trials ran without a
+// mesh. Without a measured baseline there are no deltas, and overhead SLOs fail saying
+// so. A delta that cannot be computed (an arm whose proxies were not measured) is left
+// out; an SLO that cannot be computed fails with the reason. An arm with no measured
+// trials has no deltas. Analysis.Pass is true when every SLO passed (and when there are
+// none). Errors are returned only for invalid options and undecodable histograms.
+func Analyze(doc *result.Document, extra []spec.Condition, opts Options) (*result.Analysis, error) {
+	if doc == nil {
+		return nil, errors.New("analysis: no result document")
+	}
+	opts = opts.withDefaults(doc)
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	a := newAnalyzer(doc, opts)
+	out := &result.Analysis{Baseline: a.baseline, Method: &result.AnalysisMethod{
+		Bootstrap:  "percentile; two-level (trials, then requests) with 2+ repetitions",
+		Replicates: opts.Replicates, Confidence: opts.Confidence, Seed: opts.Seed}}
+	if base := a.arm(a.baseline); base != nil && len(base.trials) > 0 {
+		for _, name := range a.arms {
+			ad := a.arm(name)
+			if name == a.baseline || len(ad.trials) == 0 {
+				continue
+			}
+			deltas, err := a.deltas(base, ad)
+			if err != nil {
+				return nil, err
+			}
+			out.Overhead = append(out.Overhead, result.ArmOverhead{Arm: name, Deltas: deltas})
+		}
+	}
+	slos, err := a.slos(extra)
+	if err != nil {
+		return nil, err
+	}
+	out.SLO = slos
+	out.Pass = true
+	for _, s := range out.SLO {
+		out.Pass = out.Pass && s.Pass
+	}
+	return out, nil
+}
+
+type analyzer struct {
+	doc      *result.Document
+	opts     Options
+	baseline string
+	arms     []string
+	cache    map[string]*armData
+}
+
+func newAnalyzer(doc *result.Document, opts Options) *analyzer {
+	a := &analyzer{doc: doc, opts: opts, arms: doc.Arms(), cache: map[string]*armData{}}
+	if doc.Plan != nil {
+		a.baseline = doc.Plan.Baseline
+	} else {
+		for _, name := range a.arms {
+			if ts := doc.TrialsOf(name); len(ts) > 0 && ts[0].Mesh.Type.IsBaseline() {
+				a.baseline = name
+				break
+			}
+		}
+	}
+	return a
+}
+
+// armData is what the analysis needs of one arm, computed once.
+type armData struct {
+	name   string
+	trials []result.Trial
+	// meshless is set for an arm without a mesh: it has no proxies by design, so its
+	// proxy usage is 0 rather than unknown.
+	meshless bool
+	// roles holds per-trial usage by role (NaN where a trial measured no such component).
+	roles map[result.Role]*roleUsage
+	// dists holds the decoded distributions of each kind (latency, service_time,
+	// start_lag), set by dist.
+	dists map[string]*pooledDist
+}
+
+// roleUsage is the usage of the components of one role, per trial.
+type roleUsage struct {
+	cpuMean, cpuTotal, memMean []float64 // per trial; NaN when none measured
+	cpuPeak, memPeak           float64   // over all trials and components; NaN when none
+}
+
+func (a *analyzer) arm(name string) *armData {
+	if name == "" {
+		return nil
+	}
+	if ad, ok := a.cache[name]; ok {
+		return ad
+	}
+	ad := &armData{name: name, trials: a.doc.TrialsOf(name), roles: map[result.Role]*roleUsage{}, dists: map[string]*pooledDist{}}
+	// The plan says what the arm is; the trials' observed mesh stands in without a plan.
+	ad.meshless = len(ad.trials) == 0 || ad.trials[0].Mesh.Type.IsBaseline()
+	if a.doc.Plan != nil {
+		for _, arm := range a.doc.Plan.Arms {
+			if arm.Name == name {
+				ad.meshless = arm.Mesh.IsBaseline()
+			}
+		}
+	}
+	a.cache[name] = ad
+	return ad
+}
+
+// measured reports whether a resource figure is usable: no error, or an error (a process
+// that exited mid-window) after at least two samples, which is enough for CPU and memory.
+func measured(r result.Resource) bool { return r.Error == "" || r.Samples >= 2 }
+
+func (ad *armData) role(role result.Role) *roleUsage {
+	if u, ok := ad.roles[role]; ok {
+		return u
+	}
+	k := len(ad.trials)
+	u := &roleUsage{cpuMean: make([]float64, k), cpuTotal: make([]float64, k), memMean: make([]float64, k),
+		cpuPeak: math.NaN(), memPeak: math.NaN()}
+	for j, t := range ad.trials {
+		var cpu, mem float64
+		n := 0
+		for _, r := range t.Resources {
+			if r.Role != role || !measured(r) {
+				continue
+			}
+			n++
+			cpu += r.CPUMcoresAvg
+			mem += float64(r.MemoryBytesAvg)
+			u.cpuPeak = nanMax(u.cpuPeak, r.CPUMcoresMax)
+			u.memPeak = nanMax(u.memPeak, float64(r.MemoryBytesMax))
+		}
+		if n == 0 {
+			u.cpuMean[j], u.cpuTotal[j], u.memMean[j] = math.NaN(), math.NaN(), math.NaN()
+			continue
+		}
+		u.cpuMean[j], u.cpuTotal[j], u.memMean[j] = cpu/float64(n), cpu, mem/float64(n)
+	}
+	ad.roles[role] = u
+	return u
+}
+
+func nanMax(a, b float64) float64 {
+	if math.IsNaN(a) || b > a {
+		return b
+	}
+	return a
+}
+
+// weightedMean is Σ w·x / Σ w over the xs that are not NaN; ok is false when there are
+// none (or their weights are all 0).
+func weightedMean(xs, w []float64) (float64, bool) {
+	var s, n float64
+	for j, x := range xs {
+		if !math.IsNaN(x) {
+			s += w[j] * x
+			n += w[j]
+		}
+	}
+	if n == 0 {
+		return 0, false
+	}
+	return s / n, true
+}
+
+func ones(k int) []float64 {
+	w := make([]float64, k)
+	for i := range w {
+		w[i] = 1
+	}
+	return w
+}
+
+// pooledDist is one kind of distribution of an arm's trials: each trial's histogram, and
+// all of them merged losslessly (what result.Pool summarises, without re-encoding it).
+type pooledDist struct {
+	trials []*hist.Histogram
+	pooled *hist.Histogram
+	boot   *histBoot // built on first use
+}
+
+// dist decodes and pools the arm's distributions of one kind: "latency", "service_time"
+// or "start_lag". It is uncomputable when a trial did not record that kind.
+func (ad *armData) dist(kind string) (*pooledDist, error) {
+	if pd, ok := ad.dists[kind]; ok {
+		return pd, nil
+	}
+	pd := &pooledDist{pooled: hist.New()}
+	for _, t := range ad.trials {
+		d := &t.Latency
+		switch kind {
+		case "service_time":
+			d = t.ServiceTime
+		case "start_lag":
+			d = t.StartLag
+		}
+		if d == nil {
+			return nil, uncomputable("trial %s did not record %s (generator %s)", t.ID, kind, t.Generator.Name)
+		}
+		h, err := decode(d.Histogram)
+		if err != nil {
+			return nil, fmt.Errorf("analysis: trial %s: %s: %w", t.ID, kind, err)
+		}
+		pd.trials = append(pd.trials, h)
+		pd.pooled.Merge(h)
+	}
+	ad.dists[kind] = pd
+	return pd, nil
+}
+
+func (pd *pooledDist) resampler() *histBoot {
+	if pd.boot == nil {
+		pd.boot = newHistBoot(pd.trials)
+	}
+	return pd.boot
+}
+
+// scalar is an arm metric that is a function of its trials, weighted (all ones for the
+// estimate; bootstrap multiplicities for a replicate).
+type scalar struct {
+	metric, unit string
+	eval         func(ad *armData, w []float64) (float64, bool)
+	// fixed reports whether the arm's value does not depend on its trials (the proxy usage
+	// of an arm without proxies), so that it needs no repetitions for an interval.
+	fixed func(ad *armData) bool
+}
+
+func never(*armData) bool { return false }
+
+// proxyFixed: an arm without a mesh and without measured proxies has proxy usage 0.
+func proxyFixed(ad *armData) bool {
+	if !ad.meshless {
+		return false
+	}
+	_, ok := weightedMean(ad.role(result.RoleProxy).cpuMean, ones(len(ad.trials)))
+	return !ok
+}
+
+// roleMean is the mean per component of a role, averaged over the trials that measured
+// any; 0 for the proxies of an arm without proxies.
+func roleMean(role result.Role, pick func(*roleUsage) []float64) func(*armData, []float64) (float64, bool) {
+	return func(ad *armData, w []float64) (float64, bool) {
+		if role == result.RoleProxy && proxyFixed(ad) {
+			return 0, true
+		}
+		return weightedMean(pick(ad.role(role)), w)
+	}
+}
+
+func throughput(ad *armData, w []float64) (float64, bool) {
+	var req, sec float64
+	for j, t := range ad.trials {
+		req += w[j] * float64(t.Counts.Requests)
+		sec += w[j] * t.EndTime.Sub(t.StartTime).Seconds()
+	}
+	if sec <= 0 {
+		return 0, false
+	}
+	return req / sec, true
+}
+
+func errorRate(ad *armData, w []float64) (float64, bool) {
+	var bad, due float64
+	for j, t := range ad.trials {
+		bad += w[j] * float64(t.Counts.Failed+t.Counts.Overflow)
+		due += w[j] * float64(t.Counts.Requests+t.Counts.Overflow)
+	}
+	if due == 0 {
+		return 0, false
+	}
+	return bad / due, true
+}
+
+// proxyPerKRPS is the CPU of all proxies together per 1000 requests per second of achieved
+// load: mean total proxy mcores over achieved krps.
+func proxyPerKRPS(ad *armData, w []float64) (float64, bool) {
+	if proxyFixed(ad) {
+		return 0, true
+	}
+	cpu, ok := weightedMean(ad.role(result.RoleProxy).cpuTotal, w)
+	rps, ok2 := throughput(ad, w)
+	if !ok || !ok2 || rps <= 0 {
+		return 0, false
+	}
+	return cpu / (rps / 1000), true
+}
+
+var scalars = []scalar{
+	{"throughput", "rps", throughput, never},
+	{"error_rate", "ratio", errorRate, never},
+	{"cpu.proxy", "mcores", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.cpuMean }), proxyFixed},
+	{"memory.proxy", "bytes", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.memMean }), proxyFixed},
+	{"cpu.app", "mcores", roleMean(result.RoleApp, func(u *roleUsage) []float64 { return u.cpuMean }), never},
+	{"cpu.proxy.per_krps", "mcores", proxyPerKRPS, proxyFixed},
+}
+
+// deltas compares arm ad with the baseline.
+func (a *analyzer) deltas(base, ad *armData) ([]result.Delta, error) {
+	var out []result.Delta
+	bl, err := base.dist("latency")
+	if err != nil {
+		return nil, err
+	}
+	al, err := ad.dist("latency")
+	if err != nil {
+		return nil, err
+	}
+	if bl.pooled.Count() > 0 && al.pooled.Count() > 0 {
+		lo, hi, ok := a.latencyIntervals(ad.name, bl.resampler(), al.resampler())
+		for i, p := range DeltaPercentiles() {
+			d := newDelta("latency.p"+strconv.FormatFloat(p, 'f', -1, 64), "ms", ms(bl.pooled.Percentile(p)), ms(al.pooled.Percentile(p)))
+			if ok[i] {
+				a.setCI(&d, lo[i], hi[i])
+			}
+			out = append(out, d)
+		}
+	}
+	for _, m := range scalars {
+		bv, bok := m.eval(base, ones(len(base.trials)))
+		av, aok := m.eval(ad, ones(len(ad.trials)))
+		if !bok || !aok {
+			continue
+		}
+		d := newDelta(m.metric, m.unit, bv, av)
+		if lo, hi, ok := a.scalarInterval(m, base, ad); ok {
+			a.setCI(&d, lo, hi)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func newDelta(metric, unit string, base, value float64) result.Delta {
+	d := result.Delta{Metric: metric, Unit: unit, Baseline: base, Value: value, Delta: value - base}
+	if base != 0 {
+		pct := d.Delta / base * 100
+		d.DeltaPercent = &pct
+	}
+	return d
+}
+
+func (a *analyzer) setCI(d *result.Delta, lo, hi float64) {
+	sig := lo > 0 || hi < 0
+	d.CILow, d.CIHigh, d.Confidence, d.Significant = &lo, &hi, a.opts.Confidence, &sig
+}
+
+// latencyIntervals bootstraps the difference of each DeltaPercentile between the arm and
+// the baseline (two-level, see replicate); ok[i] is false when too few replicates held a
+// value.
+func (a *analyzer) latencyIntervals(arm string, bboot, aboot *histBoot) (lo, hi []float64, ok []bool) {
+	ps := DeltaPercentiles()
+	r := newRand(a.opts.Seed, arm, "latency")
+	B := a.opts.Replicates
+	reps := make([][]float64, len(ps))
+	for i := range reps {
+		reps[i] = make([]float64, B)
+	}
+	bw, aw := make([]int64, len(bboot.n)), make([]int64, len(aboot.n))
+	bv, av := make([]float64, len(ps)), make([]float64, len(ps))
+	for b := range B {
+		bboot.replicate(r, ps, bv, bw)
+		aboot.replicate(r, ps, av, aw)
+		for i := range ps {
+			reps[i][b] = av[i] - bv[i]
+		}
+	}
+	lo, hi, ok = make([]float64, len(ps)), make([]float64, len(ps)), make([]bool, len(ps))
+	for i := range ps {
+		lo[i], hi[i], ok[i] = interval(reps[i], a.opts.Confidence)
+	}
+	return lo, hi, ok
+}
+
+// scalarInterval bootstraps the difference of a trial-level metric by resampling each
+// arm's trials. It needs two trials in every arm whose value depends on its trials.
+func (a *analyzer) scalarInterval(m scalar, base, ad *armData) (lo, hi float64, ok bool) {
+	bFixed, aFixed := m.fixed(base), m.fixed(ad)
+	if bFixed && aFixed || !bFixed && len(base.trials) < 2 || !aFixed && len(ad.trials) < 2 {
+		return 0, 0, false
+	}
+	r := newRand(a.opts.Seed, ad.name, m.metric)
+	bw, aw := ones(len(base.trials)), ones(len(ad.trials))
+	reps := make([]float64, a.opts.Replicates)
+	for b := range reps {
+		if !bFixed {
+			trialWeights(r, bw)
+		}
+		if !aFixed {
+			trialWeights(r, aw)
+		}
+		bv, bok := m.eval(base, bw)
+		av, aok := m.eval(ad, aw)
+		reps[b] = math.NaN()
+		if bok && aok {
+			reps[b] = av - bv
+		}
+	}
+	return interval(reps, a.opts.Confidence)
+}

@@ -1,0 +1,472 @@
+package collect_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/service-mesh-performance/smp/internal/collect"
+	"github.com/service-mesh-performance/smp/result"
+)
+
+// helperEnv makes the test binary act as a helper process instead of running tests.
+const helperEnv = "SMP_COLLECT_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(helper(mode))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// helper "alloc:<MiB>" allocates and touches that much memory, says "ready", and holds it
+// until its standard input closes.
+func helper(mode string) int {
+	mib, ok := strings.CutPrefix(mode, "alloc:")
+	n, err := strconv.Atoi(mib)
+	if !ok || err != nil {
+		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
+		return 2
+	}
+	buf := make([]byte, n<<20)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1 // touch every page so that it is resident
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	runtime.KeepAlive(buf)
+	return 0
+}
+
+// Interval of the real-process tests: short enough for quick tests, long enough that one
+// clock tick (10ms) is 10% of one interval's CPU figure and much less of a window's.
+const interval = 100 * time.Millisecond
+
+// window is the length of a measured window in these tests: 15 intervals, so that the
+// mean CPU, read from the first and last samples inside, is off by at most two ticks
+// (±20ms of CPU over ≥1.4s, under 15 mcores).
+const window = 1500 * time.Millisecond
+
+// child starts a command that is killed and waited for when the test ends.
+type child struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+}
+
+func start(t *testing.T, name string, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(out)}
+	t.Cleanup(func() {
+		// Kill the whole tree: the shells' children are in the same process group only
+		// if we made one, so kill the children the test knows about, then the parent.
+		_ = cmd.Process.Kill()
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	return c
+}
+
+// line reads one line the child prints.
+func (c *child) line(t *testing.T) string {
+	t.Helper()
+	s, err := c.stdout.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading from %v: %v", c.cmd.Args, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// pinned prefixes a command with taskset so that it runs on one CPU, when taskset exists.
+func pinned(cpu int, args ...string) []string {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return args
+	}
+	return append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
+}
+
+func startPinned(t *testing.T, cpu int, args ...string) *child {
+	t.Helper()
+	a := pinned(cpu, args...)
+	return start(t, a[0], a[1:]...)
+}
+
+const busyLoop = "while :; do :; done"
+
+func newProcFS(t *testing.T, targets ...collect.Target) *collect.ProcFS {
+	t.Helper()
+	p, err := collect.NewProcFS(collect.ProcFSConfig{Interval: interval, Retention: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(context.Background(), targets); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// measure collects over a window that starts now and lasts d. Collect itself waits for
+// the sample after the window's end: the wait is the window, not a guess.
+func measure(t *testing.T, p *collect.ProcFS, d time.Duration) []result.Resource {
+	t.Helper()
+	now := time.Now()
+	res, err := p.Collect(context.Background(), collect.Window{Start: now, End: now.Add(d)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func lastCPU() int { return runtime.NumCPU() - 1 }
+
+// kernelRate returns a function that reports how many millicores the processes have run
+// since kernelRate was called, by the scheduler's own clock (the first field of
+// /proc/<pid>/schedstat, nanoseconds on a CPU): a measurement independent of the
+// tick-based utime and stime the collector reads. ok is false where the kernel has no
+// schedstat (CONFIG_SCHED_INFO off).
+func kernelRate(t *testing.T, pids ...int) func() (mcores float64, ok bool) {
+	t.Helper()
+	run := func() (time.Duration, bool) {
+		var sum time.Duration
+		for _, pid := range pids {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+			if err != nil {
+				return 0, false
+			}
+			ns, err := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64)
+			if err != nil {
+				t.Fatalf("schedstat %q: %v", data, err)
+			}
+			sum += time.Duration(ns)
+		}
+		return sum, true
+	}
+	r0, ok0 := run()
+	t0 := time.Now()
+	return func() (float64, bool) {
+		r1, ok1 := run()
+		return float64(r1-r0) / float64(time.Since(t0)) * 1000, ok0 && ok1
+	}
+}
+
+// agrees checks a measured CPU figure against the scheduler's. The two clocks differ in
+// resolution (a 10ms tick against nanoseconds) and cover slightly different spans (the
+// window's first to last sample, against the whole Collect call), so they agree within
+// 15% + 40 mcores when the load is steady.
+func agrees(t *testing.T, what string, measured float64, kernel func() (float64, bool)) (float64, bool) {
+	t.Helper()
+	k, ok := kernel()
+	if !ok {
+		t.Logf("%s: no schedstat here; checking absolute bounds only", what)
+		return 0, false
+	}
+	t.Logf("%s: %.0f mcores measured, %.0f by the scheduler's clock", what, measured, k)
+	if math.Abs(measured-k) > 0.15*k+40 {
+		t.Errorf("%s: %.0f mcores measured, but the scheduler ran it for %.0f", what, measured, k)
+	}
+	return k, true
+}
+
+// TestBusyAndIdle: one busy loop uses one core; a sleeping process uses none.
+//
+// Tolerance: a single-threaded loop cannot use more than 1000 mcores, and the figure is
+// exact to ±15 mcores (two clock ticks over the window), so anything at or above 1300
+// means double counting. The lower bound 500 is the share a fair scheduler still gives
+// the loop when one other runnable thread shares its CPU. This 2-core machine also runs
+// other packages' tests, which can take more than that; so the figure is first checked
+// against the scheduler's own clock (which holds under any load), and the lower bound
+// applies when the scheduler says the loop did get more than 600 mcores.
+func TestBusyAndIdle(t *testing.T) {
+	busy := startPinned(t, lastCPU(), "sh", "-c", busyLoop)
+	idle := start(t, "sleep", "60")
+	p := newProcFS(t,
+		collect.Target{Component: "busy", Role: "app", PID: busy.cmd.Process.Pid},
+		collect.Target{Component: "idle", Role: "app", PID: idle.cmd.Process.Pid})
+	kernel := kernelRate(t, busy.cmd.Process.Pid)
+	res := measure(t, p, window)
+	b := res[0]
+	k, haveK := agrees(t, "busy loop", b.CPUMcoresAvg, kernel)
+	if b.Error != "" || b.CPUMcoresAvg >= 1300 || b.Samples < 10 || ((!haveK || k > 600) && b.CPUMcoresAvg <= 500) {
+		t.Errorf("busy loop: %.0f mcores over %d samples (error %q), want one core: between 500 and 1300", b.CPUMcoresAvg, b.Samples, b.Error)
+	}
+	if b.CPUMcoresMax < b.CPUMcoresAvg {
+		t.Errorf("busy loop: peak %.0f below mean %.0f", b.CPUMcoresMax, b.CPUMcoresAvg)
+	}
+	if i := res[1]; i.Error != "" || i.CPUMcoresAvg >= 50 || i.Samples < 10 {
+		t.Errorf("sleep: %.0f mcores over %d samples (error %q), want < 50", i.CPUMcoresAvg, i.Samples, i.Error)
+	}
+	for _, r := range res {
+		if r.Source != "procfs" || r.MemoryMetric != "rss" || r.MemoryBytesAvg <= 0 || r.MemoryBytesMax < r.MemoryBytesAvg {
+			t.Errorf("%s: source %q, memory %q avg %d max %d", r.Component, r.Source, r.MemoryMetric, r.MemoryBytesAvg, r.MemoryBytesMax)
+		}
+		if !strings.Contains(r.Query, "/proc/") || !strings.Contains(r.Query, "up to 1 process;") {
+			t.Errorf("%s: Query %q does not say what was read", r.Component, r.Query)
+		}
+	}
+}
+
+// TestMemory: a child that allocates and touches N MiB has at least N MiB resident,
+// and (being private memory) at least N MiB proportional.
+func TestMemory(t *testing.T) {
+	const n = 64
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(exe)
+	c.Env = append(os.Environ(), fmt.Sprintf("%s=alloc:%d", helperEnv, n))
+	stdin, _ := c.StdinPipe()
+	out, _ := c.StdoutPipe()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); _ = c.Wait() })
+	if s, err := bufio.NewReader(out).ReadString('\n'); err != nil || s != "ready\n" {
+		t.Fatalf("helper said %q, %v", s, err)
+	}
+	p := newProcFS(t, collect.Target{Component: "alloc", Role: "app", PID: c.Process.Pid})
+	r := measure(t, p, 5*interval)[0]
+	if r.Error != "" || r.MemoryBytesAvg < n<<20 || r.MemoryBytesMax < r.MemoryBytesAvg {
+		t.Errorf("RSS avg %d max %d (error %q), want at least %d", r.MemoryBytesAvg, r.MemoryBytesMax, r.Error, n<<20)
+	}
+	if len(r.OtherMemory) == 0 {
+		t.Logf("no PSS here (%s)", r.Query)
+	} else if pss := r.OtherMemory[0]; pss.Metric != "pss" || pss.AvgBytes < n<<20 || pss.AvgBytes > r.MemoryBytesAvg {
+		t.Errorf("PSS %+v, want at least %d and at most the RSS %d", pss, n<<20, r.MemoryBytesAvg)
+	}
+}
+
+// TestDescendantsSummed: a shell with two busy children, all pinned to one CPU, is
+// measured as one tree and each child on its own. The relations hold whatever share of
+// the CPU the machine leaves them: the tree is the sum of its children (the shell itself
+// waits), it is what the scheduler ran the children for, and it is at most one core
+// because they share one.
+func TestDescendantsSummed(t *testing.T) {
+	sh := startPinned(t, 0, "sh", "-c", fmt.Sprintf("(%s) & echo $!; (%s) & echo $!; wait", busyLoop, busyLoop))
+	a, _ := strconv.Atoi(sh.line(t))
+	b, _ := strconv.Atoi(sh.line(t))
+	t.Cleanup(func() {
+		for _, pid := range []int{a, b} {
+			if proc, err := os.FindProcess(pid); err == nil {
+				_ = proc.Kill()
+			}
+		}
+	})
+	// Two collectors over the same window: targets of one collector nest (a child that is
+	// a target is counted there, not in its parent's tree), so the children are measured
+	// on their own by a second one.
+	whole := newProcFS(t, collect.Target{Component: "tree", PID: sh.cmd.Process.Pid})
+	parts := newProcFS(t, collect.Target{Component: "a", PID: a}, collect.Target{Component: "b", PID: b})
+	kernel := kernelRate(t, a, b)
+	w := collect.Window{Start: time.Now()}
+	w.End = w.Start.Add(window)
+	var res []result.Resource
+	for _, p := range []*collect.ProcFS{whole, parts} {
+		r, err := p.Collect(context.Background(), w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r...)
+	}
+	tree, ca, cb := res[0].CPUMcoresAvg, res[1].CPUMcoresAvg, res[2].CPUMcoresAvg
+	t.Logf("tree %.0f = a %.0f + b %.0f? (%s)", tree, ca, cb, res[0].Query)
+	agrees(t, "tree", tree, kernel)
+	if ca < 0.25*tree || cb < 0.25*tree {
+		t.Errorf("children use %.0f and %.0f mcores; two identical loops on one CPU should share it about evenly", ca, cb)
+	}
+	if diff := tree - (ca + cb); math.Abs(diff) > 0.05*tree+30 {
+		t.Errorf("tree %.0f mcores is not the sum of its children %.0f + %.0f", tree, ca, cb)
+	}
+	if tree >= 1300 {
+		t.Errorf("tree %.0f mcores; two loops sharing one CPU use at most one core", tree)
+	}
+	if !strings.Contains(res[0].Query, "up to 3 processes") {
+		t.Errorf("tree Query %q, want 3 processes", res[0].Query)
+	}
+}
+
+// TestShortLivedChildrenCounted: a shell that runs one short command after another
+// spends most of its time in children that live a few milliseconds and are never seen by
+// a sample; their CPU reaches the shell's cutime when it waits for them, and counts. A
+// busy loop pinned to the same CPU is the yardstick: both are always runnable, so they
+// get about the same share of it, whatever else runs there. Without the children's time
+// the shell shows about a fifth of the loop's.
+func TestShortLivedChildrenCounted(t *testing.T) {
+	sh := startPinned(t, lastCPU(), "sh", "-c", "while :; do /bin/true; done")
+	loop := startPinned(t, lastCPU(), "sh", "-c", busyLoop)
+	p := newProcFS(t, collect.Target{Component: "forker", PID: sh.cmd.Process.Pid},
+		collect.Target{Component: "loop", PID: loop.cmd.Process.Pid})
+	res := measure(t, p, window)
+	forker, yardstick := res[0].CPUMcoresAvg, res[1].CPUMcoresAvg
+	t.Logf("fork loop %.0f mcores, busy loop on the same CPU %.0f", forker, yardstick)
+	enoughCPU(t, forker+yardstick)
+	if forker < 0.5*yardstick || forker+yardstick >= 1300 {
+		t.Errorf("fork loop: %.0f mcores beside a busy loop's %.0f on the same CPU; want a comparable share", forker, yardstick)
+	}
+}
+
+// enoughCPU skips a test whose relations cannot be seen because other work on this
+// machine left the test's processes less than 100 mcores: then the 10ms tick (±15 mcores
+// over a window) is no longer small beside the figures compared.
+func enoughCPU(t *testing.T, mcores float64) {
+	t.Helper()
+	if mcores < 100 {
+		t.Skipf("the machine left the test's processes %.0f mcores; too busy to compare figures", mcores)
+	}
+}
+
+// TestWindowExcludesLaterWork: a child idles through a window, then works. Measured
+// after the work has been sampled, the window still shows idle, and a window over the
+// work shows it.
+func TestWindowExcludesLaterWork(t *testing.T) {
+	c := start(t, "sh", "-c", "read go; "+busyLoop)
+	p := newProcFS(t, collect.Target{Component: "late", PID: c.cmd.Process.Pid})
+	idleStart := time.Now()
+	idle := collect.Window{Start: idleStart, End: idleStart.Add(window)}
+	if _, err := p.Collect(context.Background(), idle); err != nil { // returns once the window is over
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c.stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	kernel := kernelRate(t, c.cmd.Process.Pid)
+	busy := measure(t, p, window)[0]
+	agrees(t, "busy phase", busy.CPUMcoresAvg, kernel)
+	enoughCPU(t, busy.CPUMcoresAvg)
+	res, err := p.Collect(context.Background(), idle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.CPUMcoresAvg >= 50 || r.CPUMcoresMax >= 150 || r.Samples < 10 || r.Samples > 16 {
+		t.Errorf("idle window measured after the busy phase: %.0f mcores (peak %.0f) over %d samples; want < 50, the busy samples excluded",
+			r.CPUMcoresAvg, r.CPUMcoresMax, r.Samples)
+	}
+}
+
+// TestExitMidWindow: a process killed inside the window gets an Error and the figures of
+// the time it lived; nothing crashes and the other targets are unaffected.
+func TestExitMidWindow(t *testing.T) {
+	doomed := start(t, "sleep", "60")
+	stays := start(t, "sleep", "60")
+	p := newProcFS(t,
+		collect.Target{Component: "doomed", PID: doomed.cmd.Process.Pid},
+		collect.Target{Component: "stays", PID: stays.cmd.Process.Pid})
+	w := collect.Window{Start: time.Now()}
+	w.End = w.Start.Add(window)
+	// Wait (by polling, with a deadline) until the window has a few samples, then kill.
+	waitFor(t, 5*time.Second, func() bool {
+		res, _ := p.Collect(context.Background(), collect.Window{Start: w.Start, End: time.Now()})
+		return res[0].Samples >= 3
+	})
+	if err := doomed.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = doomed.cmd.Wait()
+	res, err := p.Collect(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; !strings.Contains(r.Error, "exited") || r.Samples < 3 || r.MemoryBytesAvg <= 0 {
+		t.Errorf("killed process: error %q, %d samples, memory %d; want an exit note and what was measured", r.Error, r.Samples, r.MemoryBytesAvg)
+	}
+	if r := res[1]; r.Error != "" || r.Samples < 10 {
+		t.Errorf("surviving process: error %q, %d samples", r.Error, r.Samples)
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", limit)
+		}
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	p, err := collect.NewProcFS(collect.ProcFSConfig{Interval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name() != "procfs" {
+		t.Errorf("Name() = %q", p.Name())
+	}
+	p.Stop() // before Start: nothing to do
+	if _, err := p.Collect(context.Background(), collect.Window{}); err == nil {
+		t.Error("Collect before Start did not fail")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Start(ctx, []collect.Target{{Component: "self", PID: os.Getpid()}, {Component: "gone", PID: 1 << 30}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx, nil); err == nil {
+		t.Error("second Start did not fail")
+	}
+	from := time.Now()
+	waitFor(t, 5*time.Second, func() bool {
+		res, _ := p.Collect(context.Background(), collect.Window{Start: from, End: time.Now()})
+		return res[0].Samples >= 2
+	})
+	cancel() // the context ends sampling like Stop does
+	p.Stop()
+	p.Stop()
+	// After Stop, Collect answers from what was kept, without waiting for the window end.
+	end := time.Now().Add(time.Hour)
+	res, err := p.Collect(context.Background(), collect.Window{Start: from, End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Samples < 2 || !strings.Contains(r.Error, "sampling stopped") {
+		t.Errorf("after Stop: %d samples, error %q; want the samples kept and a note that sampling stopped", r.Samples, r.Error)
+	}
+	if r := res[1]; !strings.Contains(r.Error, "not found") {
+		t.Errorf("nonexistent PID: error %q", r.Error)
+	}
+	// After Stop, Start begins afresh with other targets.
+	if err := p.Start(context.Background(), []collect.Target{{Component: "again", PID: os.Getpid()}}); err != nil {
+		t.Fatalf("Start after Stop: %v", err)
+	}
+	again := time.Now()
+	res, err = p.Collect(context.Background(), collect.Window{Start: again, End: again.Add(5 * interval)})
+	p.Stop()
+	if err != nil || len(res) != 1 || res[0].Component != "again" || res[0].Samples < 2 {
+		t.Errorf("restarted collector: %+v, %v", res, err)
+	}
+	// A cancelled context makes a running collector's Collect answer at once.
+	q := newProcFS(t, collect.Target{Component: "self", PID: os.Getpid()})
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	began := time.Now()
+	if _, err := q.Collect(done, collect.Window{Start: began, End: began.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited > time.Second {
+		t.Errorf("Collect with a cancelled context waited %v", waited)
+	}
+}

@@ -1,0 +1,323 @@
+// Package experiment runs a test plan: it orders the trials (arms × repetitions,
+// interleaved), and for each one deploys the arm, applies the load, collects resource
+// usage over the measured window and tears the arm down; then it analyses the whole and
+// returns the result document. A failure in one trial is recorded in its result and the
+// run goes on; cancelling the context (Ctrl-C) ends the run early with everything torn
+// down and the partial result returned.
+//
+// It is the only package that knows every other one; only cmd/smp imports it.
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/service-mesh-performance/smp/internal/analysis"
+	"github.com/service-mesh-performance/smp/internal/collect"
+	"github.com/service-mesh-performance/smp/internal/generator"
+	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/internal/term"
+	"github.com/service-mesh-performance/smp/internal/version"
+	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// Options tune a run. The zero value runs the plan as written, quietly.
+type Options struct {
+	// Status receives status lines and progress (normally stderr). nil: discard.
+	Status io.Writer
+	// Progress selects how load progress is shown on Status.
+	Progress term.Mode
+	// BaseDir is the plan's folder, for relative paths in it.
+	BaseDir string
+	// SLO adds conditions to the plan's (e.g. from --slo flags).
+	SLO []spec.Condition
+	// NewPlatform builds the platform for a run; nil uses the one the plan names.
+	NewPlatform func(ctx context.Context, plan *spec.Plan, runID string) (platform.Platform, error)
+	// Collectors replace the ones the plan names (tests).
+	Collectors []collect.Collector
+	// Now is the clock for run ids and times; nil uses time.Now.
+	Now func() time.Time
+}
+
+// TrialPlan is one trial to run.
+type TrialPlan struct {
+	Arm        spec.Arm
+	Repetition int
+	Order      int
+}
+
+// Schedule orders the trials of a plan: interleaved (each round runs every arm once, in
+// plan order), sequential (all repetitions of an arm, then the next) or random (each
+// round in an order drawn from the plan's seed, so it is reproducible).
+func Schedule(p *spec.Plan) []TrialPlan {
+	var out []TrialPlan
+	add := func(a spec.Arm, rep int) {
+		out = append(out, TrialPlan{Arm: a, Repetition: rep, Order: len(out) + 1})
+	}
+	switch p.Order {
+	case spec.OrderSequential:
+		for _, a := range p.Arms {
+			for rep := 1; rep <= p.Repetitions; rep++ {
+				add(a, rep)
+			}
+		}
+	case spec.OrderRandom:
+		r := rand.New(rand.NewPCG(uint64(p.Seed), 0x736d70)) // "smp"
+		for rep := 1; rep <= p.Repetitions; rep++ {
+			for _, i := range r.Perm(len(p.Arms)) {
+				add(p.Arms[i], rep)
+			}
+		}
+	default:
+		for rep := 1; rep <= p.Repetitions; rep++ {
+			for _, a := range p.Arms {
+				add(a, rep)
+			}
+		}
+	}
+	return out
+}
+
+// Run executes a validated plan (with defaults applied) and returns its result. The error
+// is for problems that prevent the run from starting (a missing proxy binary, an
+// unreachable cluster); what goes wrong during trials is recorded in the document. When
+// ctx is cancelled, Run stops after tearing down the current trial and returns the
+// partial document with status interrupted, and ctx's error.
+func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, error) {
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	status := opt.Status
+	if status == nil {
+		status = io.Discard
+	}
+	start := now()
+	id := result.NewID(plan.Name, start)
+	doc := result.New(id, plan.Name, start)
+	doc.Labels = plan.Labels
+	doc.Plan = plan
+	doc.Environment = captureEnvironment(plan)
+	v := version.Get()
+	doc.Tools = append(doc.Tools, result.Tool{Name: "smp", Version: v.Version + " " + v.Commit, Role: "smp"})
+
+	newPlatform := opt.NewPlatform
+	if newPlatform == nil {
+		newPlatform = defaultPlatform
+	}
+	pf, err := newPlatform(ctx, plan, id)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := pf.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	if c, ok := pf.(interface{ CPUs() (string, string) }); ok {
+		doc.Environment.LoadGeneratorCPUs, doc.Environment.SystemCPUs = c.CPUs()
+	}
+	if c, ok := pf.(interface{ Check(context.Context) error }); ok {
+		if err := c.Check(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	gen, err := generator.New(plan.Workload.LoadGenerator)
+	if err != nil {
+		return nil, plan.Errorf("workload.load_generator", "use load_generator: builtin", "%v", err)
+	}
+	doc.Tools = append(doc.Tools, result.Tool{Name: string(gen.Info().Name), Version: gen.Info().Version, Role: "load_generator"})
+
+	schedule := Schedule(plan)
+	for _, tp := range schedule {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(status, "smp: trial %d/%d: %s (repetition %d of %d)\n", tp.Order, len(schedule), tp.Arm.Name, tp.Repetition, plan.Repetitions)
+		t := runTrial(ctx, plan, pf, gen, tp, opt, status, doc)
+		doc.Trials = append(doc.Trials, t)
+		if t.Status == result.StatusFailed {
+			fmt.Fprintf(status, "smp: trial %s failed: %s\n", t.ID, t.Error)
+			doc.Errors = append(doc.Errors, fmt.Sprintf("trial %s: %s", t.ID, t.Error))
+		}
+	}
+	doc.EndTime = now().UTC()
+	doc.Status = runStatus(doc, len(schedule), ctx.Err() != nil)
+
+	a, aerr := analysis.Analyze(doc, opt.SLO, analysis.Options{})
+	if aerr != nil {
+		doc.Warnings = append(doc.Warnings, "analysis: "+aerr.Error())
+	} else {
+		doc.Analysis = a
+	}
+	if ctx.Err() != nil {
+		return doc, ctx.Err()
+	}
+	return doc, nil
+}
+
+func runStatus(doc *result.Document, planned int, interrupted bool) result.Status {
+	failed := 0
+	for _, t := range doc.Trials {
+		if t.Status == result.StatusFailed {
+			failed++
+		}
+	}
+	switch {
+	case interrupted:
+		return result.StatusInterrupted
+	case failed == len(doc.Trials):
+		return result.StatusFailed
+	case failed > 0 || len(doc.Trials) < planned:
+		return result.StatusPartial
+	}
+	for _, t := range doc.Trials {
+		if t.Status == result.StatusPartial {
+			return result.StatusPartial
+		}
+	}
+	return result.StatusComplete
+}
+
+// runTrial deploys an arm, loads it, collects, and tears it down. It never returns an
+// error: a failure becomes the trial's status and message.
+func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen generator.Generator,
+	tp TrialPlan, opt Options, status io.Writer, doc *result.Document) result.Trial {
+	t := result.Trial{ID: fmt.Sprintf("%s-%d", tp.Arm.Name, tp.Repetition), Arm: tp.Arm.Name,
+		Repetition: tp.Repetition, Order: tp.Order, Generator: gen.Info(),
+		Mesh: result.MeshInfo{Type: tp.Arm.Mesh, Version: tp.Arm.Version, DataPlane: tp.Arm.DataPlane,
+			MTLS: tp.Arm.MTLS, ProxyConcurrency: tp.Arm.ProxyConcurrency}}
+	fail := func(err error) result.Trial {
+		t.Status = result.StatusFailed
+		t.Error = err.Error()
+		if t.StartTime.IsZero() {
+			t.StartTime = time.Now().UTC()
+			t.EndTime = t.StartTime
+		}
+		return t
+	}
+
+	d, err := pf.Deploy(ctx, tp.Arm)
+	if err != nil {
+		return fail(fmt.Errorf("deploy %s: %w", tp.Arm.Name, err))
+	}
+	defer func() {
+		// Tear down even when the run was interrupted, with a fresh deadline.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := pf.Teardown(tctx, d); err != nil {
+			fmt.Fprintf(status, "smp: teardown of %s: %v\n", tp.Arm.Name, err)
+			doc.Warnings = append(doc.Warnings, fmt.Sprintf("teardown of trial %s: %v", t.ID, err))
+		}
+	}()
+	if d.Mesh.Version != "" {
+		t.Mesh.Version = d.Mesh.Version
+	}
+	t.Mesh.ProxyVersion = d.Mesh.ProxyVersion
+	t.Mesh.Proxies = d.Mesh.Proxies
+	if d.Mesh.ProxyConcurrency != 0 {
+		t.Mesh.ProxyConcurrency = d.Mesh.ProxyConcurrency
+	}
+	for _, tool := range d.Tools {
+		addTool(doc, result.Tool{Name: tool.Name, Version: tool.Version, Path: tool.Path, Role: "proxy"})
+	}
+
+	collectors := opt.Collectors
+	if collectors == nil {
+		var warnings []string
+		collectors, warnings = collectorsFor(plan)
+		t.Warnings = append(t.Warnings, warnings...)
+	}
+	targets := targetsOf(d)
+	var started []collect.Collector
+	for _, c := range collectors {
+		if err := c.Start(ctx, targets); err != nil {
+			t.Warnings = append(t.Warnings, fmt.Sprintf("collector %s did not start: %v", c.Name(), err))
+			continue
+		}
+		started = append(started, c)
+	}
+	defer func() {
+		for _, c := range started {
+			c.Stop()
+		}
+	}()
+
+	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, BaseDir: opt.BaseDir,
+		Target: generator.Target{URLs: d.Target.URLs}}
+	if tls := d.Target.TLS; tls != nil {
+		job.Target.TLS = &generator.TLS{CAFile: tls.CAFile, CertFile: tls.CertFile, KeyFile: tls.KeyFile, ServerName: tls.ServerName}
+	}
+	if opt.Progress != term.Quiet && opt.Status != nil {
+		pp := term.NewProgressPrinter(status, opt.Progress)
+		job.Progress = pp.Update
+		defer pp.Done()
+	}
+	lt, err := gen.Run(ctx, job)
+	if err != nil {
+		return fail(err)
+	}
+	lt.ID, lt.Arm, lt.Repetition, lt.Order, lt.Mesh = t.ID, t.Arm, t.Repetition, t.Order, t.Mesh
+	lt.Warnings = append(t.Warnings, lt.Warnings...)
+	t = lt
+
+	window := collect.Window{Start: t.StartTime, End: t.EndTime}
+	for _, c := range started {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		res, err := c.Collect(cctx, window)
+		cancel()
+		if err != nil {
+			t.Warnings = append(t.Warnings, fmt.Sprintf("collector %s: %v", c.Name(), err))
+		}
+		t.Resources = append(t.Resources, res...)
+	}
+	if ctx.Err() != nil && t.Status == result.StatusComplete {
+		t.Status = result.StatusPartial
+	}
+	return t
+}
+
+func addTool(doc *result.Document, tool result.Tool) {
+	for _, t := range doc.Tools {
+		if t.Name == tool.Name && t.Version == tool.Version {
+			return
+		}
+	}
+	doc.Tools = append(doc.Tools, tool)
+}
+
+// targetsOf lists what collectors observe: the deployment's components and the load
+// generator, which runs in this process.
+func targetsOf(d *platform.Deployment) []collect.Target {
+	out := []collect.Target{{Component: "load-generator", Role: platform.RoleLoadGenerator, PID: os.Getpid()}}
+	for _, c := range d.Components {
+		out = append(out, collect.Target{Component: c.Name, Role: c.Role, Service: c.Service, PID: c.PID,
+			Namespace: c.Namespace, Pod: c.Pod, Container: c.Container, Node: c.Node, URL: c.MetricsURL})
+	}
+	return out
+}
+
+// collectorsFor builds the collectors a plan names; the warnings say which could not be.
+func collectorsFor(plan *spec.Plan) (out []collect.Collector, warnings []string) {
+	for _, c := range plan.Metrics.Collectors {
+		switch c.Type {
+		case spec.CollectorProcfs:
+			// Keep samples for the whole trial, whatever its length.
+			retention := plan.Workload.Duration.D() + time.Minute
+			if w := plan.Workload.Warmup; w != nil {
+				retention += w.D()
+			}
+			pf, err := collect.NewProcFS(collect.ProcFSConfig{Interval: c.Interval.D(), Retention: retention})
+			if err != nil {
+				warnings = append(warnings, fmt.Sprintf("collector procfs: %v", err))
+				continue
+			}
+			out = append(out, pf)
+		}
+	}
+	return out, warnings
+}

@@ -1,0 +1,582 @@
+// Package local is the platform that runs a trial on this machine: the sample app as one
+// process per service and, for mesh arms, a sidecar process beside every service and one
+// for the load generator, wired the way a sidecar mesh wires them:
+//
+//	load generator → client-proxy ─mTLS→ svc-1-proxy → svc-1 → svc-1-proxy ─mTLS→ svc-2-proxy → svc-2 …
+//
+// A run gets its own CA (package pki) and a working directory for certificates and
+// proxy configurations, removed by Close. Every process is started in its own process
+// group, pinned to the system-under-test CPUs, and stopped by Teardown; the smp process
+// itself, which runs the load generator, is pinned to the load generator's CPUs.
+//
+// Imports: internal/platform, internal/app, internal/sidecar, internal/pki,
+// internal/proc, internal/grpcecho, spec. Never platform/kube.
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/service-mesh-performance/smp/internal/app"
+	"github.com/service-mesh-performance/smp/internal/pki"
+	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/internal/proc"
+	"github.com/service-mesh-performance/smp/internal/sidecar"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// Options configure the platform.
+type Options struct {
+	Plan  *spec.Plan
+	RunID string
+	// Self is the smp executable that serves `smp app` and `smp sidecar`. Default: this
+	// process's executable.
+	Self string
+	// TempDir is where the run's working directory is created. Default: os.TempDir().
+	TempDir string
+	// ReadyTimeout bounds the wait for one process to serve. Default 15s.
+	ReadyTimeout time.Duration
+}
+
+// Platform deploys arms as local processes.
+type Platform struct {
+	opt      Options
+	plan     *spec.Plan
+	dir      string
+	ca       *pki.CA
+	caFile   string
+	certs    map[string]pki.Files // by service name, plus "client"
+	tools    map[sidecar.Kind]sidecar.Tool
+	loadCPUs string
+	sutCPUs  string
+	oldMask  *unix.CPUSet
+	mu       sync.Mutex
+	count    int
+}
+
+// New prepares a run: the working directory, the CA and the identities, and the CPU
+// placement (the smp process is pinned to the load generator's CPUs here).
+func New(opt Options) (*Platform, error) {
+	if opt.Self == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("local platform: find the smp executable: %w", err)
+		}
+		opt.Self = exe
+	}
+	if opt.ReadyTimeout == 0 {
+		opt.ReadyTimeout = 15 * time.Second
+	}
+	p := &Platform{opt: opt, plan: opt.Plan, certs: map[string]pki.Files{}, tools: map[sidecar.Kind]sidecar.Tool{}}
+	dir, err := os.MkdirTemp(opt.TempDir, "smp-"+safeName(opt.RunID)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("local platform: %w", err)
+	}
+	p.dir = dir
+	if err := p.issueIdentities(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	env := p.plan.Environment.CPUs
+	p.loadCPUs, p.sutCPUs, err = splitCPUs(env.LoadGenerator, env.System)
+	if err != nil {
+		p.Close()
+		return nil, p.plan.Errorf("environment.cpus", "list CPUs this machine has, or remove environment.cpus", "%v", err)
+	}
+	if p.loadCPUs != "" {
+		var old unix.CPUSet
+		if unix.SchedGetaffinity(0, &old) == nil {
+			p.oldMask = &old
+		}
+		if err := pinTree(os.Getpid(), p.loadCPUs); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("local platform: %w", err)
+		}
+	}
+	return p, nil
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+func (p *Platform) services() []string {
+	n := p.plan.Workload.App.Services
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("svc-%d", i+1)
+	}
+	return out
+}
+
+func (p *Platform) issueIdentities() error {
+	ca, err := pki.NewCA(p.opt.RunID)
+	if err != nil {
+		return fmt.Errorf("local platform: create the run's CA: %w", err)
+	}
+	p.ca = ca
+	certDir := filepath.Join(p.dir, "certs")
+	if err := os.Mkdir(certDir, 0o700); err != nil {
+		return fmt.Errorf("local platform: %w", err)
+	}
+	if p.caFile, err = ca.WriteFiles(certDir); err != nil {
+		return err
+	}
+	for _, name := range append(p.services(), "client") {
+		id, err := ca.Issue(name)
+		if err != nil {
+			return fmt.Errorf("local platform: issue identity %s: %w", name, err)
+		}
+		f, err := id.WriteFiles(certDir)
+		if err != nil {
+			return err
+		}
+		p.certs[name] = f
+	}
+	return nil
+}
+
+// CPUs returns the CPU sets of the load generator and of the system under test ("" when
+// they share the machine's CPUs).
+func (p *Platform) CPUs() (loadGenerator, system string) { return p.loadCPUs, p.sutCPUs }
+
+// kindOf maps a local mesh type to its sidecar.
+func kindOf(m spec.MeshType) (sidecar.Kind, bool) {
+	switch m {
+	case spec.MeshBuiltin:
+		return sidecar.Builtin, true
+	case spec.MeshHAProxy:
+		return sidecar.HAProxy, true
+	case spec.MeshNginx:
+		return sidecar.Nginx, true
+	case spec.MeshEnvoy:
+		return sidecar.Envoy, true
+	}
+	return "", false
+}
+
+func sidecarProtocol(p spec.Protocol) sidecar.Protocol {
+	switch p {
+	case spec.ProtocolH2C, spec.ProtocolH2:
+		return sidecar.H2C
+	case spec.ProtocolGRPC:
+		return sidecar.GRPC
+	}
+	return sidecar.HTTP1
+}
+
+func appProtocol(p spec.Protocol) app.Protocol {
+	switch p {
+	case spec.ProtocolH2C, spec.ProtocolH2:
+		return app.H2C
+	case spec.ProtocolGRPC:
+		return app.GRPC
+	}
+	return app.HTTP1
+}
+
+// Check makes sure every proxy the plan's arms need is installed and can carry the
+// workload, before anything starts. Errors point at the arm in the plan file.
+func (p *Platform) Check(ctx context.Context) error {
+	var errs []error
+	for i, a := range p.plan.Arms {
+		k, ok := kindOf(a.Mesh)
+		if !ok {
+			continue
+		}
+		tool, found := p.tools[k]
+		if !found {
+			binary := ""
+			if k == sidecar.Builtin {
+				binary = p.opt.Self
+			}
+			t, err := k.Check(ctx, binary)
+			if err != nil {
+				fix := "install it, or remove this arm"
+				var nf *proc.NotFoundError
+				if errors.As(err, &nf) && nf.Hint != "" {
+					fix = nf.Hint + ", or remove this arm"
+				}
+				errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), fix, "%s sidecars need %v", a.Mesh, err))
+				continue
+			}
+			tool = t
+			p.tools[k] = t
+		}
+		if err := k.Supports(sidecarProtocol(p.plan.Workload.Protocol), sidecar.MTLSMode(a.MTLS), tool); err != nil {
+			errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), "choose another proxy, protocol or mtls mode", "%v", err))
+		}
+	}
+	if len(errs) > 0 {
+		var planErrs spec.Errors
+		for _, e := range errs {
+			if pe, ok := e.(*spec.Error); ok {
+				planErrs = append(planErrs, pe)
+			}
+		}
+		return planErrs
+	}
+	return nil
+}
+
+// deployment is the platform's state of one deployed arm.
+type deployment struct {
+	dir      string
+	apps     []*proc.Process
+	sidecars []*sidecar.Sidecar
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Deploy starts the app and, for mesh arms, the sidecars, then checks that a request
+// goes through every hop and every proxy.
+func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deployment, err error) {
+	p.mu.Lock()
+	p.count++
+	n := p.count
+	p.mu.Unlock()
+	st := &deployment{dir: filepath.Join(p.dir, fmt.Sprintf("%02d-%s", n, arm.Name))}
+	if err := os.Mkdir(st.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+	}
+	d = &platform.Deployment{Arm: arm, Private: st}
+	defer func() {
+		if err != nil {
+			_ = p.Teardown(context.WithoutCancel(ctx), d)
+		}
+	}()
+	w := p.plan.Workload
+	kind, meshed := kindOf(arm.Mesh)
+	services := p.services()
+	upstreams := make([][]int, len(services))
+	for i := range services {
+		switch {
+		case w.App.Topology == spec.TopologyFanout && i == 0:
+			for j := 1; j < len(services); j++ {
+				upstreams[0] = append(upstreams[0], j)
+			}
+		case w.App.Topology != spec.TopologyFanout && i+1 < len(services):
+			upstreams[i] = []int{i + 1}
+		}
+	}
+
+	// Every address is chosen before anything starts: the wiring is circular.
+	pt := newPorts()
+	type addrs struct {
+		http, grpc, tls string
+		in, admin       string
+		out             []string // per upstream
+	}
+	a := make([]addrs, len(services))
+	var clientOut, clientAdmin string
+	for i := range services {
+		if a[i].http, err = pt.next(); err != nil {
+			return nil, err
+		}
+		if w.Protocol == spec.ProtocolGRPC {
+			if a[i].grpc, err = pt.next(); err != nil {
+				return nil, err
+			}
+		}
+		if i == 0 && w.Protocol == spec.ProtocolH2 {
+			if a[i].tls, err = pt.next(); err != nil {
+				return nil, err
+			}
+		}
+		if meshed {
+			if a[i].in, err = pt.next(); err != nil {
+				return nil, err
+			}
+			if a[i].admin, err = pt.next(); err != nil {
+				return nil, err
+			}
+			for range upstreams[i] {
+				o, err := pt.next()
+				if err != nil {
+					return nil, err
+				}
+				a[i].out = append(a[i].out, o)
+			}
+		}
+	}
+	if meshed {
+		if clientOut, err = pt.next(); err != nil {
+			return nil, err
+		}
+		if clientAdmin, err = pt.next(); err != nil {
+			return nil, err
+		}
+	}
+	appAddr := func(i int) string {
+		if w.Protocol == spec.ProtocolGRPC {
+			return a[i].grpc
+		}
+		return a[i].http
+	}
+
+	// Start from the end of the chain so that every upstream is up before its callers.
+	for i := len(services) - 1; i >= 0; i-- {
+		cfg := app.Config{
+			Name: services[i], HTTPAddr: a[i].http, GRPCAddr: a[i].grpc, TLSAddr: a[i].tls,
+			UpstreamProtocol: appProtocol(w.Protocol), ResponseSize: int(w.App.ResponseSize),
+			CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D(),
+		}
+		if a[i].tls != "" {
+			cfg.CertFile, cfg.KeyFile = p.certs[services[i]].Cert, p.certs[services[i]].Key
+		}
+		for k, j := range upstreams[i] {
+			up := app.Upstream{Name: services[j], Addr: appAddr(j)}
+			if meshed {
+				up.Addr = a[i].out[k]
+			}
+			cfg.Upstreams = append(cfg.Upstreams, up)
+		}
+		proc, err := p.startApp(ctx, st, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+		}
+		d.Components = append(d.Components, platform.Component{Name: services[i], Role: platform.RoleApp,
+			Service: services[i], PID: proc.PID(), MetricsURL: "http://" + a[i].http + "/metrics"})
+		if !meshed {
+			continue
+		}
+		spec := sidecar.Spec{
+			Name:        services[i] + "-proxy",
+			Inbound:     &sidecar.Inbound{Listen: a[i].in, App: appAddr(i)},
+			Protocol:    sidecarProtocol(w.Protocol),
+			MTLS:        sidecar.MTLSMode(arm.MTLS),
+			CertFile:    p.certs[services[i]].Cert,
+			KeyFile:     p.certs[services[i]].Key,
+			CAFile:      p.caFile,
+			Concurrency: arm.ProxyConcurrency,
+			AdminListen: a[i].admin,
+		}
+		for k, j := range upstreams[i] {
+			spec.Outbounds = append(spec.Outbounds, sidecar.Outbound{Listen: a[i].out[k], Upstream: a[j].in,
+				UpstreamID: pki.ID(p.opt.RunID, services[j])})
+		}
+		sc, err := p.startSidecar(ctx, st, kind, spec)
+		if err != nil {
+			return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+		}
+		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: platform.RoleProxy,
+			Service: services[i], PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
+	}
+	entry := appAddr(0)
+	if meshed {
+		spec := sidecar.Spec{
+			Name:        "client-proxy",
+			Outbounds:   []sidecar.Outbound{{Listen: clientOut, Upstream: a[0].in, UpstreamID: pki.ID(p.opt.RunID, services[0])}},
+			Protocol:    sidecarProtocol(w.Protocol),
+			MTLS:        sidecar.MTLSMode(arm.MTLS),
+			CertFile:    p.certs["client"].Cert,
+			KeyFile:     p.certs["client"].Key,
+			CAFile:      p.caFile,
+			Concurrency: arm.ProxyConcurrency,
+			AdminListen: clientAdmin,
+		}
+		sc, err := p.startSidecar(ctx, st, kind, spec)
+		if err != nil {
+			return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+		}
+		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: platform.RoleProxy,
+			PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
+		entry = clientOut
+	}
+	d.Target = target(w, entry, a[0].tls, p.caFile)
+	if meshed {
+		tool := p.tools[kind]
+		d.Mesh = platform.MeshObserved{Version: tool.Version, ProxyVersion: tool.Version,
+			ProxyConcurrency: arm.ProxyConcurrency, Proxies: len(st.sidecars)}
+		d.Tools = append(d.Tools, platform.Tool{Name: string(kind), Version: tool.Version, Path: tool.Path})
+	}
+	if err := p.verify(ctx, d, st, len(services)); err != nil {
+		return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+	}
+	return d, nil
+}
+
+func target(w spec.Workload, entry, tlsEntry, caFile string) platform.Target {
+	t := platform.Target{Protocol: w.Protocol}
+	switch w.Protocol {
+	case spec.ProtocolGRPC:
+		t.URLs = []string{"grpc://" + entry}
+	case spec.ProtocolH2:
+		t.URLs = []string{"https://" + tlsEntry + w.Path}
+		t.TLS = &platform.TLSFiles{CAFile: caFile, ServerName: "svc-1"}
+	default:
+		t.URLs = []string{"http://" + entry + w.Path}
+	}
+	return t
+}
+
+// startApp starts `smp app` and waits for its ready line.
+func (p *Platform) startApp(ctx context.Context, st *deployment, cfg app.Config) (*proc.Process, error) {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", cfg.Name, err)
+	}
+	file := filepath.Join(st.dir, cfg.Name+".json")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		return nil, fmt.Errorf("service %s: %w", cfg.Name, err)
+	}
+	ready := make(chan app.ReadyLine, 1)
+	cmd := proc.Cmd{Name: cfg.Name, Path: p.opt.Self, Args: []string{"app", "--config", file},
+		Stdout: &readyWriter{ch: ready}, Grace: 3 * time.Second}
+	pr, err := proc.Start(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", cfg.Name, err)
+	}
+	st.apps = append(st.apps, pr)
+	timer := time.NewTimer(p.opt.ReadyTimeout)
+	defer timer.Stop()
+	select {
+	case <-ready:
+	case <-pr.Done():
+		return nil, fmt.Errorf("service %s exited before it was ready: %w", cfg.Name, pr.Wait())
+	case <-timer.C:
+		return nil, fmt.Errorf("service %s was not ready within %s\n  command: %s\n  output: %s", cfg.Name, p.opt.ReadyTimeout, pr.Command(), pr.Output())
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := pinTree(pr.PID(), p.sutCPUs); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// readyWriter passes the first complete line of a child's stdout to ch.
+type readyWriter struct {
+	ch   chan app.ReadyLine
+	buf  bytes.Buffer
+	done bool
+}
+
+func (w *readyWriter) Write(b []byte) (int, error) {
+	if w.done {
+		return len(b), nil
+	}
+	w.buf.Write(b)
+	if line, _, ok := bytes.Cut(w.buf.Bytes(), []byte("\n")); ok {
+		w.done = true
+		var rl app.ReadyLine
+		if json.Unmarshal(line, &rl) == nil && rl.Ready {
+			w.ch <- rl
+		}
+	}
+	return len(b), nil
+}
+
+func (p *Platform) startSidecar(ctx context.Context, st *deployment, kind sidecar.Kind, s sidecar.Spec) (*sidecar.Sidecar, error) {
+	s.WorkDir = filepath.Join(st.dir, s.Name)
+	if err := os.Mkdir(s.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("sidecar %s: %w", s.Name, err)
+	}
+	opt := sidecar.Options{Tool: p.tools[kind], ReadyTimeout: p.opt.ReadyTimeout}
+	if kind == sidecar.Builtin {
+		opt.Binary = p.opt.Self
+	}
+	sc, err := sidecar.Launch(ctx, kind, s, opt)
+	if err != nil {
+		return nil, err
+	}
+	st.sidecars = append(st.sidecars, sc)
+	if err := pinTree(sc.PID(), p.sutCPUs); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// verify sends one request through the deployment and checks that it crossed every
+// service and, on mesh arms, that every proxy's own counters moved: a proxy that is
+// bypassed would otherwise make a mesh look free.
+func (p *Platform) verify(ctx context.Context, d *platform.Deployment, st *deployment, services int) error {
+	// Chain or fan-out, a request that reached every service reports as many hops.
+	hops, err := probe(ctx, d.Target, p.plan.Workload)
+	if err != nil {
+		return fmt.Errorf("a request through the deployment failed: %w", err)
+	}
+	if hops != services {
+		return fmt.Errorf("a request crossed %d services, want %d", hops, services)
+	}
+	for _, sc := range st.sidecars {
+		c, err := sc.Counters(ctx)
+		if err != nil {
+			return fmt.Errorf("read the counters of %s: %w", sc.Spec.Name, err)
+		}
+		if c.Requests == 0 {
+			return fmt.Errorf("traffic did not go through %s (its request counter did not move)", sc.Spec.Name)
+		}
+	}
+	return nil
+}
+
+// Teardown stops every process of the deployment and removes its files.
+func (p *Platform) Teardown(ctx context.Context, d *platform.Deployment) error {
+	st, ok := d.Private.(*deployment)
+	if !ok || st == nil {
+		return nil
+	}
+	st.stopOnce.Do(func() {
+		var errs []error
+		for _, sc := range slices.Backward(st.sidecars) {
+			if err := sc.Stop(ctx); err != nil && !isExitAfterSignal(err) {
+				errs = append(errs, fmt.Errorf("stop %s: %w", sc.Spec.Name, err))
+			}
+		}
+		for _, a := range st.apps {
+			if err := a.Stop(ctx); err != nil && !isExitAfterSignal(err) {
+				errs = append(errs, fmt.Errorf("stop %s: %w", a.Name(), err))
+			}
+		}
+		if err := os.RemoveAll(st.dir); err != nil {
+			errs = append(errs, err)
+		}
+		st.stopErr = errors.Join(errs...)
+	})
+	return st.stopErr
+}
+
+// isExitAfterSignal tells a process that ended because we stopped it from one that failed.
+func isExitAfterSignal(err error) bool {
+	var re *proc.RunError
+	if errors.As(err, &re) {
+		msg := re.Err.Error()
+		return strings.Contains(msg, "signal: terminated") || strings.Contains(msg, "signal: killed")
+	}
+	return false
+}
+
+// Close removes the run's working directory and gives the smp process its CPUs back.
+func (p *Platform) Close() error {
+	if p.oldMask != nil {
+		_ = unix.SchedSetaffinity(0, p.oldMask)
+		cpus := []int{}
+		for c := 0; c < 1024; c++ {
+			if p.oldMask.IsSet(c) {
+				cpus = append(cpus, c)
+			}
+		}
+		_ = pinTree(os.Getpid(), formatCPUs(cpus))
+	}
+	if p.dir != "" {
+		return os.RemoveAll(p.dir)
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/service-mesh-performance/smp/internal/proc"
+	"github.com/service-mesh-performance/smp/internal/sidecar"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+var (
+	buildOnce sync.Once
+	smpBinary string
+	buildErr  error
+)
+
+// smp builds the smp binary once per test run: the platform starts it as `smp app` and
+// `smp sidecar`. The binary lives in a directory removed when the tests end.
+func smp(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "smp-local-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		smpBinary = filepath.Join(dir, "smp")
+		out, err := exec.Command("go", "build", "-o", smpBinary, "../../../cmd/smp").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return smpBinary
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if smpBinary != "" {
+		os.RemoveAll(filepath.Dir(smpBinary))
+	}
+	os.Exit(code)
+}
+
+// requireKind skips when a proxy is not installed, unless SMP_INTEGRATION=1 (CI), where
+// a missing proxy is a failure.
+func requireKind(t *testing.T, k sidecar.Kind, self string) {
+	t.Helper()
+	binary := ""
+	if k == sidecar.Builtin {
+		binary = self
+	}
+	if _, err := k.Check(context.Background(), binary); err != nil {
+		var nf *proc.NotFoundError
+		if errors.As(err, &nf) && os.Getenv("SMP_INTEGRATION") != "1" {
+			t.Skipf("%s is not installed (%v); scripts/test installs it", k, err)
+		}
+		t.Fatal(err)
+	}
+}
+
+func plan(t *testing.T, yaml string) *spec.Plan {
+	t.Helper()
+	p, err := spec.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+// TestDeployEveryArm deploys each local arm over each protocol, sends a request through
+// it, and tears it down: every process is gone and no file is left.
+func TestDeployEveryArm(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the local platform needs Linux")
+	}
+	self := smp(t)
+	for _, mesh := range []string{"none", "builtin", "haproxy", "nginx"} {
+		for _, protocol := range []string{"http/1.1", "h2c", "grpc"} {
+			t.Run(mesh+"/"+strings.ReplaceAll(protocol, "/", ""), func(t *testing.T) {
+				if k, ok := kindOf(spec.MeshType(mesh)); ok {
+					requireKind(t, k, self)
+				}
+				topology := "chain"
+				if protocol == "h2c" {
+					topology = "fanout"
+				}
+				p := plan(t, fmt.Sprintf(`
+name: deploy
+arms: [{name: arm, mesh: %s}]
+workload:
+  protocol: %s
+  app: {services: 3, topology: %s}
+  duration: 1s
+`, mesh, protocol, topology))
+				tmp := t.TempDir()
+				pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: tmp})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pf.Close()
+				if err := pf.Check(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				d, err := pf.Deploy(context.Background(), p.Arms[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantProxies := 0
+				if mesh != "none" {
+					wantProxies = 4 // one per service and the client's
+				}
+				var proxies, apps int
+				for _, c := range d.Components {
+					switch c.Role {
+					case "proxy":
+						proxies++
+						if c.AdminURL == "" {
+							t.Errorf("%s has no admin URL", c.Name)
+						}
+					case "app":
+						apps++
+					}
+					if !alive(c.PID) {
+						t.Errorf("%s (pid %d) is not running", c.Name, c.PID)
+					}
+				}
+				if apps != 3 || proxies != wantProxies || d.Mesh.Proxies != wantProxies {
+					t.Errorf("%d apps and %d proxies (mesh says %d), want 3 and %d", apps, proxies, d.Mesh.Proxies, wantProxies)
+				}
+				// The deployment answers the way the load generator will ask.
+				hops, err := probe(context.Background(), d.Target, p.Workload)
+				if err != nil || hops != 3 {
+					t.Errorf("probe: %d hops, %v", hops, err)
+				}
+				if err := pf.Teardown(context.Background(), d); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range d.Components {
+					if alive(c.PID) {
+						t.Errorf("%s (pid %d) is still running after teardown", c.Name, c.PID)
+					}
+				}
+				if err := pf.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if left, _ := os.ReadDir(tmp); len(left) != 0 {
+					t.Errorf("files left behind: %v", left)
+				}
+			})
+		}
+	}
+}
+
+// TestMTLSIsReal checks that a sidecar's inbound port refuses a plaintext client: with
+// strict mTLS, only a peer holding a certificate from the run's CA gets through.
+func TestMTLSIsReal(t *testing.T) {
+	self := smp(t)
+	requireKind(t, sidecar.Builtin, self)
+	p := plan(t, "name: mtls\narms: [{name: arm, mesh: builtin, mtls: strict}]\nworkload: {app: {services: 1}, duration: 1s}\n")
+	pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	d, err := pf.Deploy(context.Background(), p.Arms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Teardown(context.Background(), d)
+	st := d.Private.(*deployment)
+	var inbound string
+	for _, sc := range st.sidecars {
+		if sc.Spec.Inbound != nil {
+			inbound = sc.Addrs.Inbound
+		}
+	}
+	if inbound == "" {
+		t.Fatal("no inbound listener")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + inbound + "/")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatalf("a plaintext request to the strict inbound port %s got 200", inbound)
+		}
+	}
+	// Through the client sidecar (which holds a certificate) it works.
+	if hops, err := probe(context.Background(), d.Target, p.Workload); err != nil || hops != 1 {
+		t.Errorf("through the mesh: %d hops, %v", hops, err)
+	}
+}
+
+// TestCheckNamesTheArm: a proxy that is not installed is an error before anything
+// starts, pointing at the arm in the plan.
+func TestCheckNamesTheArm(t *testing.T) {
+	self := smp(t)
+	p := plan(t, "name: check\narms: [baseline, {name: e, mesh: envoy}]\nworkload: {duration: 1s}\n")
+	pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	if _, err := exec.LookPath("envoy"); err == nil {
+		t.Skip("envoy is installed here")
+	}
+	err = pf.Check(context.Background())
+	var errs spec.Errors
+	if !errors.As(err, &errs) || len(errs) != 1 {
+		t.Fatalf("Check = %v, want one plan error", err)
+	}
+	if e := errs[0]; e.Path != "arms[1].mesh" || e.Line != 2 || !strings.Contains(e.Message, "envoy") || e.Fix == "" {
+		t.Errorf("error %+v does not point at arms[1].mesh with a fix", e)
+	}
+}
+
+func TestCPUSplit(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+	}{{"0", []int{0}}, {"1-3", []int{1, 2, 3}}, {"0,2-3", []int{0, 2, 3}}} {
+		got, err := cpuList(c.in)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("cpuList(%q) = %v, %v", c.in, got, err)
+		}
+		if f := formatCPUs(got); f != c.in {
+			t.Errorf("formatCPUs(%v) = %q, want %q", got, f, c.in)
+		}
+	}
+	for _, bad := range []string{"x", "3-1", "1-"} {
+		if _, err := cpuList(bad); err == nil {
+			t.Errorf("cpuList(%q) accepted", bad)
+		}
+	}
+	lg, sys, err := splitCPUs("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.NumCPU() >= 2 && (lg == "" || sys == "") {
+		t.Errorf("with %d CPUs the split is %q / %q", runtime.NumCPU(), lg, sys)
+	}
+	if lg != "" {
+		a, _ := cpuList(lg)
+		b, _ := cpuList(sys)
+		for _, x := range a {
+			for _, y := range b {
+				if x == y {
+					t.Errorf("CPU %d is in both sets %q and %q", x, lg, sys)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/service-mesh-performance/smp/result"
+)
+
+// metricLabels names the analysis metrics in tables, in the order they are shown.
+var metricLabels = []struct{ metric, label string }{
+	{"latency.p50", "latency p50"},
+	{"latency.p90", "latency p90"},
+	{"latency.p95", "latency p95"},
+	{"latency.p99", "latency p99"},
+	{"latency.p99.9", "latency p99.9"},
+	{"throughput", "throughput"},
+	{"error_rate", "error rate"},
+	{"cpu.proxy", "CPU per proxy"},
+	{"memory.proxy", "memory per proxy"},
+	{"cpu.proxy.per_krps", "proxy CPU per 1000 rps"},
+	{"cpu.app", "CPU per app service"},
+}
+
+// FormatValue prints a metric value in its unit.
+func FormatValue(v float64, unit string) string {
+	switch unit {
+	case "ms":
+		return FormatMS(v) + " ms"
+	case "rps":
+		return fmt.Sprintf("%.1f rps", v)
+	case "ratio":
+		return fmt.Sprintf("%.2f%%", 100*v)
+	case "mcores":
+		return fmt.Sprintf("%.0f m", v)
+	case "bytes":
+		return FormatBytes(v)
+	}
+	return fmt.Sprintf("%g %s", v, unit)
+}
+
+// formatDelta prints a difference with its sign, confidence interval and verdict:
+// "+0.243 ms ±0.012 (+59%)", with "≈" when the interval includes zero.
+func formatDelta(d result.Delta) string {
+	sign := "+"
+	if d.Delta < 0 {
+		sign = "-"
+	}
+	var s string
+	switch d.Unit {
+	case "ratio":
+		s = fmt.Sprintf("%s%.2f pp", sign, math.Abs(100*d.Delta))
+	default:
+		s = sign + strings.TrimPrefix(FormatValue(math.Abs(d.Delta), d.Unit), "-")
+	}
+	if d.CILow != nil && d.CIHigh != nil {
+		half := (*d.CIHigh - *d.CILow) / 2
+		switch d.Unit {
+		case "ratio":
+			s += fmt.Sprintf(" ±%.2f", 100*half)
+		case "ms":
+			s += " ±" + FormatMS(half)
+		default:
+			s += " ±" + strings.Fields(FormatValue(half, d.Unit))[0]
+		}
+	}
+	if d.DeltaPercent != nil && d.Unit != "ratio" {
+		s += fmt.Sprintf(" (%+.0f%%)", *d.DeltaPercent)
+	}
+	if d.Significant != nil && !*d.Significant {
+		s += " ≈"
+	}
+	return s
+}
+
+// Overhead writes the table `smp run` prints: one row per metric, the baseline's value,
+// and for every other arm its value and the difference from the baseline with its 95%
+// confidence interval. "≈" marks a difference that is not significant. Without a
+// baseline it writes each arm's figures side by side.
+func Overhead(w io.Writer, doc *result.Document) error {
+	a := doc.Analysis
+	arms := doc.Arms()
+	if a == nil || a.Baseline == "" || len(a.Overhead) == 0 {
+		return armsTable(w, doc, arms)
+	}
+	byArm := map[string]map[string]result.Delta{}
+	var others []string
+	for _, o := range a.Overhead {
+		m := map[string]result.Delta{}
+		for _, d := range o.Deltas {
+			m[d.Metric] = d
+		}
+		byArm[o.Arm] = m
+		others = append(others, o.Arm)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := []string{"", a.Baseline + " (baseline)"}
+	for _, arm := range others {
+		header = append(header, arm, "Δ "+arm)
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, ml := range metricLabels {
+		var base *result.Delta
+		for _, arm := range others {
+			if d, ok := byArm[arm][ml.metric]; ok {
+				base = &d
+				break
+			}
+		}
+		if base == nil {
+			continue
+		}
+		row := []string{ml.label, FormatValue(base.Baseline, base.Unit)}
+		if strings.HasPrefix(ml.metric, "cpu.proxy") || ml.metric == "memory.proxy" {
+			row[1] = "—" // the baseline has no proxies
+		}
+		for _, arm := range others {
+			d, ok := byArm[arm][ml.metric]
+			if !ok {
+				row = append(row, "—", "")
+				continue
+			}
+			row = append(row, FormatValue(d.Value, d.Unit), formatDelta(d))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeNotes(w, doc)
+}
+
+// armsTable shows each arm's pooled figures when there is nothing to compare with.
+func armsTable(w io.Writer, doc *result.Document, arms []string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\t"+strings.Join(arms, "\t"))
+	rows := map[string][]string{}
+	order := []string{}
+	add := func(label, v string) {
+		if _, ok := rows[label]; !ok {
+			order = append(order, label)
+		}
+		rows[label] = append(rows[label], v)
+	}
+	for _, arm := range arms {
+		lat, err := doc.ArmLatency(arm)
+		tot := doc.Totals(arm)
+		if err != nil {
+			add("latency", "no measurement")
+			continue
+		}
+		for _, p := range lat.Percentiles {
+			add("latency "+percentileLabel(p.Percentile), FormatMS(p.ValueMS)+" ms")
+		}
+		add("throughput", fmt.Sprintf("%.1f rps", tot.AchievedRPS()))
+		add("error rate", fmt.Sprintf("%.2f%%", 100*tot.Counts.ErrorRate()))
+	}
+	for _, label := range order {
+		fmt.Fprintln(tw, label+"\t"+strings.Join(rows[label], "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeNotes(w, doc)
+}
+
+// writeNotes lists what a reader must know to trust the table: failed trials, rates not
+// held, SLO verdicts.
+func writeNotes(w io.Writer, doc *result.Document) error {
+	var notes []string
+	for _, t := range doc.Trials {
+		switch {
+		case t.Status == result.StatusFailed:
+			notes = append(notes, fmt.Sprintf("trial %s failed: %s", t.ID, t.Error))
+		case !t.Load.RateHeld && !t.Load.ClosedLoop:
+			notes = append(notes, fmt.Sprintf("trial %s did not hold its rate: %s", t.ID, t.Load.RateWarning))
+		}
+	}
+	if a := doc.Analysis; a != nil {
+		for _, r := range a.SLO {
+			verdict := "ok  "
+			if !r.Pass {
+				verdict = "FAIL"
+			}
+			notes = append(notes, fmt.Sprintf("SLO %s %s", verdict, r.Message))
+		}
+	}
+	if len(notes) == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintln(w, "\n"+strings.Join(notes, "\n"))
+	return err
+}
