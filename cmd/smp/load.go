@@ -73,7 +73,7 @@ The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.
 			if err != nil {
 				return err
 			}
-			return runPlan(cmd.Context(), s, plan, f.common, extra, runOutput{file: f.output, table: "trial"})
+			return runPlan(cmd.Context(), s, plan, f.common, extra, runOutput{file: f.output, onlyWithFile: true, table: "trial"})
 		},
 	}
 	fl := cmd.Flags()

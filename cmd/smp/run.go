@@ -62,9 +62,10 @@ func (c *runCommon) conditions() ([]spec.Condition, error) {
 
 // runOutput says where a run's result goes and which table is printed.
 type runOutput struct {
-	file    string // exact path; "" = <output.dir>/<id>.json
-	table   string // "trial" (smp load) or "overhead" (smp run)
-	baseDir string // the plan's folder
+	file         string // exact path; "" = <output.dir>/<id>.json
+	onlyWithFile bool   // write the result only to file (smp load without -o writes none)
+	table        string // "trial" (smp load) or "overhead" (smp run)
+	baseDir      string // the plan's folder
 }
 
 // runPlan runs a plan, writes its result, prints the table and turns the outcome into an
@@ -87,11 +88,13 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 		return runErr
 	}
 	path := out.file
-	if path == "" {
+	if path == "" && !out.onlyWithFile {
 		path = filepath.Join(plan.Output.Dir, doc.ID+".json")
 	}
-	if err := doc.Save(path); err != nil {
-		return err
+	if path != "" {
+		if err := doc.Save(path); err != nil {
+			return err
+		}
 	}
 	switch out.table {
 	case "trial":
@@ -105,10 +108,13 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 			return err
 		}
 	}
-	if mode != term.Quiet {
+	if mode != term.Quiet && path != "" {
 		fmt.Fprintf(s.err, "smp: result written to %s\n", path)
 	}
 	if errors.Is(runErr, context.Canceled) || doc.Status == result.StatusInterrupted {
+		if path == "" {
+			return &exitError{code: exitFailure, err: errors.New("interrupted")}
+		}
 		return &exitError{code: exitFailure, err: fmt.Errorf("interrupted; the partial result is in %s", path)}
 	}
 	if doc.Status == result.StatusFailed {

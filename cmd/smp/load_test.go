@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/service-mesh-performance/smp/result"
+)
+
+// runCLI runs the command line in this process, as main would.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, streams{in: strings.NewReader(""), out: &out, err: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func countingServer(t *testing.T, status int) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(status)
+		io.WriteString(w, "hello")
+	}))
+	t.Cleanup(s.Close)
+	return s, &n
+}
+
+// TestLoadWritesTheResult: an open-loop run against a real server prints the summary,
+// writes a result document whose counts match what the server saw, and exits 0.
+func TestLoadWritesTheResult(t *testing.T) {
+	s, served := countingServer(t, http.StatusOK)
+	out := filepath.Join(t.TempDir(), "result.json")
+	code, stdout, stderr := runCLI(t, "load", s.URL+"/x", "--rate", "200", "-c", "2", "-d", "1s", "--warmup", "200ms",
+		"-H", "X-Test: 1", "--payload-size", "100", "-o", out, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"Target", "open loop at 200 rps", "Latency", "Service time", "Status        200:"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if stderr != "" {
+		t.Errorf("-q should keep stderr quiet, got:\n%s", stderr)
+	}
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := doc.Trials[0]
+	warm := tr.Warmup.Requests
+	if got := tr.Counts.Requests + warm; got != served.Load() {
+		t.Errorf("result counts %d requests (incl. %d warm-up), the server saw %d", got, warm, served.Load())
+	}
+	if tr.Counts.Requests < 190 || tr.Counts.Requests > 210 {
+		t.Errorf("%d requests in 1s at 200 rps", tr.Counts.Requests)
+	}
+	if tr.Latency.Count != tr.Counts.Succeeded || tr.BytesSent == 0 {
+		t.Errorf("latency samples %d for %d successes; %d bytes sent", tr.Latency.Count, tr.Counts.Succeeded, tr.BytesSent)
+	}
+	if doc.Plan.Workload.Headers["X-Test"] != "1" || doc.Plan.Workload.RequestSize != 100 {
+		t.Errorf("the recorded plan lost the flags: %+v", doc.Plan.Workload)
+	}
+	// The document is what export reads.
+	if code, _, stderr := runCLI(t, "export", out, "--format", "fortio"); code != 0 {
+		t.Errorf("export: exit %d: %s", code, stderr)
+	}
+}
+
+// TestLoadGates: --max-p99 and --max-error-rate turn into exit code 3 with one line per
+// violated condition, and pass when they hold.
+func TestLoadGates(t *testing.T) {
+	ok, _ := countingServer(t, http.StatusOK)
+	failing, _ := countingServer(t, http.StatusServiceUnavailable)
+	for _, c := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"p99 impossible", []string{ok.URL, "--max-p99", "1ns"}, exitSLO, "SLO failed: target: latency.p99 ="},
+		{"p99 generous", []string{ok.URL, "--max-p99", "10s"}, exitOK, ""},
+		{"errors", []string{failing.URL, "--max-error-rate", "1%"}, exitSLO, "SLO failed: target: error_rate = 100%"},
+		{"slo flag", []string{ok.URL, "--slo", "throughput > 1000000"}, exitSLO, "SLO failed: target: throughput ="},
+		{"bad slo", []string{ok.URL, "--slo", "latency.p99 < fast"}, exitUsage, "is not a number"},
+		{"bad url", []string{"ftp://x/"}, exitUsage, "unsupported URL scheme"},
+		{"bad flag combination", []string{ok.URL, "--streams", "4"}, exitUsage, "streams apply to HTTP/2 and gRPC"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"load", "--rate", "100", "-c", "1", "-d", "300ms", "--warmup", "0s", "-q",
+				"-o", filepath.Join(t.TempDir(), "r.json")}, c.args...)
+			code, stdout, stderr := runCLI(t, args...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, c.code, stdout, stderr)
+			}
+			if !strings.Contains(stderr, c.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", c.stderr, stderr)
+			}
+		})
+	}
+}
+
+// TestLoadClosedLoop: --rate 0 sends as fast as the connections allow.
+func TestLoadClosedLoop(t *testing.T) {
+	s, served := countingServer(t, http.StatusOK)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, stdout, stderr := runCLI(t, "load", s.URL, "--rate", "0", "-c", "2", "-d", "500ms", "--warmup", "0s", "-q", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "closed loop") {
+		t.Errorf("summary does not say closed loop:\n%s", stdout)
+	}
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := doc.Trials[0]
+	if !tr.Load.ClosedLoop || tr.Counts.Requests != served.Load() || tr.Counts.Requests < 50 {
+		t.Errorf("closed loop %v, %d requests, server saw %d", tr.Load.ClosedLoop, tr.Counts.Requests, served.Load())
+	}
+}

@@ -1,0 +1,135 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/report -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./internal/report -update, then review the diff):\n%s", name, got)
+	}
+}
+
+func dist(t *testing.T, base time.Duration, n int) result.Distribution {
+	t.Helper()
+	h := hist.New()
+	for i := 0; i < n; i++ {
+		h.Record(base + time.Duration(i%100)*base/50)
+	}
+	enc, err := h.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := result.NewDistribution(enc, 0, []float64{50, 90, 99, 99.9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func fixture(t *testing.T) *result.Document {
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	doc := result.New("run-1", "fixture", start)
+	lat := dist(t, 400*time.Microsecond, 5000)
+	svc := dist(t, 300*time.Microsecond, 5000)
+	lag := dist(t, 20*time.Microsecond, 5000)
+	doc.Trials = []result.Trial{{
+		ID: "baseline-1", Arm: "baseline", Repetition: 1, Order: 1, Status: result.StatusComplete,
+		Generator: result.GeneratorInfo{Name: spec.GeneratorBuiltin},
+		Targets:   []string{"http://127.0.0.1:8080/"},
+		Warmup:    &result.Phase{StartTime: start, EndTime: start.Add(5 * time.Second)},
+		StartTime: start.Add(5 * time.Second), EndTime: start.Add(15 * time.Second),
+		Load: result.LoadStats{RequestedRateRPS: 500, AchievedRateRPS: 500.2, Connections: 16, RateHeld: true,
+			Pattern: "constant", DurationMS: 10000},
+		Counts:        result.Counts{Requests: 5002, Succeeded: 5000, Failed: 2, ConnectionsOpened: 16},
+		ErrorsByClass: map[string]int64{"timeout": 1, "http": 1},
+		StatusCodes:   map[string]int64{"200": 5000, "503": 1},
+		BytesSent:     400000, BytesReceived: 5 << 20,
+		Latency: lat, ServiceTime: &svc, StartLag: &lag,
+		Warnings: []string{"something to know"},
+	}}
+	return doc
+}
+
+func TestTrialSummary(t *testing.T) {
+	doc := fixture(t)
+	var buf bytes.Buffer
+	if err := Trial(&buf, &doc.Trials[0]); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "trial.golden", buf.Bytes())
+}
+
+func TestOverheadTable(t *testing.T) {
+	doc := fixture(t)
+	second := doc.Trials[0]
+	second.ID, second.Arm, second.Order = "builtin-1", "builtin", 2
+	second.Load.RateHeld, second.Load.RateWarning = false, "start lag p99 1.9ms exceeds 1ms"
+	doc.Trials = append(doc.Trials, second)
+	sig, notSig := ptr(true), ptr(false)
+	doc.Analysis = &result.Analysis{Baseline: "baseline", Pass: false,
+		Overhead: []result.ArmOverhead{{Arm: "builtin", Deltas: []result.Delta{
+			{Metric: "latency.p50", Unit: "ms", Baseline: 0.412, Value: 0.655, Delta: 0.243, DeltaPercent: ptr(59.0), CILow: ptr(0.231), CIHigh: ptr(0.255), Significant: sig},
+			{Metric: "latency.p99", Unit: "ms", Baseline: 1.9, Value: 2.0, Delta: 0.1, DeltaPercent: ptr(5.3), CILow: ptr(-0.2), CIHigh: ptr(0.4), Significant: notSig},
+			{Metric: "throughput", Unit: "rps", Baseline: 500.2, Value: 499.8, Delta: -0.4, DeltaPercent: ptr(-0.08)},
+			{Metric: "error_rate", Unit: "ratio", Baseline: 0.0004, Value: 0.001, Delta: 0.0006},
+			{Metric: "cpu.proxy", Unit: "mcores", Baseline: 0, Value: 153, Delta: 153},
+			{Metric: "memory.proxy", Unit: "bytes", Baseline: 0, Value: 23 << 20, Delta: 23 << 20},
+		}}},
+		SLO: []result.SLOResult{
+			{Condition: "error_rate < 0.1%", Arm: "builtin", Pass: false, Message: "builtin: error_rate = 0.1%, not < 0.1%"},
+			{Condition: "error_rate < 0.1%", Arm: "baseline", Pass: true, Message: "baseline: error_rate = 0.04%, < 0.1% ok"},
+		}}
+	var buf bytes.Buffer
+	if err := Overhead(&buf, doc); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "overhead.golden", buf.Bytes())
+
+	// Without an analysis the arms are shown side by side from the document itself.
+	doc.Analysis = nil
+	buf.Reset()
+	if err := Overhead(&buf, doc); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "arms.golden", buf.Bytes())
+}
+
+func TestFormatMS(t *testing.T) {
+	for _, c := range []struct {
+		in   float64
+		want string
+	}{{0, "0"}, {0.04123, "0.0412"}, {0.4123, "0.412"}, {4.123, "4.12"}, {41.23, "41.2"}, {412.3, "412"}, {-1.5, "-1.50"}} {
+		if got := FormatMS(c.in); got != c.want {
+			t.Errorf("FormatMS(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := FormatBytes(23 << 20); got != "23.0 MiB" {
+		t.Errorf("FormatBytes = %q", got)
+	}
+}
