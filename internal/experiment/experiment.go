@@ -14,6 +14,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/analysis"
@@ -275,10 +277,65 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen ge
 		}
 		t.Resources = append(t.Resources, res...)
 	}
+	if w := saturation(t.Resources, systemCPUs(pf, doc.Environment.Cores)); w != "" {
+		t.Warnings = append(t.Warnings, w)
+	}
 	if ctx.Err() != nil && t.Status == result.StatusComplete {
 		t.Status = result.StatusPartial
 	}
 	return t
+}
+
+// saturationShare is the share of its CPUs above which the system under test queues for
+// CPU: at 80% busy, a request arriving at random already waits about as long as it is
+// served (M/M/1), so latency says more about CPU than about the mesh.
+const saturationShare = 0.8
+
+// saturation warns when the application and its proxies used most of the CPUs they had.
+func saturation(res []result.Resource, cpus int) string {
+	if cpus <= 0 {
+		return ""
+	}
+	var used float64
+	for _, r := range res {
+		if r.Role == result.RoleApp || r.Role == result.RoleProxy {
+			used += r.CPUMcoresAvg
+		}
+	}
+	if used < saturationShare*float64(cpus)*1000 {
+		return ""
+	}
+	return fmt.Sprintf("the system under test used %.0f%% of its %d CPU(s) (%.0f mcores of apps and proxies, "+
+		"not counting the kernel's network work): latency includes waiting for CPU; lower the rate or give it more CPUs",
+		used/float64(cpus*10), cpus, used)
+}
+
+// systemCPUs is how many CPUs the system under test may use.
+func systemCPUs(pf platform.Platform, all int) int {
+	if c, ok := pf.(interface{ CPUs() (string, string) }); ok {
+		if _, sys := c.CPUs(); sys != "" {
+			return countCPUs(sys)
+		}
+	}
+	return all
+}
+
+// countCPUs counts the CPUs of a list such as "1-3,5".
+func countCPUs(list string) int {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		switch {
+		case err1 != nil:
+		case !isRange:
+			n++
+		case err2 == nil && b >= a:
+			n += b - a + 1
+		}
+	}
+	return n
 }
 
 func addTool(doc *result.Document, tool result.Tool) {

@@ -156,3 +156,21 @@ func (p progressCanceller) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+func TestSaturation(t *testing.T) {
+	res := []result.Resource{
+		{Role: result.RoleApp, CPUMcoresAvg: 300}, {Role: result.RoleProxy, CPUMcoresAvg: 550},
+		{Role: result.RoleLoadGenerator, CPUMcoresAvg: 900},
+	}
+	if w := saturation(res, 1); !strings.Contains(w, "85% of its 1 CPU(s)") {
+		t.Errorf("one CPU, 850 mcores used: %q", w)
+	}
+	if w := saturation(res, 2); w != "" {
+		t.Errorf("two CPUs, 850 mcores used (the load generator does not count): %q", w)
+	}
+	for list, want := range map[string]int{"0": 1, "1-3": 3, "0,2-3": 3, "": 0} {
+		if got := countCPUs(list); got != want {
+			t.Errorf("countCPUs(%q) = %d, want %d", list, got, want)
+		}
+	}
+}

@@ -167,16 +167,17 @@ func armsTable(w io.Writer, doc *result.Document, arms []string) error {
 	return writeNotes(w, doc)
 }
 
-// writeNotes lists what a reader must know to trust the table: failed trials, rates not
-// held, SLO verdicts.
+// writeNotes lists what a reader must know to trust the table: failed trials, warnings
+// (a rate not held, a saturated system), SLO verdicts.
 func writeNotes(w io.Writer, doc *result.Document) error {
 	var notes []string
 	for _, t := range doc.Trials {
-		switch {
-		case t.Status == result.StatusFailed:
+		if t.Status == result.StatusFailed {
 			notes = append(notes, fmt.Sprintf("trial %s failed: %s", t.ID, t.Error))
-		case !t.Load.RateHeld && !t.Load.ClosedLoop:
-			notes = append(notes, fmt.Sprintf("trial %s did not hold its rate: %s", t.ID, t.Load.RateWarning))
+			continue
+		}
+		for _, w := range t.Warnings {
+			notes = append(notes, fmt.Sprintf("trial %s: %s", t.ID, w))
 		}
 	}
 	if a := doc.Analysis; a != nil {

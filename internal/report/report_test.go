@@ -90,6 +90,7 @@ func TestOverheadTable(t *testing.T) {
 	second := doc.Trials[0]
 	second.ID, second.Arm, second.Order = "builtin-1", "builtin", 2
 	second.Load.RateHeld, second.Load.RateWarning = false, "start lag p99 1.9ms exceeds 1ms"
+	second.Warnings = []string{"the load generator could not hold the requested rate: start lag p99 1.9ms exceeds 1ms"}
 	doc.Trials = append(doc.Trials, second)
 	sig, notSig := ptr(true), ptr(false)
 	doc.Analysis = &result.Analysis{Baseline: "baseline", Pass: false,
