@@ -2,9 +2,13 @@ package engine
 
 import (
 	"context"
+	"io"
+	"net"
 	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/service-mesh-performance/smp/internal/hist"
 )
@@ -123,5 +127,87 @@ func TestHeapStaysFlat(t *testing.T) {
 	// retention would be megabytes. 256 KiB allows for runtime noise.
 	if growth > 256<<10 {
 		t.Errorf("live heap grew by %d bytes over %d intervals", growth, ticks-20)
+	}
+}
+
+// fastH2Server answers every request HEADERS frame with a canned 200 "ok"
+// (HEADERS + DATA) without decoding anything or allocating per request, so
+// a benchmark's allocs/op are the client's.
+func fastH2Server(b *testing.B) *rawServer {
+	return newRawServer(b, func(c net.Conn, _ <-chan struct{}) {
+		buf := make([]byte, 64<<10)
+		if _, err := io.ReadFull(c, buf[:len(http2.ClientPreface)]); err != nil {
+			return
+		}
+		out := appendFrameHeader(nil, 0, http2.FrameSettings, 0, 0)
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+		r, w := 0, 0
+		for {
+			n, err := c.Read(buf[w:])
+			if err != nil {
+				return
+			}
+			w += n
+			out = out[:0]
+			for w-r >= h2FrameHeaderLen {
+				length, typ, flags, id := parseFrameHeader(buf[r:])
+				if w-r < h2FrameHeaderLen+length {
+					break
+				}
+				r += h2FrameHeaderLen + length
+				switch {
+				case typ == http2.FrameSettings && flags&http2.FlagSettingsAck == 0:
+					out = appendFrameHeader(out, 0, http2.FrameSettings, http2.FlagSettingsAck, 0)
+				case typ == http2.FrameHeaders:
+					out = appendFrameHeader(out, len(status200), http2.FrameHeaders, http2.FlagHeadersEndHeaders, id)
+					out = append(out, status200...)
+					out = appendFrameHeader(out, 2, http2.FrameData, http2.FlagDataEndStream, id)
+					out = append(out, "ok"...)
+				}
+			}
+			w = copy(buf, buf[r:w])
+			r = 0
+			if len(out) > 0 {
+				if _, err := c.Write(out); err != nil {
+					return
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkH2CRequest is the HTTP/2 client's hot path on one stream of a
+// loopback connection: queue HEADERS, flush, let the reader demultiplex
+// the response and wake the worker.
+func BenchmarkH2CRequest(b *testing.B) {
+	srv := fastH2Server(b)
+	r := &run{cfg: Config{Target: srv.URL(), Protocol: H2C, Timeout: time.Minute}.withDefaults(), stats: &sharedStats{}, base: time.Now()}
+	ep, err := r.cfg.endpoint()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.ep = ep
+	f, err := newH2Factory(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.close()
+	callers, err := f.open(context.Background(), 1, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.start()
+	c := callers[0]
+	ps := &phaseStats{}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		st, err := c.do(ctx, ps, time.Hour)
+		if err != nil || st != 200 {
+			b.Fatalf("status %d err %v", st, err)
+		}
 	}
 }

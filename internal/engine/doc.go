@@ -9,9 +9,12 @@
 // document (package result), or any printing: the engine returns values and
 // calls Config.Progress; internal/term renders them.
 //
-// Imports: internal/hist, internal/grpcecho, the standard library,
-// golang.org/x/net/http2 and google.golang.org/grpc (+ protobuf). Nothing
-// else from this module; in particular never spec, result or term.
+// Imports: internal/hist, the standard library and golang.org/x/net/http2
+// (its frame and setting constants, and HPACK's encoder and Huffman
+// decoder). Nothing else from this module; in particular never spec, result
+// or term. grpc-go and protobuf are not linked: the gRPC client is built on
+// the engine's own HTTP/2 client (see Protocol clients); the tests use
+// grpc-go servers and internal/grpcecho to check it against the real thing.
 //
 // # Measurement
 //
@@ -26,7 +29,10 @@
 // done − intended of requests that did not succeed (transport errors,
 // 4xx/5xx statuses, gRPC codes other than OK), so fast failures never make
 // a target look fast. In closed loop (Rate 0) there is no schedule, so intended
-// equals actual and StartLag is all zeros.
+// equals actual and StartLag is all zeros; the workers then record only the
+// latency, and the result copies it into Service and counts the zeros into
+// StartLag (the figures are identical, and two fewer histogram writes per
+// request matter at 60k/s on one core).
 //
 // # Schedule and claim model
 //
@@ -54,9 +60,70 @@
 // slept on the worker's timerfd, which Go's netpoller wakes with kernel
 // timer precision (a runtime timer can oversleep by up to 1ms when the
 // process is idle: the netpoller rounds its sleep up to whole
-// milliseconds). Config.Spin busy-waits the last few µs if asked. Measured
-// on the 2-core bench machine (bench/compare.sh): start-lag p50 12–18µs at
-// 22k/s; with runtime timers alone the p99 was 11–18ms there.
+// milliseconds). The timerfd is armed from inside RawConn.Read's callback,
+// so a wait costs one syscall and no speculative read (sleep_linux.go).
+// Config.Spin busy-waits the last part of each wait and, over HTTP/1.1 on
+// TCP, busy-polls for the response as long before parking: at light load
+// both CPUs idle between requests, and waking from idle (tens of µs on a
+// VM) would otherwise be measured. Spinning holds the CPU, so it suits light
+// rates (bench/compare.sh uses 100µs at 1000/s), not rates near the
+// generator's capacity.
+//
+// Measured on the 2-core bench machine (generator and nginx pinned to one
+// core each): start-lag p50 14–20µs and p99 35–90µs at 10k/s. Higher open
+// rates cost far more CPU per request than the closed loop does (40µs at
+// 20k/s, 25µs at 35k/s, against 13µs closed): spaced requests find nginx's
+// core idle, so each write pays a cross-CPU wake-up (0.66 IPIs per request
+// on nginx's core against 0.004 in closed loop), and the generator's core
+// runs 80–90% busy; the lag p99 then grows to 0.3–1ms, more when other
+// processes share the core.
+//
+// # Protocol clients
+//
+// HTTP/1.1 (http1.go) writes a request prepared once and parses the
+// response in place from a fixed buffer. On plain TCP the write and the wait
+// for the response are one pass through the netpoller (h1raw_unix.go): the
+// write runs inside RawConn.Read's callback after the descriptor's readiness
+// was reset, so the goroutine parks at once instead of first trying a read
+// that on loopback almost always fails with EAGAIN: half of the read
+// syscalls before, and most of the CPU per request above what wrk spends.
+// A request is now one write and one read (perf: 2.69 syscalls per request
+// against 3.15).
+//
+// HTTP/2 and gRPC (h2.go, grpc.go, hpack.go) run on the engine's own
+// frame-level client rather than x/net's ClientConn and grpc-go, which cost
+// 47µs and 65µs of client CPU per request on the bench machine (allocation,
+// channels, a goroutine hand-off per request). Per connection it keeps one
+// reader goroutine that parses frames in place and demultiplexes them by
+// stream id through a fixed open-addressing table, waking the worker whose
+// stream ended; workers append a pre-encoded HEADERS block (and DATA) to the
+// connection's write buffer, and whoever finds no write in progress flushes
+// everything queued in one syscall. The server's MAX_CONCURRENT_STREAMS is
+// read before the first request and honoured (a worker without a free
+// stream queues, charged from its intended time); SETTINGS, PING,
+// WINDOW_UPDATE, RST_STREAM and GOAWAY are handled (streams a GOAWAY
+// refused are retried once on a new connection, counted as a reconnect);
+// receive windows are 1GiB so window updates are rare, send windows are
+// honoured for bodies; TLS with ALPN h2 and h2c with prior knowledge both
+// work. Request timeouts are enforced by one sweeper per run that wakes
+// every Timeout/16 and resets expired streams (RST_STREAM CANCEL): no timer
+// per request, and a request times out no earlier than its deadline and at
+// most Timeout/16 later, as with HTTP/1.1's deadline slack. Response
+// headers are decoded by an allocation-free HPACK decoder that keeps the
+// dynamic table in a fixed arena and caches Huffman decodings (nginx
+// re-sends four Huffman-coded literals on every response).
+//
+// A gRPC unary call is a POST with content-type application/grpc and
+// te: trailers carrying one length-prefixed message; both methods' requests
+// are encoded once per run (grpc.health.v1 HealthCheckRequest and the echo
+// service's BytesValue have a single length-delimited field). The status is
+// grpc-status from the trailers (or from a Trailers-Only response), else
+// gRPC's HTTP-status mapping. A call that fails without a response is
+// counted under the status grpc-go would report (DEADLINE_EXCEEDED for
+// timeouts, UNAVAILABLE for connection failures, the RST_STREAM mapping for
+// resets) and in the error class of what actually happened; Errors counts
+// a server's non-OK status as class grpc. BytesSent and BytesReceived count
+// gRPC message bytes (without the 5-byte prefix), h2 DATA bytes otherwise.
 //
 // # Overflow rule
 //

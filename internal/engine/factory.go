@@ -8,6 +8,8 @@ type factory interface {
 	// connection) and opens the connections. A connection that cannot be
 	// opened is not an error here: its first request fails and is counted.
 	open(ctx context.Context, conns, streams int) ([]caller, error)
+	// start is called once the run's clock has started, before any request.
+	start()
 	connections() int64
 	reconnects() int64
 	close()
@@ -15,10 +17,8 @@ type factory interface {
 
 func newFactory(r *run) (factory, error) {
 	switch r.cfg.Protocol {
-	case H2, H2C:
+	case H2, H2C, GRPC:
 		return newH2Factory(r)
-	case GRPC:
-		return newGRPCFactory(r)
 	}
 	return newH1Factory(r)
 }

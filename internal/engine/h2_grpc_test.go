@@ -204,3 +204,9 @@ func TestGRPCUnreachable(t *testing.T) {
 		t.Errorf("took %v", elapsed)
 	}
 }
+
+func TestEchoMethodMatchesGRPCEcho(t *testing.T) {
+	if echoMethod != grpcecho.FullMethod {
+		t.Errorf("engine calls %q, grpcecho serves %q", echoMethod, grpcecho.FullMethod)
+	}
+}

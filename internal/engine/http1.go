@@ -7,9 +7,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -106,6 +108,7 @@ func (f *h1Factory) open(ctx context.Context, conns, _ int) ([]caller, error) {
 
 func (f *h1Factory) connections() int64 { return f.r.stats.connections.Load() }
 func (f *h1Factory) reconnects() int64  { return f.r.stats.reconnects.Load() }
+func (f *h1Factory) start()             {}
 func (f *h1Factory) close()             {}
 
 // h1Caller is one HTTP/1.1 connection, used by one worker.
@@ -117,6 +120,10 @@ type h1Caller struct {
 	conn    net.Conn
 	aborted bool
 	used    bool // conn has carried a complete response
+	// raw is conn's descriptor when it is plain TCP; see exchangeRaw.
+	raw   syscall.RawConn
+	rawFn func(fd uintptr) bool // c.rawStep, bound once
+	x     h1RawState
 	// deadline is what conn's deadline is set to. Moving a deadline costs two
 	// runtime timer updates, a measurable share of a loopback request, so it
 	// is moved only when the request's own deadline falls outside
@@ -150,6 +157,15 @@ func (c *h1Caller) dial(ctx context.Context) error {
 	}
 	c.conn, c.used, c.deadline = conn, false, time.Time{}
 	c.rd.conn = conn
+	c.raw = nil
+	if tc, ok := conn.(*net.TCPConn); ok && rawExchange {
+		if rc, err := tc.SyscallConn(); err == nil {
+			c.raw = rc
+			if c.rawFn == nil {
+				c.rawFn = c.rawStep
+			}
+		}
+	}
 	return nil
 }
 
@@ -195,7 +211,13 @@ func (c *h1Caller) do(ctx context.Context, ps *phaseStats, deadline time.Duratio
 			}
 		}
 		c.rd.reset()
-		n, err := c.conn.Write(f.req)
+		var n int
+		var err error
+		if c.raw != nil {
+			n, err = c.exchangeRaw(f.req)
+		} else {
+			n, err = c.conn.Write(f.req)
+		}
 		ps.bytesSent += int64(n)
 		status, closeAfter := 0, false
 		if err == nil {
@@ -238,9 +260,25 @@ type h1Reader struct {
 	r, w int
 	n    int64 // bytes read since take
 	got  bool  // some byte of the current response arrived
+	pre  error // returned by the next fill: a preloaded read's error or EOF
 }
 
-func (b *h1Reader) reset() { b.r, b.w, b.got = 0, 0, false }
+func (b *h1Reader) reset() { b.r, b.w, b.got, b.pre = 0, 0, false, nil }
+
+// preload accounts for a read made on the reader's behalf into buf[w:]
+// (see exchangeRaw): n bytes, or the end of the stream (n = 0), or err.
+func (b *h1Reader) preload(n int, err error) {
+	switch {
+	case n > 0:
+		b.w += n
+		b.n += int64(n)
+		b.got = true
+	case err != nil:
+		b.pre = os.NewSyscallError("read", err)
+	default:
+		b.pre = io.EOF
+	}
+}
 
 func (b *h1Reader) take() int64 { n := b.n; b.n = 0; return n }
 
@@ -248,6 +286,10 @@ var errHeaderTooLarge = &protocolError{"response header larger than 32KiB"}
 
 // fill reads more bytes into the buffer, compacting it when full.
 func (b *h1Reader) fill() error {
+	if err := b.pre; err != nil {
+		b.pre = nil
+		return err
+	}
 	if b.r == b.w {
 		b.r, b.w = 0, 0
 	}

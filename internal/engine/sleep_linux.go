@@ -14,17 +14,28 @@ import (
 // waited for on a timerfd instead (see preciseTimer).
 const coarseSlack = 2 * time.Millisecond
 
-// preciseTimer is a Linux timerfd registered with Go's netpoller. Reading it
-// parks the goroutine like any network read, and epoll wakes as soon as the
-// kernel timer fires (hrtimer precision plus timer slack), not at the next
-// whole millisecond. Unlike nanosleep(2) it holds no thread and no P while
-// waiting, which matters with GOMAXPROCS=1 (a generator pinned to one core):
-// a thread asleep in a syscall keeps the only P until sysmon retakes it,
-// stalling every other worker.
+// preciseTimer is a Linux timerfd registered with Go's netpoller. Waiting
+// on it parks the goroutine like any network read, and epoll wakes as soon
+// as the kernel timer fires (hrtimer precision plus timer slack), not at the
+// next whole millisecond. Unlike nanosleep(2) it holds no thread and no P
+// while waiting, which matters with GOMAXPROCS=1 (a generator pinned to one
+// core): a thread asleep in a syscall keeps the only P until sysmon retakes
+// it, stalling every other worker.
+//
+// A wait costs one syscall: it runs inside RawConn.Read, which resets the
+// descriptor's readiness before calling arm, and arm sets the timer and
+// returns false, so the goroutine parks without a speculative read; the
+// expiry (always after the reset) wakes it through the edge-triggered
+// netpoller, and the expiration count is never read (timerfd_settime
+// clears it). A read-then-park sleep cost three syscalls, ~5µs of CPU per
+// request in an open loop at 30k/s.
 type preciseTimer struct {
-	f   *os.File
-	fd  uintptr
-	buf [8]byte
+	f     *os.File
+	rc    syscall.RawConn
+	fn    func(fd uintptr) bool // t.arm, bound once
+	spec  [4]int64              // itimerspec{interval, value}
+	armed bool
+	err   bool
 }
 
 const (
@@ -39,7 +50,15 @@ func newPreciseTimer() *preciseTimer {
 		return nil // sleep falls back to time.Sleep
 	}
 	// A non-blocking descriptor makes os.NewFile register it with the netpoller.
-	return &preciseTimer{f: os.NewFile(fd, "timerfd"), fd: fd}
+	t := &preciseTimer{f: os.NewFile(fd, "timerfd")}
+	rc, err := t.f.SyscallConn()
+	if err != nil {
+		t.f.Close()
+		return nil
+	}
+	t.rc = rc
+	t.fn = t.arm
+	return t
 }
 
 // sleep waits for d. A nil timer falls back to the runtime's.
@@ -48,16 +67,29 @@ func (t *preciseTimer) sleep(d time.Duration) {
 		time.Sleep(d)
 		return
 	}
-	spec := [4]int64{0, 0, int64(d / time.Second), int64(d % time.Second)} // itimerspec{interval, value}
-	if spec[2] == 0 && spec[3] == 0 {
+	t.spec = [4]int64{0, 0, int64(d / time.Second), int64(d % time.Second)}
+	if t.spec[2] == 0 && t.spec[3] == 0 {
 		return
 	}
-	_, _, errno := syscall.Syscall6(syscall.SYS_TIMERFD_SETTIME, t.fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+	t.armed, t.err = false, false
+	if err := t.rc.Read(t.fn); err != nil || t.err {
+		time.Sleep(d) // closed, or timerfd_settime failed
+	}
+}
+
+// arm is sleep's RawConn.Read callback: the first call sets the timer and
+// asks to wait; the call after the wake-up ends the wait.
+func (t *preciseTimer) arm(fd uintptr) bool {
+	if t.armed {
+		return true
+	}
+	t.armed = true
+	_, _, errno := syscall.Syscall6(syscall.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&t.spec)), 0, 0, 0)
 	if errno != 0 {
-		time.Sleep(d)
-		return
+		t.err = true
+		return true
 	}
-	_, _ = t.f.Read(t.buf[:]) // returns the expiry count; an error only when closed
+	return false
 }
 
 func (t *preciseTimer) close() {
