@@ -39,6 +39,9 @@ type Document struct {
 	Tools    []Tool    `json:"tools,omitempty"`
 	Trials   []Trial   `json:"trials"`
 	Analysis *Analysis `json:"analysis,omitempty"`
+	// Certificate is the `smp certify` certificate of the environment the run used (smp
+	// run --certificate, or the newest in the results folder); absent when uncertified.
+	Certificate *Certificate `json:"certificate,omitempty"`
 	// Warnings about the run as a whole (e.g. environment different from expectations).
 	Warnings []string `json:"warnings,omitempty"`
 	// Errors that ended or prevented trials.
@@ -175,11 +178,98 @@ type Trial struct {
 	ServiceTime *Distribution `json:"service_time,omitempty"`
 	// StartLag is how late requests left compared with their schedule.
 	StartLag *Distribution `json:"start_lag,omitempty"`
+	// Handshake is the cost of opening connections, when keep-alive was off (every
+	// request opened its own connection): connect, TLS handshake and first-byte times.
+	Handshake *Handshake `json:"handshake,omitempty"`
+	// Search is the capacity search of this arm (workload.find_max). The trial's other
+	// load figures are those of the highest step that held the SLO.
+	Search *Search `json:"search,omitempty"`
 	// TimeSeries has one point per metrics.interval of the measured phase.
 	TimeSeries []Point `json:"time_series,omitempty"`
-	// Resources is CPU and memory per component over the measured phase.
+	// Resources is CPU and memory per component over the measured phase: one entry per
+	// component, from the first collector that measured it (procfs before prometheus,
+	// cadvisor, linkerd-proxy and envoy-admin); what the others measured of the same
+	// component is in its CrossChecks, so that sums never count a component twice.
 	Resources []Resource `json:"resources,omitempty"`
-	Warnings  []string   `json:"warnings,omitempty"`
+	// ProxyLatency is latency as the data plane measured it itself (the proxies' own
+	// histograms, or on the local platform the entry service's), over the measured phase:
+	// a cross-check of Latency, which stays the primary figure.
+	ProxyLatency []ProxyLatency `json:"proxy_latency,omitempty"`
+	// Agents are the load agents the trial's load was spread over (workload.agents), in
+	// index order; empty when smp sent the load itself. Their histograms are merged
+	// exactly into Latency and the other distributions.
+	Agents   []AgentInfo `json:"agents,omitempty"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// AgentStatus says how a load agent's part of a trial went.
+type AgentStatus string
+
+// Agent statuses.
+const (
+	// AgentComplete: the agent ran its share and its histograms are merged.
+	AgentComplete AgentStatus = "complete"
+	// AgentLost: the agent died or disconnected during the run; its share of the load
+	// stopped then, and its samples (sent only at the end) are missing from the trial.
+	AgentLost AgentStatus = "lost"
+	// AgentFailed: the agent could not run its share (e.g. its engine refused the
+	// configuration); nothing of it is in the trial.
+	AgentFailed AgentStatus = "failed"
+)
+
+// AgentInfo is one load agent's part in a trial.
+type AgentInfo struct {
+	// Address the controller reached the agent at (https://host:port).
+	Address string `json:"address"`
+	// Index of the agent, from 0. Its even schedule is offset by (index+½)/agents − ½ of
+	// one of its slots, so that the agents' requests interleave.
+	Index int `json:"index"`
+	// Share of the requested load given to the agent: 0.25 is a quarter of the rate.
+	Share            float64 `json:"share"`
+	RequestedRateRPS float64 `json:"requested_rate_rps"`
+	Connections      int     `json:"connections"`
+	// ClockOffsetMS is the agent's clock minus the controller's, from the ping exchange
+	// with the shortest round trip (RTTMS); it is known to within ± RTTMS/2. It was
+	// applied to the common start time and to the agent's times and time series.
+	ClockOffsetMS float64 `json:"clock_offset_ms"`
+	RTTMS         float64 `json:"rtt_ms"`
+	// StartLateMS is how much later than the common start the agent's clock started
+	// (its connections took longer to open than the lead time allowed).
+	StartLateMS float64     `json:"start_late_ms,omitempty"`
+	Status      AgentStatus `json:"status"`
+	// Requests the agent sent in the measured phase: from its result, or for a lost
+	// agent from its last progress report.
+	Requests int64 `json:"requests"`
+	// LostAtS is when the agent was lost, in seconds since the measured phase started
+	// (negative: during warm-up).
+	LostAtS *float64 `json:"lost_at_s,omitempty"`
+	// Error says what happened to a lost or failed agent.
+	Error string `json:"error,omitempty"`
+}
+
+// ProxyLatency is one latency distribution reported by the system under test itself.
+// Proxies time from their own vantage point (Istio's destination proxy from request to
+// response, Envoy's upstream_rq_time from the upstream request to its response,
+// linkerd-proxy's response_latency_ms to the first byte), and from bucketed histograms,
+// so these figures are estimates that should sit below the client's, not equal them.
+type ProxyLatency struct {
+	// Source is the collector: "prometheus", "envoy-admin", "linkerd-proxy".
+	Source string `json:"source"`
+	// Component it was read from ("svc-1-proxy"); empty for a query over all proxies.
+	Component string `json:"component,omitempty"`
+	// Name says what was timed, e.g. "istio_request_duration_milliseconds
+	// reporter=destination" or "response_latency_ms direction=inbound".
+	Name string `json:"name"`
+	// Query is the PromQL or the endpoint the figures came from.
+	Query string `json:"query,omitempty"`
+	// Count is the number of requests in the histogram over the window (Prometheus
+	// extrapolates increase(), so it need not be a whole number).
+	Count float64 `json:"count"`
+	// Percentiles, interpolated within the histogram's buckets.
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	// Error says why the figures are missing or partial.
+	Error string `json:"error,omitempty"`
 }
 
 // Phase is a period of a trial.
@@ -204,6 +294,93 @@ type LoadStats struct {
 	RateHeld    bool    `json:"rate_held"`
 	RateWarning string  `json:"rate_warning,omitempty"`
 	DurationMS  float64 `json:"duration_ms"`
+	// Schedule describes a seeded arrival schedule (poisson, uniform, realworld, or any
+	// with a request mix) so that it can be recognised and replayed.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// Mix counts the requests sent per entry of workload.mix, in its order.
+	Mix []MixCount `json:"mix,omitempty"`
+}
+
+// Schedule identifies the arrival schedule a trial ran. The schedule is a pure function
+// of the plan's workload (rate, duration, warm-up, arrival, mix) and the seed: a run of
+// the same plan and seed has the same SHA256, and a different one means different
+// traffic.
+type Schedule struct {
+	Pattern string `json:"pattern"`
+	Seed    int64  `json:"seed"`
+	// Slots is how many slots SHA256 covers: the first ones of the run, warm-up included.
+	Slots int `json:"slots"`
+	// Complete is set when Slots is the whole schedule.
+	Complete bool `json:"complete,omitempty"`
+	// SHA256 is the hex digest of each slot's intended offset (ns), request index (into
+	// workload.mix) and body size (bytes), as little-endian 64-bit integers.
+	SHA256 string `json:"sha256"`
+	// MeanRateRPS and PeakRateRPS are the requested rate over the measured phase.
+	MeanRateRPS float64 `json:"mean_rate_rps"`
+	PeakRateRPS float64 `json:"peak_rate_rps"`
+	// Bursts of a realworld schedule, in seconds from the start of the measured phase.
+	Bursts []Window `json:"bursts,omitempty"`
+}
+
+// Window is a span of time in seconds from the start of the measured phase.
+type Window struct {
+	StartS float64 `json:"start_s"`
+	EndS   float64 `json:"end_s"`
+}
+
+// MixCount is how many requests one entry of a request mix sent.
+type MixCount struct {
+	Method   string  `json:"method"`
+	Path     string  `json:"path"`
+	Weight   float64 `json:"weight"`
+	Requests int64   `json:"requests"`
+}
+
+// Handshake is what opening a connection cost, from a trial with keep-alive off: one
+// sample per request and phase that completed.
+type Handshake struct {
+	// Mode of the client's connections: "plaintext", "tls", or "mtls" (the client
+	// presented a certificate).
+	Mode string `json:"mode"`
+	// Connect is dial start → TCP connected.
+	Connect *Distribution `json:"connect"`
+	// TLS is TCP connected → TLS handshake done; absent over plaintext.
+	TLS *Distribution `json:"tls,omitempty"`
+	// FirstByte is request written → first byte of the response.
+	FirstByte *Distribution `json:"first_byte"`
+}
+
+// Search is a capacity search of one arm: open-loop steps at rising rates (doubling, then
+// bisecting) until a step breaks the SLO. MaxRateRPS is the highest rate that held it.
+type Search struct {
+	// MaxRateRPS is the highest rate whose step held the SLO; 0 when even the first
+	// step broke it.
+	MaxRateRPS float64 `json:"max_rate_rps"`
+	// FirstBadRPS is the lowest rate whose step broke the SLO; 0 when none did.
+	FirstBadRPS float64 `json:"first_bad_rps,omitempty"`
+	// AtLeast is set when the search stopped at find_max.max_rate with the SLO still
+	// held: the capacity is higher than MaxRateRPS.
+	AtLeast bool `json:"at_least,omitempty"`
+	// The SLO each step was held to.
+	P99MS        float64 `json:"p99_ms"`
+	MaxErrorRate float64 `json:"max_error_rate"`
+	// Steps in the order they ran: the latency-vs-rate curve.
+	Steps []SearchStep `json:"steps"`
+}
+
+// SearchStep is one short open-loop run of a capacity search.
+type SearchStep struct {
+	RateRPS     float64 `json:"rate_rps"`
+	AchievedRPS float64 `json:"achieved_rps"`
+	P50MS       float64 `json:"p50_ms"`
+	P99MS       float64 `json:"p99_ms"`
+	ErrorRate   float64 `json:"error_rate"`
+	// Held is set when the generator sent the rate: nothing skipped, at least 95% sent.
+	Held bool `json:"held"`
+	// Pass is set when the step held the rate and the SLO.
+	Pass bool `json:"pass"`
+	// Reason says what broke, when Pass is not set.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Counts are request counts of the measured phase. Requests = Succeeded + Failed.
@@ -320,6 +497,33 @@ type Resource struct {
 	Query  string `json:"query,omitempty"`
 	// Error is set when the component could not be measured.
 	Error string `json:"error,omitempty"`
+	// Stats are proxy-native counters and gauges named as the proxy names them (Envoy's
+	// "ssl.handshake", "server.concurrency"; "cluster.*.upstream_cx_total" sums every
+	// cluster): counters as their increase over the window, gauges as their last value.
+	Stats map[string]float64 `json:"stats,omitempty"`
+	// CrossChecks are the same component as measured by other collectors, kept beside
+	// this figure and left out of every sum (see Trial.Resources).
+	CrossChecks []ResourceCheck `json:"cross_checks,omitempty"`
+}
+
+// ResourceCheck is a second collector's measurement of a component that Resource already
+// reports. Its fields mean what Resource's do.
+type ResourceCheck struct {
+	Source         string             `json:"source"`
+	Query          string             `json:"query,omitempty"`
+	CPUMcoresAvg   float64            `json:"cpu_mcores_avg"`
+	CPUMcoresMax   float64            `json:"cpu_mcores_max"`
+	MemoryBytesAvg int64              `json:"memory_bytes_avg"`
+	MemoryBytesMax int64              `json:"memory_bytes_max"`
+	MemoryMetric   string             `json:"memory_metric"`
+	OtherMemory    []Memory           `json:"other_memory,omitempty"`
+	Samples        int                `json:"samples"`
+	Error          string             `json:"error,omitempty"`
+	Stats          map[string]float64 `json:"stats,omitempty"`
+	// CPUDiffPercent is (this − the Resource's) / the Resource's × 100, when both measured
+	// CPU; MemoryDiffPercent likewise for the mean memory, when both name the same metric.
+	CPUDiffPercent    *float64 `json:"cpu_diff_percent,omitempty"`
+	MemoryDiffPercent *float64 `json:"memory_diff_percent,omitempty"`
 }
 
 // Memory is one memory metric of a component.
@@ -352,6 +556,43 @@ type AnalysisMethod struct {
 type ArmOverhead struct {
 	Arm    string  `json:"arm"`
 	Deltas []Delta `json:"deltas"`
+	// MeshMark condenses the arm's overhead into one 0–100 score (docs/meshmark.md).
+	MeshMark *MeshMark `json:"meshmark,omitempty"`
+}
+
+// MeshMark is smp's 0–100 score of how efficiently an arm does the baseline's work: 100 ×
+// the weighted mean of per-input efficiencies (baseline cost / arm cost, at most 1), so
+// 100 means "costs nothing over the baseline". Defined in docs/meshmark.md.
+type MeshMark struct {
+	// Version of the definition (docs/meshmark.md); scores of different versions are not
+	// comparable.
+	Version int `json:"version"`
+	// Score is absent when a required input (latency, goodput) could not be computed.
+	Score *float64 `json:"score,omitempty"`
+	// Partial is set when an optional input (cpu, memory) could not be computed: its
+	// weight went to the other inputs, and the score is not comparable with a full one.
+	Partial bool `json:"partial,omitempty"`
+	// Inputs are the per-input efficiencies the score is the weighted mean of.
+	Inputs []MeshMarkInput `json:"inputs"`
+}
+
+// MeshMarkInput is one input of a MeshMark: a cost of the baseline and of the arm.
+type MeshMarkInput struct {
+	// Name: latency.p50, latency.p99, goodput, cpu, memory.
+	Name string `json:"name"`
+	// Unit of Baseline and Value: "ms", "rps", "mcores_per_krps", "bytes".
+	Unit     string  `json:"unit"`
+	Baseline float64 `json:"baseline"`
+	Value    float64 `json:"value"`
+	// Efficiency is baseline cost / arm cost (arm / baseline for goodput), clamped to 0..1.
+	Efficiency float64 `json:"efficiency"`
+	// Weight is the input's weight in the definition; the weights add up to 1.
+	Weight float64 `json:"weight"`
+	// Points is what the input adds to Score: 100 × Efficiency × Weight / (sum of the
+	// weights of the inputs present). 100 × Weight' − Points is what the arm lost there.
+	Points float64 `json:"points"`
+	// Missing says why the input could not be computed; it then adds nothing.
+	Missing string `json:"missing,omitempty"`
 }
 
 // Delta is one metric of an arm next to the baseline's.

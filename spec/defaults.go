@@ -170,6 +170,9 @@ func (w Workload) withDefaults(seed int64, external bool) Workload {
 	if w.LoadGenerator == "" {
 		w.LoadGenerator = GeneratorBuiltin
 	}
+	if w.Agents == 0 {
+		w.Agents = len(w.AgentURLs)
+	}
 	if w.Protocol == ProtocolGRPC && w.GRPC.Method == "" {
 		w.GRPC.Method = GRPCHealth
 		if w.App.Kind == AppBuiltin {
@@ -177,6 +180,12 @@ func (w Workload) withDefaults(seed int64, external bool) Workload {
 		}
 	}
 	w.Arrival = w.Arrival.withDefaults(seed, w.Duration)
+	if w.Arrival.Pattern == PatternRealWorld {
+		w.Arrival.RealWorld = w.Arrival.RealWorld.withDefaults(w.Duration, w.Protocol == ProtocolHTTP1 && *w.KeepAlive)
+	}
+	if w.FindMax.Enabled {
+		w.FindMax = w.FindMax.withDefaults()
+	}
 	if len(w.Mix) > 0 {
 		mix := make([]Request, len(w.Mix))
 		for i, r := range w.Mix {
@@ -207,6 +216,84 @@ func (a Arrival) withDefaults(seed int64, duration Duration) Arrival {
 		a.Ramp = duration
 	}
 	return a
+}
+
+// Defaults of pattern realworld and of find_max (the field comments in plan.go say the
+// same; docs/realworld.md explains the values).
+const (
+	defaultBurstFactor      = 3.0
+	defaultBurstEvery       = 15 * time.Second
+	defaultBurstLength      = 2 * time.Second
+	defaultDiurnalAmplitude = 0.5
+	defaultNoise            = 0.1
+	defaultSizeSpread       = 0.5
+	defaultChurn            = 100.0
+
+	defaultFindMaxP99          = 25 * time.Millisecond
+	defaultFindMaxErrorRate    = 0.001
+	defaultFindMaxStartRate    = 100.0
+	defaultFindMaxMaxRate      = 1e6
+	defaultFindMaxPrecision    = 0.02
+	defaultFindMaxStepDuration = 5 * time.Second
+	defaultFindMaxStepWarmup   = time.Second
+)
+
+// withDefaults fills in realworld's defaults; churn applies to HTTP/1.1 connections that
+// are kept alive (reusable).
+func (r RealWorld) withDefaults(duration Duration, reusable bool) RealWorld {
+	if r.BurstFactor == 0 {
+		r.BurstFactor = defaultBurstFactor
+	}
+	if r.BurstEvery == 0 {
+		r.BurstEvery = Duration(defaultBurstEvery)
+	}
+	if r.BurstLength == 0 {
+		r.BurstLength = Duration(defaultBurstLength)
+	}
+	if r.DiurnalPeriod == 0 {
+		r.DiurnalPeriod = duration
+	}
+	if r.DiurnalAmplitude == nil {
+		r.DiurnalAmplitude = ptr(defaultDiurnalAmplitude)
+	}
+	if r.Noise == nil {
+		r.Noise = ptr(defaultNoise)
+	}
+	if r.SizeSpread == nil {
+		r.SizeSpread = ptr(defaultSizeSpread)
+	}
+	if r.Churn == nil {
+		r.Churn = ptr(0.0)
+		if reusable {
+			r.Churn = ptr(defaultChurn)
+		}
+	}
+	return r
+}
+
+func (f FindMax) withDefaults() FindMax {
+	if f.P99 == 0 {
+		f.P99 = Duration(defaultFindMaxP99)
+	}
+	if f.MaxErrorRate == nil {
+		f.MaxErrorRate = ptr(defaultFindMaxErrorRate)
+	}
+	if f.StartRate == 0 {
+		f.StartRate = defaultFindMaxStartRate
+	}
+	if f.MaxRate == 0 {
+		f.MaxRate = max(defaultFindMaxMaxRate, f.StartRate)
+	}
+	if f.Precision == 0 {
+		f.Precision = defaultFindMaxPrecision
+	}
+	if f.StepDuration == 0 {
+		f.StepDuration = Duration(defaultFindMaxStepDuration)
+	}
+	if f.StepWarmup == nil {
+		f.StepWarmup = ptr(Duration(defaultFindMaxStepWarmup))
+	}
+	return f
 }
 
 func (m Metrics) withDefaults(platform Platform) Metrics {

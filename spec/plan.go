@@ -130,7 +130,16 @@ type Workload struct {
 	// Generator-specific options as JSON, passed through (SMP's additional_options).
 	AdditionalOptions string `json:"additional_options,omitempty"`
 	// Load agents to spread the load over. 0 runs the generator inside smp itself.
+	// Default: the number of agent_urls.
 	Agents int `json:"agents,omitempty"`
+	// Running load agents (`smp agent`) to spread the load over, as host:port or
+	// https://host:port. Without them smp starts the agents itself: in its own process
+	// on the local platform, as pods on Kubernetes.
+	AgentURLs []string `json:"agent_urls,omitempty"`
+	// Folder written by `smp agent certs` holding what smp authenticates to agent_urls
+	// with (ca.pem, smp-controller.pem, smp-controller-key.pem, and token when the
+	// agents require one). Relative to the plan.
+	AgentCerts string `json:"agent_certs,omitempty"`
 	// The load generator is part of the mesh (SMP's internal): on mesh arms its requests go
 	// through a client-side proxy, as a meshed client's would.
 	Internal *bool `json:"internal,omitempty" default:"true"`
@@ -140,6 +149,37 @@ type Workload struct {
 	GRPC GRPC `json:"grpc,omitzero"`
 	// A weighted mix of requests; when set it replaces method/path/body for each request.
 	Mix []Request `json:"mix,omitempty"`
+	// Search for the highest rate each arm sustains within an SLO, instead of measuring
+	// it once at workload.rate (also `smp run --find-max`).
+	FindMax FindMax `json:"find_max,omitzero"`
+}
+
+// FindMax is a capacity search: for each arm, short open-loop steps at rising rates
+// (doubling from start_rate until a step breaks the SLO, then bisecting between the last
+// good and the first bad rate) find the highest rate that holds the SLO. A step breaks it
+// when its p99 latency is above p99, more than max_error_rate of its requests fail, or
+// the load generator could not send the rate (requests skipped, or under 95% sent).
+// Defaults apply when enabled.
+type FindMax struct {
+	// Run the search.
+	Enabled bool `json:"enabled,omitempty"`
+	// Highest p99 latency a step may have. Default 25ms.
+	P99 Duration `json:"p99,omitempty"`
+	// Highest share of failed requests a step may have, as a fraction (0.001 = 0.1%).
+	// Default 0.001.
+	MaxErrorRate *float64 `json:"max_error_rate,omitempty"`
+	// First rate tried, requests per second. Default 100.
+	StartRate float64 `json:"start_rate,omitempty"`
+	// Highest rate tried; the search reports "at least" this when it still holds.
+	// Default 1000000.
+	MaxRate float64 `json:"max_rate,omitempty"`
+	// The search stops when the highest good and the lowest bad rate are this close,
+	// relative to the good one. Default 0.02.
+	Precision float64 `json:"precision,omitempty"`
+	// Measured length of each step. Default 5s.
+	StepDuration Duration `json:"step_duration,omitempty"`
+	// Warm-up before each step, at the step's rate. Default 1s.
+	StepWarmup *Duration `json:"step_warmup,omitempty"`
 }
 
 // App is the application under test.
@@ -191,6 +231,42 @@ type Arrival struct {
 	Ramp Duration `json:"ramp,omitempty"`
 	// For step: the rate in successive periods; the last one holds until the end.
 	Steps []Step `json:"steps,omitempty"`
+	// For realworld: how the rate moves around workload.rate (its mean over the measured
+	// phase), how body sizes spread and how clients reconnect. Defaults apply with
+	// pattern realworld.
+	RealWorld RealWorld `json:"realworld,omitzero" alias:"real_world"`
+}
+
+// RealWorld is randomized but reproducible traffic: Poisson arrivals whose rate follows a
+// smooth curve drawn from the seed (a diurnal swing, bursts and a slow wander, normalised
+// so that its mean over the measured phase is workload.rate), requests drawn from
+// workload.mix by weight, body sizes drawn around request_size, and connections that
+// reconnect after a random number of requests. The same seed gives the same schedule; the
+// result records a digest of it (docs/realworld.md).
+type RealWorld struct {
+	// Rate multiplier at the peak of a burst; 1 = no bursts. Default 3.
+	BurstFactor float64 `json:"burst_factor,omitempty"`
+	// Mean time between the starts of bursts (they start at random). Default 15s.
+	BurstEvery Duration `json:"burst_every,omitempty"`
+	// How long a burst lasts, rising and falling smoothly. Default 2s.
+	BurstLength Duration `json:"burst_length,omitempty"`
+	// One compressed day: the rate swings once around its mean over this period, from a
+	// phase drawn from the seed. Default: workload.duration.
+	DiurnalPeriod Duration `json:"diurnal_period,omitempty"`
+	// Size of the diurnal swing, from 0 (none) to below 1: 0.5 moves the rate between 0.5×
+	// and 1.5× of its mean. Default 0.5.
+	DiurnalAmplitude *float64 `json:"diurnal_amplitude,omitempty"`
+	// Slow random wander of the rate: σ of a log-normal with a 10s correlation time; 0 =
+	// none. Default 0.1.
+	Noise *float64 `json:"noise,omitempty"`
+	// Spread of generated body sizes: σ of the log-normal whose median is request_size
+	// (0.5: the middle 80% of bodies lie within 0.53× and 1.9× of it); 0 = all the same.
+	// Default 0.5.
+	SizeSpread *float64 `json:"size_spread,omitempty"`
+	// Mean number of requests a connection carries before the client closes it and opens
+	// another (geometric); 0 = connections last the whole run. Default: 100 for http/1.1
+	// with keep-alive, 0 otherwise.
+	Churn *float64 `json:"churn,omitempty"`
 }
 
 // Step is one period of a step arrival pattern.
@@ -205,7 +281,7 @@ type Step struct {
 type Request struct {
 	// Relative weight; requests are drawn in proportion to it.
 	Weight float64 `json:"weight,omitempty" default:"1"`
-	// HTTP method. Default: the workload's.
+	// HTTP method. Default: POST when the entry has a body, else the workload's.
 	Method string `json:"method,omitempty"`
 	// Request path.
 	Path string `json:"path,omitempty" default:"/"`
@@ -286,6 +362,11 @@ type Collector struct {
 	Job string `json:"job,omitempty"`
 	// File holding a bearer token sent to the source.
 	BearerTokenFile string `json:"bearer_token_file,omitempty"`
+	// File smp writes each trial's scrape targets into, in Prometheus's file_sd format
+	// (prometheus, local platform): the local platform picks its ports at run time, so
+	// the Prometheus server finds them through a file_sd_configs entry that reads this
+	// file.
+	TargetsFile string `json:"targets_file,omitempty"`
 }
 
 // Environment is where the system under test runs and what it is expected to be.

@@ -2,9 +2,11 @@ package spec
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -265,6 +267,7 @@ func (v *validator) workload() {
 	if w.Agents > 0 && g != GeneratorBuiltin {
 		v.errorf("workload.agents", "use load_generator: builtin with agents", "agents run smp's own engine, not %s", g)
 	}
+	v.agents()
 	if w.TLS.CertFile != "" && w.TLS.KeyFile == "" || w.TLS.CertFile == "" && w.TLS.KeyFile != "" {
 		v.errorf("workload.tls", "set both cert_file and key_file for a client certificate", "a client certificate needs both cert_file and key_file")
 	}
@@ -286,10 +289,60 @@ func (v *validator) workload() {
 			v.errorf(at+".method", "use an HTTP method such as GET or POST", "%q is not an HTTP method", r.Method)
 		}
 	}
+	for i, r := range w.Mix {
+		if r.RequestSize > 0 && r.Body != "" {
+			v.errorf(fmt.Sprintf("workload.mix[%d].request_size", i), "keep either request_size (a generated body) or body",
+				"a mix entry has both request_size and a body")
+		}
+	}
+	v.findMax()
 	if w.AdditionalOptions != "" && g == GeneratorBuiltin {
 		v.errorf("workload.additional_options", "remove additional_options, or choose a generator that takes them (fortio, nighthawk)",
 			"the builtin generator takes no additional options")
 	}
+}
+
+// agents checks where the load agents are and how smp reaches them.
+func (v *validator) agents() {
+	w := &v.p.Workload
+	for i, a := range w.AgentURLs {
+		if !agentAddress(a) {
+			v.errorf(fmt.Sprintf("workload.agent_urls[%d]", i), "write host:port or https://host:port, e.g. 10.0.0.3:7070",
+				"%q is not an agent address", a)
+		}
+	}
+	if len(w.AgentURLs) > 0 && w.Agents != len(w.AgentURLs) {
+		v.errorf("workload.agents", "remove agents (it defaults to the number of agent_urls), or list that many agent_urls",
+			"agents is %d but %d agent_urls are listed", w.Agents, len(w.AgentURLs))
+	}
+	if len(w.AgentURLs) > 0 && w.AgentCerts == "" {
+		v.errorf("workload.agent_urls", "set agent_certs to the folder `smp agent certs` wrote",
+			"agent_urls need agent_certs: agents take orders only from a controller that authenticates")
+	}
+	if w.AgentCerts != "" && len(w.AgentURLs) == 0 {
+		v.errorf("workload.agent_certs", "list the agents in agent_urls, or remove agent_certs",
+			"agent_certs are for agent_urls, and none are listed")
+	}
+	if w.Agents > 0 && w.Connections < w.Agents {
+		v.errorf("workload.connections", fmt.Sprintf("use at least %d connections, or fewer agents", w.Agents),
+			"each of the %d agents needs a connection of its own, and connections is %d", w.Agents, w.Connections)
+	}
+}
+
+// agentAddress reports whether s is host:port or https://host:port (with nothing after
+// the port but an optional '/').
+func agentAddress(s string) bool {
+	rest, ok := strings.CutPrefix(s, "https://")
+	if !ok && strings.Contains(s, "://") {
+		return false
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil || host == "" || strings.ContainsAny(host, "/?#@") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 65536
 }
 
 func (v *validator) armsHaveURLs() bool {
@@ -404,6 +457,78 @@ func (v *validator) arrival(rate float64) {
 	if a.Pattern != PatternStep && len(a.Steps) > 0 {
 		v.errorf("workload.arrival.steps", "remove steps, or use pattern: step", "steps apply to pattern step only")
 	}
+	v.realWorld()
+}
+
+func (v *validator) realWorld() {
+	w := &v.p.Workload
+	r := &w.Arrival.RealWorld
+	at := "workload.arrival.realworld"
+	if w.Arrival.Pattern != PatternRealWorld {
+		if *r != (RealWorld{}) {
+			v.errorf(at, "remove realworld, or use pattern: realworld", "realworld settings apply to pattern realworld only")
+		}
+		return
+	}
+	if r.BurstFactor != 0 && (r.BurstFactor < 1 || r.BurstFactor > 100) {
+		v.errorf(at+".burst_factor", "use 1 (no bursts) to 100, e.g. 3", "burst_factor must be between 1 and 100, got %g", r.BurstFactor)
+	}
+	if f := r.DiurnalAmplitude; f != nil && (*f < 0 || *f >= 1) {
+		v.errorf(at+".diurnal_amplitude", "use 0 (no swing) up to 0.9, e.g. 0.5", "diurnal_amplitude must be in [0, 1), got %g", *f)
+	}
+	if f := r.Noise; f != nil && (*f < 0 || *f > 2) {
+		v.errorf(at+".noise", "use 0 (none) to 2, e.g. 0.1", "noise must be between 0 and 2, got %g", *f)
+	}
+	if f := r.SizeSpread; f != nil && (*f < 0 || *f > 3) {
+		v.errorf(at+".size_spread", "use 0 (all bodies request_size) to 3, e.g. 0.5", "size_spread must be between 0 and 3, got %g", *f)
+	}
+	if f := r.Churn; f != nil && *f != 0 {
+		switch {
+		case *f < 0:
+			v.errorf(at+".churn", "use 0 (keep connections) or a mean number of requests, e.g. 100", "churn must not be negative")
+		case w.Protocol != ProtocolHTTP1:
+			v.errorf(at+".churn", "use churn: 0 with "+string(w.Protocol)+", or protocol http/1.1",
+				"churn applies to HTTP/1.1 connections; %s multiplexes one connection", w.Protocol)
+		case w.KeepAlive != nil && !*w.KeepAlive:
+			v.errorf(at+".churn", "remove churn, or set keep_alive: true", "churn needs keep_alive: without it every request opens its own connection")
+		}
+	}
+}
+
+// findMax checks the capacity search.
+func (v *validator) findMax() {
+	w := &v.p.Workload
+	f := &w.FindMax
+	at := "workload.find_max"
+	if !f.Enabled {
+		if *f != (FindMax{}) {
+			v.errorf(at, "add enabled: true (or pass --find-max), or remove find_max", "find_max settings are set but the search is not enabled")
+		}
+		return
+	}
+	if e := f.MaxErrorRate; e != nil && (*e < 0 || *e >= 1) {
+		v.errorf(at+".max_error_rate", "write a fraction, e.g. 0.001 for 0.1%", "max_error_rate must be in [0, 1), got %g", *e)
+	}
+	if f.StartRate < 0 {
+		v.errorf(at+".start_rate", "use a positive rate, e.g. 100", "start_rate must not be negative")
+	}
+	if f.MaxRate != 0 && f.MaxRate < f.StartRate {
+		v.errorf(at+".max_rate", "make max_rate at least start_rate", "max_rate %g is below start_rate %g", f.MaxRate, f.StartRate)
+	}
+	if f.Precision != 0 && (f.Precision < 0 || f.Precision > 0.5) {
+		v.errorf(at+".precision", "use a fraction up to 0.5, e.g. 0.02 (2%)", "precision must be in (0, 0.5], got %g", f.Precision)
+	}
+	if f.StepDuration != 0 && f.StepDuration.D() < 100*time.Millisecond {
+		v.errorf(at+".step_duration", "use at least 100ms, e.g. 5s", "step_duration %s is too short to measure", f.StepDuration)
+	}
+	switch w.Arrival.Pattern {
+	case PatternRamp, PatternStep:
+		v.errorf("workload.arrival.pattern", "use constant, poisson, uniform or realworld with find_max",
+			"find_max sets the rate of each step itself; pattern %s sets it too", w.Arrival.Pattern)
+	}
+	if w.LoadGenerator == GeneratorWrk {
+		v.errorf(at, "use load_generator: builtin (or wrk2) to search for a rate", "find_max needs a generator that holds a rate; wrk is closed loop")
+	}
 }
 
 // generator checks what each load generator can do (reference/loadgen.md).
@@ -437,7 +562,10 @@ func (v *validator) generator(g Generator, rate float64) {
 			v.errorf(at, "use load_generator: fortio for TCP echo", "the builtin engine does not speak raw TCP yet")
 		}
 	}
-	if g != GeneratorBuiltin && w.Arrival.Pattern != PatternConstant {
+	// fortio (-jitter) and nighthawk (--jitter-uniform) can jitter a constant rate; the
+	// generators check the jitter they can produce.
+	jitters := g == GeneratorFortio || g == GeneratorNighthawk
+	if g != GeneratorBuiltin && w.Arrival.Pattern != PatternConstant && !(jitters && w.Arrival.Pattern == PatternUniform) {
 		v.errorf("workload.arrival.pattern", "use pattern: constant with "+string(g)+", or load_generator: builtin",
 			"%s cannot produce %s arrivals", g, w.Arrival.Pattern)
 	}
@@ -512,6 +640,9 @@ func (v *validator) metrics() {
 		}
 		if len(c.Queries) > 0 && c.Type != CollectorPrometheus {
 			v.errorf(at+".queries", "remove queries, or use type: prometheus", "queries apply to the prometheus collector")
+		}
+		if c.TargetsFile != "" && c.Type != CollectorPrometheus {
+			v.errorf(at+".targets_file", "remove targets_file, or use type: prometheus", "targets_file applies to the prometheus collector")
 		}
 		if c.Port < 0 || c.Port > 65535 {
 			v.errorf(at+".port", "use a TCP port number", "port %d is out of range", c.Port)

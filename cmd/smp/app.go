@@ -130,6 +130,11 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition fai
 		newSidecarCommand(s),
 		newRunCommand(s),
 		newLoadCommand(s),
+		newAgentCommand(s),
+		newReportCommand(s),
+		newCompareCommand(s),
+		newResultsCommand(s),
+		newCleanupCommand(s),
 	)
 	return root
 }

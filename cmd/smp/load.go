@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,6 +40,8 @@ type loadFlags struct {
 	output       string
 	maxP99       time.Duration
 	maxErrorRate string
+	agents       []string
+	agentCerts   string
 	common       runCommon
 }
 
@@ -62,7 +65,9 @@ The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.
   smp load http://127.0.0.1:8080/ --rate 0 -c 64 -d 10s          # closed loop: maximum throughput
   smp load h2c://127.0.0.1:8080/ --rate 5000 -c 4 --streams 16
   smp load grpc://127.0.0.1:9090 --rate 2000 -c 8 --max-p99 5ms
-  smp load https://api.example.com/health -H 'Authorization: Bearer x' --rate 50 -o result.json`,
+  smp load https://api.example.com/health -H 'Authorization: Bearer x' --rate 50 -o result.json
+  smp load http://127.0.0.1:8080/ --generator fortio --rate 0 -c 8 -d 10s   # the same through fortio, wrk, wrk2 or nighthawk
+  smp load http://10.0.1.5:8080/ --rate 40000 -c 64 --agents 10.0.0.3:7070,10.0.0.4:7070 --agent-certs agent-certs`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, err := f.plan(cmd, args[0])
@@ -91,7 +96,7 @@ The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.
 	fl.StringVar(&f.protocol, "protocol", "", "http/1.1, h2, h2c or grpc (default: from the URL's scheme)")
 	fl.StringVar(&f.arrival, "arrival", "constant", "arrival pattern: constant, poisson or uniform")
 	fl.IntVar(&f.maxInflight, "max-inflight", 10000, "scheduled requests that may be due but unsent before they count as overflow")
-	fl.StringVar(&f.generator, "generator", "builtin", "load generator")
+	fl.StringVar(&f.generator, "generator", "builtin", "load generator: builtin, fortio, wrk (closed loop; --rate defaults to 0), wrk2 or nighthawk (docs/generators.md)")
 	fl.StringVar(&f.grpcMethod, "grpc-method", "health", "gRPC: health (any server) or echo (smp's sample app)")
 	fl.StringVar(&f.grpcService, "grpc-service", "", "gRPC health: the service name to ask about")
 	fl.Float64SliceVar(&f.percentiles, "percentiles", spec.DefaultPercentiles(), "latency percentiles to report")
@@ -101,10 +106,13 @@ The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.
 	fl.BoolVarP(&f.insecure, "insecure", "k", false, "do not verify the server's certificate")
 	fl.StringVarP(&f.output, "output", "o", "", "write the result document to FILE")
 	fl.DurationVar(&f.maxP99, "max-p99", 0, "exit 3 when latency p99 is above this (same as --slo 'latency.p99 <= D')")
+	fl.StringSliceVar(&f.agents, "agents", nil, "spread the load over these running agents (host:port, comma-separated; see smp agent)")
+	fl.StringVar(&f.agentCerts, "agent-certs", "", "folder from 'smp agent certs' that authenticates this controller to --agents")
 	fl.StringVar(&f.maxErrorRate, "max-error-rate", "", "exit 3 when the error rate is above this, e.g. 0.1% (same as --slo 'error_rate <= X')")
 	f.common.bind(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("protocol", enumCompletion[spec.Protocol]())
 	_ = cmd.RegisterFlagCompletionFunc("arrival", cobra.FixedCompletions([]string{"constant", "poisson", "uniform"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("generator", enumCompletion[spec.Generator]())
 	_ = cmd.RegisterFlagCompletionFunc("grpc-method", cobra.FixedCompletions([]string{"health", "echo"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -150,6 +158,16 @@ func (f *loadFlags) plan(cmd *cobra.Command, raw string) (*spec.Plan, error) {
 		EndpointURLs: []string{raw},
 		TLS:          spec.TLS{CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile, InsecureSkipVerify: f.insecure},
 	}
+	if len(f.agents) > 0 || f.agentCerts != "" {
+		w.AgentURLs = f.agents
+		if f.agentCerts != "" {
+			dir, err := filepath.Abs(f.agentCerts)
+			if err != nil {
+				return nil, usageErrorf("--agent-certs: %v", err)
+			}
+			w.AgentCerts = dir
+		}
+	}
 	if f.payloadSize != "" {
 		size, err := spec.ParseSize(f.payloadSize)
 		if err != nil {
@@ -170,6 +188,11 @@ func (f *loadFlags) plan(cmd *cobra.Command, raw string) (*spec.Plan, error) {
 		return nil, err
 	}
 	w.LoadGenerator = gen
+	if gen == spec.GeneratorWrk && !cmd.Flags().Changed("rate") {
+		// wrk is closed loop only: its default is --rate 0, not the builtin's 1000.
+		zero := 0.0
+		w.Rate = &zero
+	}
 	if protocol == spec.ProtocolGRPC {
 		m, err := parseEnum[spec.GRPCMethod]("grpc-method", f.grpcMethod)
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,7 @@ type runOutput struct {
 	onlyWithFile bool   // write the result only to file (smp load without -o writes none)
 	table        string // "trial" (smp load) or "overhead" (smp run)
 	baseDir      string // the plan's folder
+	html         bool   // also write the HTML report next to the result (--html, output.html)
 }
 
 // runPlan runs a plan, writes its result, prints the table and turns the outcome into an
@@ -91,9 +93,16 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 	if path == "" && !out.onlyWithFile {
 		path = filepath.Join(plan.Output.Dir, doc.ID+".json")
 	}
+	htmlPath := ""
 	if path != "" {
 		if err := doc.Save(path); err != nil {
 			return err
+		}
+		if out.html || plan.Output.HTML {
+			htmlPath = strings.TrimSuffix(path, filepath.Ext(path)) + ".html"
+			if err := writeHTMLReport(doc, htmlPath); err != nil {
+				return err
+			}
 		}
 	}
 	switch out.table {
@@ -110,6 +119,9 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 	}
 	if mode != term.Quiet && path != "" {
 		fmt.Fprintf(s.err, "smp: result written to %s\n", path)
+		if htmlPath != "" {
+			fmt.Fprintf(s.err, "smp: report written to %s\n", htmlPath)
+		}
 	}
 	if errors.Is(runErr, context.Canceled) || doc.Status == result.StatusInterrupted {
 		if path == "" {
@@ -132,12 +144,27 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 	return nil
 }
 
+// writeHTMLReport writes the self-contained HTML report of doc to path.
+func writeHTMLReport(doc *result.Document, path string) error {
+	var buf bytes.Buffer
+	if err := report.Render(&buf, doc, report.FormatHTML); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("write HTML report: %w", err)
+	}
+	return nil
+}
+
 type runFlags struct {
 	arms        []string
 	repetitions int
 	duration    time.Duration
 	output      string
 	resultsDir  string
+	html        bool
+	kubeconfig  string
+	kubeContext string
 	common      runCommon
 }
 
@@ -152,11 +179,13 @@ warms up, measures, collects CPU and memory over the measured window, and tears 
 Then it compares every arm with the baseline and prints the overhead table.
 
 The result document is written to <output.dir>/<id>.json (./results by default), or to
--o FILE. Ctrl-C stops the run, tears everything down and writes the partial result.
+-o FILE; with --html (or output.html: true in the plan) the HTML report goes next to it,
+as <id>.html. Ctrl-C stops the run, tears everything down and writes the partial result.
 The exit code is 3 when an SLO condition fails (plan's slo section or --slo).`,
 		Example: `  smp run examples/quickstart.yaml
   smp run plan.yaml --arms baseline,builtin --repetitions 3 --duration 1m
-  smp run plan.yaml --slo 'overhead.latency.p99 < 5ms' -o result.json`,
+  smp run plan.yaml --slo 'overhead.latency.p99 < 5ms' -o result.json
+  smp run plan.yaml --html            # results/<id>.json and results/<id>.html`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, err := spec.Load(args[0])
@@ -171,7 +200,7 @@ The exit code is 3 when an SLO condition fails (plan's slo section or --slo).`,
 				plan.Output.Dir = f.resultsDir
 			}
 			return runPlan(cmd.Context(), s, plan, f.common, nil,
-				runOutput{file: f.output, table: "overhead", baseDir: filepath.Dir(args[0])})
+				runOutput{file: f.output, table: "overhead", baseDir: filepath.Dir(args[0]), html: f.html})
 		},
 	}
 	fl := cmd.Flags()
@@ -180,6 +209,9 @@ The exit code is 3 when an SLO condition fails (plan's slo section or --slo).`,
 	fl.DurationVar(&f.duration, "duration", 0, "length of each measured phase (overrides the plan)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the result document to FILE")
 	fl.StringVar(&f.resultsDir, "results", "", "folder for the result document (overrides output.dir)")
+	fl.BoolVar(&f.html, "html", false, "also write the HTML report next to the result (<result>.html; as output.html: true)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (platform kubernetes; overrides environment.kubeconfig, else $KUBECONFIG, ~/.kube/config, in-cluster)")
+	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context (platform kubernetes; overrides environment.context, else the current context)")
 	f.common.bind(cmd)
 	return cmd
 }
@@ -216,6 +248,17 @@ func (f *runFlags) override(plan *spec.Plan) (*spec.Plan, error) {
 	}
 	if f.duration != 0 {
 		p.Workload.Duration = spec.Duration(f.duration)
+	}
+	if f.kubeconfig != "" || f.kubeContext != "" {
+		if p.Environment.Platform != spec.PlatformKubernetes {
+			return nil, usageErrorf("--kubeconfig and --context apply to plans with environment.platform: kubernetes")
+		}
+		if f.kubeconfig != "" {
+			p.Environment.Kubeconfig = f.kubeconfig
+		}
+		if f.kubeContext != "" {
+			p.Environment.Context = f.kubeContext
+		}
 	}
 	full := p.WithDefaults()
 	if err := full.Validate(); err != nil {

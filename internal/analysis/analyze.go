@@ -93,7 +93,11 @@ func Analyze(doc *result.Document, extra []spec.Condition, opts Options) (*resul
 			if err != nil {
 				return nil, err
 			}
-			out.Overhead = append(out.Overhead, result.ArmOverhead{Arm: name, Deltas: deltas})
+			mark, err := meshMark(base, ad)
+			if err != nil {
+				return nil, err
+			}
+			out.Overhead = append(out.Overhead, result.ArmOverhead{Arm: name, Deltas: deltas, MeshMark: mark})
 		}
 	}
 	slos, err := a.slos(extra)
@@ -147,8 +151,8 @@ type armData struct {
 
 // roleUsage is the usage of the components of one role, per trial.
 type roleUsage struct {
-	cpuMean, cpuTotal, memMean []float64 // per trial; NaN when none measured
-	cpuPeak, memPeak           float64   // over all trials and components; NaN when none
+	cpuMean, cpuTotal, memMean, memTotal []float64 // per trial; NaN when none measured
+	cpuPeak, memPeak                     float64   // over all trials and components; NaN when none
 }
 
 func (a *analyzer) arm(name string) *armData {
@@ -158,17 +162,24 @@ func (a *analyzer) arm(name string) *armData {
 	if ad, ok := a.cache[name]; ok {
 		return ad
 	}
-	ad := &armData{name: name, trials: a.doc.TrialsOf(name), roles: map[result.Role]*roleUsage{}, dists: map[string]*pooledDist{}}
+	ad := newArmData(a.doc, name, name)
+	a.cache[name] = ad
+	return ad
+}
+
+// newArmData gathers arm name of doc. key names its random streams (the arm name within
+// a run; run and arm when runs are compared).
+func newArmData(doc *result.Document, name, key string) *armData {
+	ad := &armData{name: key, trials: doc.TrialsOf(name), roles: map[result.Role]*roleUsage{}, dists: map[string]*pooledDist{}}
 	// The plan says what the arm is; the trials' observed mesh stands in without a plan.
 	ad.meshless = len(ad.trials) == 0 || ad.trials[0].Mesh.Type.IsBaseline()
-	if a.doc.Plan != nil {
-		for _, arm := range a.doc.Plan.Arms {
+	if doc.Plan != nil {
+		for _, arm := range doc.Plan.Arms {
 			if arm.Name == name {
 				ad.meshless = arm.Mesh.IsBaseline()
 			}
 		}
 	}
-	a.cache[name] = ad
 	return ad
 }
 
@@ -182,7 +193,7 @@ func (ad *armData) role(role result.Role) *roleUsage {
 	}
 	k := len(ad.trials)
 	u := &roleUsage{cpuMean: make([]float64, k), cpuTotal: make([]float64, k), memMean: make([]float64, k),
-		cpuPeak: math.NaN(), memPeak: math.NaN()}
+		memTotal: make([]float64, k), cpuPeak: math.NaN(), memPeak: math.NaN()}
 	for j, t := range ad.trials {
 		var cpu, mem float64
 		n := 0
@@ -197,10 +208,10 @@ func (ad *armData) role(role result.Role) *roleUsage {
 			u.memPeak = nanMax(u.memPeak, float64(r.MemoryBytesMax))
 		}
 		if n == 0 {
-			u.cpuMean[j], u.cpuTotal[j], u.memMean[j] = math.NaN(), math.NaN(), math.NaN()
+			u.cpuMean[j], u.cpuTotal[j], u.memMean[j], u.memTotal[j] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 			continue
 		}
-		u.cpuMean[j], u.cpuTotal[j], u.memMean[j] = cpu/float64(n), cpu, mem/float64(n)
+		u.cpuMean[j], u.cpuTotal[j], u.memMean[j], u.memTotal[j] = cpu/float64(n), cpu, mem/float64(n), mem
 	}
 	ad.roles[role] = u
 	return u
@@ -358,6 +369,11 @@ var scalars = []scalar{
 	{"memory.proxy", "bytes", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.memMean }), proxyFixed},
 	{"cpu.app", "mcores", roleMean(result.RoleApp, func(u *roleUsage) []float64 { return u.cpuMean }), never},
 	{"cpu.proxy.per_krps", "mcores", proxyPerKRPS, proxyFixed},
+	// Keep-alive off only (handshake.go): mean connect + TLS time per request, and TLS alone.
+	{"handshake", "ms", handshakeMean(false), never},
+	{"handshake.tls", "ms", handshakeMean(true), never},
+	// Capacity searches only (handshake.go): the highest rate that held the SLO.
+	{"max_rate", "rps", maxRate, never},
 }
 
 // deltas compares arm ad with the baseline.
@@ -411,10 +427,15 @@ func (a *analyzer) setCI(d *result.Delta, lo, hi float64) {
 }
 
 // latencyIntervals bootstraps the difference of each DeltaPercentile between the arm and
-// the baseline (two-level, see replicate); ok[i] is false when too few replicates held a
-// value.
+// the baseline.
 func (a *analyzer) latencyIntervals(arm string, bboot, aboot *histBoot) (lo, hi []float64, ok []bool) {
-	ps := DeltaPercentiles()
+	return a.percentileIntervals(arm, DeltaPercentiles(), bboot, aboot)
+}
+
+// percentileIntervals bootstraps the difference of each percentile in ps between the arm
+// and the baseline (two-level, see replicate); ok[i] is false when too few replicates
+// held a value.
+func (a *analyzer) percentileIntervals(arm string, ps []float64, bboot, aboot *histBoot) (lo, hi []float64, ok []bool) {
 	r := newRand(a.opts.Seed, arm, "latency")
 	B := a.opts.Replicates
 	reps := make([][]float64, len(ps))

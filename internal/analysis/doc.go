@@ -3,7 +3,8 @@
 // SLOs hold. It is pure: a document and options in, a result.Analysis out, no I/O, no
 // printing, the same answer for the same seed.
 //
-// It owns the statistics (pooling, deltas, intervals, SLO evaluation and its messages).
+// It owns the statistics (pooling, deltas, intervals, SLO evaluation and its messages,
+// MeshMark, comparisons across runs).
 // It does not own the document format (package result), the condition syntax (package
 // spec) or any rendering (package report). Imports: result, spec, internal/hist and the
 // standard library; never anything that runs load or touches a platform.
@@ -93,4 +94,23 @@
 // baseline, no resources collected, no successful request, a distribution the generator
 // did not record, a relative overhead over 0) fails its condition with the reason: an
 // SLO never passes for want of data.
+//
+// # MeshMark
+//
+// Each arm's overhead carries its MeshMark (docs/meshmark.md, version MeshMarkVersion):
+// 100 × the weighted mean of per-input efficiencies min(1, baseline cost / arm cost) —
+// latency p50 and p99 (0.125 each), goodput (0.25: successful requests per second), CPU
+// of app, proxy and control-plane components per 1000 rps handled (0.25), and their
+// memory (0.25). Latency and goodput are required (without them for the baseline there
+// is no score); a missing CPU or memory input gives its weight to the others and marks
+// the score partial; an arm without a successful request has latency and goodput
+// efficiency 0.
+//
+// # Comparing runs
+//
+// Compare measures an arm of one document against an arm of another (a pull request
+// against main): the deltas and intervals above, the two sides resampled independently,
+// and conditions evaluated on the compared arm with overhead.* against the reference
+// arm. CompareDistributions does the same for latency percentiles of bare distributions.
+// Across runs, a relative overhead of 0 over 0 (no proxies in either) is a change of 0%.
 package analysis

@@ -83,6 +83,36 @@ func (a *analyzer) slos(extra []spec.Condition) ([]result.SLOResult, error) {
 // evaluate checks one condition on one arm. Metrics that cannot be computed fail the
 // condition with the reason; only undecodable histograms are errors.
 func (a *analyzer) evaluate(it slo, arm string) (result.SLOResult, error) {
+	ref := reference{label: arm}
+	switch {
+	case a.baseline == "":
+		ref.missing = "the plan has no baseline arm"
+	case arm == a.baseline:
+		ref.missing = "this is the baseline arm; overhead is measured against it"
+	default:
+		ref.ad, ref.name, ref.noun = a.arm(a.baseline), "baseline "+a.baseline, "baseline"
+		ref.vs = func(v string) string { return "vs baseline " + v }
+	}
+	return evaluateOn(it, arm, a.arm(arm), ref)
+}
+
+// reference is what an arm's overhead conditions are measured against, and how messages
+// name the two.
+type reference struct {
+	label   string   // names the arm evaluated: "builtin", or "pr builtin" across runs
+	ad      *armData // the reference arm; nil when missing says why there is none
+	missing string
+	name    string                    // names the reference arm: "baseline baseline", "main builtin"
+	noun    string                    // names the reference in a sentence: "baseline", "main"
+	vs      func(value string) string // "vs baseline 10.6ms", "vs 10.6ms in main"
+	// zeroSame makes a relative overhead of 0 over 0 a change of 0% (across runs: an arm
+	// without proxies in both), where within a run it is undefined.
+	zeroSame bool
+}
+
+// evaluateOn checks one condition on arm ad (named arm in the result; it may have no
+// trials), overhead conditions against ref.
+func evaluateOn(it slo, arm string, ad *armData, ref reference) (result.SLOResult, error) {
 	c := it.cond
 	label := c.Metric
 	if c.Overhead {
@@ -95,53 +125,53 @@ func (a *analyzer) evaluate(it slo, arm string) (result.SLOResult, error) {
 			return res, err
 		}
 		res.Error = u.reason
-		res.Message = fmt.Sprintf("%s: %s cannot be evaluated: %s", arm, label, u.reason)
+		res.Message = fmt.Sprintf("%s: %s cannot be evaluated: %s", ref.label, label, u.reason)
 		return res, nil
 	}
-	v, err := a.value(arm, c.Metric)
+	v, err := ad.value(c.Metric)
 	if err != nil {
 		return fail(err)
 	}
 	unit := metricUnit(c.Metric)
 	if !c.Overhead {
 		res.Value, res.Pass = v, c.Holds(v)
-		res.Message = fmt.Sprintf("%s: %s = %s, %s", arm, label, format(v, unit), verdict(c, res.Pass))
+		res.Message = fmt.Sprintf("%s: %s = %s, %s", ref.label, label, format(v, unit), verdict(c, res.Pass))
 		return res, nil
 	}
-	switch {
-	case a.baseline == "":
-		return fail(uncomputable("the plan has no baseline arm"))
-	case arm == a.baseline:
-		return fail(uncomputable("this is the baseline arm; overhead is measured against it"))
+	if ref.ad == nil {
+		return fail(uncomputable("%s", ref.missing))
 	}
-	bv, err := a.value(a.baseline, c.Metric)
+	bv, err := ref.ad.value(c.Metric)
 	if err != nil {
 		var u errUncomputable
 		if errors.As(err, &u) {
-			return fail(uncomputable("baseline %s: %s", a.baseline, u.reason))
+			return fail(uncomputable("%s: %s", ref.name, u.reason))
 		}
 		return res, err
 	}
 	d := v - bv
 	shown := signed(format(d, unit), d)
 	if c.Relative {
-		if bv == 0 {
-			return fail(uncomputable("the baseline's %s is 0, so an overhead in %% is undefined", c.Metric))
+		over := bv
+		if bv == 0 && v == 0 && ref.zeroSame {
+			over = 1 // 0 over 0 across runs: no change
 		}
-		d = d / bv
+		if over == 0 {
+			return fail(uncomputable("the %s's %s is 0, so an overhead in %% is undefined", ref.noun, c.Metric))
+		}
+		d = d / over
 		shown = signed(formatSig(d*100)+"%", d)
 	}
 	res.Value, res.Pass = d, c.Holds(d)
 	short := strings.TrimPrefix(c.Metric, "latency.")
-	res.Message = fmt.Sprintf("%s: %s = %s (%s %s vs baseline %s), %s", arm, label, shown, short,
-		format(v, unit), format(bv, unit), verdict(c, res.Pass))
+	res.Message = fmt.Sprintf("%s: %s = %s (%s %s %s), %s", ref.label, label, shown, short,
+		format(v, unit), ref.vs(format(bv, unit)), verdict(c, res.Pass))
 	return res, nil
 }
 
 // value computes a metric (spec.Condition's names, without "overhead.") for an arm, in
 // the condition's unit: ms, ratio, rps, mcores or bytes.
-func (a *analyzer) value(arm, metric string) (float64, error) {
-	ad := a.arm(arm)
+func (ad *armData) value(metric string) (float64, error) {
 	if ad == nil || len(ad.trials) == 0 {
 		return 0, uncomputable("the arm has no measured trials")
 	}
@@ -149,7 +179,7 @@ func (a *analyzer) value(arm, metric string) (float64, error) {
 	family, stat, _ := strings.Cut(metric, ".")
 	switch family {
 	case "latency", "service_time", "start_lag":
-		return a.distStat(ad, family, stat)
+		return distStat(ad, family, stat)
 	case "error_rate":
 		if v, ok := errorRate(ad, w); ok {
 			return v, nil
@@ -219,7 +249,7 @@ func collectedFrom(ad *armData) string {
 
 // distStat computes a statistic of an arm's pooled distribution of one kind: latency,
 // service_time or start_lag.
-func (a *analyzer) distStat(ad *armData, family, stat string) (float64, error) {
+func distStat(ad *armData, family, stat string) (float64, error) {
 	pd, err := ad.dist(family)
 	if err != nil {
 		return 0, err

@@ -80,6 +80,7 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 		if err != nil {
 			return nil, fmt.Errorf("service %s: listen %s on %s: %w", c.Name, what, addr, err)
 		}
+		ln = rawIOListener{ln}
 		lns = append(lns, ln)
 		return ln, nil
 	}
@@ -145,7 +146,10 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 			}
 		})
 	}
-	serve("http", httpLn, srv.Serve, http.ErrServerClosed)
+	// Plain HTTP/1.1 takes the fast path (h1.go), which hands the rest to srv.
+	h1 := newH1Server(svc, base, httpLn.Addr())
+	serve("http", httpLn, h1.serve, net.ErrClosed)
+	serve("http", h1.fallback, srv.Serve, http.ErrServerClosed)
 	serve("tls", tlsLn, func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }, http.ErrServerClosed)
 	if gs != nil {
 		serve("grpc", grpcLn, gs.Serve, grpc.ErrServerStopped)
@@ -171,7 +175,7 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 	case runErr = <-failed:
 	}
 	c.Logger.Info("stopping", "service", c.Name)
-	shutdown(srv, gs, hs, cancelBase)
+	shutdown(srv, h1, gs, hs, cancelBase)
 	wg.Wait()
 	svc.stop()
 	return runErr
@@ -180,7 +184,7 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 // shutdown drains both servers for up to drainTimeout, then cancels what
 // is still running and closes every connection. It returns once the gRPC
 // handlers have returned; HTTP handlers are waited for by service.stop.
-func shutdown(srv *http.Server, gs *grpc.Server, hs *health.Server, cancelBase context.CancelFunc) {
+func shutdown(srv *http.Server, h1 *h1Server, gs *grpc.Server, hs *health.Server, cancelBase context.CancelFunc) {
 	if hs != nil {
 		hs.Shutdown() // NOT_SERVING, for anyone watching
 	}
@@ -193,6 +197,7 @@ func shutdown(srv *http.Server, gs *grpc.Server, hs *health.Server, cancelBase c
 			_ = srv.Close()
 		}
 	})
+	wg.Go(func() { h1.shutdown(dctx, cancelBase) })
 	if gs != nil {
 		wg.Go(func() {
 			stopped := make(chan struct{})
@@ -207,6 +212,18 @@ func shutdown(srv *http.Server, gs *grpc.Server, hs *health.Server, cancelBase c
 	}
 	wg.Wait()
 	cancelBase()
+}
+
+// rawIOListener gives the servers connections that do their I/O with raw system
+// calls (rawio_linux.go).
+type rawIOListener struct{ net.Listener }
+
+func (l rawIOListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return rawIO(c), nil
 }
 
 // listeners closes what Run opened if it returns before serving.

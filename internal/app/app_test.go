@@ -329,7 +329,7 @@ func TestRequestBodyIsReadAndDiscarded(t *testing.T) {
 				t.Fatal(err)
 			}
 			if resp.StatusCode != 200 || body.Len() != 7 || resp.Header.Get("X-Smp-Hops") != "2" {
-				t.Errorf("POST of 1 MiB: %d, %d bytes, hops %q", resp.StatusCode, body.Len(), resp.Header.Get("X-Smp-Hops"))
+				t.Errorf("POST of 1 MiB: %d, %d bytes, hops %q: %s", resp.StatusCode, body.Len(), resp.Header.Get("X-Smp-Hops"), body.Bytes())
 			}
 		})
 	}

@@ -30,10 +30,12 @@ const (
 	mdHops        = "x-smp-hops"
 )
 
+const numPropagated = 10
+
 // propagated are the tracing headers a mesh expects an application to pass
 // from its inbound request to its outbound calls (Istio's list, without the
 // vendor-specific ones), lower-cased as HTTP/2 and gRPC metadata carry them.
-func propagated() [10]string {
+func propagated() [numPropagated]string {
 	return [...]string{"x-request-id", "traceparent", "tracestate", "b3", "x-b3-traceid",
 		"x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags", "x-ot-span-context"}
 }
@@ -64,11 +66,15 @@ type caller interface {
 
 // clients are the connection pools of one Run, shared by all its upstreams.
 type clients struct {
-	transport *http.Transport    // http1 or h2c
+	h1        []*h1Caller        // http1, one pool per upstream
+	transport *http.Transport    // h2c
 	conns     []*grpc.ClientConn // grpc, one per upstream
 }
 
 func (cl *clients) close() {
+	for _, h := range cl.h1 {
+		h.close()
+	}
 	if cl.transport != nil {
 		cl.transport.CloseIdleConnections()
 	}
@@ -94,18 +100,27 @@ func newCallers(c Config) ([]caller, *clients, error) {
 	if len(c.Upstreams) == 0 {
 		return nil, cl, nil
 	}
-	dialer := &net.Dialer{Timeout: c.UpstreamTimeout, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: c.UpstreamTimeout, KeepAlive: 30 * time.Second}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return rawIO(conn), nil
+	}
 	callers := make([]caller, 0, len(c.Upstreams))
 	switch c.UpstreamProtocol {
-	case HTTP1, H2C:
-		var p http.Protocols
-		if c.UpstreamProtocol == HTTP1 {
-			p.SetHTTP1(true)
-		} else {
-			p.SetUnencryptedHTTP2(true)
+	case HTTP1:
+		for _, u := range c.Upstreams {
+			h := newH1Caller(u.Addr, dial)
+			cl.h1 = append(cl.h1, h)
+			callers = append(callers, h)
 		}
+	case H2C:
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
 		cl.transport = &http.Transport{
-			DialContext:         dialer.DialContext,
+			DialContext:         dial,
 			Protocols:           &p,
 			MaxIdleConnsPerHost: maxIdlePerHost,
 			IdleConnTimeout:     90 * time.Second,
@@ -122,7 +137,7 @@ func newCallers(c Config) ([]caller, *clients, error) {
 			cc, err := grpc.NewClient("passthrough:///"+u.Addr,
 				grpc.WithTransportCredentials(insecure.NewCredentials()),
 				grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-					return dialer.DialContext(ctx, "tcp", addr)
+					return dial(ctx, "tcp", addr)
 				}),
 				grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: c.UpstreamTimeout}),
 				grpc.WithUserAgent("smp-app"),

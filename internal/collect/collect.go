@@ -9,8 +9,9 @@ import (
 
 // Target is one component whose resource usage is measured: a process (local platform)
 // or a container or node (Kubernetes). Each collector uses the fields it understands
-// (procfs: PID; Prometheus and cAdvisor: Namespace, Pod, Container, Node; Envoy admin:
-// URL) and copies the rest into the result.
+// (procfs: PID; Prometheus: Namespace, Pod and Container, or URL on the local platform;
+// cAdvisor: Namespace, Pod, Container; Envoy admin: AdminURL; linkerd-proxy: URL) and
+// copies the rest into the result.
 type Target struct {
 	// Component names it in the result, e.g. "svc-1-sidecar".
 	Component string
@@ -22,8 +23,11 @@ type Target struct {
 	PID int
 	// Kubernetes coordinates.
 	Namespace, Pod, Container, Node string
-	// URL of a per-component endpoint (admin or metrics).
+	// URL of the component's Prometheus metrics endpoint ("" when it has none).
 	URL string
+	// AdminURL of the proxy's admin endpoint (Envoy admin); collectors use its scheme and
+	// host, since admin paths are fixed.
+	AdminURL string
 }
 
 // Window is a period to report usage over: the measured phase of a trial.
@@ -43,9 +47,26 @@ type Collector interface {
 	// collector cannot work at all (no /proc, started twice). Sampling ends when ctx is
 	// done or Stop is called.
 	Start(ctx context.Context, targets []Target) error
-	// Collect returns one Resource per target with its usage over exactly the window.
+	// Collect returns one Resource per target in the collector's scope (procfs,
+	// Prometheus and cAdvisor: every target; Envoy admin and linkerd-proxy: the proxies)
+	// with its usage over exactly the window, plus the components it finds itself
+	// (Prometheus: control plane, node-level proxies, nodes).
 	Collect(ctx context.Context, w Window) ([]result.Resource, error)
 	// Stop ends sampling and waits for it to end. It is idempotent; Collect still
 	// answers from what was sampled.
 	Stop()
+}
+
+// Noter is implemented by collectors that learn more in Collect than resource figures:
+// the data plane's own latency and warnings about the collection as a whole (which
+// cAdvisor job was used, a series missing everywhere). The experiment calls Notes right
+// after Collect; it describes that Collect's window.
+type Noter interface {
+	Notes() Notes
+}
+
+// Notes are what a Collect found besides resources.
+type Notes struct {
+	ProxyLatency []result.ProxyLatency
+	Warnings     []string
 }

@@ -2,13 +2,17 @@
 // trial's measured window, and reports it as result.Resource values tagged with their
 // source and the query that produced them.
 //
-// It owns the Collector interface (Start, Collect per window, Stop) and the collectors:
-// procfs here; Prometheus, Envoy admin, cAdvisor and linkerd-proxy metrics belong here
-// too. It does not decide what to measure (the platform hands over Targets) or when (the
-// experiment passes each trial's window), and it never prints.
+// It owns the Collector interface (Start, Collect per window, Stop; Noter for what a
+// Collect finds besides resources), the collectors (procfs, Prometheus, Envoy admin,
+// cAdvisor, linkerd-proxy) and Merge, which turns several collectors' figures into one per
+// component and cross-checks them. It does not decide what to measure (the platform hands
+// over Targets, the mesh profile says what a proxy is called) or when (the experiment
+// passes each trial's window), and it never prints. docs/collectors.md is the user's
+// view of all of this.
 //
-// Imports: result and the standard library (plus prometheus/common/expfmt for the
-// exposition-format collectors). Never spec, platform, experiment or any load code.
+// Imports: result, internal/mesh (profiles as data) and the standard library, plus
+// prometheus/client_golang's API client and prometheus/common/expfmt, which no other
+// package of smp may import. Never platform, experiment or any load code.
 //
 // # procfs
 //
@@ -66,4 +70,58 @@
 // Memory is bounded: each target keeps a ring of Retention/Interval + 2 samples (64 bytes
 // each; 225 KiB per target for the default hour at 1 s), so a collector left running
 // does not grow, and Retention must cover the longest window Collect will be asked about.
+//
+// # Prometheus
+//
+// The Prometheus collector sends instant queries evaluated at the window's end with
+// ranges exactly as long as the window ([$window], the window cut to whole milliseconds):
+// rate() over it is the CPU time used inside the window over its length (exact for a
+// counter read at the window's edges, extrapolated by at most one scrape interval at each
+// end otherwise), avg_over_time and max_over_time of the working set the mean and peak
+// memory. The CPU peak is a subquery, max_over_time(rate(…[$rate_window])[$peak_range:$step]),
+// whose steps Prometheus aligns to multiples of $step and whose range starts $rate_window
+// after the window's start, so that no rate reaches back into the warm-up. Before
+// querying, Collect waits until the window is over and Prometheus holds a sample after
+// its end for every series that has samples in it (polling, at most two scrape intervals
+// plus a second past the end). Range queries were the alternative; one instant query per
+// figure is what a reader can paste into Prometheus's console, and it is what
+// Resource.Query records, expanded, with the evaluation time.
+//
+// On Kubernetes the queries read cAdvisor's container series of one scrape job only (the
+// plan's job, else detected: kube-prometheus's kubelet /metrics/cadvisor, then the usual
+// job names, then the one with most series; more than one job is a warning), never the
+// pod aggregate (container=""), the pause container (container="POD") or cgroups without
+// an image, grouped by namespace, pod and container: the mesh profile's proxy containers,
+// the other containers of the application namespaces, the control plane, the node-level
+// data plane (ztunnel, cilium-agent, cilium-envoy), and every node's busy CPU and memory
+// from node_exporter. On the local platform they read each target's own
+// process_cpu_seconds_total and process_resident_memory_bytes by instance (the host:port
+// of its metrics URL), written into a file_sd targets file at Start when TargetsFile is
+// set. The data plane's latency histograms of the profile give Notes.ProxyLatency.
+// DefaultQueries lists every query; a plan replaces them by name.
+//
+// A server that does not answer, and a query it rejects, become errors of the resources
+// concerned (and a warning); Collect itself fails only on misuse.
+//
+// # Endpoint collectors
+//
+// linkerd-proxy (:4191/metrics), Envoy admin (/memory, /stats?format=json,
+// /stats/prometheus, /server_info, /clusters) and cAdvisor (REST API v2.0 or its
+// Prometheus form) read their endpoints every Interval into a bounded ring of points per
+// target, like procfs, and summarise the points inside the window the same way: CPU mean
+// from the first and last, peak of one interval, memory mean and peak, counters as their
+// increase (a reset counted from zero, as PromQL's increase does), gauges as their last
+// value, and histograms as their increase, whose percentiles are interpolated as PromQL's
+// histogram_quantile does. cAdvisor's own sample timestamps are used, and a sample read
+// twice is kept once.
+//
+// # Cross-check
+//
+// Merge takes each collector's resources in order of precedence (procfs, prometheus,
+// cadvisor, linkerd-proxy, envoy-admin) and keeps one entry per component: the first
+// usable figure of a source that measures CPU. The others are kept in its CrossChecks
+// with their difference in percent (CPU; memory when the metric is the same); a
+// difference above CrossCheckRatio (20%) and above a floor (10 mcores, 1 MiB) is a
+// warning. So sums over components never count one twice, and Envoy's missing CPU is
+// never read as zero.
 package collect

@@ -40,7 +40,7 @@ func BenchmarkHTTP1Request(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		st, err := c.do(ctx, ps, time.Hour)
+		st, err := c.do(ctx, ps, time.Hour, 0)
 		if err != nil || st != 200 {
 			b.Fatalf("status %d err %v", st, err)
 		}
@@ -205,7 +205,7 @@ func BenchmarkH2CRequest(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		st, err := c.do(ctx, ps, time.Hour)
+		st, err := c.do(ctx, ps, time.Hour, 0)
 		if err != nil || st != 200 {
 			b.Fatalf("status %d err %v", st, err)
 		}

@@ -54,6 +54,9 @@ const (
 	// Step runs each of Steps in turn; the last step's rate holds if
 	// Duration is longer than the steps.
 	Step
+	// RealWorld is Poisson arrivals whose rate follows a seeded, smooth curve
+	// (diurnal swing, bursts, slow wander; see RealWorldRate) with mean Rate.
+	RealWorld
 )
 
 func (p Pattern) String() string {
@@ -68,6 +71,8 @@ func (p Pattern) String() string {
 		return "ramp"
 	case Step:
 		return "step"
+	case RealWorld:
+		return "realworld"
 	}
 	return fmt.Sprintf("Pattern(%d)", int(p))
 }
@@ -85,7 +90,27 @@ type Arrival struct {
 	RampFrom     float64       // Ramp: starting rate, default 0
 	RampDuration time.Duration // Ramp: default Duration
 	Steps        []RateStep    // Step: required
-	Seed         int64         // Poisson and Uniform: the same seed gives the same schedule; default 1
+	RealWorld    RealWorldRate // RealWorld: the rate curve
+	// Seed: Poisson, Uniform and RealWorld arrivals, and the request mix, body
+	// sizes and churn; the same seed gives the same schedule. Default 1.
+	Seed int64
+	// Phase shifts every slot of the even processes (Constant, Uniform, Ramp, Step) by
+	// this fraction of one slot in count space, in [-0.5, 0.5); Poisson ignores it.
+	// Default 0. Load agent i of n, each at 1/n of the rate, uses (i+½)/n − ½: the union
+	// of their slots is then exactly the schedule one generator would have run.
+	Phase float64
+}
+
+// Request is one entry of a weighted request mix (HTTP/1.1).
+type Request struct {
+	Weight  float64  // relative; > 0
+	Method  string   // default GET, or POST with a body
+	Path    string   // request-target such as /api?x=1; default the Target's
+	Headers []string // "Name: value" lines, sent after Config.Headers
+	Body    []byte   // overrides PayloadSize
+	// PayloadSize generates a body of this many bytes; with Config.SizeSpread it
+	// is the median of a log-normal.
+	PayloadSize int
 }
 
 // GRPCCall selects the unary method called when Protocol is GRPC.
@@ -126,6 +151,19 @@ type Config struct {
 	Rate    float64 // total requests/s; 0 = closed loop (no pacing)
 	Arrival Arrival // ignored in closed loop
 
+	// Requests, when set, replaces Method, Body and the Target's path per
+	// request: each slot sends one of them, drawn by weight from the seed
+	// (HTTP/1.1 only). PhaseResult.Mix counts what each sent.
+	Requests []Request
+	// SizeSpread is σ of the log-normal that generated bodies (PayloadSize)
+	// take their size from, PayloadSize being its median; 0 = every body is
+	// PayloadSize bytes. Sizes are drawn per slot from the seed.
+	SizeSpread float64
+	// Churn closes each HTTP/1.1 connection after a random number of requests
+	// (geometric, mean Churn, from the seed) and opens a new one, as clients
+	// come and go; 0 = connections live for the whole run.
+	Churn float64
+
 	Connections int // default 1
 	Streams     int // concurrent requests per connection for H2, H2C and GRPC; default 1
 	MaxInflight int // overflow bound on due-but-unsent slots; 0 = only the Timeout rule
@@ -148,6 +186,16 @@ type Config struct {
 
 	SeriesInterval time.Duration  // time-series and Progress period; default 1s
 	Progress       func(Progress) // called once per interval from one goroutine; must not block long
+
+	// StartAt, when set, is when the run's clock starts (the warm-up, or the measured
+	// phase without one): connections are opened first, then Run waits for it, so load
+	// agents on several machines start together whatever their connection set-up costs.
+	// If the connections are ready up to startSlack (100ms) after StartAt, the schedule is still
+	// anchored at StartAt (the first slots are then late, and their lag is recorded);
+	// later than that, the clock starts when they are ready, as without StartAt, and
+	// PhaseResult.Start says when. Zero: start as soon as the connections are open. Give
+	// it a monotonic reading (time.Now().Add(d)) so a wall-clock step cannot move it.
+	StartAt time.Time
 }
 
 // Defaults, each with its reason.
@@ -206,6 +254,22 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Arrival.Pattern == Ramp && c.Arrival.RampDuration == 0 {
 		c.Arrival.RampDuration = c.Duration
+	}
+	if c.Arrival.Pattern == RealWorld {
+		c.Arrival.RealWorld = c.Arrival.RealWorld.withDefaults(c.Duration)
+	}
+	if len(c.Requests) > 0 {
+		reqs := make([]Request, len(c.Requests))
+		for i, r := range c.Requests {
+			if r.Method == "" {
+				r.Method = "GET"
+				if len(r.Body) > 0 || r.PayloadSize > 0 {
+					r.Method = "POST"
+				}
+			}
+			reqs[i] = r
+		}
+		c.Requests = reqs
 	}
 	if c.Arrival.Seed == 0 {
 		c.Arrival.Seed = 1
@@ -270,6 +334,7 @@ func (c Config) Validate() error {
 	if c.Rate > 0 || c.Arrival.Pattern == Step {
 		errs = append(errs, c.Arrival.validate()...)
 	}
+	errs = append(errs, c.validateMix()...)
 	if c.Connections < 1 {
 		bad("connections %d: must be ≥ 1", c.Connections)
 	}
@@ -312,8 +377,13 @@ func (c Config) Validate() error {
 func (a Arrival) validate() []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !(a.Phase >= -0.5 && a.Phase < 0.5) {
+		bad("arrival phase %v: must be in [-0.5, 0.5)", a.Phase)
+	}
 	switch a.Pattern {
 	case Constant, Poisson:
+	case RealWorld:
+		errs = append(errs, a.RealWorld.validate()...)
 	case Uniform:
 		if a.Jitter <= 0 || a.Jitter > 1 {
 			bad("arrival jitter %v: must be in (0, 1]", a.Jitter)
@@ -391,3 +461,45 @@ func (c Config) endpoint() (endpoint, error) {
 	e.path = u.RequestURI()
 	return e, nil
 }
+
+// validateMix checks Requests, SizeSpread and Churn.
+func (c Config) validateMix() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if len(c.Requests) > 0 && c.Protocol != HTTP1 {
+		bad("requests: a request mix is for HTTP/1.1 only")
+	}
+	for i, r := range c.Requests {
+		if !(r.Weight > 0) || math.IsInf(r.Weight, 0) {
+			bad("request %d: weight %v must be > 0", i, r.Weight)
+		}
+		if strings.ContainsAny(r.Method, " \r\n") {
+			bad("request %d: method %q must be one token", i, r.Method)
+		}
+		if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \r\n")) {
+			bad("request %d: path %q must start with / and hold no spaces", i, r.Path)
+		}
+		if r.PayloadSize < 0 {
+			bad("request %d: payload size %d must be ≥ 0", i, r.PayloadSize)
+		}
+		for _, h := range r.Headers {
+			name, _, ok := strings.Cut(h, ":")
+			if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(h, "\r\n") {
+				bad("request %d: header %q: want \"Name: value\" on one line", i, h)
+			}
+		}
+	}
+	if c.SizeSpread < 0 || c.SizeSpread > 3 || math.IsNaN(c.SizeSpread) {
+		bad("size spread %v: must be between 0 and 3", c.SizeSpread)
+	}
+	if c.Churn < 0 || math.IsNaN(c.Churn) || math.IsInf(c.Churn, 0) {
+		bad("churn %v: must be a finite number ≥ 0", c.Churn)
+	}
+	if c.Churn > 0 && c.Protocol != HTTP1 {
+		bad("churn: for HTTP/1.1 only (HTTP/2 and gRPC multiplex one connection)")
+	}
+	return errs
+}
+
+// openLoop reports whether c (with defaults) paces requests by a schedule.
+func (c Config) openLoop() bool { return c.Rate > 0 || c.Arrival.Pattern == Step }

@@ -52,6 +52,13 @@
 // value, charged from its intended time. There is no queue and no goroutine
 // per request, so memory does not depend on how far behind the run is.
 //
+// Arrival.Phase shifts every count-space point of the even processes by a
+// fraction of a slot. It exists for load agents (internal/agent): n agents
+// each running 1/n of the rate with phases (i+½)/n − ½ place their slots at
+// N⁻¹(m+½) for every m, exactly the schedule of one generator at the full
+// rate, ramps and steps included, so agents interleave instead of firing
+// together. Poisson agents are decorrelated by their seeds instead.
+//
 // # Pacing
 //
 // Deadlines are absolute offsets on the monotonic clock from the start of
@@ -138,7 +145,10 @@
 //
 // # Phases and termination
 //
-// Connections are opened before the warm-up starts. A slot belongs to the
+// Connections are opened before the warm-up starts. With Config.StartAt the
+// clock then waits for that instant, and the schedule is anchored at it even
+// when the timer wakes a little late (up to startSlack), so agents on several
+// machines share one time origin up to their clock offsets. A slot belongs to the
 // phase its intended time falls in (closed loop: the actual time). No slot
 // intended at or after the end of the measurement is claimed, and nothing
 // is sent after end+Timeout; at that point (or when ctx is cancelled) open

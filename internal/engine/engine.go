@@ -21,7 +21,9 @@ type caller interface {
 	// A non-nil error means the request failed (it is classified); a status
 	// with a nil error is a response, successful or not. deadline is the
 	// monotonic offset (from run.base) after which the request times out.
-	do(ctx context.Context, ps *phaseStats, deadline time.Duration) (status int, err error)
+	// variant selects the prepared request (see mixer; 0 without a mix); only
+	// HTTP/1.1 has more than one.
+	do(ctx context.Context, ps *phaseStats, deadline time.Duration, variant int) (status int, err error)
 	// abort unblocks a do in progress; used when the run is cancelled.
 	abort()
 	close()
@@ -61,10 +63,28 @@ type phaseStats struct {
 	bytesSent, bytesRecv           int64
 	status                         [statusSlots]int64
 	errs                           [numClasses]int64
+
+	// Keep-alive off (HTTP/1.1) only, else nil: connect, TLS handshake and
+	// first-byte times of every request (see h1Caller.recordDial).
+	connect, tls, firstByte *hist.Histogram
+	// mix counts the requests sent per entry of Config.Requests; nil without a mix.
+	mix []int64
 }
 
 func newPhaseStats() *phaseStats {
 	return &phaseStats{latency: hist.New(), service: hist.New(), lag: hist.New(), errLatency: hist.New()}
+}
+
+// newPhaseStats adds what this run records beyond the basics.
+func (r *run) newPhaseStats() *phaseStats {
+	ps := newPhaseStats()
+	if r.cfg.Protocol == HTTP1 && !*r.cfg.KeepAlive {
+		ps.connect, ps.tls, ps.firstByte = hist.New(), hist.New(), hist.New()
+	}
+	if r.mix != nil {
+		ps.mix = make([]int64, len(r.cfg.requests()))
+	}
+	return ps
 }
 
 // live counters the collector reads while workers run, on their own cache
@@ -83,6 +103,9 @@ type worker struct {
 	fine   *preciseTimer // the last coarseSlack of each wait
 	phases [2]*phaseStats
 	hint   int // schedule segment hint
+	// key numbers a closed-loop worker's requests for the mixer: worker index
+	// in the top bits, a count below.
+	key uint64
 
 	// Interval latency histograms: the worker records into cur; the collector
 	// leaves an empty one in swapIn and the worker trades cur for it at its
@@ -111,6 +134,7 @@ type run struct {
 	maxInflight float64
 	spin        time.Duration
 	stats       *sharedStats
+	mix         *mixer // nil: every request is variant 0
 }
 
 func (r *run) since() time.Duration { return time.Since(r.base) }
@@ -143,6 +167,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if r.open {
 		r.sched = schedule{proc: newProcess(c.Arrival), shape: newShape(c)}
 	}
+	r.mix = newMixer(c)
 
 	factory, err := newFactory(r)
 	if err != nil {
@@ -153,15 +178,15 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	nw := c.Connections * c.Streams
 	workers := make([]*worker, nw)
 	for i := range workers {
-		w := &worker{r: r, cur: hist.New(), timer: time.NewTimer(time.Hour)}
+		w := &worker{r: r, cur: hist.New(), timer: time.NewTimer(time.Hour), key: uint64(i) << 40}
 		if r.open {
 			w.fine = newPreciseTimer()
 		}
 		w.timer.Stop()
 		w.swapIn.Store(hist.New())
-		w.phases[Measure] = newPhaseStats()
+		w.phases[Measure] = r.newPhaseStats()
 		if c.Warmup > 0 {
-			w.phases[Warmup] = newPhaseStats()
+			w.phases[Warmup] = r.newPhaseStats()
 		} else {
 			w.phases[Warmup] = w.phases[Measure] // never used: no slot falls before warmEnd
 		}
@@ -182,7 +207,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 	}()
 
-	r.base = time.Now()
+	r.base = startClock(ctx, c.StartAt)
 	r.wall = r.base.UTC().Round(0)
 	r.warmEnd = c.Warmup
 	r.end = c.Warmup + c.Duration
@@ -216,6 +241,36 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	return r.result(workers, col, cancelled, stopped, factory), nil
 }
 
+// startSlack is how late after Config.StartAt the connections may be ready (or the
+// timer may wake: a loaded machine's timers oversleep by milliseconds, 11ms seen on the
+// 2-core test machine) and the schedule still start at StartAt, so agents keep one time
+// origin; the first slots are then late and their lag is recorded. Beyond it the
+// backlog would reach the target as a burst, so the clock starts afresh.
+const startSlack = 100 * time.Millisecond
+
+// startClock waits for at (if set and ahead) and returns the run's time origin: at
+// itself when reached within startSlack, else now. A cancelled ctx ends the wait at once
+// (the run then stops before its first slot).
+func startClock(ctx context.Context, at time.Time) time.Time {
+	if at.IsZero() {
+		return time.Now()
+	}
+	if d := time.Until(at); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return time.Now()
+		case <-t.C:
+		}
+	}
+	now := time.Now()
+	if now.Sub(at) <= startSlack {
+		return at
+	}
+	return now
+}
+
 // loop is a worker's life: claim a slot, wait for it, send, record.
 func (w *worker) loop(ctx context.Context) {
 	r := w.r
@@ -225,7 +280,12 @@ func (w *worker) loop(ctx context.Context) {
 			if now >= r.end {
 				return
 			}
-			w.send(ctx, now, now)
+			v := 0
+			if r.mix != nil {
+				v = r.mix.pick(w.key)
+				w.key++
+			}
+			w.send(ctx, now, now, v)
 		}
 		return
 	}
@@ -248,7 +308,11 @@ func (w *worker) loop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.send(ctx, at, r.since())
+		v := 0
+		if r.mix != nil {
+			v = r.mix.pick(math.Float64bits(n))
+		}
+		w.send(ctx, at, r.since(), v)
 	}
 }
 
@@ -288,13 +352,13 @@ func (w *worker) wait(ctx context.Context, at time.Duration) bool {
 
 // send performs one request intended at `intended` and actually started at
 // `actual` (both offsets from base) and records it.
-func (w *worker) send(ctx context.Context, intended, actual time.Duration) {
+func (w *worker) send(ctx context.Context, intended, actual time.Duration, variant int) {
 	r := w.r
 	ph := r.phaseOf(intended)
 	ps := w.phases[ph]
 	deadline := min(actual+r.cfg.Timeout, r.hardStop)
 	w.live.started.Add(1)
-	status, err := w.caller.do(ctx, ps, deadline)
+	status, err := w.caller.do(ctx, ps, deadline, variant)
 	done := r.since()
 	w.live.done[ph].Add(1)
 	if err != nil && ctx.Err() != nil {
@@ -302,6 +366,9 @@ func (w *worker) send(ctx context.Context, intended, actual time.Duration) {
 		return
 	}
 	ps.requests++
+	if ps.mix != nil {
+		ps.mix[variant/r.mix.sizes]++
+	}
 	if r.open {
 		// Closed loop: intended = actual, so the lag is 0 and the service
 		// time equals the latency; result derives both instead of paying two
@@ -374,6 +441,22 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 				pr.StartLag.RecordN(0, ps.requests)
 			}
 			pr.ErrorLatency.Merge(ps.errLatency)
+			if ps.connect != nil {
+				if pr.Connect == nil {
+					pr.Connect, pr.TLSHandshake, pr.FirstByte = hist.New(), hist.New(), hist.New()
+				}
+				pr.Connect.Merge(ps.connect)
+				pr.TLSHandshake.Merge(ps.tls)
+				pr.FirstByte.Merge(ps.firstByte)
+			}
+			if ps.mix != nil {
+				if pr.Mix == nil {
+					pr.Mix = make([]int64, len(ps.mix))
+				}
+				for i, n := range ps.mix {
+					pr.Mix[i] += n
+				}
+			}
 			pr.Requests += ps.requests
 			pr.OK += ps.ok
 			pr.Failed += ps.failed
@@ -414,6 +497,11 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 	res.Connections = f.connections()
 	res.Reconnects = f.reconnects()
 	res.Series, res.SeriesInterval = col.series, col.interval
+	if r.open && (c.Arrival.Pattern == Poisson || c.Arrival.Pattern == Uniform || c.Arrival.Pattern == RealWorld || r.mix != nil) {
+		// Seeded schedules are described so that they can be recognised and
+		// replayed; an error here is impossible (c was validated).
+		res.Schedule, _ = Schedule(c)
+	}
 	return res
 }
 

@@ -49,6 +49,9 @@ func (c *h1Caller) exchangeRaw(req []byte) (int, error) {
 		return x.written, os.NewSyscallError("write", x.werr)
 	case x.blocked:
 		n, err := c.conn.Write(req[x.written:])
+		if c.f.phases {
+			c.tWrote = c.f.r.since()
+		}
 		return x.written + n, err
 	case err != nil:
 		return x.written, err
@@ -79,6 +82,9 @@ func (c *h1Caller) rawStep(fd uintptr) bool {
 				x.werr = err
 				return true
 			}
+		}
+		if c.f.phases {
+			c.tWrote = c.f.r.since()
 		}
 		if x.pollTo == 0 {
 			return false // wait for readiness: no speculative read

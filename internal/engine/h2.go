@@ -480,7 +480,7 @@ type h2ResetError struct{ code http2.ErrCode }
 
 func (e h2ResetError) Error() string { return "h2: stream reset by server: " + e.code.String() }
 
-func (s *h2Stream) do(ctx context.Context, ps *phaseStats, deadline time.Duration) (int, error) {
+func (s *h2Stream) do(ctx context.Context, ps *phaseStats, deadline time.Duration, _ int) (int, error) {
 	f := s.f
 	retried := false
 	for {

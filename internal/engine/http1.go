@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -20,23 +22,33 @@ import (
 const h1BufSize = 32 << 10
 
 // h1Factory builds HTTP/1.1 callers. The request bytes are built once and
-// shared read-only by every connection.
+// shared read-only by every connection: one variant per request of the mix
+// and body size (see mixer), or just one.
 type h1Factory struct {
 	r         *run
 	tls       *tls.Config // nil for cleartext
-	req       []byte      // the whole request, head and body
-	bodyStart int         // len of the head; req[bodyStart:] is the body
-	head      bool        // HEAD: responses carry no body
+	variants  []h1Variant
 	keepAlive bool
-	slack     time.Duration // see h1Caller.deadline
-	dialer    net.Dialer
+	// phases: keep-alive is off, so every request dials, and its connect, TLS
+	// and first-byte times are recorded (phaseStats.connect and co.).
+	phases bool
+	churn  float64       // Config.Churn
+	slack  time.Duration // see h1Caller.deadline
+	dialer net.Dialer
+	nconn  atomic.Int64 // callers created, numbering them for churn
+}
+
+// h1Variant is one prepared request.
+type h1Variant struct {
+	req  []byte // the whole request, head and body
+	head bool   // HEAD: responses carry no body
 }
 
 func newH1Factory(r *run) (*h1Factory, error) {
 	c := r.cfg
 	// Timeout/16 keeps the timeout within ~6% of the configured value; the
 	// hard stop at the end of a run moves by at most that much too.
-	f := &h1Factory{r: r, head: strings.EqualFold(c.Method, "HEAD"), keepAlive: *c.KeepAlive, slack: c.Timeout / 16}
+	f := &h1Factory{r: r, keepAlive: *c.KeepAlive, phases: !*c.KeepAlive, churn: c.Churn, slack: c.Timeout / 16}
 	if r.ep.tls {
 		conf, err := clientTLS(c.TLS, r.ep, []string{"http/1.1"})
 		if err != nil {
@@ -44,8 +56,37 @@ func newH1Factory(r *run) (*h1Factory, error) {
 		}
 		f.tls = conf
 	}
-	f.req, f.bodyStart = buildH1Request(c, r.ep)
+	f.variants = buildH1Variants(c, r.ep)
 	return f, nil
+}
+
+// buildH1Variants renders every request of the mix in every body size, in the
+// order mixer.pick numbers them. Bodies are slices of one filler buffer.
+func buildH1Variants(c Config, ep endpoint) []h1Variant {
+	reqs := c.requests()
+	k := sizesPerRequest(c)
+	sizes := variantSizes(c)
+	filler := makePayload(slices.Max(sizes))
+	out := make([]h1Variant, 0, len(reqs)*k)
+	for i, rq := range reqs {
+		vc, vep := c, ep
+		if len(c.Requests) > 0 {
+			vc.Method = rq.Method
+			vc.Headers = append(append([]string(nil), c.Headers...), rq.Headers...)
+			if rq.Path != "" {
+				vep.path = rq.Path
+			}
+		}
+		for q := range k {
+			vc.Body = rq.Body
+			if vc.Body == nil {
+				vc.Body = filler[:sizes[i*k+q]]
+			}
+			req, _ := buildH1Request(vc, vep)
+			out = append(out, h1Variant{req: req, head: strings.EqualFold(vc.Method, "HEAD")})
+		}
+	}
+	return out
 }
 
 // buildH1Request renders the request once; the hot path only writes it.
@@ -86,7 +127,7 @@ func (f *h1Factory) open(ctx context.Context, conns, _ int) ([]caller, error) {
 	callers := make([]caller, conns)
 	hs := make([]*h1Caller, conns)
 	for i := range callers {
-		hs[i] = &h1Caller{f: f, rd: h1Reader{buf: make([]byte, h1BufSize)}}
+		hs[i] = &h1Caller{f: f, rd: h1Reader{buf: make([]byte, h1BufSize)}, id: int(f.nconn.Add(1) - 1)}
 		callers[i] = hs[i]
 	}
 	if !f.keepAlive {
@@ -124,6 +165,13 @@ type h1Caller struct {
 	raw   syscall.RawConn
 	rawFn func(fd uintptr) bool // c.rawStep, bound once
 	x     h1RawState
+	// id numbers the caller within the run; life counts its connections and
+	// left the requests its connection may still carry (churn).
+	id, life int
+	left     int64
+	// Phase instants (offsets from run.base) of the current request when
+	// f.phases is set: dial start, TCP connected, TLS done, request written.
+	tDial, tConn, tTLS, tWrote time.Duration
 	// deadline is what conn's deadline is set to. Moving a deadline costs two
 	// runtime timer updates, a measurable share of a loopback request, so it
 	// is moved only when the request's own deadline falls outside
@@ -136,11 +184,17 @@ var errAborted = errors.New("run cancelled")
 
 func (c *h1Caller) dial(ctx context.Context) error {
 	f := c.f
+	if f.phases {
+		c.tDial, c.tConn, c.tTLS = f.r.since(), 0, 0
+	}
 	conn, err := f.dialer.DialContext(ctx, "tcp", f.r.ep.hostPort)
 	if err != nil {
 		return err
 	}
 	f.r.stats.connections.Add(1)
+	if f.phases {
+		c.tConn = f.r.since()
+	}
 	if f.tls != nil {
 		tc := tls.Client(conn, f.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -148,6 +202,13 @@ func (c *h1Caller) dial(ctx context.Context) error {
 			return err
 		}
 		conn = tc
+		if f.phases {
+			c.tTLS = f.r.since()
+		}
+	}
+	if f.churn > 0 {
+		c.left = churnLife(uint64(f.r.cfg.Arrival.Seed), f.churn, c.id, c.life)
+		c.life++
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -190,14 +251,18 @@ func (c *h1Caller) abort() {
 
 func (c *h1Caller) close() { c.dropConn() }
 
-func (c *h1Caller) do(ctx context.Context, ps *phaseStats, deadline time.Duration) (int, error) {
+func (c *h1Caller) do(ctx context.Context, ps *phaseStats, deadline time.Duration, variant int) (int, error) {
 	f := c.f
+	v := &f.variants[variant]
 	dl := f.r.base.Add(deadline)
 	for attempt := 0; ; attempt++ {
 		if c.conn == nil {
 			dctx, cancel := context.WithDeadline(ctx, dl)
 			err := c.dial(dctx)
 			cancel()
+			if f.phases {
+				c.recordDial(ps)
+			}
 			if err != nil {
 				return 0, err
 			}
@@ -214,14 +279,20 @@ func (c *h1Caller) do(ctx context.Context, ps *phaseStats, deadline time.Duratio
 		var n int
 		var err error
 		if c.raw != nil {
-			n, err = c.exchangeRaw(f.req)
+			n, err = c.exchangeRaw(v.req)
 		} else {
-			n, err = c.conn.Write(f.req)
+			n, err = c.conn.Write(v.req)
+			if f.phases {
+				c.tWrote = f.r.since()
+			}
 		}
 		ps.bytesSent += int64(n)
 		status, closeAfter := 0, false
+		if err == nil && f.phases {
+			c.firstByte(ps)
+		}
 		if err == nil {
-			status, closeAfter, err = c.rd.response(f.head)
+			status, closeAfter, err = c.rd.response(v.head)
 		}
 		ps.bytesRecv += c.rd.take()
 		if err != nil {
@@ -238,10 +309,42 @@ func (c *h1Caller) do(ctx context.Context, ps *phaseStats, deadline time.Duratio
 			return 0, err
 		}
 		c.used = true
+		if f.churn > 0 {
+			c.left--
+			closeAfter = closeAfter || c.left <= 0
+		}
 		if closeAfter || !f.keepAlive {
 			c.dropConn()
 		}
 		return status, nil
+	}
+}
+
+// recordDial records the connect and TLS times of the dial that just ran
+// (keep-alive off): each phase that completed, whether or not the next failed.
+func (c *h1Caller) recordDial(ps *phaseStats) {
+	if c.tConn == 0 {
+		return
+	}
+	ps.connect.Record(c.tConn - c.tDial)
+	if c.tTLS != 0 {
+		ps.tls.Record(c.tTLS - c.tConn)
+	}
+}
+
+// firstByte waits for the first byte of the response (unless the raw
+// exchange already read it) and records the time from the end of the write
+// to it (keep-alive off). The bytes stay in the buffer for response; a read
+// error is left for response to report, classified as usual.
+func (c *h1Caller) firstByte(ps *phaseStats) {
+	if !c.rd.got && c.rd.pre == nil {
+		if err := c.rd.fill(); err != nil {
+			c.rd.pre = err
+			return
+		}
+	}
+	if c.rd.got {
+		ps.firstByte.Record(c.f.r.since() - c.tWrote)
 	}
 }
 

@@ -65,6 +65,15 @@ type PhaseResult struct {
 
 	Status map[string]int64 // "200", "503", "grpc:OK", "grpc:UNAVAILABLE"
 	Errors map[string]int64 // by class, see the Class constants; they add up to Failed + Overflow
+
+	// With keep-alive off (HTTP/1.1), every request opens its own connection and
+	// these hold its phases; nil otherwise. Connect is dial start → TCP
+	// connected, TLSHandshake TCP connected → handshake done (no samples over
+	// plaintext), FirstByte request written → first response byte. Each phase
+	// that completed is recorded, whether or not the request then succeeded.
+	Connect, TLSHandshake, FirstByte *hist.Histogram
+	// Mix counts the requests sent per entry of Config.Requests; nil without a mix.
+	Mix []int64
 }
 
 // Result is what Run measured. It is complete even when the run was
@@ -91,6 +100,11 @@ type Result struct {
 
 	SeriesInterval time.Duration // may be a multiple of Config.SeriesInterval for long runs
 	Series         []Point
+
+	// Schedule describes a seeded open-loop schedule (Poisson, Uniform,
+	// RealWorld, or any with a request mix) so that it can be recognised and
+	// replayed; nil otherwise.
+	Schedule *ScheduleInfo
 }
 
 // Point is one interval of the time series.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"sort"
 	"sync/atomic"
 	"time"
 )
@@ -67,10 +68,24 @@ func newShape(c Config) shape {
 			left -= d
 		}
 		add(left, a.Steps[len(a.Steps)-1].Rate, a.Steps[len(a.Steps)-1].Rate)
+	case RealWorld:
+		// Warm-up (above) holds the mean rate; the measured phase follows the
+		// curve, knot to knot.
+		curve := newRealWorldCurve(a.RealWorld, c.Duration, uint64(a.Seed))
+		for i := 0; i+1 < len(curve.knots); i++ {
+			from := time.Duration(i) * curve.step
+			add(min(curve.step, c.Duration-from), c.Rate*curve.knots[i], c.Rate*curve.knots[i+1])
+		}
 	default:
 		add(c.Duration, c.Rate, c.Rate)
 	}
 	return sh
+}
+
+// segAt is the index of the segment holding t seconds, or len(segs) past
+// the end. Binary search: a RealWorld shape has up to knotsMax segments.
+func (sh *shape) segAt(t float64) int {
+	return sort.Search(len(sh.segs), func(i int) bool { return t < sh.segs[i].start+sh.segs[i].dur })
 }
 
 // countAt returns N(t): how many slots are due by t seconds.
@@ -78,12 +93,10 @@ func (sh *shape) countAt(t float64) float64 {
 	if t <= 0 {
 		return 0
 	}
-	for i := range sh.segs {
+	if i := sh.segAt(t); i < len(sh.segs) {
 		s := &sh.segs[i]
-		if t < s.start+s.dur {
-			x := t - s.start
-			return s.count0 + s.r0*x + (s.r1-s.r0)/s.dur*x*x/2
-		}
+		x := t - s.start
+		return s.count0 + s.r0*x + (s.r1-s.r0)/s.dur*x*x/2
 	}
 	return sh.total
 }
@@ -128,11 +141,9 @@ func (sh *shape) timeAt(n float64, hint *int) (float64, bool) {
 
 // rateAt is the requested rate at t seconds.
 func (sh *shape) rateAt(t float64) float64 {
-	for i := range sh.segs {
+	if i := sh.segAt(t); i < len(sh.segs) {
 		s := &sh.segs[i]
-		if t < s.start+s.dur {
-			return s.r0 + (s.r1-s.r0)*(t-s.start)/s.dur
-		}
+		return s.r0 + (s.r1-s.r0)*(t-s.start)/s.dur
 	}
 	return 0
 }
@@ -142,14 +153,15 @@ func (sh *shape) rateAt(t float64) float64 {
 type process struct {
 	pattern Pattern
 	jitter  float64
+	phase   float64 // Arrival.Phase, added to every point of the even processes
 	seed    uint64
 	next    atomic.Uint64 // Constant/Uniform: next slot index; Poisson: float64 bits of the next point
 	_       [48]byte      // keep the contended word on its own cache line
 }
 
 func newProcess(a Arrival) *process {
-	p := &process{pattern: a.Pattern, jitter: a.Jitter, seed: uint64(a.Seed)}
-	if a.Pattern == Poisson {
+	p := &process{pattern: a.Pattern, jitter: a.Jitter, phase: a.Phase, seed: uint64(a.Seed)}
+	if a.Pattern == Poisson || a.Pattern == RealWorld {
 		// The first arrival comes after one exponential gap, like every other.
 		p.next.Store(math.Float64bits(expGap(p.seed, 0)))
 	}
@@ -160,7 +172,7 @@ func newProcess(a Arrival) *process {
 // claim order for Constant and Poisson; Uniform may swap neighbours.
 func (p *process) claim() float64 {
 	switch p.pattern {
-	case Poisson:
+	case Poisson, RealWorld:
 		// A compare-and-swap chain: the gap after a point is a pure function of
 		// the seed and that point, so the sequence is the same whichever worker
 		// claims which point, and no lock is needed.
@@ -173,11 +185,11 @@ func (p *process) claim() float64 {
 		}
 	case Uniform:
 		k := p.next.Add(1) - 1
-		return float64(k) + 0.5 + p.jitter*(unit(p.seed, k)-0.5)
+		return float64(k) + 0.5 + p.phase + p.jitter*(unit(p.seed, k)-0.5)
 	default:
 		// The half-slot offset keeps the first request off t=0 and every request
 		// in the middle of its 1/rate slot (nighthawk's LinearRateLimiter does the same).
-		return float64(p.next.Add(1)-1) + 0.5
+		return float64(p.next.Add(1)-1) + 0.5 + p.phase
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/analysis"
 	"github.com/service-mesh-performance/smp/internal/collect"
 	"github.com/service-mesh-performance/smp/internal/generator"
+	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/term"
 	"github.com/service-mesh-performance/smp/internal/version"
@@ -108,6 +111,25 @@ func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 	v := version.Get()
 	doc.Tools = append(doc.Tools, result.Tool{Name: "smp", Version: v.Version + " " + v.Commit, Role: "smp"})
 
+	gen, err := generator.New(plan.Workload.LoadGenerator)
+	if err != nil {
+		return nil, plan.Errorf("workload.load_generator", "use load_generator: builtin", "%v", err)
+	}
+	// Before anything is deployed: a missing binary or a workload the generator cannot
+	// run is a plan error, not a failed trial.
+	if c, ok := gen.(generator.Checker); ok {
+		if err := c.Check(ctx, plan.Workload); err != nil {
+			return nil, plan.Errorf("workload.load_generator", generator.Fix(err), "%v", err)
+		}
+	}
+	if plan.Workload.Agents > 0 {
+		var stop func()
+		if gen, stop, err = agentGenerator(ctx, plan, opt.BaseDir, id); err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
+
 	newPlatform := opt.NewPlatform
 	if newPlatform == nil {
 		newPlatform = defaultPlatform
@@ -127,11 +149,8 @@ func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 			return nil, err
 		}
 	}
+	describeEnvironment(ctx, pf, doc)
 
-	gen, err := generator.New(plan.Workload.LoadGenerator)
-	if err != nil {
-		return nil, plan.Errorf("workload.load_generator", "use load_generator: builtin", "%v", err)
-	}
 	doc.Tools = append(doc.Tools, result.Tool{Name: string(gen.Info().Name), Version: gen.Info().Version, Role: "load_generator"})
 
 	schedule := Schedule(plan)
@@ -227,11 +246,17 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen ge
 	for _, tool := range d.Tools {
 		addTool(doc, result.Tool{Name: tool.Name, Version: tool.Version, Path: tool.Path, Role: "proxy"})
 	}
+	gen, stopLoad, loadWarnings, err := trialGenerator(ctx, plan, pf, d, gen)
+	if err != nil {
+		return fail(err)
+	}
+	defer stopLoad()
+	t.Warnings = append(t.Warnings, loadWarnings...)
 
 	collectors := opt.Collectors
 	if collectors == nil {
 		var warnings []string
-		collectors, warnings = collectorsFor(plan)
+		collectors, warnings = collectorsFor(plan, tp.Arm)
 		t.Warnings = append(t.Warnings, warnings...)
 	}
 	targets := targetsOf(d)
@@ -259,7 +284,12 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen ge
 		job.Progress = pp.Update
 		defer pp.Done()
 	}
-	lt, err := gen.Run(ctx, job)
+	var lt result.Trial
+	if fm := plan.Workload.FindMax; fm.Enabled {
+		lt, err = findMax(ctx, gen, job, fm, status, tp.Arm.Name)
+	} else {
+		lt, err = gen.Run(ctx, job)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -268,15 +298,7 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen ge
 	t = lt
 
 	window := collect.Window{Start: t.StartTime, End: t.EndTime}
-	for _, c := range started {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		res, err := c.Collect(cctx, window)
-		cancel()
-		if err != nil {
-			t.Warnings = append(t.Warnings, fmt.Sprintf("collector %s: %v", c.Name(), err))
-		}
-		t.Resources = append(t.Resources, res...)
-	}
+	t.Resources, t.ProxyLatency, t.Warnings = collectAll(ctx, started, window, t.Warnings)
 	if w := saturation(t.Resources, systemCPUs(pf, doc.Environment.Cores)); w != "" {
 		t.Warnings = append(t.Warnings, w)
 	}
@@ -350,31 +372,106 @@ func addTool(doc *result.Document, tool result.Tool) {
 // targetsOf lists what collectors observe: the deployment's components and the load
 // generator, which runs in this process.
 func targetsOf(d *platform.Deployment) []collect.Target {
-	out := []collect.Target{{Component: "load-generator", Role: platform.RoleLoadGenerator, PID: os.Getpid()}}
+	var out []collect.Target
+	if !slices.ContainsFunc(d.Components, func(c platform.Component) bool { return c.Role == platform.RoleLoadGenerator }) {
+		out = append(out, collect.Target{Component: "load-generator", Role: platform.RoleLoadGenerator, PID: os.Getpid()})
+	}
 	for _, c := range d.Components {
 		out = append(out, collect.Target{Component: c.Name, Role: c.Role, Service: c.Service, PID: c.PID,
-			Namespace: c.Namespace, Pod: c.Pod, Container: c.Container, Node: c.Node, URL: c.MetricsURL})
+			Namespace: c.Namespace, Pod: c.Pod, Container: c.Container, Node: c.Node, URL: c.MetricsURL, AdminURL: c.AdminURL})
 	}
 	return out
 }
 
-// collectorsFor builds the collectors a plan names; the warnings say which could not be.
-func collectorsFor(plan *spec.Plan) (out []collect.Collector, warnings []string) {
-	for _, c := range plan.Metrics.Collectors {
+// Collector construction and the cross-check of their results. -------------------------
+
+// collectorsFor builds every collector the plan names, for one arm (the Prometheus
+// collector's default queries come from the arm's mesh profile); the warnings say which
+// could not be built. They are returned in order of precedence (see collectAll).
+func collectorsFor(plan *spec.Plan, arm spec.Arm) (out []collect.Collector, warnings []string) {
+	pf := mesh.Local
+	if plan.Environment.Platform == spec.PlatformKubernetes {
+		pf = mesh.Kubernetes
+	}
+	profile, ok := mesh.For(pf, arm.Mesh, arm.DataPlane)
+	if !ok {
+		warnings = append(warnings, fmt.Sprintf("no mesh profile for %s (%s) on %s; the prometheus collector uses the baseline's queries", arm.Mesh, arm.DataPlane, pf))
+		profile, _ = mesh.For(pf, spec.MeshNone, "")
+	}
+	// Keep samples for the whole trial, whatever its length.
+	retention := plan.Workload.Duration.D() + time.Minute
+	if w := plan.Workload.Warmup; w != nil {
+		retention += w.D()
+	}
+	configured := plan.Metrics.Collectors
+	if pf == mesh.Local && !slices.ContainsFunc(configured, func(c spec.Collector) bool { return c.Type == spec.CollectorProcfs }) {
+		// procfs stays on on the local platform: it is exact per process tree, and the
+		// reference the other collectors are cross-checked against.
+		configured = append([]spec.Collector{{Type: spec.CollectorProcfs, Interval: plan.Metrics.Interval}}, configured...)
+	}
+	for _, c := range configured {
+		var col collect.Collector
+		var err error
+		ep := collect.EndpointConfig{Interval: c.Interval.D(), Retention: retention, Port: c.Port, URL: c.URL, BearerTokenFile: c.BearerTokenFile}
 		switch c.Type {
 		case spec.CollectorProcfs:
-			// Keep samples for the whole trial, whatever its length.
-			retention := plan.Workload.Duration.D() + time.Minute
-			if w := plan.Workload.Warmup; w != nil {
-				retention += w.D()
-			}
-			pf, err := collect.NewProcFS(collect.ProcFSConfig{Interval: c.Interval.D(), Retention: retention})
-			if err != nil {
-				warnings = append(warnings, fmt.Sprintf("collector procfs: %v", err))
-				continue
-			}
-			out = append(out, pf)
+			col, err = collect.NewProcFS(collect.ProcFSConfig{Interval: c.Interval.D(), Retention: retention})
+		case spec.CollectorPrometheus:
+			col, err = collect.NewPrometheus(collect.PrometheusConfig{URL: c.URL, BearerTokenFile: c.BearerTokenFile,
+				Interval: c.Interval.D(), Job: c.Job, Queries: c.Queries, Profile: profile, TargetsFile: c.TargetsFile})
+		case spec.CollectorEnvoyAdmin:
+			col, err = collect.NewEnvoyAdmin(ep)
+		case spec.CollectorLinkerdProxy:
+			col, err = collect.NewLinkerdProxy(ep)
+		case spec.CollectorCAdvisor:
+			col, err = collect.NewCAdvisor(ep)
+		default:
+			err = fmt.Errorf("unknown collector type")
+		}
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("collector %s: %v", c.Type, err))
+			continue
+		}
+		out = append(out, col)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return precedence(out[i].Name()) < precedence(out[j].Name()) })
+	return out, warnings
+}
+
+// precedence orders collectors for collect.Merge: procfs (the local default, exact per
+// process tree) first, then the container-level sources, then the proxies' own figures;
+// Envoy's admin endpoint, which reports no CPU, last.
+func precedence(name string) int {
+	for i, n := range []string{"procfs", "prometheus", "cadvisor", "linkerd-proxy", "envoy-admin"} {
+		if n == name {
+			return i
 		}
 	}
-	return out, warnings
+	return 99
+}
+
+// collectAll asks each started collector for the window, in order, and merges what they
+// report: one resource per component (the first collector's that measured it), the
+// others' figures kept beside it, and a warning where two disagree by more than 20%
+// (collect.Merge). A collector that fails loses only its own figures: the error becomes
+// a trial warning.
+func collectAll(ctx context.Context, started []collect.Collector, w collect.Window, warnings []string) ([]result.Resource, []result.ProxyLatency, []string) {
+	var sets []collect.Set
+	var latency []result.ProxyLatency
+	for _, c := range started {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		res, err := c.Collect(cctx, w)
+		cancel()
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("collector %s: %v", c.Name(), err))
+		}
+		if n, ok := c.(collect.Noter); ok && err == nil {
+			notes := n.Notes()
+			latency = append(latency, notes.ProxyLatency...)
+			warnings = append(warnings, notes.Warnings...)
+		}
+		sets = append(sets, collect.Set{Source: c.Name(), Resources: res})
+	}
+	merged, disagree := collect.Merge(sets)
+	return merged, latency, append(warnings, disagree...)
 }

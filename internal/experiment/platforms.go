@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/service-mesh-performance/smp/internal/generator"
 	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/internal/platform/kube"
 	"github.com/service-mesh-performance/smp/internal/sysinfo"
+	"github.com/service-mesh-performance/smp/internal/version"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -21,9 +24,91 @@ func defaultPlatform(ctx context.Context, plan *spec.Plan, runID string) (platfo
 	switch plan.Environment.Platform {
 	case spec.PlatformLocal:
 		return newLocal(ctx, plan, runID)
+	case spec.PlatformKubernetes:
+		return newKube(plan, runID, kube.Access{})
 	}
-	return nil, plan.Errorf("environment.platform", "use platform: local, or an external app with endpoint_urls",
+	return nil, plan.Errorf("environment.platform", "use platform: local or kubernetes, or an external app with endpoint_urls",
 		"the %s platform is not available in this smp yet", plan.Environment.Platform)
+}
+
+// kubePlatform is the kubernetes platform as the experiment uses it: kube.Platform, plus
+// the conversion of what it finds into the result's terms (kube imports no result).
+type kubePlatform struct{ *kube.Platform }
+
+// newKube connects to the cluster the plan names (smp run's --kubeconfig and --context
+// override the plan's environment.kubeconfig and context before it gets here).
+func newKube(plan *spec.Plan, runID string, access kube.Access) (platform.Platform, error) {
+	p, err := kube.New(kube.Options{Plan: plan, RunID: runID, Access: access, Version: version.Get().Version})
+	if err != nil {
+		return nil, err
+	}
+	return kubePlatform{p}, nil
+}
+
+// describe fills the result's environment with the cluster's description: its version,
+// nodes and meshes, and the CNI (as a tool with role "cni"). A cluster that cannot be
+// described is a warning, not a failure.
+func (k kubePlatform) describe(ctx context.Context, doc *result.Document) {
+	cl, err := k.Discover(ctx)
+	if err != nil {
+		doc.Warnings = append(doc.Warnings, "describe the cluster: "+err.Error())
+		return
+	}
+	env := &result.KubernetesEnvironment{Version: cl.Version, Context: cl.Context}
+	for _, n := range cl.Nodes {
+		env.Nodes = append(env.Nodes, result.Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores,
+			MemoryBytes: n.MemoryBytes, KernelVersion: n.KernelVersion, OSImage: n.OSImage,
+			ContainerRuntime: n.ContainerRuntime, KubeletVersion: n.KubeletVersion, Arch: n.Arch, Labels: n.Labels})
+	}
+	for _, m := range cl.Meshes {
+		env.Meshes = append(env.Meshes, result.MeshInfo{Type: m.Profile.Mesh, DataPlane: m.Profile.DataPlane, Version: m.Version})
+	}
+	doc.Environment.Kubernetes = env
+	if cl.CNI != "" {
+		addTool(doc, result.Tool{Name: cl.CNI, Version: cl.CNIVersion, Role: "cni"})
+	}
+	doc.Environment.ID = environmentID(doc.Environment)
+}
+
+// describeEnvironment lets a platform that knows more about where the run happens (the
+// cluster) add it to the result.
+func describeEnvironment(ctx context.Context, pf platform.Platform, doc *result.Document) {
+	if k, ok := pf.(kubePlatform); ok {
+		k.describe(ctx, doc)
+	}
+}
+
+// podLoad is implemented by platforms whose load generator runs beside the application
+// (kube: a fortio server in a pod of the arm's load namespace, reached by port-forward).
+type podLoad interface {
+	LoadEndpoint(ctx context.Context, d *platform.Deployment) (base string, stop func(), err error)
+}
+
+// trialGenerator is the generator of one trial: gen, or, on a platform whose load runs in
+// a pod, the in-cluster fortio server driven through its REST API. The warnings say when
+// that is not the generator the plan names. stop closes what was opened.
+func trialGenerator(ctx context.Context, plan *spec.Plan, pf platform.Platform, d *platform.Deployment, gen generator.Generator) (generator.Generator, func(), []string, error) {
+	pl, ok := pf.(podLoad)
+	if !ok || plan.Workload.Agents > 0 {
+		return gen, func() {}, nil, nil
+	}
+	base, stop, err := pl.LoadEndpoint(ctx, d)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("reach the load pod: %w", err)
+	}
+	where := ""
+	for _, c := range d.Components {
+		if c.Role == platform.RoleLoadGenerator {
+			where = fmt.Sprintf("pod %s in namespace %s, node %s", c.Pod, c.Namespace, c.Node)
+			break
+		}
+	}
+	var warnings []string
+	if plan.Workload.LoadGenerator != spec.GeneratorFortio {
+		warnings = append(warnings, fmt.Sprintf("load_generator %s runs in the cluster as an smp agent pod, which this "+
+			"platform does not deploy yet: fortio's server in the load pod ran the load", plan.Workload.LoadGenerator))
+	}
+	return generator.FortioREST{BaseURL: base, Where: where}, stop, warnings, nil
 }
 
 // external is the platform of an application that is already running: nothing is

@@ -66,8 +66,22 @@ func EngineConfig(job Job) (engine.Config, error) {
 	default:
 		return engine.Config{}, fmt.Errorf("the builtin engine does not speak %s", w.Protocol)
 	}
-	if len(w.Mix) > 0 {
-		return engine.Config{}, fmt.Errorf("workload.mix is not supported by the builtin engine yet")
+	for _, r := range w.Mix {
+		method := r.Method
+		if method == "" {
+			method = w.Method
+			if r.Body != "" || r.RequestSize > 0 {
+				method = "POST"
+			}
+		}
+		rq := engine.Request{Weight: r.Weight, Method: method, Path: r.Path, PayloadSize: int(r.RequestSize)}
+		if r.Body != "" {
+			rq.Body = []byte(r.Body)
+		}
+		for _, k := range sortedKeys(r.Headers) {
+			rq.Headers = append(rq.Headers, k+": "+r.Headers[k])
+		}
+		c.Requests = append(c.Requests, rq)
 	}
 	switch w.Arrival.Pattern {
 	case spec.PatternConstant, "":
@@ -83,6 +97,19 @@ func EngineConfig(job Job) (engine.Config, error) {
 		c.Arrival.Pattern = engine.Step
 		for _, s := range w.Arrival.Steps {
 			c.Arrival.Steps = append(c.Arrival.Steps, engine.RateStep{Rate: s.Rate, Duration: s.Duration.D()})
+		}
+	case spec.PatternRealWorld:
+		rw := w.Arrival.RealWorld
+		c.Arrival.Pattern = engine.RealWorld
+		c.Arrival.RealWorld = engine.RealWorldRate{BurstFactor: rw.BurstFactor, BurstEvery: rw.BurstEvery.D(),
+			BurstLength: rw.BurstLength.D(), DiurnalPeriod: rw.DiurnalPeriod.D(),
+			// spec: 0 switches a part off; engine: 0 is its default and negative is off.
+			DiurnalAmplitude: offIfZero(rw.DiurnalAmplitude), Noise: offIfZero(rw.Noise)}
+		if rw.SizeSpread != nil {
+			c.SizeSpread = *rw.SizeSpread
+		}
+		if rw.Churn != nil {
+			c.Churn = *rw.Churn
 		}
 	default:
 		return engine.Config{}, fmt.Errorf("arrival pattern %s is not supported by the builtin engine yet", w.Arrival.Pattern)
@@ -125,6 +152,27 @@ func EngineConfig(job Job) (engine.Config, error) {
 		c.Progress = func(p engine.Progress) { job.Progress(progressOf(p)) }
 	}
 	return c, nil
+}
+
+// offIfZero maps a spec value where 0 means "off" (nil: unset) onto the engine's
+// convention, where 0 means the default and a negative value means off.
+func offIfZero(v *float64) float64 {
+	switch {
+	case v == nil:
+		return 0
+	case *v == 0:
+		return -1
+	}
+	return *v
+}
+
+// Check implements Checker: what the builtin engine cannot do is known before anything
+// is deployed.
+func (Builtin) Check(_ context.Context, w spec.Workload) error {
+	if len(w.Mix) > 0 && w.Protocol != spec.ProtocolHTTP1 && w.Protocol != "" {
+		return fmt.Errorf("the builtin engine sends a request mix (workload.mix) over HTTP/1.1 only, not %s", w.Protocol)
+	}
+	return nil
 }
 
 func progressOf(p engine.Progress) term.Progress {
@@ -214,6 +262,29 @@ func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Tri
 	t.ErrorLatency = dist(m.ErrorLatency)
 	t.ServiceTime = dist(m.Service)
 	t.StartLag = dist(m.StartLag)
+	if m.Connect != nil {
+		t.Handshake = &result.Handshake{Mode: handshakeMode(res), Connect: dist(m.Connect), FirstByte: dist(m.FirstByte)}
+		if m.TLSHandshake.Count() > 0 {
+			t.Handshake.TLS = dist(m.TLSHandshake)
+		}
+	}
+	if s := res.Schedule; s != nil {
+		t.Load.Schedule = &result.Schedule{Pattern: string(job.Workload.Arrival.Pattern), Seed: res.Config.Arrival.Seed,
+			Slots: s.Slots, Complete: s.Complete, SHA256: s.Digest, MeanRateRPS: s.MeanRate, PeakRateRPS: s.PeakRate}
+		for _, b := range s.Bursts {
+			t.Load.Schedule.Bursts = append(t.Load.Schedule.Bursts, result.Window{StartS: b.Start.Seconds(), EndS: b.End.Seconds()})
+		}
+	}
+	for i, n := range m.Mix {
+		if i < len(res.Config.Requests) {
+			r := res.Config.Requests[i]
+			path := r.Path
+			if path == "" {
+				path = job.Workload.Path
+			}
+			t.Load.Mix = append(t.Load.Mix, result.MixCount{Method: r.Method, Path: path, Weight: r.Weight, Requests: n})
+		}
+	}
 	if err != nil {
 		return result.Trial{}, fmt.Errorf("summarise histograms: %w", err)
 	}
@@ -245,4 +316,15 @@ func nonEmpty(m map[string]int64) map[string]int64 {
 		return nil
 	}
 	return out
+}
+
+// handshakeMode names how a keep-alive-off trial's connections were opened.
+func handshakeMode(res *engine.Result) string {
+	switch t := res.Config.TLS; {
+	case res.Measure.TLSHandshake == nil || res.Measure.TLSHandshake.Count() == 0 && t == nil:
+		return "plaintext"
+	case t != nil && (t.CertFile != "" || t.Config != nil && (len(t.Config.Certificates) > 0 || t.Config.GetClientCertificate != nil)):
+		return "mtls"
+	}
+	return "tls"
 }

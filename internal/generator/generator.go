@@ -1,17 +1,12 @@
-// Package generator puts every load generator behind one interface: given a workload and
-// a target, run the load and return the load-side half of a trial (counts, histograms,
-// time series) in the result document's terms. The builtin engine is used in-process;
-// fortio, wrk/wrk2 and nighthawk are adapters added beside it.
-//
-// Imports: internal/engine, internal/hist, internal/proc, internal/term (for the progress
-// vocabulary), result and spec. It never deploys anything and never prints.
 package generator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/proc"
 	"github.com/service-mesh-performance/smp/internal/term"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
@@ -53,13 +48,40 @@ type Generator interface {
 	Run(ctx context.Context, job Job) (result.Trial, error)
 }
 
-// New returns the generator a plan names.
+// Checker is implemented by generators that can tell, before anything is deployed,
+// whether they can run a workload: the binary is on PATH (and its version is read), and
+// the workload asks for nothing the generator cannot do. Run performs the same checks, so
+// calling Check first is optional; it only makes the failure come earlier.
+type Checker interface {
+	Check(ctx context.Context, w spec.Workload) error
+}
+
+// Fix suggests how to get past an error from Check, beside its message (which, for a
+// missing binary, already says how to install it).
+func Fix(err error) string {
+	var nf *proc.NotFoundError
+	if errors.As(err, &nf) {
+		return "use load_generator: builtin until " + nf.Name + " is installed"
+	}
+	return "change the workload, or use load_generator: builtin"
+}
+
+// New returns the generator a plan names. Binaries are not looked for yet: Check or Run
+// does that.
 func New(name spec.Generator) (Generator, error) {
 	switch name {
 	case spec.GeneratorBuiltin, "":
 		return Builtin{}, nil
+	case spec.GeneratorFortio:
+		return Fortio{}, nil
+	case spec.GeneratorWrk:
+		return NewWrk(), nil
+	case spec.GeneratorWrk2:
+		return NewWrk2(), nil
+	case spec.GeneratorNighthawk:
+		return NewNighthawk(), nil
 	}
-	return nil, fmt.Errorf("load generator %s is not available in this smp yet; use load_generator: builtin", name)
+	return nil, fmt.Errorf("unknown load generator %q", name)
 }
 
 // percentilesAndBounds returns what distributions must report.

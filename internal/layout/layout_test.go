@@ -64,12 +64,14 @@ func TestImportRules(t *testing.T) {
 		"internal/platform":       {"spec", "internal/mesh"},
 		"internal/app":            {"internal/hist", "internal/grpcecho"},
 		"internal/sidecar":        {"internal/proc", "internal/pki"},
-		"internal/collect":        {"result", "spec", "internal/proc"},
+		"internal/collect":        {"result", "spec", "internal/proc", "internal/mesh"},
 		"internal/analysis":       {"result", "spec", "internal/hist"},
 		"internal/report":         {"result", "spec", "internal/analysis", "internal/hist"},
-		"internal/generator":      {"internal/engine", "internal/hist", "internal/proc", "internal/term", "internal/version", "result", "spec"},
+		"internal/history":        {"result"},
+		"internal/agent":          {"internal/engine", "internal/hist", "internal/pki"},
+		"internal/generator":      {"internal/engine", "internal/hist", "internal/proc", "internal/term", "internal/version", "internal/agent", "result", "spec"},
 		"internal/platform/local": {"internal/platform", "internal/app", "internal/sidecar", "internal/pki", "internal/mesh", "internal/proc", "internal/grpcecho", "spec"},
-		"internal/platform/kube":  {"internal/platform", "internal/mesh", "spec"},
+		"internal/platform/kube":  {"internal/platform", "internal/mesh", "internal/app", "spec"},
 		"internal/experiment":     {"*"},
 		"cmd/smp":                 {"*"},
 	}
@@ -102,6 +104,13 @@ func TestImportRules(t *testing.T) {
 		for _, imp := range p.imports {
 			if dep, ok := internal(imp); ok && dep == "internal/experiment" && name != "cmd/smp" {
 				t.Errorf("%s imports internal/experiment; only cmd/smp may", name)
+			}
+		}
+		// Heavy dependencies stay confined (style habit 18): the exposition-format parser
+		// and the Prometheus API client belong to the collectors.
+		for _, imp := range p.imports {
+			if (imp == "github.com/prometheus/common/expfmt" || strings.HasPrefix(imp, "github.com/prometheus/client_golang/api")) && name != "internal/collect" {
+				t.Errorf("%s imports %s; only internal/collect may", name, imp)
 			}
 		}
 		for _, d := range p.deps {

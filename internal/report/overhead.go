@@ -10,19 +10,27 @@ import (
 	"github.com/service-mesh-performance/smp/result"
 )
 
+// metricLabel names an analysis metric in tables.
+type metricLabel struct{ metric, label string }
+
 // metricLabels names the analysis metrics in tables, in the order they are shown.
-var metricLabels = []struct{ metric, label string }{
-	{"latency.p50", "latency p50"},
-	{"latency.p90", "latency p90"},
-	{"latency.p95", "latency p95"},
-	{"latency.p99", "latency p99"},
-	{"latency.p99.9", "latency p99.9"},
-	{"throughput", "throughput"},
-	{"error_rate", "error rate"},
-	{"cpu.proxy", "CPU per proxy"},
-	{"memory.proxy", "memory per proxy"},
-	{"cpu.proxy.per_krps", "proxy CPU per 1000 rps"},
-	{"cpu.app", "CPU per app service"},
+func metricLabels() []metricLabel {
+	return []metricLabel{
+		{"latency.p50", "latency p50"},
+		{"latency.p90", "latency p90"},
+		{"latency.p95", "latency p95"},
+		{"latency.p99", "latency p99"},
+		{"latency.p99.9", "latency p99.9"},
+		{"throughput", "throughput"},
+		{"error_rate", "error rate"},
+		{"cpu.proxy", "CPU per proxy"},
+		{"memory.proxy", "memory per proxy"},
+		{"cpu.proxy.per_krps", "proxy CPU per 1000 rps"},
+		{"cpu.app", "CPU per app service"},
+		{"handshake", "connection setup per request"},
+		{"handshake.tls", "TLS handshake per request"},
+		{"max_rate", "highest rate within the SLO"},
+	}
 }
 
 // FormatValue prints a metric value in its unit.
@@ -78,16 +86,29 @@ func formatDelta(d result.Delta) string {
 
 // Overhead writes the table `smp run` prints: one row per metric, the baseline's value,
 // and for every other arm its value and the difference from the baseline with its 95%
-// confidence interval. "≈" marks a difference that is not significant. Without a
-// baseline it writes each arm's figures side by side.
+// confidence interval. "≈" marks a difference that is not significant. The last row is
+// the arm's MeshMark and where it lost most. Without a baseline it writes each arm's
+// figures side by side.
 func Overhead(w io.Writer, doc *result.Document) error {
-	a := doc.Analysis
-	arms := doc.Arms()
+	t := overheadTable(doc.Analysis)
+	if t == nil {
+		return armsTable(w, doc, doc.Arms())
+	}
+	if err := writeGrid(w, "", t.header, t.rows); err != nil {
+		return err
+	}
+	return writeNotes(w, doc)
+}
+
+// overheadTable is the overhead of every arm against the baseline; nil when there is no
+// baseline or nothing to compare with it.
+func overheadTable(a *result.Analysis) *table {
 	if a == nil || a.Baseline == "" || len(a.Overhead) == 0 {
-		return armsTable(w, doc, arms)
+		return nil
 	}
 	byArm := map[string]map[string]result.Delta{}
 	var others []string
+	marks := false
 	for _, o := range a.Overhead {
 		m := map[string]result.Delta{}
 		for _, d := range o.Deltas {
@@ -95,14 +116,14 @@ func Overhead(w io.Writer, doc *result.Document) error {
 		}
 		byArm[o.Arm] = m
 		others = append(others, o.Arm)
+		marks = marks || o.MeshMark != nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := []string{"", a.Baseline + " (baseline)"}
+	t := &table{id: "overhead", title: "Overhead vs " + a.Baseline, numeric: true}
+	t.header = []string{"", a.Baseline + " (baseline)"}
 	for _, arm := range others {
-		header = append(header, arm, "Δ "+arm)
+		t.header = append(t.header, arm, "Δ "+arm)
 	}
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, ml := range metricLabels {
+	for _, ml := range metricLabels() {
 		var base *result.Delta
 		for _, arm := range others {
 			if d, ok := byArm[arm][ml.metric]; ok {
@@ -125,12 +146,16 @@ func Overhead(w io.Writer, doc *result.Document) error {
 			}
 			row = append(row, FormatValue(d.Value, d.Unit), formatDelta(d))
 		}
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+		t.rows = append(t.rows, row)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if marks {
+		row := []string{"MeshMark", "100"}
+		for _, o := range a.Overhead {
+			row = append(row, formatScore(o.MeshMark), meshMarkLosses(o.MeshMark))
+		}
+		t.rows = append(t.rows, row)
 	}
-	return writeNotes(w, doc)
+	return t
 }
 
 // armsTable shows each arm's pooled figures when there is nothing to compare with.

@@ -101,7 +101,13 @@ func TestOverheadTable(t *testing.T) {
 			{Metric: "error_rate", Unit: "ratio", Baseline: 0.0004, Value: 0.001, Delta: 0.0006},
 			{Metric: "cpu.proxy", Unit: "mcores", Baseline: 0, Value: 153, Delta: 153},
 			{Metric: "memory.proxy", Unit: "bytes", Baseline: 0, Value: 23 << 20, Delta: 23 << 20},
-		}}},
+		}, MeshMark: &result.MeshMark{Version: 1, Score: ptr(71.25), Inputs: []result.MeshMarkInput{
+			{Name: "latency.p50", Weight: 0.125, Efficiency: 0.6, Points: 7.5},
+			{Name: "latency.p99", Weight: 0.125, Efficiency: 0.95, Points: 11.875},
+			{Name: "goodput", Weight: 0.25, Efficiency: 0.9995, Points: 24.9875},
+			{Name: "cpu", Weight: 0.25, Efficiency: 0.5, Points: 12.5},
+			{Name: "memory", Weight: 0.25, Efficiency: 0.5755, Points: 14.3875},
+		}}}},
 		SLO: []result.SLOResult{
 			{Condition: "error_rate < 0.1%", Arm: "builtin", Pass: false, Message: "builtin: error_rate = 0.1%, not < 0.1%"},
 			{Condition: "error_rate < 0.1%", Arm: "baseline", Pass: true, Message: "baseline: error_rate = 0.04%, < 0.1% ok"},

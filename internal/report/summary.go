@@ -1,10 +1,3 @@
-// Package report renders result documents for people: the per-trial summary that
-// `smp load` prints, the overhead table of `smp run`, and (as they are added) markdown,
-// HTML and CSV. It reads only result documents, so every report can be made again later
-// from a file, on another machine.
-//
-// Imports: result, spec, internal/analysis, internal/hist. Nothing that sends load or
-// touches a cluster.
 package report
 
 import (

@@ -213,8 +213,9 @@ type frontend struct {
 	ln    net.Listener
 	mode  acceptMode
 	tls   *tls.Config
-	conns *chanListener // the classified connections, for acceptTLS and acceptEither
+	conns *chanListener // the connections srv serves
 	srv   *http.Server
+	h1    *h1Proxy // the HTTP/1.1 fast path; nil unless Protocol is HTTP1
 }
 
 func (sc *sidecar) listen() error {
@@ -244,7 +245,7 @@ func (sc *sidecar) addFrontend(name, direction, listen, target string, mode acce
 		return fmt.Errorf("%s listener: %w", name, err)
 	}
 	st := &listenerStats{name: name, direction: direction, listen: ln.Addr().String(), target: target}
-	fe := &frontend{st: st, ln: ln, mode: mode}
+	fe := &frontend{st: st, ln: ln, mode: mode, conns: newChanListener(ln.Addr())}
 	sc.frontends = append(sc.frontends, fe)
 	if mode != acceptPlain {
 		fe.tls = &tls.Config{
@@ -254,20 +255,64 @@ func (sc *sidecar) addFrontend(name, direction, listen, target string, mode acce
 			NextProtos:   []string{"h2", "http/1.1"},
 			MinVersion:   tls.VersionTLS12,
 		}
-		fe.conns = newChanListener(ln.Addr())
 	}
-	tr := sc.transport(st, upstreamID, upstreamTLS)
+	var upTLS *tls.Config
+	if upstreamTLS {
+		upTLS = sc.upstreamTLS(st, upstreamID)
+	}
+	tr := sc.transport(upTLS)
 	sc.transports = append(sc.transports, tr)
 	fe.srv = sc.server(fe, tr, target, upstreamTLS)
+	if sc.spec.Protocol == HTTP1 {
+		var h1TLS *tls.Config
+		if upTLS != nil {
+			h1TLS = upTLS.Clone()
+			h1TLS.NextProtos = []string{"http/1.1"}
+			// The session cache is keyed by ServerName (or else the address); the
+			// identity is checked by VerifyConnection, not by name.
+			h1TLS.ServerName, _, _ = net.SplitHostPort(target)
+		}
+		fe.h1 = newH1Proxy(st, sc.log, target, newH1Pool(target, h1TLS), fe.conns)
+	}
 	return nil
 }
 
-// transport is the connection pool towards one target: HTTP/1.1 keep-alive, or one
-// multiplexed HTTP/2 connection (h2c in plaintext, h2 by ALPN over TLS).
-func (sc *sidecar) transport(st *listenerStats, upstreamID string, useTLS bool) *http.Transport {
+// upstreamTLS is the client side of mTLS towards an upstream sidecar: this sidecar's
+// identity, the run's CA, and the upstream's SPIFFE id checked on every handshake.
+func (sc *sidecar) upstreamTLS(st *listenerStats, upstreamID string) *tls.Config {
+	pool := sc.creds.pool
+	return &tls.Config{
+		Certificates: []tls.Certificate{sc.creds.cert},
+		RootCAs:      pool,
+		// Peers are authenticated by SPIFFE id, not host name: VerifyConnection checks
+		// the chain against the run's CA and the id, on full and resumed handshakes.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			st.upstreamTLS.Add(1)
+			raw := make([][]byte, len(cs.PeerCertificates))
+			for i, c := range cs.PeerCertificates {
+				raw[i] = c.Raw
+			}
+			return pki.VerifyPeer(raw, pool, x509.ExtKeyUsageServerAuth, upstreamID)
+		},
+		ClientSessionCache: tls.NewLRUClientSessionCache(256),
+		MinVersion:         tls.VersionTLS12,
+	}
+}
+
+// transport is net/http's connection pool towards one target: HTTP/1.1 keep-alive, or
+// one multiplexed HTTP/2 connection (h2c in plaintext, h2 by ALPN over TLS, when
+// upTLS is not nil).
+func (sc *sidecar) transport(upTLS *tls.Config) *http.Transport {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		DialContext:         d.DialContext,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return rawIO(c), nil
+		},
 		TLSHandshakeTimeout: handshakeTimeout,
 		MaxIdleConnsPerHost: maxIdlePerHost,
 		IdleConnTimeout:     clientIdleTimeout,
@@ -278,32 +323,13 @@ func (sc *sidecar) transport(st *listenerStats, upstreamID string, useTLS bool) 
 	switch {
 	case sc.spec.Protocol == HTTP1:
 		p.SetHTTP1(true)
-	case useTLS:
+	case upTLS != nil:
 		p.SetHTTP2(true)
 	default:
 		p.SetUnencryptedHTTP2(true)
 	}
 	tr.Protocols = p
-	if useTLS {
-		pool := sc.creds.pool
-		tr.TLSClientConfig = &tls.Config{
-			Certificates: []tls.Certificate{sc.creds.cert},
-			RootCAs:      pool,
-			// Peers are authenticated by SPIFFE id, not host name: VerifyConnection checks
-			// the chain against the run's CA and the id, on full and resumed handshakes.
-			InsecureSkipVerify: true,
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				st.upstreamTLS.Add(1)
-				raw := make([][]byte, len(cs.PeerCertificates))
-				for i, c := range cs.PeerCertificates {
-					raw[i] = c.Raw
-				}
-				return pki.VerifyPeer(raw, pool, x509.ExtKeyUsageServerAuth, upstreamID)
-			},
-			ClientSessionCache: tls.NewLRUClientSessionCache(256),
-			MinVersion:         tls.VersionTLS12,
-		}
-	}
+	tr.TLSClientConfig = upTLS
 	return tr
 }
 
@@ -374,16 +400,11 @@ func writeProxyError(w http.ResponseWriter, r *http.Request, err error) {
 
 func (sc *sidecar) serve(ctx context.Context, errc chan<- error) {
 	for _, fe := range sc.frontends {
-		var ln net.Listener = countingListener{fe.ln, fe.st}
-		if fe.mode != acceptPlain {
-			ln = fe.conns
-			sc.wg.Add(1)
-			go sc.acceptLoop(ctx, fe, errc)
-		}
-		sc.wg.Add(1)
+		sc.wg.Add(2)
+		go sc.acceptLoop(ctx, fe, errc)
 		go func() {
 			defer sc.wg.Done()
-			if err := fe.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := fe.srv.Serve(fe.conns); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s: %w", fe.st.name, err)
 			}
 		}()
@@ -438,8 +459,8 @@ func (sc *sidecar) document(stats []*listenerStats) StatsDocument {
 	return d
 }
 
-// acceptLoop accepts on an mTLS frontend and classifies each connection in its own
-// goroutine, so that a slow handshake never holds up the next accept.
+// acceptLoop accepts on a frontend and handles each connection in its own goroutine,
+// so that a slow handshake never holds up the next accept.
 func (sc *sidecar) acceptLoop(ctx context.Context, fe *frontend, errc chan<- error) {
 	defer sc.wg.Done()
 	var delay time.Duration
@@ -465,9 +486,15 @@ func (sc *sidecar) acceptLoop(ctx context.Context, fe *frontend, errc chan<- err
 			return
 		}
 		delay = 0
+		c = rawIO(c)
 		sc.wg.Add(1)
 		go func() {
 			defer sc.wg.Done()
+			if fe.mode == acceptPlain {
+				fe.st.plaintext.Add(1)
+				sc.dispatch(fe, fe.st.track(c))
+				return
+			}
 			sc.classify(ctx, fe, c)
 		}()
 	}
@@ -481,10 +508,25 @@ func isTemporary(err error) bool {
 // tlsRecordHandshake is the first byte of every TLS connection (a handshake record).
 const tlsRecordHandshake = 0x16
 
+// dispatch serves a connection, plaintext or TLS after its handshake: by the HTTP/1.1
+// fast path when the frontend has one (unless ALPN chose h2), or else by the
+// frontend's net/http server, which serves a *tls.Conn as HTTPS (h2 or HTTP/1.1 by
+// ALPN) and plaintext as HTTP/1.1 or h2c with prior knowledge.
+func (sc *sidecar) dispatch(fe *frontend, c net.Conn) {
+	if fe.h1 != nil {
+		if tc, ok := c.(*tls.Conn); !ok || tc.ConnectionState().NegotiatedProtocol != "h2" {
+			fe.h1.serve(c)
+			return
+		}
+	}
+	if !fe.conns.deliver(c) {
+		c.Close()
+	}
+}
+
 // classify reads the first byte of a connection: a TLS handshake is completed here
-// (so that its outcome is counted) and handed over as *tls.Conn, which net/http serves
-// as HTTPS (h2 or HTTP/1.1 by ALPN); anything else is plaintext, served in permissive
-// mode and refused in strict mode.
+// (so that its outcome is counted) and the connection dispatched as *tls.Conn;
+// anything else is plaintext, served in permissive mode and refused in strict mode.
 func (sc *sidecar) classify(ctx context.Context, fe *frontend, raw net.Conn) {
 	c := fe.st.track(raw)
 	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
@@ -506,9 +548,8 @@ func (sc *sidecar) classify(ctx context.Context, fe *frontend, raw net.Conn) {
 		}
 		fe.st.plaintext.Add(1)
 		_ = c.SetDeadline(time.Time{})
-		if !fe.conns.deliver(pc) {
-			c.Close()
-		}
+		stop()
+		sc.dispatch(fe, pc)
 		return
 	}
 	tc := tls.Server(pc, fe.tls)
@@ -520,9 +561,8 @@ func (sc *sidecar) classify(ctx context.Context, fe *frontend, raw net.Conn) {
 	}
 	fe.st.handshakes.Add(1)
 	_ = c.SetDeadline(time.Time{})
-	if !fe.conns.deliver(tc) {
-		tc.Close()
-	}
+	stop()
+	sc.dispatch(fe, tc)
 }
 
 // peekedConn gives back the byte classify read before the rest of the stream.
@@ -623,13 +663,16 @@ func (sc *sidecar) shutdown(cancel context.CancelFunc) {
 		servers = append(servers, fe.srv)
 	}
 	for _, srv := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := srv.Shutdown(ctx); err != nil {
 				_ = srv.Close()
 			}
-		}()
+		})
+	}
+	for _, fe := range sc.frontends {
+		if fe.h1 != nil {
+			wg.Go(func() { fe.h1.shutdown(ctx) })
+		}
 	}
 	wg.Wait()
 	sc.wg.Wait()

@@ -137,21 +137,6 @@ func (c *countingConn) Close() error {
 	return c.Conn.Close()
 }
 
-// countingListener tracks every accepted connection.
-type countingListener struct {
-	net.Listener
-	st *listenerStats
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.st.plaintext.Add(1)
-	return l.st.track(c), nil
-}
-
 // collector exposes the listeners' counters to Prometheus at scrape time, so the hot
 // path pays nothing for /metrics.
 type collector struct {

@@ -1,0 +1,290 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/service-mesh-performance/smp/internal/engine"
+)
+
+// Limits of what an agent accepts.
+const (
+	// maxStartRequest bounds a start request: a request body (workload.body_file) and
+	// the target's TLS files travel inside it.
+	maxStartRequest = 64 << 20
+	// maxStartAhead: a start time further ahead than this is refused; it can only come
+	// from a broken clock estimate, and the agent would sit idle, holding connections.
+	maxStartAhead = time.Minute
+	// writeTimeout bounds one event write: a controller that stops reading for this
+	// long is gone, and the run is stopped.
+	writeTimeout = 10 * time.Second
+	// defaultHeartbeat is how often an agent speaks when it has nothing else to say.
+	defaultHeartbeat = time.Second
+)
+
+// ServerConfig configures an agent.
+type ServerConfig struct {
+	// Credentials are the agent's identity and the run CA (required).
+	Credentials Credentials
+	// Allow restricts the targets; nil allows any target its controller sends.
+	Allow *AllowList
+	// Logger receives refusals (with the peer's address and why) and runs; nil discards.
+	Logger *slog.Logger
+	// Version is reported to controllers.
+	Version string
+	// Heartbeat is how often the agent writes an event when nothing else happens;
+	// default 1s.
+	Heartbeat time.Duration
+	// OnResult, when set, receives every run's engine result before it is encoded, with
+	// the request that started it. For tests (checking the merge against the agents'
+	// own histograms) and for embedding.
+	OnResult func(StartRequest, *engine.Result)
+}
+
+// Server is a load agent: it serves PathClock and PathRun over mutual TLS and runs at
+// most one load at a time, for as long as its controller stays connected.
+type Server struct {
+	cfg    ServerConfig
+	log    *slog.Logger
+	busy   atomic.Bool
+	active sync.WaitGroup // handlers running, so Serve returns only after the last
+
+	mu  sync.Mutex
+	srv *http.Server
+}
+
+// NewServer checks cfg and returns an agent ready to Serve.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Credentials.Role != RoleAgent {
+		return nil, fmt.Errorf("agent: credentials are for %q, want %s", cfg.Credentials.Role, RoleAgent)
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = defaultHeartbeat
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log}
+	conf, err := serverTLS(cfg.Credentials, log)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	s.srv = &http.Server{
+		Handler:           s.handler(),
+		TLSConfig:         conf,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		HTTP2:             &http.HTTP2Config{SendPingTimeout: pingAfter, PingTimeout: pingTimeout},
+	}
+	return s, nil
+}
+
+// Serve accepts controllers on ln until ctx ends, then stops: a run in progress is
+// cancelled (its partial result is still sent if the controller is there to read it),
+// and Serve returns once every handler has finished. It returns nil after ctx ended.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	srv := s.srv
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	s.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	defer s.active.Wait()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil // Kill
+		}
+		return fmt.Errorf("agent: serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Request contexts derive from ctx, so runs are already stopping; give them time
+	// to send their last event.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+// Kill stops the agent at once, as a crash would: the listener and every connection
+// are closed without a word. Serve then returns; runs see their request context end.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srv.Close()
+}
+
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathClock, s.clock)
+	mux.HandleFunc("POST "+PathRun, s.run)
+	return s.authenticate(mux)
+}
+
+// authenticate records the controller's identity and, when the agent has a token,
+// requires it. The TLS handshake has already verified the certificate.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.active.Add(1)
+		defer s.active.Done()
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			// Unreachable through Serve (the handshake refuses such peers); kept so
+			// that the handler is safe wherever it is mounted.
+			s.log.Warn("refused request", "peer", r.RemoteAddr, "path", r.URL.Path, "reason", "no client certificate")
+			http.Error(w, "client certificate required", http.StatusUnauthorized)
+			return
+		}
+		if s.cfg.Credentials.Token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || !s.cfg.Credentials.tokenOK(got) {
+				s.log.Warn("refused request", "peer", r.RemoteAddr, "path", r.URL.Path, "reason", "missing or wrong token")
+				http.Error(w, "missing or wrong token", http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) clock(w http.ResponseWriter, r *http.Request) {
+	t2 := time.Now().UnixNano()
+	var req ClockRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		http.Error(w, "bad clock request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	reply := ClockReply{T1: req.T1, T2: t2, Protocol: ProtocolVersion, Version: s.cfg.Version, Busy: s.busy.Load()}
+	w.Header().Set("Content-Type", "application/json")
+	reply.T3 = time.Now().UnixNano()
+	_ = json.NewEncoder(w).Encode(reply)
+}
+
+// run carries out one StartRequest and streams its events.
+func (s *Server) run(w http.ResponseWriter, r *http.Request) {
+	peer := r.RemoteAddr
+	var req StartRequest
+	body := http.MaxBytesReader(w, r.Body, maxStartRequest)
+	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		http.Error(w, "bad start request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if req.Protocol != ProtocolVersion {
+		http.Error(w, fmt.Sprintf("protocol %d: this agent speaks %d", req.Protocol, ProtocolVersion), http.StatusBadRequest)
+		return
+	}
+	cfg, err := req.Load.engineConfig()
+	if err != nil {
+		http.Error(w, "bad load: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := s.cfg.Allow.Check(cfg.Target); err != nil {
+		s.log.Warn("refused run", "peer", peer, "target", cfg.Target, "reason", err.Error())
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	ahead := time.Until(req.StartAt)
+	if ahead > maxStartAhead {
+		http.Error(w, fmt.Sprintf("start time %v ahead: at most %v", ahead.Round(time.Millisecond), maxStartAhead), http.StatusBadRequest)
+		return
+	}
+	if !s.busy.CompareAndSwap(false, true) {
+		http.Error(w, "agent busy with another run", http.StatusConflict)
+		return
+	}
+	defer s.busy.Store(false)
+	// A time with a monotonic reading, so a wall-clock step cannot move the start.
+	startAt := time.Now().Add(ahead)
+	cfg.StartAt = startAt
+	s.log.Info("run accepted", "peer", peer, "run", req.RunID, "index", req.Index, "agents", req.Agents,
+		"target", cfg.Target, "rate", cfg.Rate, "connections", cfg.Connections, "start_in", ahead.Round(time.Millisecond))
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	// The controller keeps the request body open for the whole run; its end means
+	// "stop now" (Ctrl-C on the controller): the load ends and the result so far is sent.
+	go func() {
+		_, _ = io.Copy(io.Discard, body)
+		cancel()
+	}()
+	progress := make(chan engine.Progress, 64)
+	cfg.Progress = func(p engine.Progress) {
+		select {
+		case progress <- p:
+		default: // a slow controller misses a progress line, never a result
+		}
+	}
+	type outcome struct {
+		res *engine.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := engine.Run(ctx, cfg)
+		done <- outcome{res, err}
+	}()
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	broken := false
+	send := func(e Event) {
+		if broken {
+			return
+		}
+		e.Time = time.Now().UTC()
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		err := enc.Encode(e)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			broken = true
+			cancel() // the controller is gone: stop the load
+		}
+	}
+	send(Event{Type: EventAccepted})
+	beat := time.NewTicker(s.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case p := <-progress:
+			send(Event{Type: EventProgress, Progress: progressOf(p)})
+			beat.Reset(s.cfg.Heartbeat)
+		case <-beat.C:
+			send(Event{Type: EventHeartbeat})
+		case o := <-done:
+			if o.err != nil {
+				s.log.Warn("run failed", "peer", peer, "run", req.RunID, "error", o.err.Error())
+				send(Event{Type: EventError, Error: o.err.Error()})
+				return
+			}
+			if s.cfg.OnResult != nil {
+				s.cfg.OnResult(req, o.res)
+			}
+			rep, err := reportOf(o.res, startAt)
+			if err != nil {
+				send(Event{Type: EventError, Error: err.Error()})
+				return
+			}
+			send(Event{Type: EventResult, Result: rep})
+			s.log.Info("run finished", "peer", peer, "run", req.RunID, "requests", o.res.Measure.Requests,
+				"cancelled", o.res.Cancelled, "delivered", !broken)
+			return
+		}
+	}
+}

@@ -1,0 +1,837 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The HTTP/1.1 fast path (see the package documentation, "HTTP/1.1"): the plain port's
+// HTTP/1.1 requests are read, handled and answered by one goroutine per connection,
+// and HTTP/1.1 upstreams are called over a pool of connections that the calling
+// goroutine writes and reads itself. net/http's server costs a background reader and
+// a context per request, its Transport a read loop and a write loop per connection
+// with channel handoffs between them and the caller; at a few hundred requests per
+// second on a CPU shared with the rest of the mesh, those wake-ups were most of the
+// app's CPU. A connection whose request the fast path does not take (h2c, HTTP/1.0,
+// Expect, a chunked request body, /metrics, anything unusual) is handed to the
+// net/http server with the bytes already read, so every other case keeps net/http's
+// behaviour.
+
+// h1BufferSize is each connection's read and write buffer: a request head must fit in
+// it to take the fast path.
+const h1BufferSize = 8 << 10
+
+var (
+	errHeadTooLarge = errors.New("message head larger than the buffer")
+	errMalformed    = errors.New("malformed HTTP/1.1 message")
+)
+
+// h1Server serves the plain HTTP port.
+type h1Server struct {
+	s        *service
+	base     context.Context // requests run under it (Run cancels it to cut them off)
+	fallback *chanListener
+	pm       *protoMetrics
+
+	// Reply pieces built once.
+	okHead  []byte // status line and the fixed headers of a 200
+	svcLine []byte // "X-Smp-Service: name\r\n"
+
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*h1ServerConn]struct{}
+	closing atomic.Bool
+	drained chan struct{}
+	wg      sync.WaitGroup
+}
+
+type h1ServerConn struct {
+	c    net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	idle atomic.Bool
+}
+
+func newH1Server(s *service, base context.Context, addr net.Addr) *h1Server {
+	svcLine := []byte(headerService + ": " + s.cfg.Name + "\r\n")
+	okHead := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+		strconv.Itoa(s.cfg.ResponseSize) + "\r\n")
+	return &h1Server{s: s, base: base, fallback: newChanListener(addr), pm: s.m.byProto[protoHTTP1],
+		okHead: append(okHead, svcLine...), svcLine: svcLine,
+		conns: map[*h1ServerConn]struct{}{}, drained: make(chan struct{})}
+}
+
+// serve accepts on ln until it is closed (by shutdown), like http.Server.Serve.
+func (h *h1Server) serve(ln net.Listener) error {
+	h.mu.Lock()
+	h.ln = ln
+	closing := h.closing.Load()
+	h.mu.Unlock()
+	if closing {
+		ln.Close()
+		return net.ErrClosed
+	}
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if h.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return net.ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				h.s.log.Warn("accept", "err", err, "retry_in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		h.wg.Go(func() { h.serveConn(c) })
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+func (h *h1Server) serveConn(c net.Conn) {
+	d := &h1ServerConn{c: c, br: bufio.NewReaderSize(c, h1BufferSize), bw: bufio.NewWriterSize(c, h1BufferSize)}
+	h.mu.Lock()
+	if h.closing.Load() {
+		h.mu.Unlock()
+		c.Close()
+		return
+	}
+	h.conns[d] = struct{}{}
+	h.mu.Unlock()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			c.Close()
+		}
+		h.mu.Lock()
+		delete(h.conns, d)
+		if h.closing.Load() && len(h.conns) == 0 {
+			h.closeDrained()
+		}
+		h.mu.Unlock()
+	}()
+	var req reqHead
+	var deadline time.Time
+	for {
+		d.idle.Store(true)
+		if h.closing.Load() {
+			return
+		}
+		// The server's IdleTimeout, moved once a second rather than per request.
+		if now := time.Now(); now.Add(serverIdleTimeout - time.Second).After(deadline) {
+			deadline = now.Add(serverIdleTimeout)
+			_ = c.SetReadDeadline(deadline)
+		}
+		raw, err := peekHead(d.br)
+		d.idle.Store(false)
+		if err != nil {
+			if errors.Is(err, errHeadTooLarge) || errors.Is(err, errMalformed) {
+				handedOver = h.handOver(d)
+			}
+			return
+		}
+		if !req.parse(raw) || string(req.target) == "/metrics" {
+			handedOver = h.handOver(d)
+			return
+		}
+		if !h.handle(d, &req) {
+			return
+		}
+	}
+}
+
+// handOver gives the connection, with what is buffered, to the net/http server.
+func (h *h1Server) handOver(d *h1ServerConn) bool {
+	_ = d.c.SetReadDeadline(time.Time{})
+	var c net.Conn = d.c
+	if d.br.Buffered() > 0 {
+		c = &bufferedConn{Conn: d.c, r: d.br}
+	}
+	return h.fallback.deliver(c)
+}
+
+// handle serves one request the way service.ServeHTTP does and reports whether the
+// connection can serve another.
+func (h *h1Server) handle(d *h1ServerConn, req *reqHead) bool {
+	s := h.s
+	// What is needed of the head is copied out before the body is read over it.
+	healthz, head := string(req.target) == "/healthz", string(req.method) == "HEAD"
+	in := inbound{path: "/"}
+	if !healthz {
+		if len(req.target) > 1 {
+			in.path = string(req.target)
+		}
+		in.trace = req.trace()
+	}
+	// Body: read to the end and discarded (only Content-Length bodies get here).
+	d.br.Discard(len(req.raw))
+	if req.contentLength > 0 {
+		if _, err := d.br.Discard(int(req.contentLength)); err != nil {
+			return false
+		}
+	}
+	req.head = head
+	keep := !req.close && !h.closing.Load()
+	w := d.bw
+	if healthz {
+		w.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n")
+		return h.finish(d, req, keep, "ok\n")
+	}
+	if !s.enter() {
+		w.WriteString("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n")
+		return h.finish(d, req, false, s.cfg.Name+": shutting down\n")
+	}
+	defer s.handlers.Done()
+	start := time.Now()
+	pm := h.pm
+	s.m.inFlight.Inc()
+	ctx := h.base
+	hops, failure := s.work(ctx, in)
+	code, counter := http.StatusOK, pm.ok
+	switch {
+	case ctx.Err() != nil:
+		code, counter, failure = http.StatusServiceUnavailable, pm.gone, s.cfg.Name+": request abandoned"
+	case peerClosed(d.c):
+		// The caller went away while the request was served (noticed here, not
+		// while it happened: see the package documentation).
+		counter = pm.gone
+		keep = false
+	case failure != "":
+		code, counter = http.StatusBadGateway, pm.bad
+	}
+	counter.Inc()
+	pm.duration.Observe(time.Since(start).Seconds())
+	s.m.inFlight.Dec()
+	if counter == pm.gone && code == http.StatusOK {
+		return false
+	}
+	if code != http.StatusOK {
+		w.WriteString("HTTP/1.1 ")
+		w.WriteString(strconv.Itoa(code))
+		w.WriteByte(' ')
+		w.WriteString(http.StatusText(code))
+		w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\n")
+		w.Write(h.svcLine)
+		writeHops(w, hops)
+		return h.finish(d, req, keep && code != http.StatusServiceUnavailable, failure+"\n")
+	}
+	w.Write(h.okHead)
+	writeHops(w, hops)
+	writeDate(w)
+	if !keep {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+	if !req.head {
+		w.Write(s.body)
+	}
+	return w.Flush() == nil && keep
+}
+
+// finish ends a reply whose status line and headers are written, with a short text
+// body.
+func (h *h1Server) finish(d *h1ServerConn, req *reqHead, keep bool, body string) bool {
+	w := d.bw
+	w.WriteString("Content-Length: ")
+	w.WriteString(strconv.Itoa(len(body)))
+	w.WriteString("\r\n")
+	writeDate(w)
+	if !keep {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+	if !req.head {
+		w.WriteString(body)
+	}
+	return w.Flush() == nil && keep
+}
+
+func writeHops(w *bufio.Writer, hops int) {
+	w.WriteString(headerHops + ": ")
+	var b [20]byte
+	w.Write(strconv.AppendInt(b[:0], int64(hops), 10))
+	w.WriteString("\r\n")
+}
+
+func writeDate(w *bufio.Writer) {
+	var b [64]byte
+	d := append(b[:0], "Date: "...)
+	d = time.Now().UTC().AppendFormat(d, http.TimeFormat)
+	w.Write(append(d, '\r', '\n'))
+}
+
+func (h *h1Server) closeDrained() {
+	select {
+	case <-h.drained:
+	default:
+		close(h.drained)
+	}
+}
+
+// shutdown stops serving: idle connections are closed at once, the others after their
+// current request. When ctx is done first, cut (Run's base cancel) is called and every
+// connection closed. It returns once every connection goroutine has.
+func (h *h1Server) shutdown(ctx context.Context, cut context.CancelFunc) {
+	h.mu.Lock()
+	h.closing.Store(true)
+	if h.ln != nil {
+		h.ln.Close()
+	}
+	h.fallback.Close()
+	if len(h.conns) == 0 {
+		h.closeDrained()
+	}
+	for d := range h.conns {
+		if d.idle.Load() {
+			_ = d.c.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+	h.mu.Unlock()
+	select {
+	case <-h.drained:
+	case <-ctx.Done():
+		cut()
+		h.mu.Lock()
+		for d := range h.conns {
+			d.c.Close()
+		}
+		h.mu.Unlock()
+	}
+	h.wg.Wait()
+}
+
+// bufferedConn reads what a bufio.Reader holds before the rest of the connection.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// chanListener hands connections to http.Server.Serve.
+type chanListener struct {
+	addr   net.Addr
+	ch     chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, ch: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) deliver(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// reqHead is a request head parsed in place (its slices point into the reader).
+type reqHead struct {
+	raw            []byte
+	method, target []byte
+	contentLength  int64
+	close          bool
+	head           bool // a HEAD request (set once the head's bytes are gone)
+	traceLines     [numPropagated][]byte // values, by index in propagated()
+}
+
+// parse accepts HTTP/1.1 requests with an origin-form target, a Host header, and no
+// body or a Content-Length one; anything else is for net/http.
+func (r *reqHead) parse(raw []byte) bool {
+	*r = reqHead{raw: raw}
+	line, rest, ok := cutLine(raw)
+	if !ok {
+		return false
+	}
+	sp1 := bytes.IndexByte(line, ' ')
+	if sp1 <= 0 {
+		return false
+	}
+	sp2 := bytes.IndexByte(line[sp1+1:], ' ')
+	if sp2 < 0 {
+		return false
+	}
+	r.method, r.target = line[:sp1], line[sp1+1:sp1+1+sp2]
+	if string(line[sp1+2+sp2:]) != "HTTP/1.1" || len(r.target) == 0 || r.target[0] != '/' ||
+		string(r.method) == "PRI" || string(r.method) == "CONNECT" || !isToken(r.method) {
+		return false
+	}
+	host := false
+	names := propagated()
+	for {
+		line, rest, ok = cutLine(rest)
+		if !ok {
+			return false
+		}
+		if len(line) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !isToken(line[:colon]) {
+			return false
+		}
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		switch {
+		case asciiEqualFold(name, "host"):
+			host = true
+		case asciiEqualFold(name, "content-length"):
+			n, ok := parseLength(value)
+			if !ok || r.contentLength > 0 && r.contentLength != n || n > h1MaxDiscard {
+				return false
+			}
+			r.contentLength = n
+		case asciiEqualFold(name, "transfer-encoding"), asciiEqualFold(name, "expect"), asciiEqualFold(name, "upgrade"):
+			return false
+		case asciiEqualFold(name, "connection"):
+			for tok := range bytes.SplitSeq(value, []byte(",")) {
+				tok = trimOWS(tok)
+				if asciiEqualFold(tok, "close") {
+					r.close = true
+				} else if asciiEqualFold(tok, "upgrade") {
+					return false
+				}
+			}
+		default:
+			for i, n := range names {
+				if r.traceLines[i] == nil && asciiEqualFold(name, n) {
+					r.traceLines[i] = value
+					break
+				}
+			}
+		}
+	}
+	return host
+}
+
+// h1MaxDiscard bounds the request bodies the fast path discards itself; larger ones
+// go to net/http.
+const h1MaxDiscard = 1 << 20
+
+// trace is httpTrace for a parsed head: the propagated headers present, with values.
+func (r *reqHead) trace() []string {
+	var trace []string
+	for i, name := range propagated() {
+		if v := r.traceLines[i]; len(v) > 0 {
+			trace = append(trace, name, string(v))
+		}
+	}
+	return trace
+}
+
+// h1Caller calls one HTTP/1.1 upstream over its own keep-alive pool.
+type h1Caller struct {
+	addr   string
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	reqTop []byte // " HTTP/1.1\r\nHost: addr\r\nUser-Agent: …\r\n"
+
+	mu     sync.Mutex
+	idle   []*h1ClientConn
+	closed bool
+}
+
+type h1ClientConn struct {
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+}
+
+// clientIdleTimeout is how long a pooled upstream connection may stay idle, as
+// net/http's Transport is configured for h2c.
+const clientIdleTimeout = 90 * time.Second
+
+// serverIdleTimeout is the HTTP server's IdleTimeout.
+const serverIdleTimeout = 5 * time.Minute
+
+func newH1Caller(addr string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *h1Caller {
+	return &h1Caller{addr: addr, dial: dial,
+		reqTop: []byte(" HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: Go-http-client/1.1\r\n")}
+}
+
+func (h *h1Caller) call(ctx context.Context, in inbound) callResult {
+	for attempt := 0; ; attempt++ {
+		c, reused, err := h.get(ctx)
+		if err != nil {
+			return callResult{outcome: outcomeError, err: err}
+		}
+		r, answered := h.exchange(ctx, c, in)
+		// A pooled connection the upstream closed while it was idle fails before any
+		// answer: the GET is sent once more on a new connection, as net/http does.
+		if r.err != nil && !answered && reused && attempt == 0 && ctx.Err() == nil {
+			continue
+		}
+		return r
+	}
+}
+
+// exchange sends one GET on c and reads the reply; c goes back to the pool or is
+// closed. answered reports whether any byte of a reply arrived.
+func (h *h1Caller) exchange(ctx context.Context, c *h1ClientConn, in inbound) (r callResult, answered bool) {
+	// ctx (its deadline or its cancellation) interrupts the exchange by poisoning the
+	// connection's deadline; such a connection is not reused.
+	stop := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Unix(1, 0)) })
+	reuse := false
+	defer func() {
+		if stop() && reuse {
+			h.put(c)
+		} else {
+			c.c.Close()
+		}
+	}()
+	w := c.bw
+	w.WriteString("GET ")
+	w.WriteString(in.path)
+	w.Write(h.reqTop)
+	for i := 0; i+1 < len(in.trace); i += 2 {
+		w.WriteString(in.trace[i])
+		w.WriteString(": ")
+		w.WriteString(in.trace[i+1])
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+	if err := w.Flush(); err != nil {
+		return callResult{outcome: outcomeError, err: err}, false
+	}
+	raw, err := peekHead(c.br)
+	if err != nil {
+		return callResult{outcome: outcomeError, err: fmt.Errorf("read response: %w", err)}, c.br.Buffered() > 0
+	}
+	var resp respHead
+	if !resp.parse(raw) {
+		return callResult{outcome: outcomeError, err: errMalformed}, true
+	}
+	c.br.Discard(len(raw))
+	r = callResult{hops: parseHops(string(resp.hops)), outcome: outcomeOK}
+	noBody := resp.status == http.StatusNoContent || resp.status == http.StatusNotModified
+	var msg []byte
+	if resp.status/100 != 2 {
+		msg = make([]byte, 0, 128)
+	}
+	switch {
+	case noBody:
+	case resp.chunked:
+		msg, err = discardChunked(c.br, msg)
+	case resp.contentLength >= 0:
+		msg, err = discardN(c.br, resp.contentLength, msg)
+	default:
+		msg, err = discardN(c.br, -1, msg)
+		resp.close = true
+	}
+	if err != nil {
+		return callResult{hops: r.hops, outcome: outcomeError, err: fmt.Errorf("read body: %w", err)}, true
+	}
+	reuse = !resp.close
+	if resp.status/100 != 2 {
+		r.outcome = outcomeStatus
+		r.err = fmt.Errorf("answered %d: %s", resp.status, oneLine(msg))
+	}
+	return r, true
+}
+
+// get returns an idle connection (reused) or a new one.
+func (h *h1Caller) get(ctx context.Context) (*h1ClientConn, bool, error) {
+	h.mu.Lock()
+	for n := len(h.idle); n > 0; n = len(h.idle) {
+		c := h.idle[n-1]
+		h.idle[n-1] = nil
+		h.idle = h.idle[:n-1]
+		if time.Since(c.idleAt) < clientIdleTimeout {
+			h.mu.Unlock()
+			return c, true, nil
+		}
+		c.c.Close()
+	}
+	h.mu.Unlock()
+	conn, err := h.dial(ctx, "tcp", h.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &h1ClientConn{c: conn, br: bufio.NewReaderSize(conn, h1BufferSize), bw: bufio.NewWriterSize(conn, h1BufferSize)}, false, nil
+}
+
+func (h *h1Caller) put(c *h1ClientConn) {
+	c.idleAt = time.Now()
+	h.mu.Lock()
+	if !h.closed && len(h.idle) < maxIdlePerHost {
+		h.idle = append(h.idle, c)
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	c.c.Close()
+}
+
+// close closes the idle connections; those in use are closed when their call ends.
+func (h *h1Caller) close() {
+	h.mu.Lock()
+	h.closed = true
+	idle := h.idle
+	h.idle = nil
+	h.mu.Unlock()
+	for _, c := range idle {
+		c.c.Close()
+	}
+}
+
+// respHead is what a caller needs of a response head.
+type respHead struct {
+	status        int
+	contentLength int64
+	chunked       bool
+	close         bool
+	hops          []byte
+}
+
+func (r *respHead) parse(raw []byte) bool {
+	*r = respHead{contentLength: -1}
+	line, rest, ok := cutLine(raw)
+	if !ok || len(line) < 12 || line[8] != ' ' {
+		return false
+	}
+	keepAlive := false
+	switch string(line[:8]) {
+	case "HTTP/1.1":
+	case "HTTP/1.0":
+		r.close = true
+	default:
+		return false
+	}
+	st, err := strconv.Atoi(string(line[9:12]))
+	if err != nil || st < 200 { // 1xx: the caller sends no Expect and no Upgrade
+		return false
+	}
+	r.status = st
+	for {
+		line, rest, ok = cutLine(rest)
+		if !ok {
+			return false
+		}
+		if len(line) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return false
+		}
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			n, ok := parseLength(value)
+			if !ok {
+				return false
+			}
+			r.contentLength = n
+		case asciiEqualFold(name, "transfer-encoding"):
+			if !asciiEqualFold(value, "chunked") {
+				return false
+			}
+			r.chunked = true
+		case asciiEqualFold(name, "connection"):
+			for tok := range bytes.SplitSeq(value, []byte(",")) {
+				tok = trimOWS(tok)
+				if asciiEqualFold(tok, "close") {
+					r.close = true
+				} else if asciiEqualFold(tok, "keep-alive") {
+					keepAlive = true
+				}
+			}
+		case asciiEqualFold(name, "x-smp-hops"):
+			r.hops = value
+		}
+	}
+	if keepAlive && string(line[:8]) == "HTTP/1.0" {
+		r.close = false
+	}
+	return true
+}
+
+// discardN reads n bytes (n < 0: to EOF), keeping up to maxMessage of them in msg
+// when msg is not nil.
+func discardN(br *bufio.Reader, n int64, msg []byte) ([]byte, error) {
+	for n != 0 {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				if n < 0 && err == io.EOF {
+					return msg, nil
+				}
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return msg, err
+			}
+		}
+		k := br.Buffered()
+		if n >= 0 && int64(k) > n {
+			k = int(n)
+		}
+		if msg != nil && len(msg) < maxMessage {
+			b, _ := br.Peek(min(k, maxMessage-len(msg)))
+			msg = append(msg, b...)
+		}
+		br.Discard(k)
+		if n > 0 {
+			n -= int64(k)
+		}
+	}
+	return msg, nil
+}
+
+// discardChunked reads a chunked body to its end, trailers included.
+func discardChunked(br *bufio.Reader, msg []byte) ([]byte, error) {
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return msg, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		size, err := strconv.ParseInt(string(trimOWS(line)), 16, 64)
+		if err != nil || size < 0 {
+			return msg, errMalformed
+		}
+		if size == 0 {
+			break
+		}
+		if msg, err = discardN(br, size, msg); err != nil {
+			return msg, err
+		}
+		if _, err := discardN(br, 2, nil); err != nil {
+			return msg, err
+		}
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return msg, err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return msg, nil
+		}
+	}
+}
+
+// peekHead returns the next message head in br without consuming it.
+func peekHead(br *bufio.Reader) ([]byte, error) {
+	from := 0
+	for {
+		n := br.Buffered()
+		if n > 0 {
+			buf, _ := br.Peek(n)
+			if i := bytes.Index(buf[from:], []byte("\r\n\r\n")); i >= 0 {
+				return buf[:from+i+4], nil
+			}
+			if bytes.Contains(buf, []byte("\n\n")) {
+				return nil, errMalformed
+			}
+			from = max(0, n-3)
+		}
+		if n == br.Size() {
+			return nil, errHeadTooLarge
+		}
+		if _, err := br.Peek(n + 1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func cutLine(b []byte) (line, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 1 || b[i-1] != '\r' {
+		return nil, nil, false
+	}
+	return b[:i-1], b[i+1:], true
+}
+
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return -1, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return -1, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiEqualFold compares b with the lower-case ASCII string s, ignoring case.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,195 @@
+package app
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// rawConn is a client connection speaking raw HTTP/1.1.
+type rawConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawConn{c: c, br: bufio.NewReader(c)}
+}
+
+func (rc *rawConn) roundTrip(t *testing.T, req, method string) (*http.Response, string) {
+	t.Helper()
+	if _, err := io.WriteString(rc.c, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(rc.br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// TestH1FastPathAndFallback: on one keep-alive connection, requests the fast path
+// takes and requests it hands to net/http (which then keeps the connection) are all
+// answered as ServeHTTP answers them.
+func TestH1FastPathAndFallback(t *testing.T) {
+	a := start(t, Config{Name: "svc-1", HTTPAddr: "127.0.0.1:0", ResponseSize: 5})
+	rc := dialRaw(t, a.HTTP)
+	check := func(name, req, method string, wantCode int, wantBody string) {
+		t.Helper()
+		resp, body := rc.roundTrip(t, req, method)
+		if resp.StatusCode != wantCode || body != wantBody {
+			t.Errorf("%s: reply %d %q, want %d %q", name, resp.StatusCode, body, wantCode, wantBody)
+		}
+		if wantCode == 200 && !strings.HasPrefix(req, "GET /healthz") && !strings.HasPrefix(req, "GET /metrics") &&
+			(resp.Header.Get("X-Smp-Service") != "svc-1" || resp.Header.Get("X-Smp-Hops") != "1" ||
+				resp.Header.Get("Date") == "" || resp.ContentLength != 5) {
+			t.Errorf("%s: headers %v, length %d", name, resp.Header, resp.ContentLength)
+		}
+	}
+	check("GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200, "abcde")
+	check("POST with a body", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz", "POST", 200, "abcde")
+	check("HEAD", "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD", 200, "")
+	check("healthz", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200, "ok\n")
+	check("chunked body (net/http)", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n", "POST", 200, "abcde")
+	check("after net/http took the connection", "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200, "abcde")
+
+	rc = dialRaw(t, a.HTTP)
+	check("GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200, "abcde")
+	resp, body := rc.roundTrip(t, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if resp.StatusCode != 200 || !strings.Contains(body, "smp_app_requests_total") {
+		t.Errorf("/metrics after a fast-path request: %d", resp.StatusCode)
+	}
+	rc = dialRaw(t, a.HTTP)
+	check("HTTP/1.0 (net/http)", "GET /a HTTP/1.0\r\nHost: x\r\n\r\n", "GET", 200, "abcde")
+	rc = dialRaw(t, a.HTTP)
+	check("missing Host (net/http)", "GET /a HTTP/1.1\r\n\r\n", "GET", 400, "400 Bad Request: missing required Host header")
+
+	rc = dialRaw(t, a.HTTP)
+	resp, _ = rc.roundTrip(t, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "GET")
+	if !resp.Close {
+		t.Error("a request with Connection: close got a reply without it")
+	}
+	if _, err := rc.br.ReadByte(); err != io.EOF {
+		t.Errorf("connection still open after Connection: close: %v", err)
+	}
+	// Every request but /healthz, /metrics and the one without Host.
+	if got := metric(t, a, "smp_app_requests_total", "protocol=http1", "code=200"); got != 8 {
+		t.Errorf("counted %v requests with 200, want 8", got)
+	}
+}
+
+// TestH1CallerGoneIs499: a caller that goes away while its request is served is
+// counted as 499 and gets no reply.
+func TestH1CallerGoneIs499(t *testing.T) {
+	a := start(t, Config{Name: "svc-1", HTTPAddr: "127.0.0.1:0", Delay: 100 * time.Millisecond})
+	rc := dialRaw(t, a.HTTP)
+	if _, err := io.WriteString(rc.c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	rc.c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for metric(t, a, "smp_app_requests_total", "protocol=http1", "code=499") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no 499 counted; 200s: %v", metric(t, a, "smp_app_requests_total", "protocol=http1", "code=200"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestH1Caller: the HTTP/1.1 caller reuses its connections, sends a pooled GET again
+// on a new connection when the upstream had closed it, reads chunked and
+// close-delimited bodies, and quotes a failing upstream's message.
+func TestH1Caller(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int64
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					var reply string
+					closeAfter := false
+					switch r.URL.Path {
+					case "/chunked":
+						reply = "HTTP/1.1 200 OK\r\nX-Smp-Hops: 4\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
+					case "/close-delimited":
+						reply, closeAfter = "HTTP/1.1 200 OK\r\nX-Smp-Hops: 2\r\n\r\nuntil close", true
+					case "/quietly-closed":
+						// Keep-alive as far as the caller can tell, then closed.
+						reply, closeAfter = "HTTP/1.1 200 OK\r\nX-Smp-Hops: 1\r\nContent-Length: 0\r\n\r\n", true
+					case "/fail":
+						reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12\r\n\r\nno\nluck here"
+					default:
+						reply = "HTTP/1.1 200 OK\r\nX-Smp-Hops: 1\r\nContent-Length: 2\r\n\r\nok"
+					}
+					if _, err := io.WriteString(c, reply); err != nil || closeAfter {
+						return
+					}
+				}
+			})
+		}
+	})
+	a := start(t, Config{Name: "svc-1", HTTPAddr: "127.0.0.1:0", Upstreams: []Upstream{{Name: "up", Addr: ln.Addr().String()}}})
+	c := newClient(t, HTTP1)
+	for _, tc := range []struct {
+		path, code, hops, body string
+	}{
+		{"/x", "200", "2", ""},
+		{"/x", "200", "2", ""},
+		{"/chunked", "200", "5", ""},
+		{"/close-delimited", "200", "3", ""},
+		{"/quietly-closed", "200", "2", ""},
+		{"/x", "200", "2", ""}, // on a new connection: the pooled one was closed
+		{"/fail", "502", "1", "svc-1: upstream up (" + ln.Addr().String() + "): answered 503: no luck here\n"},
+	} {
+		r := c.do(t, a, tc.path)
+		if r.code != tc.code || r.hops != tc.hops || (tc.body != "" && string(r.body) != tc.body) {
+			t.Errorf("%s: reply %s hops %s %q, want %s hops %s %q", tc.path, r.code, r.hops, r.body, tc.code, tc.hops, tc.body)
+		}
+		time.Sleep(10 * time.Millisecond) // the upstream's close reaches the pool
+	}
+	// /x, /x, /chunked and /close-delimited on the first connection, /quietly-closed on
+	// a second, and /x (sent again once the pooled second one failed) and /fail on a
+	// third.
+	if n := conns.Load(); n != 3 {
+		t.Errorf("the upstream saw %d connections, want 3", n)
+	}
+	if got := metric(t, a, "smp_app_upstream_calls_total", "upstream=up", "outcome=ok"); got != 6 {
+		t.Errorf("counted %v ok calls, want 6", got)
+	}
+	if got := metric(t, a, "smp_app_upstream_calls_total", "upstream=up", "outcome=status"); got != 1 {
+		t.Errorf("counted %v failed calls, want 1", got)
+	}
+}

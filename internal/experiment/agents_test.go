@@ -1,0 +1,76 @@
+package experiment
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/service-mesh-performance/smp/result"
+)
+
+func countingTarget(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n.Add(1)
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(s.Close)
+	return s, &n
+}
+
+// TestRunWithAgents: workload.agents without agent_urls starts the agents in this
+// process; the trial lists them, and its counts are what the target saw.
+func TestRunWithAgents(t *testing.T) {
+	s, served := countingTarget(t)
+	plan := parse(t, "name: a\nworkload: {rate: 200, connections: 2, duration: 500ms, warmup: 0s, agents: 2, endpoint_urls: ["+s.URL+"]}\n")
+	doc, err := Run(context.Background(), plan, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := doc.Trials[0]
+	if doc.Status != result.StatusComplete || len(tr.Agents) != 2 {
+		t.Fatalf("status %s, %d agents: %v %v", doc.Status, len(tr.Agents), doc.Errors, tr.Warnings)
+	}
+	for _, a := range tr.Agents {
+		if a.Status != result.AgentComplete || a.Requests != 50 {
+			t.Errorf("agent %+v, want complete with 50 requests", a)
+		}
+	}
+	if tr.Counts.Requests != served.Load() || tr.Counts.Requests != 100 {
+		t.Errorf("trial counts %d requests, the target saw %d; want 100", tr.Counts.Requests, served.Load())
+	}
+	if !strings.Contains(strings.Join(tr.Warnings, "\n"), "ran inside smp") {
+		t.Errorf("no warning that the agents added no capacity: %v", tr.Warnings)
+	}
+}
+
+// TestRunWithAgentsCancelled: Ctrl-C stops every agent's load, and each still sends
+// what it measured: the interrupted trial holds exactly what the target served.
+func TestRunWithAgentsCancelled(t *testing.T) {
+	s, served := countingTarget(t)
+	plan := parse(t, "name: c\nworkload: {rate: 100, connections: 2, duration: 1m, warmup: 0s, agents: 2, endpoint_urls: ["+s.URL+"]}\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	doc, err := Run(ctx, plan, Options{Status: progressCanceller{cancel}})
+	if err == nil || doc == nil {
+		t.Fatalf("Run = %v, %v; want the partial document and the context's error", doc, err)
+	}
+	tr := doc.Trials[0]
+	if doc.Status != result.StatusInterrupted || tr.Status != result.StatusPartial || len(tr.Agents) != 2 {
+		t.Fatalf("status %s, trial %s, %d agents", doc.Status, tr.Status, len(tr.Agents))
+	}
+	for _, a := range tr.Agents {
+		if a.Status != result.AgentComplete {
+			t.Errorf("agent %+v: want its partial result delivered", a)
+		}
+	}
+	// A request in flight when the load stops is served but not counted (it is not a
+	// measurement); there are at most as many as connections (2).
+	if gap := served.Load() - tr.Counts.Requests; tr.Counts.Requests == 0 || gap < 0 || gap > 2 {
+		t.Errorf("trial counts %d requests, the target saw %d", tr.Counts.Requests, served.Load())
+	}
+}

@@ -1,0 +1,383 @@
+package kube
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/service-mesh-performance/smp/internal/app"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// Public images of the applications smp deploys besides its own. Each is pinned, so that
+// two runs deploy the same thing; the tags are those of the upstream manifests at the
+// time of writing (istio/istio samples/bookinfo, linkerd emojivoto v11, fortio's release
+// matching the fortio module smp links).
+const (
+	BookinfoImagePrefix  = "docker.io/istio/examples-bookinfo-"
+	BookinfoTag          = "1.20.2"
+	EmojivotoImagePrefix = "docker.io/buoyantio/emojivoto-"
+	EmojivotoTag         = "v11"
+	FortioImage          = "docker.io/fortio/fortio:1.66.5"
+)
+
+// Ports the applications serve on.
+const (
+	builtinHTTPPort = 8080
+	builtinGRPCPort = 9090
+	fortioHTTPPort  = 8080
+	fortioGRPCPort  = 8079
+	bookinfoPort    = 9080
+)
+
+// appConfigFile is where the builtin app's ConfigMap is mounted.
+const appConfigFile = "/etc/smp/app.json"
+
+// podEnv is what every pod template of an arm shares.
+type podEnv struct {
+	namespace   string
+	labels      map[string]string // the run's and the arm's labels
+	podLabels   map[string]string // injection labels on the pod template
+	podAnnot    map[string]string // injection annotations on the pod template
+	nodeSel     map[string]string
+	resources   corev1.ResourceRequirements
+	affinity    *corev1.Affinity
+	tolerations []corev1.Toleration
+	replicas    int32
+}
+
+// appSet is an application as objects to apply, and where load goes in.
+type appSet struct {
+	objects     []runtime.Object
+	deployments []string
+	entry       []string
+	// services is how many hops a request crosses (for the record).
+	services int
+}
+
+func (s *appSet) add(objs ...runtime.Object) { s.objects = append(s.objects, objs...) }
+
+// service is one service of an application: a ServiceAccount, a Service and one
+// Deployment per version (named <name>-<version>, or <name> when it has no versions).
+type service struct {
+	name       string
+	containers []corev1.Container
+	ports      []corev1.ServicePort
+	volumes    []corev1.Volume
+	versions   []string
+	// configMaps are mounted by the containers.
+	configMaps []*corev1.ConfigMap
+}
+
+func (e podEnv) objectsOf(s service, role string) []runtime.Object {
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: e.namespace, Labels: merge(e.labels, map[string]string{LabelRole: role, "app": s.name})}
+	}
+	out := []runtime.Object{
+		&corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(s.name)},
+	}
+	for _, cm := range s.configMaps {
+		cm.TypeMeta = typeMeta("v1", "ConfigMap")
+		cm.Namespace = e.namespace
+		cm.Labels = merge(e.labels, map[string]string{LabelRole: role, "app": s.name})
+		out = append(out, cm)
+	}
+	if len(s.ports) > 0 {
+		out = append(out, &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(s.name),
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": s.name, LabelRole: role}, Ports: s.ports}})
+	}
+	versions := s.versions
+	if len(versions) == 0 {
+		versions = []string{""}
+	}
+	for _, v := range versions {
+		name := s.name
+		sel := map[string]string{"app": s.name, LabelRole: role}
+		if v != "" {
+			name += "-" + v
+			sel["version"] = v
+		}
+		podLabels := merge(e.labels, e.podLabels, sel)
+		grace := int64(5)
+		containers := make([]corev1.Container, len(s.containers))
+		for i, c := range s.containers {
+			if role == RoleApp && len(e.resources.Requests)+len(e.resources.Limits) > 0 {
+				c.Resources = e.resources
+			}
+			if v != "" && strings.Contains(c.Image, "{version}") {
+				c.Image = strings.ReplaceAll(c.Image, "{version}", v)
+			}
+			containers[i] = c
+		}
+		d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(name),
+			Spec: appsv1.DeploymentSpec{
+				Replicas: &e.replicas,
+				Selector: &metav1.LabelSelector{MatchLabels: sel},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: e.podAnnot},
+					Spec: corev1.PodSpec{
+						ServiceAccountName:            s.name,
+						Containers:                    containers,
+						Volumes:                       s.volumes,
+						NodeSelector:                  e.nodeSel,
+						Affinity:                      e.affinity,
+						Tolerations:                   e.tolerations,
+						TerminationGracePeriodSeconds: &grace,
+					},
+				},
+			}}
+		out = append(out, d)
+	}
+	return out
+}
+
+func typeMeta(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+func tcpPort(name string, port int32) corev1.ServicePort {
+	return corev1.ServicePort{Name: name, Port: port, TargetPort: intstr.FromInt32(port), Protocol: corev1.ProtocolTCP}
+}
+
+func containerPort(name string, port int32) corev1.ContainerPort {
+	return corev1.ContainerPort{Name: name, ContainerPort: port, Protocol: corev1.ProtocolTCP}
+}
+
+func tcpProbe(port int32) *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}},
+		PeriodSeconds: 2, FailureThreshold: 3}
+}
+
+// resourcesOf turns the plan's per-container resources into Kubernetes quantities.
+func resourcesOf(r spec.Resources) (corev1.ResourceRequirements, error) {
+	var out corev1.ResourceRequirements
+	conv := func(l spec.ResourceList, what string) (corev1.ResourceList, error) {
+		if l.CPU == "" && l.Memory == 0 {
+			return nil, nil
+		}
+		rl := corev1.ResourceList{}
+		if l.CPU != "" {
+			q, err := resource.ParseQuantity(l.CPU)
+			if err != nil {
+				return nil, fmt.Errorf("workload.app.resources.%s.cpu %q: %w", what, l.CPU, err)
+			}
+			rl[corev1.ResourceCPU] = q
+		}
+		if l.Memory != 0 {
+			rl[corev1.ResourceMemory] = *resource.NewQuantity(int64(l.Memory), resource.BinarySI)
+		}
+		return rl, nil
+	}
+	var err error
+	if out.Requests, err = conv(r.Requests, "requests"); err != nil {
+		return out, err
+	}
+	if out.Limits, err = conv(r.Limits, "limits"); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// entryPath is the path load is sent to: the workload's, or the application's natural
+// entry when the workload says "/" (bookinfo's /productpage, emojivoto's /api/list, which
+// crosses web → emoji over gRPC, fortio's /echo).
+func entryPath(w spec.Workload, natural string) string {
+	if w.Path == "" || w.Path == "/" {
+		return natural
+	}
+	return w.Path
+}
+
+// buildApp returns the objects of the plan's application in namespace e.namespace.
+func buildApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
+	set := &appSet{}
+	host := func(svc string) string { return svc + "." + e.namespace + ".svc" }
+	switch w.App.Kind {
+	case spec.AppBuiltin, "":
+		n := max(w.App.Services, 1)
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("svc-%d", i+1)
+		}
+		grpc := w.Protocol == spec.ProtocolGRPC
+		proto := app.HTTP1
+		switch w.Protocol {
+		case spec.ProtocolH2C:
+			proto = app.H2C
+		case spec.ProtocolGRPC:
+			proto = app.GRPC
+		}
+		for i, name := range names {
+			var ups []int
+			switch {
+			case w.App.Topology == spec.TopologyFanout && i == 0:
+				for j := 1; j < n; j++ {
+					ups = append(ups, j)
+				}
+			case w.App.Topology != spec.TopologyFanout && i+1 < n:
+				ups = []int{i + 1}
+			}
+			cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf(":%d", builtinHTTPPort), UpstreamProtocol: proto,
+				ResponseSize: int(w.App.ResponseSize), CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
+			if grpc {
+				cfg.GRPCAddr = fmt.Sprintf(":%d", builtinGRPCPort)
+			}
+			for _, j := range ups {
+				port := builtinHTTPPort
+				if grpc {
+					port = builtinGRPCPort
+				}
+				cfg.Upstreams = append(cfg.Upstreams, app.Upstream{Name: names[j], Addr: fmt.Sprintf("%s:%d", names[j], port)})
+			}
+			data, err := json.Marshal(cfg)
+			if err != nil {
+				return nil, fmt.Errorf("builtin app %s: %w", name, err)
+			}
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name + "-config"}, Data: map[string]string{"app.json": string(data)}}
+			// Istio and Linkerd read the protocol from the port's name (http, http2, grpc).
+			httpName := "http"
+			if proto == app.H2C {
+				httpName = "http2"
+			}
+			ports := []corev1.ServicePort{tcpPort(httpName, builtinHTTPPort)}
+			cports := []corev1.ContainerPort{containerPort("http", builtinHTTPPort)}
+			if grpc {
+				ports = append(ports, tcpPort("grpc", builtinGRPCPort))
+				cports = append(cports, containerPort("grpc", builtinGRPCPort))
+			}
+			probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(builtinHTTPPort)}},
+				PeriodSeconds: 2, FailureThreshold: 3}
+			s := service{name: name, configMaps: []*corev1.ConfigMap{cm}, ports: ports,
+				containers: []corev1.Container{{Name: "app", Image: smpImage, Args: []string{"app", "--config", appConfigFile},
+					Ports: cports, ReadinessProbe: probe,
+					VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/smp", ReadOnly: true}}}},
+				volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+					LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}}}}}}
+			set.add(e.objectsOf(s, RoleApp)...)
+			set.deployments = append(set.deployments, name)
+		}
+		set.services = n
+		if grpc {
+			set.entry = []string{fmt.Sprintf("grpc://%s:%d", host(names[0]), builtinGRPCPort)}
+		} else {
+			set.entry = []string{fmt.Sprintf("http://%s:%d%s", host(names[0]), builtinHTTPPort, w.Path)}
+		}
+	case spec.AppBookinfo:
+		// istio/istio samples/bookinfo/platform/kube/bookinfo.yaml: four services on 9080,
+		// reviews in three versions; the Java and Python services write to /tmp.
+		tmp := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		mk := func(name string, versions []string, env []corev1.EnvVar, vols []corev1.Volume, mounts []corev1.VolumeMount) service {
+			image := BookinfoImagePrefix + name + "-v1:" + BookinfoTag
+			if len(versions) > 0 {
+				image = BookinfoImagePrefix + name + "-{version}:" + BookinfoTag
+			}
+			return service{name: name, versions: versions, ports: []corev1.ServicePort{tcpPort("http", bookinfoPort)}, volumes: vols,
+				containers: []corev1.Container{{Name: name, Image: image, Env: env, VolumeMounts: mounts,
+					Ports: []corev1.ContainerPort{containerPort("http", bookinfoPort)}, ReadinessProbe: tcpProbe(bookinfoPort)}}}
+		}
+		wlp := append(append([]corev1.Volume(nil), tmp...), corev1.Volume{Name: "wlp-output", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		for _, s := range []service{
+			mk("details", []string{"v1"}, nil, nil, nil),
+			mk("ratings", []string{"v1"}, nil, nil, nil),
+			mk("reviews", []string{"v1", "v2", "v3"}, []corev1.EnvVar{{Name: "LOG_DIR", Value: "/tmp/logs"}}, wlp,
+				[]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "wlp-output", MountPath: "/opt/ibm/wlp/output"}}),
+			mk("productpage", []string{"v1"}, nil, tmp, []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}),
+		} {
+			set.add(e.objectsOf(s, RoleApp)...)
+			for _, v := range s.versions {
+				set.deployments = append(set.deployments, s.name+"-"+v)
+			}
+		}
+		set.services = 4
+		set.entry = []string{fmt.Sprintf("http://%s:%d%s", host("productpage"), bookinfoPort, entryPath(w, "/productpage"))}
+	case spec.AppEmojivoto:
+		// linkerd emojivoto (kinvolk's benchmark app): web (HTTP) → emoji-svc and
+		// voting-svc (gRPC on 8080, Prometheus on 8801); the vote-bot is left out, smp is
+		// the load.
+		grpcSvc := func(name string) service {
+			return service{name: name, ports: []corev1.ServicePort{tcpPort("grpc", 8080), tcpPort("prom", 8801)},
+				containers: []corev1.Container{{Name: name, Image: EmojivotoImagePrefix + name + ":" + EmojivotoTag,
+					Env:   []corev1.EnvVar{{Name: "GRPC_PORT", Value: "8080"}, {Name: "PROM_PORT", Value: "8801"}},
+					Ports: []corev1.ContainerPort{containerPort("grpc", 8080), containerPort("prom", 8801)}, ReadinessProbe: tcpProbe(8080)}}}
+		}
+		web := service{name: "web-svc", ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}},
+			containers: []corev1.Container{{Name: "web-svc", Image: EmojivotoImagePrefix + "web:" + EmojivotoTag,
+				Env: []corev1.EnvVar{{Name: "WEB_PORT", Value: "8080"}, {Name: "EMOJISVC_HOST", Value: "emoji-svc:8080"},
+					{Name: "VOTINGSVC_HOST", Value: "voting-svc:8080"}, {Name: "INDEX_BUNDLE", Value: "dist/index_bundle.js"}},
+				Ports: []corev1.ContainerPort{containerPort("http", 8080)}, ReadinessProbe: tcpProbe(8080)}}}
+		for _, s := range []service{grpcSvc("emoji-svc"), grpcSvc("voting-svc"), web} {
+			set.add(e.objectsOf(s, RoleApp)...)
+			set.deployments = append(set.deployments, s.name)
+		}
+		set.services = 3
+		set.entry = []string{fmt.Sprintf("http://%s:80%s", host("web-svc"), entryPath(w, "/api/list"))}
+	case spec.AppFortio:
+		// The two-pod micro benchmark (istio/tools perf/benchmark): a fortio echo server;
+		// the load pod is the client.
+		s := service{name: "fortio-server", ports: []corev1.ServicePort{tcpPort("http", fortioHTTPPort), tcpPort("grpc", fortioGRPCPort)},
+			containers: []corev1.Container{{Name: "fortio", Image: FortioImage, Args: []string{"server"},
+				Ports:          []corev1.ContainerPort{containerPort("http", fortioHTTPPort), containerPort("grpc", fortioGRPCPort)},
+				ReadinessProbe: tcpProbe(fortioHTTPPort)}}}
+		set.add(e.objectsOf(s, RoleApp)...)
+		set.deployments = append(set.deployments, s.name)
+		set.services = 1
+		if w.Protocol == spec.ProtocolGRPC {
+			set.entry = []string{fmt.Sprintf("grpc://%s:%d", host("fortio-server"), fortioGRPCPort)}
+		} else {
+			set.entry = []string{fmt.Sprintf("http://%s:%d%s", host("fortio-server"), fortioHTTPPort, entryPath(w, "/echo"))}
+		}
+	default:
+		return nil, fmt.Errorf("the kubernetes platform cannot deploy app %s", w.App.Kind)
+	}
+	return set, nil
+}
+
+// LoadPod describes the load generator's pod: the image, its arguments, and the port a
+// controller reaches it on through Forward. DefaultLoadPod is fortio's server, whose REST
+// API (/fortio/rest/run) runs a load test and answers with fortio's result JSON; an smp
+// agent pod would name smp's image, ["agent", "--listen", ":8080"] and its port.
+type LoadPod struct {
+	Image string
+	Args  []string
+	Port  int32
+	// BasePath is the path of the API on Port ("/fortio/").
+	BasePath string
+}
+
+// DefaultLoadPod is fortio's server in the public fortio image.
+func DefaultLoadPod() LoadPod {
+	return LoadPod{Image: FortioImage, Args: []string{"server"}, Port: fortioHTTPPort, BasePath: "/fortio/"}
+}
+
+// loadName is the load generator's Deployment (and ServiceAccount).
+const loadName = "smp-load"
+
+func buildLoad(lp LoadPod, e podEnv) []runtime.Object {
+	s := service{name: loadName, containers: []corev1.Container{{Name: "load", Image: lp.Image, Args: lp.Args,
+		Ports: []corev1.ContainerPort{containerPort("api", lp.Port)}, ReadinessProbe: tcpProbe(lp.Port)}}}
+	return e.objectsOf(s, RoleLoad)
+}
+
+// antiAffinity keeps pods of this side off the nodes where pods of the other role run
+// (in the other namespace).
+func antiAffinity(otherRole, otherNamespace string) *corev1.Affinity {
+	return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelRole: otherRole}},
+			Namespaces:    []string{otherNamespace},
+			TopologyKey:   "kubernetes.io/hostname",
+		}},
+	}}
+}
+
+// loadToleration lets load pods onto a node tainted smp.dev/role=load:NoSchedule.
+func loadToleration() []corev1.Toleration {
+	return []corev1.Toleration{{Key: LoadTaint, Operator: corev1.TolerationOpEqual, Value: RoleLoad, Effect: corev1.TaintEffectNoSchedule}}
+}

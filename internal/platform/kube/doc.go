@@ -1,0 +1,31 @@
+// Package kube is the Kubernetes platform: for each arm of a plan it creates a namespace
+// for the application and one for the load generator, deploys the sample application
+// (smp's builtin app, bookinfo, emojivoto or a fortio echo server) and a load pod,
+// switches the arm's mesh on for both namespaces (injection labels or annotations, the
+// strict-mTLS objects), waits for every rollout, verifies that the mesh is really in the
+// path (every pod carries its proxy container, counted from the pod spec; the mTLS
+// objects read back as applied) and hands back the target and the components. Teardown
+// deletes the arm's namespaces and the run's cluster-scoped objects and waits for them to
+// go; Cleanup finds leftovers of crashed runs by label.
+//
+// smp never installs a mesh. Check detects the meshes a plan names (their CRDs, control-
+// plane workloads and image versions) before anything is created, and reports a missing
+// one as a plan error on arms[i].mesh. Discover describes the cluster (version, nodes, CNI,
+// meshes) for the result.
+//
+// Every object carries app.kubernetes.io/managed-by=smp and smp.dev/run=<run key> (a
+// short hash of the run id, which is kept whole in the smp.dev/run-id annotation), and is
+// written by server-side apply with field manager "smp". Clients follow client-go's
+// conventions: an explicit kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the
+// in-cluster service account; an explicit context, else the current one.
+//
+// The load generator runs in the cluster: Forward opens a port-forward (through the API
+// server, client-go's portforward package) to a load pod and returns a local address;
+// what speaks over it (fortio's REST API today, smp agent's protocol later) is the
+// caller's business. LoadPod describes the pod so that another generator image can be
+// put in it without this package knowing its protocol.
+//
+// This is the only package of smp that imports k8s.io/*. Imports: internal/platform,
+// internal/mesh, internal/app (the builtin app's configuration format) and spec. Never
+// platform/local, generator or result: experiment converts between them.
+package kube

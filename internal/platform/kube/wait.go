@@ -1,0 +1,161 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// pollInterval is how often rollouts and deletions are checked: well below the seconds a
+// rollout takes, well above what would load the API server.
+const pollInterval = 500 * time.Millisecond
+
+// poll calls done until it reports true, returns an error, or ctx ends; the error then
+// says what was being waited for and, through last, what was seen last.
+func poll(ctx context.Context, what string, done func(context.Context) (bool, error), last func() string) error {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		ok, err := done(ctx)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("wait for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			msg := ""
+			if last != nil {
+				if s := last(); s != "" {
+					msg = ": " + s
+				}
+			}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("timed out waiting for %s%s", what, msg)
+			}
+			return fmt.Errorf("wait for %s: %w%s", what, ctx.Err(), msg)
+		case <-t.C:
+		}
+	}
+}
+
+// rolledOut reports whether a Deployment has all its replicas updated and available.
+func rolledOut(d *appsv1.Deployment) bool {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := d.Status
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.AvailableReplicas == want &&
+		s.ReadyReplicas == want && s.Replicas == want
+}
+
+// waitRollouts waits until every Deployment of a namespace has rolled out. On timeout
+// the error lists the pods that are not ready and why (unschedulable, image pull, …).
+func (c *clients) waitRollouts(ctx context.Context, ns string, names []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pending := map[string]bool{}
+	for _, n := range names {
+		pending[n] = true
+	}
+	done := func(ctx context.Context) (bool, error) {
+		for n := range pending {
+			d, err := c.core.AppsV1().Deployments(ns).Get(ctx, n, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if rolledOut(d) {
+				delete(pending, n)
+			}
+		}
+		return len(pending) == 0, nil
+	}
+	last := func() string {
+		var left []string
+		for n := range pending {
+			left = append(left, n)
+		}
+		sort.Strings(left)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return "not ready: " + strings.Join(left, ", ") + c.podTrouble(dctx, ns)
+	}
+	return poll(ctx, "the rollout of "+strings.Join(names, ", ")+" in namespace "+ns, done, last)
+}
+
+// podTrouble describes the pods of a namespace that are not ready.
+func (c *clients) podTrouble(ctx context.Context, ns string) string {
+	pods, err := c.core.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, p := range pods.Items {
+		if podReady(&p) {
+			continue
+		}
+		why := string(p.Status.Phase)
+		for _, cond := range p.Status.Conditions {
+			if cond.Status != corev1.ConditionTrue && cond.Message != "" {
+				why += ", " + cond.Message
+			}
+		}
+		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+			if w := cs.State.Waiting; w != nil && w.Reason != "" {
+				why += ", " + cs.Name + ": " + w.Reason
+				if w.Message != "" {
+					why += " (" + w.Message + ")"
+				}
+			}
+		}
+		out = append(out, p.Name+" ("+why+")")
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; pods: " + strings.Join(out, "; ")
+}
+
+func podReady(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waitGone waits until none of the namespaces exists any more.
+func (c *clients) waitGone(ctx context.Context, namespaces []string) error {
+	left := append([]string(nil), namespaces...)
+	done := func(ctx context.Context) (bool, error) {
+		var still []string
+		for _, ns := range left {
+			_, err := c.core.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				return false, err
+			default:
+				still = append(still, ns)
+			}
+		}
+		left = still
+		return len(left) == 0, nil
+	}
+	return poll(ctx, "namespace(s) "+strings.Join(namespaces, ", ")+" to be deleted", done,
+		func() string { return "still there: " + strings.Join(left, ", ") })
+}

@@ -1,0 +1,658 @@
+package sidecar
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The HTTP/1.1 fast path. With Protocol HTTP1, each downstream connection is served by
+// one goroutine that reads a request head in place, writes it (hop-by-hop headers
+// removed) and the body to a pooled upstream connection, reads the response head in
+// place and copies it and the body back: two writes and a handful of reads per request
+// and no other goroutine, where net/http's server and Transport cost a background
+// reader, a read loop and a write loop per connection, channel handoffs between them,
+// and a header map, a context and a request clone per request. See doc.go.
+//
+// A connection whose next request the fast path does not take (HTTP/1.0, an Upgrade,
+// CONNECT, an h2c preface, an absolute-form target, a head too large for the buffer,
+// anything malformed) is handed, with the bytes already buffered, to the frontend's
+// net/http server and its ReverseProxy, so every corner of HTTP keeps net/http's
+// behaviour.
+
+const (
+	// h1BufferSize is the size of each connection's read and write buffers: a request
+	// or response head must fit in the read buffer to take the fast path (net/http
+	// serves larger request heads; an upstream response head larger than this is a 502).
+	h1BufferSize = 16 << 10
+	// maxChunkLine bounds a chunk-size line or a trailer line.
+	maxChunkLine = 4 << 10
+)
+
+// h1Proxy is the fast path of one frontend.
+type h1Proxy struct {
+	st       *listenerStats
+	log      *slog.Logger
+	target   string
+	pool     *h1Pool
+	fallback *chanListener // the frontend's net/http server
+
+	mu      sync.Mutex
+	conns   map[*h1Down]struct{}
+	closing atomic.Bool
+	drained chan struct{} // closed when closing and no connection is left
+}
+
+// h1Down is one downstream connection.
+type h1Down struct {
+	c    net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	idle atomic.Bool // waiting for the next request head
+	req  head
+	resp head
+}
+
+func newH1Proxy(st *listenerStats, log *slog.Logger, target string, pool *h1Pool, fallback *chanListener) *h1Proxy {
+	return &h1Proxy{st: st, log: log, target: target, pool: pool, fallback: fallback,
+		conns: map[*h1Down]struct{}{}, drained: make(chan struct{})}
+}
+
+// serve serves c until it closes, fails, is handed to net/http or the proxy shuts
+// down. It owns c.
+func (p *h1Proxy) serve(c net.Conn) {
+	d := &h1Down{c: c, br: bufio.NewReaderSize(c, h1BufferSize), bw: bufio.NewWriterSize(c, h1BufferSize)}
+	p.mu.Lock()
+	if p.closing.Load() {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	p.conns[d] = struct{}{}
+	p.mu.Unlock()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			c.Close()
+		}
+		p.mu.Lock()
+		delete(p.conns, d)
+		if p.closing.Load() && len(p.conns) == 0 {
+			p.closeDrained()
+		}
+		p.mu.Unlock()
+	}()
+	var deadline time.Time
+	for {
+		// Idle: wait for the next request for up to serverIdleTimeout. The deadline is
+		// moved only when it has aged by a second, not at every request.
+		d.idle.Store(true)
+		if p.closing.Load() {
+			return
+		}
+		if now := time.Now(); now.Add(serverIdleTimeout - time.Second).After(deadline) {
+			deadline = now.Add(serverIdleTimeout)
+			_ = c.SetReadDeadline(deadline)
+		}
+		raw, err := peekHead(d.br)
+		d.idle.Store(false)
+		if err != nil {
+			if errors.Is(err, errHeadTooLarge) || errors.Is(err, errMalformed) {
+				handedOver = p.handOver(d)
+			}
+			return
+		}
+		if !parseRequest(raw, &d.req) {
+			handedOver = p.handOver(d)
+			return
+		}
+		// The body is read without a deadline (net/http has no ReadTimeout here
+		// either); the next idle wait sets one again.
+		_ = c.SetReadDeadline(time.Time{})
+		deadline = time.Time{}
+		p.st.requests.Add(1)
+		if !p.roundTrip(d) {
+			return
+		}
+	}
+}
+
+// handOver gives the connection, with what is buffered, to the frontend's net/http
+// server. It reports whether the server took it.
+func (p *h1Proxy) handOver(d *h1Down) bool {
+	_ = d.c.SetReadDeadline(time.Time{})
+	var c net.Conn = d.c
+	if d.br.Buffered() > 0 {
+		c = &bufferedConn{Conn: d.c, r: d.br}
+	}
+	return p.fallback.deliver(c)
+}
+
+// bufferedConn reads what a bufio.Reader holds before the rest of the connection.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// upstreamError is a failure on the upstream side of a request.
+type upstreamError struct {
+	err      error
+	headSent bool // the response head was already passed to the client
+}
+
+func (e *upstreamError) Error() string { return "upstream: " + e.err.Error() }
+func (e *upstreamError) Unwrap() error { return e.err }
+
+// roundTrip forwards the request in d.req and its reply. It reports whether the
+// downstream connection can serve another request.
+func (p *h1Proxy) roundTrip(d *h1Down) bool {
+	req := &d.req
+	hasBody := req.chunked || req.contentLength > 0
+	if req.expect && hasBody {
+		// The client waits for this before it sends the body; the upstream's own 100
+		// Continue, if any, is skipped below.
+		if _, err := d.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil || d.bw.Flush() != nil {
+			return false
+		}
+	}
+	// The head's bytes stay where they are until d.br reads again, which is after
+	// writeRequest has written them (only a body makes it read).
+	d.br.Discard(len(req.raw))
+	up, err := p.send(d, hasBody)
+	if err != nil {
+		// A request with a body that failed may have left part of it unread.
+		return p.fail(d, err, !hasBody)
+	}
+	keepUp, keepDown, err := p.relay(d, up)
+	if keepUp {
+		p.pool.put(up)
+	} else {
+		p.pool.discard(up)
+	}
+	if err != nil {
+		var ue *upstreamError
+		if errors.As(err, &ue) && !ue.headSent {
+			return p.fail(d, err, true)
+		}
+		p.log.Debug("proxy error", "listener", p.st.name, "target", p.target, "err", err)
+		return false
+	}
+	return keepDown && !req.close && !p.closing.Load()
+}
+
+// send writes the request head and body to an upstream connection. A bodiless
+// request that fails on a pooled connection before any answer (the upstream closed
+// it while idle) is sent once more on a new connection, as net/http's Transport does.
+func (p *h1Proxy) send(d *h1Down, hasBody bool) (*h1Conn, error) {
+	for attempt := 0; ; attempt++ {
+		up, reused, err := p.pool.get()
+		if err != nil {
+			return nil, err
+		}
+		err = p.writeRequest(d, up, hasBody)
+		if err == nil && !hasBody && reused {
+			// A dead pooled connection shows itself only when its answer is read.
+			if _, perr := up.br.Peek(1); perr != nil {
+				err = &upstreamError{err: perr}
+			}
+		}
+		if err == nil {
+			return up, nil
+		}
+		p.pool.discard(up)
+		var ue *upstreamError
+		if !errors.As(err, &ue) || hasBody || !reused || attempt > 0 {
+			return nil, err
+		}
+	}
+}
+
+// writeRequest writes the request to up: request line, the end-to-end header lines as
+// they came, the body in the coding it came in.
+func (p *h1Proxy) writeRequest(d *h1Down, up *h1Conn, hasBody bool) error {
+	req, w := &d.req, up.bw
+	w.Write(req.method)
+	w.WriteByte(' ')
+	w.Write(req.target)
+	w.WriteString(" HTTP/1.1\r\n")
+	for _, l := range req.lines {
+		if !l.drop {
+			w.Write(l.line)
+			w.WriteString("\r\n")
+		}
+	}
+	w.WriteString("\r\n")
+	var werr, rerr error
+	switch {
+	case req.chunked:
+		werr, rerr = copyChunked(w, d.br)
+	case hasBody:
+		werr, rerr = copyN(w, d.br, req.contentLength)
+	}
+	if rerr != nil {
+		return rerr // the client's side failed: nothing to answer
+	}
+	if werr == nil {
+		werr = w.Flush()
+	}
+	if werr != nil {
+		return &upstreamError{err: werr}
+	}
+	return nil
+}
+
+// relay reads the response from up and writes it to the client. keepUp tells whether
+// up can be pooled again, keepDown whether the client's connection stays open. An
+// *upstreamError with headSent false means nothing was written to the client yet.
+func (p *h1Proxy) relay(d *h1Down, up *h1Conn) (keepUp, keepDown bool, err error) {
+	resp := &d.resp
+	for {
+		raw, err := peekHead(up.br)
+		if err != nil {
+			return false, false, &upstreamError{err: err}
+		}
+		if !parseResponse(raw, resp) {
+			return false, false, &upstreamError{err: errMalformed}
+		}
+		if resp.status >= 200 {
+			break
+		}
+		// 1xx: 100 Continue was already sent to the client; others (103) are passed on.
+		up.br.Discard(len(raw))
+		if resp.status == 101 {
+			return false, false, &upstreamError{err: errors.New("101 Switching Protocols without an upgrade")}
+		}
+		if resp.status != 100 {
+			d.bw.Write(raw)
+		}
+	}
+	noBody := string(d.req.method) == "HEAD" || resp.status == 204 || resp.status == 304
+	untilClose := !noBody && !resp.chunked && resp.contentLength < 0
+	keepDown = !untilClose && !p.closing.Load() && !d.req.close
+	w := d.bw
+	w.Write(resp.statusLine)
+	w.WriteString("\r\n")
+	for _, l := range resp.lines {
+		if !l.drop {
+			w.Write(l.line)
+			w.WriteString("\r\n")
+		}
+	}
+	if !keepDown {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+	up.br.Discard(len(resp.raw))
+	var werr, rerr error
+	switch {
+	case noBody:
+	case resp.chunked:
+		werr, rerr = copyChunked(w, up.br)
+	case resp.contentLength >= 0:
+		werr, rerr = copyN(w, up.br, resp.contentLength)
+	default:
+		werr, rerr = copyUntilEOF(w, up.br)
+	}
+	if werr == nil {
+		werr = w.Flush()
+	}
+	switch {
+	case rerr != nil:
+		return false, false, &upstreamError{err: rerr, headSent: true}
+	case werr != nil:
+		return false, false, werr
+	}
+	return !resp.close && !untilClose, keepDown, nil
+}
+
+// fail answers a request whose upstream failed, as writeProxyError does for net/http:
+// 502 (504 on a timeout), or a gRPC UNAVAILABLE. An error on the client's side gets no
+// answer. It reports whether the connection can serve another request.
+func (p *h1Proxy) fail(d *h1Down, err error, bodyConsumed bool) bool {
+	var ue *upstreamError
+	if !errors.As(err, &ue) {
+		p.log.Debug("client error", "listener", p.st.name, "err", err)
+		return false
+	}
+	p.st.errors.Add(1)
+	p.log.Debug("proxy error", "listener", p.st.name, "target", p.target, "err", err)
+	keep := bodyConsumed && !d.req.close && !p.closing.Load()
+	w := d.bw
+	if d.req.grpc {
+		w.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\nGrpc-Status: 14\r\n" +
+			"Grpc-Message: upstream unavailable\r\nContent-Length: 0\r\n")
+	} else {
+		status := "502 Bad Gateway"
+		if isTimeout(err) {
+			status = "504 Gateway Timeout"
+		}
+		w.WriteString("HTTP/1.1 " + status + "\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+			"X-Content-Type-Options: nosniff\r\nContent-Length: " + strconv.Itoa(len(proxyErrorBody)) + "\r\n")
+	}
+	if !keep {
+		w.WriteString("Connection: close\r\n")
+	}
+	w.WriteString("\r\n")
+	if !d.req.grpc && string(d.req.method) != "HEAD" {
+		w.WriteString(proxyErrorBody)
+	}
+	return w.Flush() == nil && keep
+}
+
+// proxyErrorBody is what http.Error writes for writeProxyError's message.
+const proxyErrorBody = "sidecar: upstream unavailable\n"
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &ne) && ne.Timeout()
+}
+
+// shutdown stops serving: idle connections are closed at once, the others after their
+// current request; when ctx is done first, every connection, downstream and upstream,
+// is closed.
+func (p *h1Proxy) shutdown(ctx context.Context) {
+	p.mu.Lock()
+	p.closing.Store(true)
+	if len(p.conns) == 0 {
+		p.closeDrained()
+	}
+	for d := range p.conns {
+		if d.idle.Load() {
+			_ = d.c.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.drained:
+	case <-ctx.Done():
+		p.mu.Lock()
+		for d := range p.conns {
+			d.c.Close()
+		}
+		p.mu.Unlock()
+		p.pool.closeAll()
+	}
+	p.pool.closeIdle()
+}
+
+// closeDrained closes p.drained once; p.mu is held.
+func (p *h1Proxy) closeDrained() {
+	select {
+	case <-p.drained:
+	default:
+		close(p.drained)
+	}
+}
+
+// Copying bodies. Each returns the error of the writer (werr) and of the reader (rerr)
+// apart, so that the caller knows whose side failed. The writer is flushed before each
+// read that would block, so that a streamed body moves on as it arrives while a body
+// that arrived with its head leaves in the same write.
+
+// fill makes src hold at least one byte, flushing dst first if the read would block.
+func fill(dst *bufio.Writer, src *bufio.Reader) (werr, rerr error) {
+	if src.Buffered() > 0 {
+		return nil, nil
+	}
+	if dst.Buffered() > 0 {
+		if err := dst.Flush(); err != nil {
+			return err, nil
+		}
+	}
+	_, err := src.Peek(1)
+	return nil, err
+}
+
+func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) (werr, rerr error) {
+	for n > 0 {
+		if werr, rerr = fill(dst, src); werr != nil || rerr != nil {
+			if rerr == io.EOF {
+				rerr = io.ErrUnexpectedEOF
+			}
+			return werr, rerr
+		}
+		b, _ := src.Peek(int(min(int64(src.Buffered()), n)))
+		if _, err := dst.Write(b); err != nil {
+			return err, nil
+		}
+		src.Discard(len(b))
+		n -= int64(len(b))
+	}
+	return nil, nil
+}
+
+func copyUntilEOF(dst *bufio.Writer, src *bufio.Reader) (werr, rerr error) {
+	for {
+		if werr, rerr = fill(dst, src); werr != nil || rerr != nil {
+			if rerr == io.EOF {
+				rerr = nil
+			}
+			return werr, rerr
+		}
+		b, _ := src.Peek(src.Buffered())
+		if _, err := dst.Write(b); err != nil {
+			return err, nil
+		}
+		src.Discard(len(b))
+	}
+}
+
+// copyChunked copies a chunked body as it is, chunk extensions and trailers included.
+func copyChunked(dst *bufio.Writer, src *bufio.Reader) (werr, rerr error) {
+	for {
+		line, werr, rerr := copyLine(dst, src)
+		if werr != nil || rerr != nil {
+			return werr, rerr
+		}
+		size, ok := parseChunkSize(line)
+		if !ok {
+			return nil, errMalformed
+		}
+		if size == 0 {
+			break
+		}
+		if werr, rerr = copyN(dst, src, size+2); werr != nil || rerr != nil { // data and CRLF
+			return werr, rerr
+		}
+	}
+	for { // trailer section, up to the blank line
+		line, werr, rerr := copyLine(dst, src)
+		if werr != nil || rerr != nil {
+			return werr, rerr
+		}
+		if len(line) <= 2 {
+			return nil, nil
+		}
+	}
+}
+
+// copyLine copies one line (up to LF) and returns it; it is valid until src is read.
+func copyLine(dst *bufio.Writer, src *bufio.Reader) (line []byte, werr, rerr error) {
+	for {
+		b, _ := src.Peek(src.Buffered())
+		if i := indexLF(b); i >= 0 {
+			line = b[:i+1]
+			if _, err := dst.Write(line); err != nil {
+				return nil, err, nil
+			}
+			src.Discard(len(line))
+			return line, nil, nil
+		}
+		if len(b) >= maxChunkLine {
+			return nil, nil, errMalformed
+		}
+		if dst.Buffered() > 0 {
+			if err := dst.Flush(); err != nil {
+				return nil, err, nil
+			}
+		}
+		if _, err := src.Peek(len(b) + 1); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, nil, err
+		}
+	}
+}
+
+func indexLF(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// h1Pool is the keep-alive pool of HTTP/1.1 connections to one target, last used
+// first, so that the connections a low rate needs stay warm and the rest age out.
+type h1Pool struct {
+	target string
+	dialer *net.Dialer
+	tls    *tls.Config // nil: plaintext
+	// ctx bounds dials and handshakes; cancelled once the pool is closed. It is not
+	// the sidecar's: requests in flight when it starts to stop may still dial.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	idle   []*h1Conn
+	all    map[*h1Conn]struct{}
+	closed bool
+}
+
+// h1Conn is one upstream connection.
+type h1Conn struct {
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+}
+
+func newH1Pool(target string, tlsConf *tls.Config) *h1Pool {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &h1Pool{target: target, dialer: &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
+		tls: tlsConf, ctx: ctx, cancel: cancel, all: map[*h1Conn]struct{}{}}
+}
+
+// get returns an idle connection (reused) or a new one.
+func (p *h1Pool) get() (c *h1Conn, reused bool, err error) {
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		c = p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		if time.Since(c.idleAt) < clientIdleTimeout {
+			p.mu.Unlock()
+			return c, true, nil
+		}
+		// Last in, first out: everything below is older still.
+		stale := append(p.idle, c)
+		p.idle = nil
+		for _, s := range stale {
+			delete(p.all, s)
+		}
+		p.mu.Unlock()
+		for _, s := range stale {
+			s.c.Close()
+		}
+	} else {
+		p.mu.Unlock()
+	}
+	c, err = p.dial()
+	if err != nil {
+		return nil, false, &upstreamError{err: err}
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		c.c.Close()
+		return nil, false, &upstreamError{err: net.ErrClosed}
+	}
+	p.all[c] = struct{}{}
+	p.mu.Unlock()
+	return c, false, nil
+}
+
+func (p *h1Pool) dial() (*h1Conn, error) {
+	conn, err := p.dialer.DialContext(p.ctx, "tcp", p.target)
+	if err != nil {
+		return nil, err
+	}
+	conn = rawIO(conn)
+	if p.tls != nil {
+		tc := tls.Client(conn, p.tls)
+		_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+		if err := tc.HandshakeContext(p.ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		_ = tc.SetDeadline(time.Time{})
+		conn = tc
+	}
+	return &h1Conn{c: conn, br: bufio.NewReaderSize(conn, h1BufferSize), bw: bufio.NewWriterSize(conn, h1BufferSize)}, nil
+}
+
+// put returns a connection whose exchange completed.
+func (p *h1Pool) put(c *h1Conn) {
+	c.idleAt = time.Now()
+	p.mu.Lock()
+	if !p.closed && len(p.idle) < maxIdlePerHost {
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
+		return
+	}
+	delete(p.all, c)
+	p.mu.Unlock()
+	c.c.Close()
+}
+
+// discard closes a connection that cannot be reused.
+func (p *h1Pool) discard(c *h1Conn) {
+	p.mu.Lock()
+	delete(p.all, c)
+	p.mu.Unlock()
+	c.c.Close()
+}
+
+// closeIdle closes the idle connections and refuses new ones.
+func (p *h1Pool) closeIdle() {
+	p.cancel()
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	for _, c := range idle {
+		delete(p.all, c)
+	}
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.c.Close()
+	}
+}
+
+// closeAll closes every connection, those in use included.
+func (p *h1Pool) closeAll() {
+	p.cancel()
+	p.mu.Lock()
+	p.closed = true
+	all := p.all
+	p.all = map[*h1Conn]struct{}{}
+	p.idle = nil
+	p.mu.Unlock()
+	for c := range all {
+		c.c.Close()
+	}
+}
