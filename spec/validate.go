@@ -501,10 +501,7 @@ func (v *validator) findMax() {
 	f := &w.FindMax
 	at := "workload.find_max"
 	if !f.Enabled {
-		if *f != (FindMax{}) {
-			v.errorf(at, "add enabled: true (or pass --find-max), or remove find_max", "find_max settings are set but the search is not enabled")
-		}
-		return
+		return // settings wait for enabled: true or smp run --find-max
 	}
 	if e := f.MaxErrorRate; e != nil && (*e < 0 || *e >= 1) {
 		v.errorf(at+".max_error_rate", "write a fraction, e.g. 0.001 for 0.1%", "max_error_rate must be in [0, 1), got %g", *e)

@@ -76,7 +76,6 @@ var validationCases = []struct {
 	{"negative churn", "workload:\n  arrival: {pattern: realworld, realworld: {churn: -5}}", "workload.arrival.realworld.churn", "-5", "churn must not be negative", "mean number of requests"},
 	{"churn over h2c", "workload:\n  protocol: h2c\n  arrival: {pattern: realworld, realworld: {churn: 50}}", "workload.arrival.realworld.churn", "50", "churn applies to HTTP/1.1 connections; h2c multiplexes one connection", "use churn: 0 with h2c"},
 	{"churn without keep-alive", "workload:\n  keep_alive: false\n  arrival: {pattern: realworld, realworld: {churn: 50}}", "workload.arrival.realworld.churn", "50", "churn needs keep_alive", "set keep_alive: true"},
-	{"find_max not enabled", "workload:\n  find_max: {p99: 10ms}", "workload.find_max", "{p99", "find_max settings are set but the search is not enabled", "--find-max"},
 	{"find_max error rate", "workload:\n  find_max: {enabled: true, max_error_rate: 1.5}", "workload.find_max.max_error_rate", "1.5", "max_error_rate must be in [0, 1), got 1.5", "0.001 for 0.1%"},
 	{"find_max start rate", "workload:\n  find_max: {enabled: true, start_rate: -1}", "workload.find_max.start_rate", "-1", "start_rate must not be negative", "use a positive rate"},
 	{"find_max max rate", "workload:\n  find_max: {enabled: true, start_rate: 500, max_rate: 100}", "workload.find_max.max_rate", "100}", "max_rate 100 is below start_rate 500", "at least start_rate"},

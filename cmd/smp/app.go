@@ -135,6 +135,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition fai
 		newCompareCommand(s),
 		newResultsCommand(s),
 		newCleanupCommand(s),
+		newCertifyCommand(s),
 	)
 	return root
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,8 +15,9 @@ import (
 )
 
 type appFlags struct {
-	config  string
-	verbose bool
+	config     string
+	verbose    bool
+	cpuProfile string
 }
 
 // newAppCommand is the hidden `smp app`: one service of the built-in sample
@@ -40,6 +43,7 @@ to stderr with --verbose.`,
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log start, stop and upstream failures to stderr")
 	_ = cmd.MarkFlagRequired("config")
 	_ = cmd.MarkFlagFilename("config", "json")
+	addCPUProfileFlag(cmd, &f.cpuProfile)
 	return cmd
 }
 
@@ -55,6 +59,11 @@ func appCmd(ctx context.Context, s streams, f *appFlags) error {
 	if err := c.Validate(); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", f.config, err)}
 	}
+	stop, err := startCPUProfile(f.cpuProfile, strings.TrimSuffix(filepath.Base(f.config), ".json"))
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if f.verbose {
 		c.Logger = slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

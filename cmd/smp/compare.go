@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/service-mesh-performance/smp/internal/analysis"
+	"github.com/service-mesh-performance/smp/internal/certify"
 	"github.com/service-mesh-performance/smp/internal/report"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
@@ -35,9 +36,11 @@ histograms, resampling repetitions and requests as smp run does, and a verdict:
 "significant, worse", "significant, better" or "no significant change".
 
 A run measured elsewhere (other cores, CPU, kernel, Kubernetes version, load generator
-or workload) is compared all the same, with a warning. Runs of one repetition per arm get
-intervals that hold the noise of the requests only; plan three or more repetitions for
-verdicts to gate on.
+or workload) is compared all the same, with a warning; so is a run without an smp certify
+certificate or whose environment failed certification, runs certified in different
+environments, and runs whose calibration was noisy (docs/certify.md). Runs of one
+repetition per arm get intervals that hold the noise of the requests only; plan three or
+more repetitions for verdicts to gate on.
 
 --slo conditions are evaluated on every arm of every run but the baseline run;
 overhead.* means "against the same arm of the baseline run": 'overhead.latency.p99 < 5%'
@@ -77,6 +80,7 @@ violated condition.`,
 			if err != nil {
 				return err
 			}
+			c.Warnings = append(c.Warnings, certificateWarnings(runs, base)...)
 			var buf bytes.Buffer
 			if err := c.Render(&buf, format); err != nil {
 				return err
@@ -103,6 +107,27 @@ violated condition.`,
 	fl.StringVarP(&f.output, "output", "o", "", "write to FILE instead of standard output")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"table", "markdown", "csv", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// certificateWarnings are smp certify's doubts about comparing each run with the
+// baseline run (certify.Compatible): a run from an uncertified environment or one that
+// failed certification, certificates of different environments, noisy calibrations.
+// Each is said once, however many runs it concerns.
+func certificateWarnings(runs []report.Run, base int) []string {
+	var out []string
+	seen := map[string]bool{}
+	for i, r := range runs {
+		if i == base {
+			continue
+		}
+		for _, w := range certify.Compatible(runs[base].Doc, r.Doc) {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	return out
 }
 
 // runLabel names a run by its file name without .json; when two runs would share a

@@ -63,11 +63,12 @@ func (c *runCommon) conditions() ([]spec.Condition, error) {
 
 // runOutput says where a run's result goes and which table is printed.
 type runOutput struct {
-	file         string // exact path; "" = <output.dir>/<id>.json
-	onlyWithFile bool   // write the result only to file (smp load without -o writes none)
-	table        string // "trial" (smp load) or "overhead" (smp run)
-	baseDir      string // the plan's folder
-	html         bool   // also write the HTML report next to the result (--html, output.html)
+	file         string              // exact path; "" = <output.dir>/<id>.json
+	onlyWithFile bool                // write the result only to file (smp load without -o writes none)
+	table        string              // "trial" (smp load) or "overhead" (smp run)
+	baseDir      string              // the plan's folder
+	html         bool                // also write the HTML report next to the result (--html, output.html)
+	certificate  *result.Certificate // embedded in the result (smp run --certificate)
 }
 
 // runPlan runs a plan, writes its result, prints the table and turns the outcome into an
@@ -81,7 +82,7 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 	if err != nil {
 		return err
 	}
-	opt := experiment.Options{Progress: mode, BaseDir: out.baseDir, SLO: append(extra, flagConds...)}
+	opt := experiment.Options{Progress: mode, BaseDir: out.baseDir, SLO: append(extra, flagConds...), Certificate: out.certificate}
 	if mode != term.Quiet {
 		opt.Status = s.err
 	}
@@ -165,6 +166,8 @@ type runFlags struct {
 	html        bool
 	kubeconfig  string
 	kubeContext string
+	findMax     bool
+	certificate string
 	common      runCommon
 }
 
@@ -181,7 +184,14 @@ Then it compares every arm with the baseline and prints the overhead table.
 The result document is written to <output.dir>/<id>.json (./results by default), or to
 -o FILE; with --html (or output.html: true in the plan) the HTML report goes next to it,
 as <id>.html. Ctrl-C stops the run, tears everything down and writes the partial result.
-The exit code is 3 when an SLO condition fails (plan's slo section or --slo).`,
+The exit code is 3 when an SLO condition fails (plan's slo section or --slo).
+
+--find-max (or workload.find_max) measures each arm's capacity instead of one rate: short
+open-loop steps, doubling from find_max.start_rate (halving while even that is too much),
+then bisecting, find the highest rate whose p99 and error rate stay within find_max's
+limits (docs/capacity.md). The newest smp certify certificate in the results folder is
+embedded in the result (--certificate), and smp compare warns about runs from
+uncertified or different environments (docs/certify.md).`,
 		Example: `  smp run examples/quickstart.yaml
   smp run plan.yaml --arms baseline,builtin --repetitions 3 --duration 1m
   smp run plan.yaml --slo 'overhead.latency.p99 < 5ms' -o result.json
@@ -199,8 +209,12 @@ The exit code is 3 when an SLO condition fails (plan's slo section or --slo).`,
 			if f.resultsDir != "" {
 				plan.Output.Dir = f.resultsDir
 			}
+			cert, err := resolveCertificate(s, f.certificate, plan.Output.Dir, f.common.quiet)
+			if err != nil {
+				return err
+			}
 			return runPlan(cmd.Context(), s, plan, f.common, nil,
-				runOutput{file: f.output, table: "overhead", baseDir: filepath.Dir(args[0]), html: f.html})
+				runOutput{file: f.output, table: "overhead", baseDir: filepath.Dir(args[0]), html: f.html, certificate: cert})
 		},
 	}
 	fl := cmd.Flags()
@@ -212,6 +226,8 @@ The exit code is 3 when an SLO condition fails (plan's slo section or --slo).`,
 	fl.BoolVar(&f.html, "html", false, "also write the HTML report next to the result (<result>.html; as output.html: true)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (platform kubernetes; overrides environment.kubeconfig, else $KUBECONFIG, ~/.kube/config, in-cluster)")
 	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context (platform kubernetes; overrides environment.context, else the current context)")
+	fl.BoolVar(&f.findMax, "find-max", false, "search each arm's highest rate within find_max's p99 and error-rate limits (workload.find_max's settings or their defaults)")
+	fl.StringVar(&f.certificate, "certificate", "auto", "smp certify certificate to embed: FILE, auto (the newest in the results folder) or none")
 	f.common.bind(cmd)
 	return cmd
 }
@@ -248,6 +264,9 @@ func (f *runFlags) override(plan *spec.Plan) (*spec.Plan, error) {
 	}
 	if f.duration != 0 {
 		p.Workload.Duration = spec.Duration(f.duration)
+	}
+	if f.findMax {
+		p.Workload.FindMax.Enabled = true
 	}
 	if f.kubeconfig != "" || f.kubeContext != "" {
 		if p.Environment.Platform != spec.PlatformKubernetes {

@@ -205,7 +205,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "agent busy with another run", http.StatusConflict)
 		return
 	}
-	defer s.busy.Store(false)
+	var freed sync.Once
+	free := func() { freed.Do(func() { s.busy.Store(false) }) }
+	defer free()
 	// A time with a monotonic reading, so a wall-clock step cannot move the start.
 	startAt := time.Now().Add(ahead)
 	cfg.StartAt = startAt
@@ -268,6 +270,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 		case <-beat.C:
 			send(Event{Type: EventHeartbeat})
 		case o := <-done:
+			// The engine has stopped: free the agent before the last event, so that a
+			// controller moving on to its next trial never finds it busy.
+			free()
 			if o.err != nil {
 				s.log.Warn("run failed", "peer", peer, "run", req.RunID, "error", o.err.Error())
 				send(Event{Type: EventError, Error: o.err.Error()})

@@ -370,7 +370,7 @@ type reqHead struct {
 	method, target []byte
 	contentLength  int64
 	close          bool
-	head           bool // a HEAD request (set once the head's bytes are gone)
+	head           bool                  // a HEAD request (set once the head's bytes are gone)
 	traceLines     [numPropagated][]byte // values, by index in propagated()
 }
 

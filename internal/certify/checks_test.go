@@ -54,8 +54,8 @@ func TestChecksOnMachines(t *testing.T) {
 			"cpu.governor":     {result.VerdictSkip, "none"},
 			"cpu.turbo":        {result.VerdictSkip, "unknown"},
 			"cpu.smt":          {result.VerdictPass, "inactive"},
-			"cpu.steal":        {result.VerdictPass, "0.5%"},   // 1 of 200 ticks
-			"cpu.busy":         {result.VerdictFail, "99.5%"},  // other tenants' builds, idle did not move
+			"cpu.steal":        {result.VerdictPass, "0.5%"},  // 1 of 200 ticks
+			"cpu.busy":         {result.VerdictFail, "99.5%"}, // other tenants' builds, idle did not move
 			"load.average":     {result.VerdictFail, "12.47 on 2 CPUs"},
 			"memory.available": {result.VerdictPass, "22.3GiB (94.7%)"},
 			"clock.source":     {result.VerdictPass, "tsc"},

@@ -42,7 +42,7 @@ type KubeNode struct {
 // cAdvisor source saw it, its CFS counters' increase over the observation
 // (container_cpu_cfs_periods_total, container_cpu_cfs_throttled_periods_total).
 type ProxyContainer struct {
-	Namespace, Pod, Container, Node string
+	Namespace, Pod, Container, Node  string
 	CPURequestMillis, CPULimitMillis int64
 	MemoryRequest, MemoryLimit       int64
 	Periods, ThrottledPeriods        float64

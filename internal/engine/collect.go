@@ -61,7 +61,9 @@ func (c *collector) watch(ctx context.Context, done <-chan struct{}, abort func(
 			t.Reset(wake - r.since())
 			select {
 			case <-done:
-				return false
+				// Workers also stop on their own when ctx is cancelled (their context is
+				// derived from it); that is a cancelled run even if done won the race.
+				return ctx.Err() != nil && r.since() < r.end
 			case <-ctx.Done():
 				abort()
 				return true

@@ -24,28 +24,35 @@ func countingTarget(t *testing.T) (*httptest.Server, *atomic.Int64) {
 }
 
 // TestRunWithAgents: workload.agents without agent_urls starts the agents in this
-// process; the trial lists them, and its counts are what the target saw.
+// process; two trials in a row run on the same agents, each lists them, and the counts
+// add up to what the target saw.
 func TestRunWithAgents(t *testing.T) {
 	s, served := countingTarget(t)
-	plan := parse(t, "name: a\nworkload: {rate: 200, connections: 2, duration: 500ms, warmup: 0s, agents: 2, endpoint_urls: ["+s.URL+"]}\n")
+	plan := parse(t, "name: a\nrepetitions: 2\nworkload: {rate: 200, connections: 2, duration: 500ms, warmup: 0s, agents: 2, endpoint_urls: ["+s.URL+"]}\n")
 	doc, err := Run(context.Background(), plan, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := doc.Trials[0]
-	if doc.Status != result.StatusComplete || len(tr.Agents) != 2 {
-		t.Fatalf("status %s, %d agents: %v %v", doc.Status, len(tr.Agents), doc.Errors, tr.Warnings)
+	if doc.Status != result.StatusComplete || len(doc.Trials) != 2 {
+		t.Fatalf("status %s, %d trials: %v", doc.Status, len(doc.Trials), doc.Errors)
 	}
-	for _, a := range tr.Agents {
-		if a.Status != result.AgentComplete || a.Requests != 50 {
-			t.Errorf("agent %+v, want complete with 50 requests", a)
+	var total int64
+	for _, tr := range doc.Trials {
+		if len(tr.Agents) != 2 || tr.Counts.Requests != 100 {
+			t.Errorf("trial %s: %d agents, %d requests; want 2 and 100", tr.ID, len(tr.Agents), tr.Counts.Requests)
 		}
+		for _, a := range tr.Agents {
+			if a.Status != result.AgentComplete || a.Requests != 50 {
+				t.Errorf("trial %s: agent %+v, want complete with 50 requests", tr.ID, a)
+			}
+		}
+		if !strings.Contains(strings.Join(tr.Warnings, "\n"), "ran inside smp") {
+			t.Errorf("no warning that the agents added no capacity: %v", tr.Warnings)
+		}
+		total += tr.Counts.Requests
 	}
-	if tr.Counts.Requests != served.Load() || tr.Counts.Requests != 100 {
-		t.Errorf("trial counts %d requests, the target saw %d; want 100", tr.Counts.Requests, served.Load())
-	}
-	if !strings.Contains(strings.Join(tr.Warnings, "\n"), "ran inside smp") {
-		t.Errorf("no warning that the agents added no capacity: %v", tr.Warnings)
+	if total != served.Load() {
+		t.Errorf("trials count %d requests, the target saw %d", total, served.Load())
 	}
 }
 

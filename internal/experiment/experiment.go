@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/analysis"
+	"github.com/service-mesh-performance/smp/internal/certify"
 	"github.com/service-mesh-performance/smp/internal/collect"
 	"github.com/service-mesh-performance/smp/internal/generator"
 	"github.com/service-mesh-performance/smp/internal/mesh"
@@ -47,6 +48,10 @@ type Options struct {
 	Collectors []collect.Collector
 	// Now is the clock for run ids and times; nil uses time.Now.
 	Now func() time.Time
+	// Certificate is the `smp certify` certificate of this environment, embedded in the
+	// result; what makes it not apply (another machine, stale, not a pass) becomes a
+	// warning of the run. nil: the run is uncertified.
+	Certificate *result.Certificate
 }
 
 // TrialPlan is one trial to run.
@@ -108,6 +113,10 @@ func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 	doc.Labels = plan.Labels
 	doc.Plan = plan
 	doc.Environment = captureEnvironment(plan)
+	if c := opt.Certificate; c != nil {
+		doc.Certificate = c
+		doc.Warnings = append(doc.Warnings, certify.Applies(c, doc.Environment, start)...)
+	}
 	v := version.Get()
 	doc.Tools = append(doc.Tools, result.Tool{Name: "smp", Version: v.Version + " " + v.Commit, Role: "smp"})
 
@@ -246,6 +255,7 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen ge
 	for _, tool := range d.Tools {
 		addTool(doc, result.Tool{Name: tool.Name, Version: tool.Version, Path: tool.Path, Role: "proxy"})
 	}
+	t.Warnings = append(t.Warnings, d.Warnings...)
 	gen, stopLoad, loadWarnings, err := trialGenerator(ctx, plan, pf, d, gen)
 	if err != nil {
 		return fail(err)

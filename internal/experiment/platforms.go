@@ -25,6 +25,13 @@ func defaultPlatform(ctx context.Context, plan *spec.Plan, runID string) (platfo
 	case spec.PlatformLocal:
 		return newLocal(ctx, plan, runID)
 	case spec.PlatformKubernetes:
+		// The load runs in a pod (fortio's REST API) unless agents are named: a workload it
+		// cannot run is a plan error before anything connects.
+		if plan.Workload.Agents == 0 {
+			if err := (generator.FortioREST{}).Check(ctx, plan.Workload); err != nil {
+				return nil, plan.Errorf("workload", "use an http/1.1 workload with keep-alive and one kind of request on Kubernetes", "%v", err)
+			}
+		}
 		return newKube(plan, runID, kube.Access{})
 	}
 	return nil, plan.Errorf("environment.platform", "use platform: local or kubernetes, or an external app with endpoint_urls",

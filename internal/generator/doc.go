@@ -25,7 +25,8 @@
 // in smp uses that logger. Importing fortio also runs its package init functions (one of
 // them sets the standard library logger's flags to log.Ltime); smp logs through slog.
 //
-// Imports: internal/engine, internal/hist, internal/proc, internal/term (for the progress
-// vocabulary), internal/version, result and spec; fortio.org/fortio and grpc from outside.
+// Imports: internal/engine, internal/hist, internal/proc, internal/agent (the distributed
+// generator drives agents), internal/term (for the progress vocabulary), internal/version,
+// result and spec; fortio.org/fortio and grpc from outside.
 // It never deploys anything and never prints.
 package generator

@@ -32,6 +32,10 @@ type Deployment struct {
 	Mesh MeshObserved
 	// Tools are programs that took part (proxies with their versions).
 	Tools []Tool
+	// Warnings say where the deployment departs from the usual wiring in a way that
+	// changes what is measured (e.g. the load generator standing in for a client
+	// sidecar); they become warnings of the trial.
+	Warnings []string
 	// Private is the platform's own state, for Teardown.
 	Private any
 }

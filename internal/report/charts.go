@@ -1,8 +1,11 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +84,9 @@ func (s *Summary) charts() ([]string, error) {
 		out = append(out, c.svg())
 	}
 	if c := s.overTimeChart(colors, false); c != nil {
+		out = append(out, c.svg())
+	}
+	if c := s.capacityChart(colors); c != nil {
 		out = append(out, c.svg())
 	}
 	if c := s.resourceChart(true); c != nil {
@@ -208,7 +214,7 @@ func (s *Summary) histogramChart(colors map[string]string) *plot {
 	lo, _ := bounds(all[0].bs, first)
 	_, hi := bounds(all[0].bs, last)
 	p := &plot{id: "histogram", title: "Latency histogram", xLabel: "latency (ms, log scale)", yLabel: "% of requests",
-		caption: "Share of successful requests per canonical bucket (metrics.buckets), repetitions pooled; latency from the intended send time."}
+		caption: "Share of successful requests per canonical bucket (metrics.buckets), repetitions pooled; " + latencyNote(s.doc) + "."}
 	var xmin, xmax float64
 	xmin, xmax, p.xTicks = niceLogRange(lo, hi, msLabel)
 	p.x = scale{xmin, xmax, true}
@@ -395,6 +401,85 @@ func (s *Summary) overTimeChart(colors map[string]string, latency bool) *plot {
 		p.y = scale{0, p.yTicks[len(p.yTicks)-1].v, false}
 	}
 	return p
+}
+
+// capacityChart is the latency-vs-rate curve of capacity searches (workload.find_max):
+// each step's p99 (solid) and p50 (dashed) against the rate it asked for, one pair of
+// lines per trial (a rate run twice shows its deciding run), and the SLO's p99 limit as
+// a grey line. Steps broken by errors or a
+// rate the generator could not send are on the curve too; the tooltips say which.
+func (s *Summary) capacityChart(colors map[string]string) *plot {
+	var trials []result.Trial
+	for _, t := range s.doc.Trials {
+		if t.Search != nil && len(t.Search.Steps) > 0 && t.Status != result.StatusFailed {
+			trials = append(trials, t)
+		}
+	}
+	if len(trials) == 0 {
+		return nil
+	}
+	p := &plot{id: "capacity", title: "Latency vs rate", xLabel: "requested rate (requests per second)",
+		caption: "Capacity search (find_max): p99 (solid) and p50 (dashed) of each step against its rate, one pair of lines per trial " +
+			"(a marginal step run twice shows its second, deciding run); " +
+			"the grey line is the SLO's p99 limit. Each arm's highest rate within the SLO is in the overhead table (max_rate)."}
+	maxRate, top, lowest, slo := 0.0, 0.0, math.Inf(1), 0.0
+	legend := map[string]bool{}
+	for _, t := range trials {
+		// A marginal step is run again and the second run decides (findMax): keep the
+		// last step at each rate, in rate order.
+		last := map[float64]result.SearchStep{}
+		for _, st := range t.Search.Steps {
+			last[st.RateRPS] = st
+		}
+		steps := slices.Collect(maps.Values(last))
+		slices.SortFunc(steps, func(a, b result.SearchStep) int { return cmp.Compare(a.RateRPS, b.RateRPS) })
+		var p50, p99 []point
+		for _, st := range steps {
+			maxRate = math.Max(maxRate, st.RateRPS)
+			if st.P99MS <= 0 {
+				continue // no successful request: no latency to plot
+			}
+			p99 = append(p99, point{st.RateRPS, st.P99MS})
+			p50 = append(p50, point{st.RateRPS, st.P50MS})
+			top = math.Max(top, st.P99MS)
+			if st.P50MS > 0 {
+				lowest = math.Min(lowest, st.P50MS)
+			}
+		}
+		slo = math.Max(slo, t.Search.P99MS)
+		color := colors[t.Arm]
+		title := fmt.Sprintf("%s: max %s", t.ID, capacityText(t.Search))
+		p.lines = append(p.lines, series{key: t.Arm, color: color, pts: p99, title: title + " (p99)"},
+			series{key: t.Arm, color: color, dash: true, pts: p50, title: title + " (p50)"})
+		if !legend[t.Arm] {
+			legend[t.Arm] = true
+			p.legend = append(p.legend, legendItem{t.Arm, t.Arm, color})
+		}
+	}
+	if math.IsInf(lowest, 1) {
+		return nil
+	}
+	p.xTicks = linearTicks(0, maxRate, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
+	p.x = scale{0, p.xTicks[len(p.xTicks)-1].v, false}
+	if slo > 0 {
+		top, lowest = math.Max(top, slo), math.Min(lowest, slo)
+		p.lines = append(p.lines, series{key: "slo", color: "#999999", pts: []point{{0, slo}, {p.x.max, slo}},
+			title: "SLO: p99 ≤ " + FormatMS(slo) + " ms"})
+		p.legend = append(p.legend, legendItem{"slo", "SLO p99", "#999999"})
+	}
+	p.yLabel, p.y, p.yTicks = latencyAxis(lowest, top)
+	return p
+}
+
+// capacityText is a search's outcome in a few words.
+func capacityText(s *result.Search) string {
+	switch {
+	case s.MaxRateRPS == 0:
+		return "none (every rate tried broke the SLO)"
+	case s.AtLeast:
+		return fmt.Sprintf("at least %.0f rps", s.MaxRateRPS)
+	}
+	return fmt.Sprintf("%.0f rps (broke at %.0f rps)", s.MaxRateRPS, s.FirstBadRPS)
 }
 
 // resourceChart shows every measured component's mean CPU (or memory), per arm,

@@ -7,6 +7,8 @@ import (
 	"html"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -261,4 +263,65 @@ func writeArtifact(t *testing.T, name string, data []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s/%s", dir, name)
+}
+
+// TestHTMLCapacityChart: a run with capacity searches gets the latency-vs-rate chart, one
+// p99 and one p50 line per searching trial with the steps in rate order, and the SLO
+// line; a run without searches has no such chart.
+func TestHTMLCapacityChart(t *testing.T) {
+	render := func(doc *result.Document) string {
+		t.Helper()
+		var buf bytes.Buffer
+		if err := Render(&buf, doc, FormatHTML); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	doc := richDoc(t)
+	if strings.Contains(render(doc), `data-chart="capacity"`) {
+		t.Error("a run without a capacity search has a latency-vs-rate chart")
+	}
+	searched := 0
+	for i := range doc.Trials {
+		tr := &doc.Trials[i]
+		if tr.Repetition != 1 {
+			continue
+		}
+		searched++
+		// Steps in the order a search runs them: 100 (marginal, run again), 200, 400
+		// (broken), then 300.
+		tr.Search = &result.Search{MaxRateRPS: 300, FirstBadRPS: 400, P99MS: 25, MaxErrorRate: 0.001, Steps: []result.SearchStep{
+			{RateRPS: 100, AchievedRPS: 100, P50MS: 1, P99MS: 40, Held: true, Reason: "p99 40ms > 25ms; marginal, so run again"},
+			{RateRPS: 100, AchievedRPS: 100, P50MS: 1, P99MS: 2, Held: true, Pass: true},
+			{RateRPS: 200, AchievedRPS: 200, P50MS: 1.2, P99MS: 3, Held: true, Pass: true},
+			{RateRPS: 400, AchievedRPS: 390, P50MS: 40, P99MS: 900, Held: true, Reason: "p99 900ms > 25ms"},
+			{RateRPS: 300, AchievedRPS: 300, P50MS: 2, P99MS: 9, Held: true, Pass: true},
+		}}
+	}
+	page := render(doc)
+	i := strings.Index(page, `data-chart="capacity"`)
+	if i < 0 {
+		t.Fatal("no capacity chart")
+	}
+	chart := page[i : i+strings.Index(page[i:], "</figure>")]
+	paths := regexp.MustCompile(`<path class="series" data-series="([^"]+)" d="([^"]*)"`).FindAllStringSubmatch(chart, -1)
+	if len(paths) != 2*searched+1 {
+		t.Fatalf("%d lines, want a p99 and a p50 line for each of %d trials and the SLO line", len(paths), searched)
+	}
+	for _, m := range paths[:2*searched] {
+		var xs []float64
+		for _, pt := range regexp.MustCompile(`[ML]([0-9.]+) `).FindAllStringSubmatch(m[2], -1) {
+			x, _ := strconv.ParseFloat(pt[1], 64)
+			xs = append(xs, x)
+		}
+		if len(xs) != 4 || !slices.IsSorted(xs) || len(slices.Compact(slices.Clone(xs))) != 4 {
+			t.Errorf("line of %s has x positions %v: want the 4 rates in order, the marginal one once", m[1], xs)
+		}
+	}
+	if paths[2*searched][1] != "slo" || !strings.Contains(chart, "SLO: p99 ≤ 25.0 ms") {
+		t.Errorf("no SLO line at 25 ms: %q", paths[2*searched][1])
+	}
+	if !strings.Contains(chart, "max 300 rps (broke at 400 rps)") || !strings.Contains(chart, "latency (ms, log scale)") {
+		t.Error("the tooltips lack the search's outcome, or 1–900 ms is not on a log axis")
+	}
 }

@@ -118,7 +118,7 @@ func (s *Summary) runTable() table {
 
 // armsTable is every arm's own figures, repetitions pooled.
 func (s *Summary) armsTable() table {
-	t := table{id: "arms", title: "Arms", note: "repetitions pooled; latency from the intended send time", numeric: true}
+	t := table{id: "arms", title: "Arms", note: "repetitions pooled; " + latencyNote(s.doc), numeric: true}
 	t.header = []string{""}
 	for _, a := range s.Arms {
 		t.header = append(t.header, a.Name)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
 )
 
 // FormatMS prints a latency in milliseconds with three significant digits, the precision
@@ -91,7 +92,7 @@ func Trial(w io.Writer, t *result.Trial) error {
 	if len(t.StatusCodes) > 0 {
 		row("Status", "%s", countsLine(t.StatusCodes))
 	}
-	row("Latency", "%s  ms, from the intended send time", distLine(&t.Latency))
+	row("Latency", "%s  ms, %s", distLine(&t.Latency), latencyOrigin(t.Generator.Name))
 	if t.ServiceTime != nil {
 		row("Service time", "%s  ms, from the actual send", distLine(t.ServiceTime))
 	}
@@ -141,4 +142,32 @@ func countsLine(m map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// latencyOrigin says where a generator's latency clock starts: only smp's engine and wrk2
+// charge a request from its intended send time (coordinated-omission correct); fortio,
+// wrk and nighthawk start it when the request is actually sent.
+func latencyOrigin(g spec.Generator) string {
+	switch g {
+	case spec.GeneratorBuiltin, spec.GeneratorWrk2, "":
+		return "from the intended send time"
+	}
+	return "from the actual send (" + string(g) + " does not correct coordinated omission)"
+}
+
+// latencyNote describes where the latency of a document's trials is measured from.
+func latencyNote(doc *result.Document) string {
+	seen := map[string]bool{}
+	var notes []string
+	for _, t := range doc.Trials {
+		n := latencyOrigin(t.Generator.Name)
+		if !seen[n] {
+			seen[n] = true
+			notes = append(notes, n)
+		}
+	}
+	if len(notes) != 1 {
+		return "latency from the intended send time for builtin and wrk2 trials, from the actual send for others"
+	}
+	return "latency " + notes[0]
 }

@@ -115,10 +115,14 @@ func (p *h1Proxy) serve(c net.Conn) {
 			handedOver = p.handOver(d)
 			return
 		}
-		// The body is read without a deadline (net/http has no ReadTimeout here
-		// either); the next idle wait sets one again.
-		_ = c.SetReadDeadline(time.Time{})
-		deadline = time.Time{}
+		if d.req.chunked || d.req.contentLength > 0 {
+			// A body is read without a deadline (net/http has no ReadTimeout here
+			// either); the next idle wait sets one again. A bodiless request leaves
+			// the idle deadline alone: nothing is read from the client before the
+			// next head.
+			_ = c.SetReadDeadline(time.Time{})
+			deadline = time.Time{}
+		}
 		p.st.requests.Add(1)
 		if !p.roundTrip(d) {
 			return

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/service-mesh-performance/smp/internal/mesh"
 )
@@ -67,7 +69,7 @@ func (p *Platform) Discover(ctx context.Context) (Cluster, error) {
 
 func discover(ctx context.Context, c *clients, contextName string) (Cluster, error) {
 	cl := Cluster{Context: contextName}
-	v, err := c.core.Discovery().ServerVersion()
+	v, err := serverVersion(ctx, c)
 	if err != nil {
 		return cl, fmt.Errorf("read the Kubernetes version: %w", err)
 	}
@@ -106,6 +108,17 @@ func discover(ctx context.Context, c *clients, contextName string) (Cluster, err
 		}
 	}
 	return cl, nil
+}
+
+// serverVersion is the API server's /version, bound to ctx (discovery's ServerVersion
+// takes none).
+func serverVersion(ctx context.Context, c *clients) (version.Info, error) {
+	var v version.Info
+	body, err := c.core.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(body, &v)
 }
 
 func nodeOf(n *corev1.Node) Node {

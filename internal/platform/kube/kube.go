@@ -126,7 +126,7 @@ func profileOf(a spec.Arm) (mesh.Profile, bool) {
 // mesh of every arm is installed (its CRDs and control plane; the version the plan names,
 // if it names one). Errors point at the plan's field.
 func (p *Platform) Check(ctx context.Context) error {
-	if _, err := p.c.core.Discovery().ServerVersion(); err != nil {
+	if _, err := serverVersion(ctx, p.c); err != nil {
 		return fmt.Errorf("reach the Kubernetes API server at %s%s: %w", p.c.cfg.Host, p.contextNote(), err)
 	}
 	var errs spec.Errors
@@ -282,8 +282,9 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 			return fmt.Errorf("strict mTLS for %s: %w", prof.Name(), err)
 		}
 	}
-	if rm := mesh.ClusterOf(prof).RunMesh; rm != nil && meshed {
-		// Both namespaces join the run's mesh (strict or not, so they are in the same one).
+	if rm := mesh.ClusterOf(prof).RunMesh; rm != nil && len(mtlsObjs) > 0 {
+		// Both namespaces join the run's own (strict) mesh, so that client and server are
+		// in the same one; without strict mTLS they stay in the mesh's default.
 		name := runMeshName(p.runKey)
 		loadNSKeys.set(&mesh.Key{Kind: mesh.Label, Name: rm.Label}, name)
 		appNSKeys.set(&mesh.Key{Kind: mesh.Label, Name: rm.Label}, name)
@@ -405,11 +406,15 @@ func (p *Platform) verify(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 			if sidecar {
 				proxies = proxyContainers(pod, prof.Proxy.Containers)
 				want := 0
-				if side.meshed && arm.Injection != spec.InjectionManual || arm.Injection == spec.InjectionManual && side.role == RoleApp {
+				switch {
+				case side.role == RoleApp:
+					want = 1 // injected, or (manual) already in the manifests: verified either way
+				case !side.meshed:
+					want = 0 // workload.internal: false
+				case arm.Injection == spec.InjectionManual:
+					want = len(proxies) // smp injects nothing; the load pod is what the cluster made it
+				default:
 					want = 1
-				}
-				if side.meshed && arm.Injection == spec.InjectionManual && side.role == RoleLoad {
-					want = len(proxies) // manual: smp injects nothing; the load pod is what it is
 				}
 				if len(proxies) != want {
 					problems = append(problems, fmt.Sprintf("pod %s/%s has %d %s container(s), want %d (containers: %s)",

@@ -4,6 +4,9 @@
 //
 //	load generator → client-proxy ─mTLS→ svc-1-proxy → svc-1 → svc-1-proxy ─mTLS→ svc-2-proxy → svc-2 …
 //
+// With keep-alive off (the handshake scenario) the load generator is the mesh's client
+// itself and there is no client-proxy: see generatorIsClient.
+//
 // A run gets its own CA (package pki) and a working directory for certificates and
 // proxy configurations, removed by Close. Every process is started in its own process
 // group, pinned to the system-under-test CPUs, and stopped by Teardown; the smp process
@@ -195,6 +198,7 @@ func appProtocol(p spec.Protocol) app.Protocol {
 // workload, before anything starts. Errors point at the arm in the plan file.
 func (p *Platform) Check(ctx context.Context) error {
 	var errs []error
+	var noCert []string // arms whose strict or permissive sidecars the generator must dial with mTLS
 	for i, a := range p.plan.Arms {
 		k, ok := kindOf(a.Mesh)
 		if !ok {
@@ -222,6 +226,15 @@ func (p *Platform) Check(ctx context.Context) error {
 		if err := k.Supports(sidecarProtocol(p.plan.Workload.Protocol), sidecar.MTLSMode(a.MTLS), tool); err != nil {
 			errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), "choose another proxy, protocol or mtls mode", "%v", err))
 		}
+		if w := p.plan.Workload; generatorIsClient(w) && a.MTLS != spec.MTLSOff && !presentsClientCert(w.LoadGenerator) {
+			noCert = append(noCert, a.Name)
+		}
+	}
+	if len(noCert) > 0 {
+		w := p.plan.Workload
+		errs = append(errs, p.plan.Errorf("workload.load_generator", "use load_generator: builtin or fortio, keep_alive: true, or mtls: off",
+			"with keep_alive false the load generator is the mesh's client and must present a client certificate to the sidecars of %s; %s cannot",
+			strings.Join(noCert, ", "), w.LoadGenerator))
 	}
 	if len(errs) > 0 {
 		var planErrs spec.Errors
@@ -234,6 +247,34 @@ func (p *Platform) Check(ctx context.Context) error {
 	}
 	return nil
 }
+
+// generatorIsClient says whether, on a mesh arm, the load generator takes the client
+// sidecar's place and opens its connections to svc-1's inbound sidecar itself, with
+// mTLS as the run's "client" identity (or in plaintext with mtls: off). That is the case
+// for HTTP/1.1 with keep-alive off, the workload that measures the cost of opening a
+// connection: a client sidecar, like every sidecar proxying HTTP, keeps a pool of
+// upstream connections, so the generator's connection per request would end at the
+// client sidecar in plaintext and the mTLS handshake would happen a few times per trial,
+// out of sight. Keep-alive off is HTTP/1.1 only (the plan validator rejects it for h2c,
+// h2 and gRPC, which multiplex requests over one connection).
+func generatorIsClient(w spec.Workload) bool {
+	return w.KeepAlive != nil && !*w.KeepAlive && w.Protocol == spec.ProtocolHTTP1
+}
+
+// presentsClientCert says whether a load generator can present a client certificate
+// from the Target's TLS files, which a strict inbound sidecar requires.
+func presentsClientCert(g spec.Generator) bool {
+	switch g {
+	case spec.GeneratorWrk, spec.GeneratorWrk2, spec.GeneratorNighthawk:
+		return false
+	}
+	return true
+}
+
+// generatorIsClientWarning is the trial warning of a mesh arm where generatorIsClient.
+const generatorIsClientWarning = "keep_alive off: the load generator stands in for the client sidecar and dials svc-1's sidecar itself " +
+	"(with mTLS unless mtls is off), since a client sidecar would pool its connections and hide the handshake; " +
+	"no client-side proxy is in the proxy figures (docs/local.md)"
 
 // deployment is the platform's state of one deployed arm.
 type deployment struct {
@@ -256,13 +297,18 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
 	}
 	d = &platform.Deployment{Arm: arm, Private: st}
+	// The error returns below set d to nil: tear down what was started through its own
+	// handle.
+	started := d
 	defer func() {
 		if err != nil {
-			_ = p.Teardown(context.WithoutCancel(ctx), d)
+			_ = p.Teardown(context.WithoutCancel(ctx), started)
 		}
 	}()
 	w := p.plan.Workload
 	kind, meshed := kindOf(arm.Mesh)
+	// direct: the load generator is the mesh's client; there is no client-proxy.
+	direct := meshed && generatorIsClient(w)
 	services := p.services()
 	upstreams := make([][]int, len(services))
 	for i := range services {
@@ -315,7 +361,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 			}
 		}
 	}
-	if meshed {
+	if meshed && !direct {
 		if clientOut, err = pt.next(); err != nil {
 			return nil, err
 		}
@@ -378,8 +424,18 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: platform.RoleProxy,
 			Service: services[i], PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
 	}
-	entry := appAddr(0)
-	if meshed {
+	switch {
+	case direct:
+		d.Target = platform.Target{Protocol: w.Protocol, URLs: []string{"http://" + a[0].in + w.Path}}
+		if arm.MTLS != spec.MTLSOff {
+			// svc-1's certificate names it as a DNS SAN (package pki), so the generator's
+			// ordinary verification against the run's CA authenticates it.
+			d.Target.URLs = []string{"https://" + a[0].in + w.Path}
+			d.Target.TLS = &platform.TLSFiles{CAFile: p.caFile, CertFile: p.certs["client"].Cert,
+				KeyFile: p.certs["client"].Key, ServerName: services[0]}
+		}
+		d.Warnings = append(d.Warnings, generatorIsClientWarning)
+	case meshed:
 		spec := sidecar.Spec{
 			Name:        "client-proxy",
 			Outbounds:   []sidecar.Outbound{{Listen: clientOut, Upstream: a[0].in, UpstreamID: pki.ID(p.opt.RunID, services[0])}},
@@ -397,9 +453,10 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		}
 		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: platform.RoleProxy,
 			PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
-		entry = clientOut
+		d.Target = target(w, clientOut, a[0].tls, p.caFile)
+	default:
+		d.Target = target(w, appAddr(0), a[0].tls, p.caFile)
 	}
-	d.Target = target(w, entry, a[0].tls, p.caFile)
 	if meshed {
 		tool := p.tools[kind]
 		d.Mesh = platform.MeshObserved{Version: tool.Version, ProxyVersion: tool.Version,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/proc"
 	"github.com/service-mesh-performance/smp/internal/sidecar"
 	"github.com/service-mesh-performance/smp/spec"
@@ -267,6 +268,145 @@ func TestCPUSplit(t *testing.T) {
 					t.Errorf("CPU %d is in both sets %q and %q", x, lg, sys)
 				}
 			}
+		}
+	}
+}
+
+// TestKeepAliveOffGeneratorIsClient: with keep-alive off a mesh arm has no client-proxy;
+// the load generator dials svc-1's sidecar itself, with the client identity over mTLS
+// (strict and permissive) or in plaintext (off), and the trial says so. A TLS client
+// without the client certificate is refused by a strict sidecar, so the identity really
+// takes part in the handshake.
+func TestKeepAliveOffGeneratorIsClient(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the local platform needs Linux")
+	}
+	self := smp(t)
+	for _, mesh := range []string{"builtin", "haproxy", "nginx"} {
+		for _, mtls := range []string{"strict", "permissive", "off"} {
+			t.Run(mesh+"/"+mtls, func(t *testing.T) {
+				k, _ := kindOf(spec.MeshType(mesh))
+				requireKind(t, k, self)
+				p := plan(t, fmt.Sprintf(`
+name: handshake
+arms: [{name: arm, mesh: %s, mtls: %s}]
+workload: {keep_alive: false, app: {services: 2}, duration: 1s}
+`, mesh, mtls))
+				// Not t.TempDir(): nginx's unix sockets need a short path.
+				tmp, err := os.MkdirTemp("", "smp-ka-")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer os.RemoveAll(tmp)
+				pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: tmp})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pf.Close()
+				if err := pf.Check(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				d, err := pf.Deploy(context.Background(), p.Arms[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pf.Teardown(context.Background(), d)
+				var inbound string
+				for _, sc := range d.Private.(*deployment).sidecars {
+					if sc.Spec.Name == "svc-1-proxy" {
+						inbound = sc.Addrs.Inbound
+					}
+				}
+				for _, c := range d.Components {
+					if c.Name == "client-proxy" {
+						t.Errorf("a client-proxy was started with keep-alive off")
+					}
+				}
+				if d.Mesh.Proxies != 2 {
+					t.Errorf("mesh says %d proxies, want 2 (one per service)", d.Mesh.Proxies)
+				}
+				if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "client sidecar") {
+					t.Errorf("warnings %q do not say the generator replaces the client sidecar", d.Warnings)
+				}
+				scheme := "https://"
+				if mtls == "off" {
+					scheme = "http://"
+				}
+				if len(d.Target.URLs) != 1 || d.Target.URLs[0] != scheme+inbound+"/" {
+					t.Errorf("target %v, want %s%s/ (svc-1's sidecar)", d.Target.URLs, scheme, inbound)
+				}
+				switch tls := d.Target.TLS; {
+				case mtls == "off" && tls != nil:
+					t.Errorf("mtls off, but the target has TLS %+v", tls)
+				case mtls != "off" && (tls == nil || tls.CertFile == "" || tls.KeyFile == "" || tls.CAFile == "" || tls.ServerName != "svc-1"):
+					t.Errorf("target TLS %+v: want the client identity, the run's CA and server name svc-1", tls)
+				}
+				// The generator's way in works (Deploy checked it too)…
+				if hops, err := probe(context.Background(), d.Target, p.Workload); err != nil || hops != 2 {
+					t.Errorf("probe: %d hops, %v", hops, err)
+				}
+				if mtls != "strict" {
+					return
+				}
+				// …and without the client certificate a strict sidecar refuses it.
+				anon := d.Target
+				anon.TLS = &platform.TLSFiles{CAFile: d.Target.TLS.CAFile, ServerName: d.Target.TLS.ServerName}
+				if hops, err := probe(context.Background(), anon, p.Workload); err == nil {
+					t.Errorf("a TLS client without a certificate got through the strict sidecar (%d hops)", hops)
+				}
+			})
+		}
+	}
+}
+
+// TestCheckClientCertGenerator: with keep-alive off on an mTLS arm the load generator
+// must present the client certificate; one that cannot is a plan error before anything
+// starts.
+func TestCheckClientCertGenerator(t *testing.T) {
+	self := smp(t)
+	p := plan(t, `name: check
+arms: [baseline, {name: m, mesh: builtin, mtls: strict}, {name: p, mesh: builtin, mtls: off}]
+workload: {keep_alive: false, load_generator: wrk2, duration: 1s}
+`)
+	pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	err = pf.Check(context.Background())
+	var errs spec.Errors
+	if !errors.As(err, &errs) || len(errs) != 1 {
+		t.Fatalf("Check = %v, want one plan error", err)
+	}
+	if e := errs[0]; e.Path != "workload.load_generator" || !strings.Contains(e.Message, "sidecars of m;") || e.Fix == "" {
+		t.Errorf("error %+v does not point at workload.load_generator, name arm m only and give a fix", e)
+	}
+}
+
+// TestDeployFailureCleansUp: a deployment that fails half-way (here: the first service is
+// not ready in time) stops what it started and removes its files.
+func TestDeployFailureCleansUp(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the local platform needs Linux")
+	}
+	self := smp(t)
+	p := plan(t, "name: fail\narms: [{name: arm, mesh: builtin}]\nworkload: {app: {services: 2}, duration: 1s}\n")
+	pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: t.TempDir(), ReadyTimeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	d, err := pf.Deploy(context.Background(), p.Arms[0])
+	if err == nil || d != nil {
+		t.Fatalf("Deploy = %v, %v; want an error", d, err)
+	}
+	if left, _ := os.ReadDir(pf.dir); len(left) != 1 || left[0].Name() != "certs" {
+		t.Errorf("left in the run's directory: %v", left)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range procs {
+		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), pf.dir) {
+			t.Errorf("still running: %s", strings.ReplaceAll(string(b), "\x00", " "))
 		}
 	}
 }

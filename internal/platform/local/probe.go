@@ -31,18 +31,18 @@ func probe(ctx context.Context, t platform.Target, w spec.Workload) (int, error)
 		return probeGRPC(ctx, strings.TrimPrefix(t.URLs[0], "grpc://"))
 	}
 	tr := &http.Transport{DisableKeepAlives: true}
+	if t.TLS != nil {
+		conf, err := clientTLS(t.TLS)
+		if err != nil {
+			return 0, err
+		}
+		tr.TLSClientConfig = conf
+	}
 	switch t.Protocol {
 	case spec.ProtocolH2C:
 		tr.Protocols = new(http.Protocols)
 		tr.Protocols.SetUnencryptedHTTP2(true)
 	case spec.ProtocolH2:
-		roots := x509.NewCertPool()
-		pem, err := os.ReadFile(t.TLS.CAFile)
-		if err != nil {
-			return 0, err
-		}
-		roots.AppendCertsFromPEM(pem)
-		tr.TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: t.TLS.ServerName}
 		tr.ForceAttemptHTTP2 = true
 	}
 	defer tr.CloseIdleConnections()
@@ -63,6 +63,28 @@ func probe(ctx context.Context, t platform.Target, w spec.Workload) (int, error)
 		return 0, fmt.Errorf("the answer came over %s, not HTTP/2", resp.Proto)
 	}
 	return strconv.Atoi(resp.Header.Get("x-smp-hops"))
+}
+
+// clientTLS is the TLS configuration of a Target: the run's CA as the only root and,
+// when the target wants one (an mTLS sidecar), the client certificate.
+func clientTLS(f *platform.TLSFiles) (*tls.Config, error) {
+	roots := x509.NewCertPool()
+	pem, err := os.ReadFile(f.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", f.CAFile)
+	}
+	conf := &tls.Config{RootCAs: roots, ServerName: f.ServerName}
+	if f.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
 }
 
 func probeGRPC(ctx context.Context, addr string) (int, error) {

@@ -1,0 +1,19 @@
+# The project's image: smp as a static binary on distroless, non-root. The kubernetes
+# platform runs it as the builtin sample app (`smp app`) and, later, as load agents
+# (`smp agent`); the default tag is ghcr.io/service-mesh-performance/smp:<version>
+# (environment.kubernetes.image overrides it).
+#   docker build -t ghcr.io/service-mesh-performance/smp:dev .
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=""
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/service-mesh-performance/smp/internal/version.version=${VERSION}" \
+      -o /out/smp ./cmd/smp
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/smp /smp
+USER nonroot:nonroot
+ENTRYPOINT ["/smp"]

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/service-mesh-performance/smp/internal/certify"
+	"github.com/service-mesh-performance/smp/internal/experiment"
+	"github.com/service-mesh-performance/smp/internal/sysinfo"
+	"github.com/service-mesh-performance/smp/internal/term"
+	"github.com/service-mesh-performance/smp/internal/version"
+	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+type certifyFlags struct {
+	platform   string
+	output     string
+	resultsDir string
+	calibrate  string
+	interval   time.Duration
+	nodes      string
+	pods       string
+	quiet      bool
+}
+
+func newCertifyCommand(s streams) *cobra.Command {
+	f := &certifyFlags{}
+	cmd := &cobra.Command{
+		Use:   "certify",
+		Short: "Check that this environment can produce comparable numbers, and write a certificate",
+		Long: `Certify checks the environment smp measures in, then calibrates it, and writes a
+certificate that smp run embeds in its results and smp compare consults.
+
+Checks (pass, warn or fail, each with its reason): CPU frequency governor and turbo, SMT,
+steal time and other tenants' CPU use over a short interval, load average, free memory,
+clocksource, file-descriptor limit, ephemeral port range and somaxconn; on Kubernetes also
+node homogeneity and proxy CPU requests vs limits (from --nodes/--pods, kubectl's JSON).
+
+Calibration (--calibrate NxDURATION, default 5x10s, "none" to skip) runs the platform's
+baseline N times, identically: the sample app with one service and no mesh, closed loop over
+one connection. The coefficient of variation of p50, p99 and throughput across the runs is
+the noise floor under any comparison made here.
+
+The certificate goes to <results>/certificate-<time>.json (or -o FILE); smp run picks the
+newest one in its results folder. The exit code is 1 when the verdict is fail (the
+certificate is still written). docs/certify.md explains every check and threshold.`,
+		Example: `  smp certify
+  smp certify --calibrate 3x5s -o cert.json
+  smp certify --calibrate none                     # checks only
+  kubectl get nodes -o json > nodes.json; kubectl get pods -A -o json > pods.json
+  smp certify --platform kubernetes --nodes nodes.json --pods pods.json --calibrate none`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return certifyCmd(cmd.Context(), s, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.platform, "platform", "local", "platform to certify: local or kubernetes")
+	fl.StringVarP(&f.output, "output", "o", "", "write the certificate to FILE (default <results>/certificate-<time>.json)")
+	fl.StringVar(&f.resultsDir, "results", "results", "folder for the certificate, where smp run looks for it")
+	fl.StringVar(&f.calibrate, "calibrate", fmt.Sprintf("%dx%s", certify.DefaultRepetitions, spec.Duration(certify.DefaultDuration)), "calibration runs: repetitions x duration, or none")
+	fl.DurationVar(&f.interval, "interval", time.Second, "how long steal time and other tenants' CPU use are observed")
+	fl.StringVar(&f.nodes, "nodes", "", "kubectl get nodes -o json output (platform kubernetes)")
+	fl.StringVar(&f.pods, "pods", "", "kubectl get pods -A -o json output (platform kubernetes)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress or status lines on stderr")
+	return cmd
+}
+
+func certifyCmd(ctx context.Context, s streams, f *certifyFlags) error {
+	name, err := spec.ParseEnum(spec.Platform(""), f.platform)
+	if err != nil {
+		return usageErrorf("--platform: %v", err)
+	}
+	platform := spec.Platform(name)
+	if (f.nodes != "" || f.pods != "") && platform != spec.PlatformKubernetes {
+		return usageErrorf("--nodes and --pods apply to --platform kubernetes")
+	}
+	reps, d, err := certify.ParseCalibrate(f.calibrate)
+	if err != nil {
+		return usageErrorf("--calibrate: %v", err)
+	}
+	if f.interval < 100*time.Millisecond {
+		return usageErrorf("--interval %s: use at least 100ms", f.interval)
+	}
+	status := func(format string, a ...any) {
+		if !f.quiet {
+			fmt.Fprintf(s.err, "smp: "+format+"\n", a...)
+		}
+	}
+
+	status("checking the machine (%s)", f.interval)
+	checks, err := certify.Inspector{Interval: f.interval}.Checks(ctx)
+	if err != nil {
+		return err
+	}
+	if platform == spec.PlatformKubernetes {
+		checks = append(checks, certify.KubeChecks(ctx, certify.FileSource{NodesFile: f.nodes, PodsFile: f.pods})...)
+	}
+
+	var cal *result.Calibration
+	if reps > 0 {
+		status("calibrating: %d identical baseline runs of %s", reps, spec.Duration(d))
+		plan, err := certify.CalibrationPlan(platform, reps, d)
+		if err != nil {
+			return err
+		}
+		opt := experiment.Options{Progress: term.Quiet}
+		if !f.quiet {
+			opt.Status, opt.Progress = s.err, term.Auto
+		}
+		doc, err := experiment.Run(ctx, plan, opt)
+		switch {
+		case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+			return fmt.Errorf("certify: calibration interrupted; no certificate written: %w", ctx.Err())
+		case err != nil:
+			cal = certify.Failed(reps, d, certify.CalibrationDescription, err)
+		default:
+			if samples, serr := certify.SamplesOf(doc); serr != nil {
+				cal = certify.Failed(reps, d, certify.CalibrationDescription, serr)
+			} else {
+				cal = certify.Calibrate(samples, d, certify.CalibrationDescription)
+			}
+		}
+	}
+
+	v := version.Get()
+	cert := certify.New(string(platform), certify.HostOf(sysinfo.Read()), checks, cal, v.Version+" "+v.Commit, time.Now())
+	path := f.output
+	if path == "" {
+		path = certify.DefaultPath(f.resultsDir, cert)
+	}
+	if err := cert.Save(path); err != nil {
+		return err
+	}
+	if err := certify.WriteText(s.out, cert); err != nil {
+		return err
+	}
+	status("certificate written to %s", path)
+	if cert.Verdict == result.VerdictFail {
+		return &exitError{code: exitFailure, err: fmt.Errorf("the environment failed certification (%s)", path)}
+	}
+	return nil
+}
+
+// resolveCertificate finds the certificate smp run embeds: FILE, "auto" (the newest in
+// the results folder, if any) or "none".
+func resolveCertificate(s streams, flag, resultsDir string, quiet bool) (*result.Certificate, error) {
+	switch strings.ToLower(flag) {
+	case "none", "":
+		return nil, nil
+	case "auto":
+		c, path, err := certify.Find(resultsDir)
+		if err != nil {
+			return nil, fmt.Errorf("--certificate auto: %w", err)
+		}
+		if c != nil && !quiet {
+			fmt.Fprintf(s.err, "smp: embedding certificate %s (%s)\n", filepath.Base(path), c.Verdict)
+		}
+		return c, nil
+	}
+	c, err := result.LoadCertificate(flag)
+	if err != nil {
+		return nil, usageErrorf("--certificate: %v", err)
+	}
+	return c, nil
+}

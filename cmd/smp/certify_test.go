@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/service-mesh-performance/smp/internal/certify"
+	"github.com/service-mesh-performance/smp/result"
+)
+
+func runSMP(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, streams{in: strings.NewReader(""), out: &out, err: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+// TestCertifyChecksOnly runs the checks on this machine: whatever its verdict, the
+// certificate is written, has every check with a reason, and the exit code follows the
+// verdict.
+func TestCertifyChecksOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cert.json")
+	code, out, errOut := runSMP(t, "certify", "--calibrate", "none", "--interval", "200ms", "-o", path)
+	c, err := result.LoadCertificate(path)
+	if err != nil {
+		t.Fatalf("exit %d, no certificate: %v\n%s", code, err, errOut)
+	}
+	if len(c.Checks) != 11 || c.Calibration != nil || c.Platform != "local" || c.Host.Cores == 0 {
+		t.Errorf("certificate %+v", c)
+	}
+	for _, ch := range c.Checks {
+		if ch.Reason == "" || ch.Verdict == "" {
+			t.Errorf("check %+v", ch)
+		}
+	}
+	if want := map[bool]int{true: exitFailure, false: exitOK}[c.Verdict == result.VerdictFail]; code != want {
+		t.Errorf("verdict %s, exit %d; want %d", c.Verdict, code, want)
+	}
+	if !strings.Contains(out, "verdict: "+strings.ToUpper(string(c.Verdict))) || !strings.Contains(out, c.EnvironmentHash) {
+		t.Errorf("stdout:\n%s", out)
+	}
+}
+
+func TestCertifyUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"certify", "--calibrate", "1x10s"},
+		{"certify", "--platform", "moon"},
+		{"certify", "--nodes", "nodes.json"},
+		{"certify", "--interval", "1ms"},
+	} {
+		if code, _, errOut := runSMP(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, errOut)
+		}
+	}
+}
+
+// TestRunEmbedsCertificate: smp run embeds --certificate FILE, the newest certificate of
+// its results folder with auto, none with none; a missing file is a usage error.
+func TestRunEmbedsCertificate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	if err := os.WriteFile(plan, []byte("name: certified\nworkload: {rate: 50, duration: 200ms, warmup: 0s, endpoint_urls: ["+srv.URL+"]}\nmetrics: {collectors: []}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(dir, "results")
+	cert := certify.New("local", result.CertificateHost{OS: "linux", Cores: 1}, nil, nil, "test", time.Now())
+	if err := cert.Save(certify.DefaultPath(results, cert)); err != nil {
+		t.Fatal(err)
+	}
+	load := func(args ...string) *result.Document {
+		t.Helper()
+		out := filepath.Join(dir, "out.json")
+		code, _, errOut := runSMP(t, append([]string{"run", plan, "-q", "--results", results, "-o", out}, args...)...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
+		}
+		doc, err := result.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	if doc := load(); doc.Certificate == nil || doc.Certificate.ID != cert.ID {
+		t.Errorf("auto: certificate %+v", doc.Certificate)
+	} else if !strings.Contains(strings.Join(doc.Warnings, "\n"), "issued for another environment") {
+		t.Errorf("a certificate of another machine must be flagged: %v", doc.Warnings)
+	}
+	if doc := load("--certificate", "none"); doc.Certificate != nil {
+		t.Error("none embedded a certificate")
+	}
+	if doc := load("--certificate", certify.DefaultPath(results, cert)); doc.Certificate == nil {
+		t.Error("FILE did not embed the certificate")
+	}
+	if code, _, _ := runSMP(t, "run", plan, "-q", "--certificate", filepath.Join(dir, "nope.json")); code != exitUsage {
+		t.Errorf("missing certificate: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestRunFindMaxFlag: --find-max turns the plan's search on with its defaults; against a
+// server that holds every rate up to max_rate it reports "at least" max_rate.
+func TestRunFindMaxFlag(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	body := "name: search\nworkload:\n  endpoint_urls: [" + srv.URL + "]\n  find_max: {start_rate: 100, max_rate: 200, step_duration: 300ms, step_warmup: 0s, p99: 1s}\n"
+	if err := os.WriteFile(plan, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.json")
+	code, _, errOut := runSMP(t, "run", plan, "--find-max", "--certificate", "none", "--progress", "lines", "-o", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := doc.Trials[0].Search
+	if s == nil || s.MaxRateRPS != 200 || !s.AtLeast || len(s.Steps) != 2 || s.Steps[0].RateRPS != 100 {
+		t.Fatalf("search %+v", s)
+	}
+	if !strings.Contains(errOut, "max sustainable rate: at least 200 rps") {
+		t.Errorf("the run output lacks the search table:\n%s", errOut)
+	}
+}
+
+// TestCertifyCalibrates runs the real calibration: smp's sample app as a process,
+// repeated; the certificate holds every run's figures and finite CVs.
+func TestCertifyCalibrates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sample app twice")
+	}
+	bin := buildSMP(t)
+	path := filepath.Join(t.TempDir(), "cert.json")
+	cmd := exec.Command(bin, "certify", "--calibrate", "2x1s", "--interval", "100ms", "-q", "-o", path)
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == exitFailure) {
+		t.Fatalf("smp certify: %v\n%s", err, out)
+	}
+	c, err := result.LoadCertificate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := c.Calibration
+	if cal == nil || cal.Error != "" || cal.Repetitions != 2 || len(cal.Samples) != 2 || len(cal.Checks) != 3 {
+		t.Fatalf("calibration %+v", cal)
+	}
+	for _, s := range cal.Samples {
+		if s.P50MS <= 0 || s.P99MS < s.P50MS || s.ThroughputRPS < 100 {
+			t.Errorf("sample %+v", s)
+		}
+	}
+	for _, v := range []float64{cal.CV.P50, cal.CV.P99, cal.CV.Throughput} {
+		if math.IsNaN(v) || v < 0 {
+			t.Errorf("CV %+v", cal.CV)
+		}
+	}
+}
