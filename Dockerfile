@@ -2,15 +2,19 @@
 # platform runs it as the builtin sample app (`smp app`) and, later, as load agents
 # (`smp agent`); the default tag is ghcr.io/service-mesh-performance/smp:<version>
 # (environment.kubernetes.image overrides it).
-#   docker build -t ghcr.io/service-mesh-performance/smp:dev .
+#   docker build -t ghcr.io/service-mesh-performance/smp:0.3.0 \
+#     --build-arg VERSION=v0.3.0 --build-arg COMMIT=$(git rev-parse --short HEAD) .
+# The tag smp uses by default is the version without its "v" (DefaultImage in
+# internal/platform/kube); a development build uses :latest.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=""
+ARG COMMIT=""
 RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/service-mesh-performance/smp/internal/version.version=${VERSION}" \
+      -ldflags "-s -w -X github.com/service-mesh-performance/smp/internal/version.version=${VERSION} -X github.com/service-mesh-performance/smp/internal/version.commit=${COMMIT}" \
       -o /out/smp ./cmd/smp
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -53,7 +53,11 @@ workload:
   warmup: 5s                # same schedule, not measured
   timeout: 10s
   keep_alive: true          # false opens a connection per request (handshake cost)
+{{- if .Kubernetes}}
+  load_generator: fortio    # in the cluster: fortio's server in a load pod (docs/kubernetes.md)
+{{- else}}
   load_generator: builtin   # builtin | fortio | wrk2 | wrk | nighthawk
+{{- end}}
 
 metrics:
   percentiles: [50, 90, 95, 99, 99.9]
@@ -71,7 +75,7 @@ environment:
   # kubeconfig: ~/.kube/config   # default: $KUBECONFIG, then ~/.kube/config
   # context: my-cluster          # default: the current context
   kubernetes:
-    namespace_prefix: smp        # one namespace per arm: smp-<run>-<arm>
+    namespace_prefix: smp        # two namespaces per arm: smp-<run key>-<arm> and the same with -load
 {{- end}}
 
 repetitions: 1              # each arm this many times; more gives confidence intervals

@@ -17,11 +17,19 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(stopClusterAfter{m}, map[string]func(){
 		"smp": func() {
 			os.Exit(run(context.Background(), os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 		},
 	})
+}
+
+// stopClusterAfter stops the test cluster of kube_test.go once the tests have run.
+type stopClusterAfter struct{ m *testing.M }
+
+func (s stopClusterAfter) Run() int {
+	defer stopCluster()
+	return s.m.Run()
 }
 
 // TestScripts runs the CLI scripts in testdata/script: each is a txtar archive of files

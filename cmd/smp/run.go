@@ -186,6 +186,13 @@ The result document is written to <output.dir>/<id>.json (./results by default),
 as <id>.html. Ctrl-C stops the run, tears everything down and writes the partial result.
 The exit code is 3 when an SLO condition fails (plan's slo section or --slo).
 
+A plan with environment.platform: kubernetes runs on the cluster that --kubeconfig and
+--context name (else the plan's environment.kubeconfig and context, else $KUBECONFIG or
+~/.kube/config and its current context, else the in-cluster service account): each arm
+gets its own namespaces, the meshes must already be installed (smp detects them and checks
+every pod's proxy container and the strict-mTLS objects), and the load runs in a pod of
+the cluster (docs/kubernetes.md). smp cleanup removes what a killed run left there.
+
 --find-max (or workload.find_max) measures each arm's capacity instead of one rate: short
 open-loop steps, doubling from find_max.start_rate (halving while even that is too much),
 then bisecting, find the highest rate whose p99 and error rate stay within find_max's
@@ -195,7 +202,8 @@ uncertified or different environments (docs/certify.md).`,
 		Example: `  smp run examples/quickstart.yaml
   smp run plan.yaml --arms baseline,builtin --repetitions 3 --duration 1m
   smp run plan.yaml --slo 'overhead.latency.p99 < 5ms' -o result.json
-  smp run plan.yaml --html            # results/<id>.json and results/<id>.html`,
+  smp run plan.yaml --html            # results/<id>.json and results/<id>.html
+  smp run cluster.yaml --kubeconfig ~/.kube/bench --context bench`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, err := spec.Load(args[0])

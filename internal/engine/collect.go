@@ -51,8 +51,7 @@ func (c *collector) watch(ctx context.Context, done <-chan struct{}, abort func(
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	aborted := false
-	for i := 1; ; i++ {
-		next := time.Duration(i) * c.base
+	for next := c.nextTick(0); ; next = c.nextTick(next) {
 		for {
 			wake := next
 			if !aborted && r.hardStop+abortGrace < wake {
@@ -79,6 +78,18 @@ func (c *collector) watch(ctx context.Context, done <-chan struct{}, abort func(
 		}
 		c.tick(next, false)
 	}
+}
+
+// nextTick is the end of the base interval that starts at prev. The warm-up's last
+// interval is cut short at its end, so that no interval mixes warm-up and measured
+// requests: the live percentiles of the measured phase would include the warm-up's
+// (a cold start's queue) and a series point would straddle the boundary.
+func (c *collector) nextTick(prev time.Duration) time.Duration {
+	next := prev + c.base
+	if w := c.r.warmEnd; prev < w && next > w {
+		return w
+	}
+	return next
 }
 
 // tick closes the base interval ending at now.

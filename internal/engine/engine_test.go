@@ -462,7 +462,9 @@ func TestCancelReturnsPartialResult(t *testing.T) {
 func TestSeriesAndProgress(t *testing.T) {
 	s, _ := okServer(t)
 	var got []Progress
-	res := mustRun(t, Config{Target: s.URL, Rate: 400, Connections: 2, Warmup: 200 * time.Millisecond, Duration: 500 * time.Millisecond,
+	// A warm-up that is not a whole number of intervals: its last interval is cut short,
+	// so that measured points start at the measured phase's start.
+	res := mustRun(t, Config{Target: s.URL, Rate: 400, Connections: 2, Warmup: 150 * time.Millisecond, Duration: 500 * time.Millisecond,
 		SeriesInterval: 100 * time.Millisecond, Progress: func(p Progress) { got = append(got, p) }})
 	if len(got) < 5 {
 		t.Fatalf("%d progress calls, want ≥ 5", len(got))
@@ -482,7 +484,15 @@ func TestSeriesAndProgress(t *testing.T) {
 		t.Errorf("series adds up to %d requests, phases to %d", total, want)
 	}
 	if len(res.Series) < 6 || len(res.Series) > 9 {
-		t.Errorf("%d series points for 700ms at 100ms", len(res.Series))
+		t.Errorf("%d series points for 650ms at 100ms", len(res.Series))
+	}
+	for _, p := range res.Series {
+		if p.Phase == Measure && (p.Offset < 0 || p.Offset%(100*time.Millisecond) != 0) {
+			t.Errorf("measured point at offset %v: not aligned to the measured phase's start", p.Offset)
+		}
+		if p.Phase == Warmup && p.Offset >= 0 {
+			t.Errorf("warm-up point at offset %v", p.Offset)
+		}
 	}
 }
 

@@ -82,16 +82,14 @@ func fortioRESTPlanOf(w spec.Workload) (fortioPlan, error) {
 	return p, nil
 }
 
-// fortioRESTResult is the part of fortio's result JSON smp reads.
+// fortioRESTResult is the part of fortio's result JSON smp reads. When the run could
+// not start, fortio answers with its error reply (jrpc.ServerReply: "error", "message",
+// "exception"), which RunnerResults embeds: Error, Message and Exception are its fields.
 type fortioRESTResult struct {
 	periodic.RunnerResults
 	RetCodes    map[string]int64
 	SocketCount int64
 	Sizes       *stats.HistogramData
-	// fortio's error reply (jrpc.ServerReply) when the run could not start.
-	Error     bool
-	Message   string
-	Exception string
 }
 
 // Run implements Generator.
@@ -268,7 +266,11 @@ func (f FortioREST) once(ctx context.Context, p fortioPlan, target string, req r
 		return res, fmt.Errorf("fortio's answer (HTTP %d) is not its result JSON: %w: %.200s", resp.StatusCode, err, body)
 	}
 	if res.Error || resp.StatusCode != http.StatusOK {
-		return res, fmt.Errorf("fortio refused the run (HTTP %d): %s %s", resp.StatusCode, res.Message, res.Exception)
+		why := strings.TrimSpace(strings.TrimSuffix(res.Message, ".") + ": " + res.Exception)
+		if res.Message == "" && res.Exception == "" {
+			why = fmt.Sprintf("%.200s", body)
+		}
+		return res, fmt.Errorf("fortio refused to load %s (HTTP %d): %s", target, resp.StatusCode, why)
 	}
 	return res, nil
 }

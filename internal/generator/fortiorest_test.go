@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,14 @@ func TestFortioREST(t *testing.T) {
 	}
 	if tr.Generator.Version == "" || tr.Load.AchievedRateRPS <= 0 {
 		t.Errorf("generator %+v, load %+v", tr.Generator, tr.Load)
+	}
+
+	// A target fortio cannot resolve (an in-cluster Service name seen from outside the
+	// cluster): fortio's own reason and the URL are in the error.
+	_, err = f.Run(context.Background(), Job{Workload: w, Target: Target{URLs: []string{"http://no-such-host.invalid:8080/echo"}}})
+	if err == nil || !strings.Contains(err.Error(), "no-such-host.invalid:8080/echo") || !strings.Contains(err.Error(), "no such host") ||
+		!strings.Contains(err.Error(), "HTTP 400") {
+		t.Errorf("Run with an unresolvable target = %v, want fortio's reason (no such host) and the URL", err)
 	}
 
 	// h2 and gRPC are refused before anything runs.

@@ -73,8 +73,11 @@ func TestImportRules(t *testing.T) {
 		"internal/generator":      {"internal/engine", "internal/hist", "internal/proc", "internal/term", "internal/version", "internal/agent", "result", "spec"},
 		"internal/platform/local": {"internal/platform", "internal/app", "internal/sidecar", "internal/pki", "internal/mesh", "internal/proc", "internal/grpcecho", "spec"},
 		"internal/platform/kube":  {"internal/platform", "internal/mesh", "internal/app", "spec"},
-		"internal/experiment":     {"*"},
-		"cmd/smp":                 {"*"},
+		// The test control plane (kwok, kube-apiserver, …) for kube's and cmd/smp's tests;
+		// imported by test files only (checked below).
+		"internal/platform/kube/kubetest": {"internal/mesh", "spec"},
+		"internal/experiment":             {"*"},
+		"cmd/smp":                         {"*"},
 	}
 	pkgs := packages(t)
 	for name, p := range pkgs {
@@ -114,8 +117,14 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s; only internal/collect may", name, imp)
 			}
 		}
+		for _, imp := range p.imports {
+			if imp == module+"/internal/platform/kube/kubetest" {
+				t.Errorf("%s imports internal/platform/kube/kubetest; only tests may", name)
+			}
+		}
 		for _, d := range p.deps {
-			if strings.HasPrefix(d, "k8s.io/") && name != "internal/platform/kube" && name != "cmd/smp" && name != "internal/experiment" {
+			if strings.HasPrefix(d, "k8s.io/") && name != "internal/platform/kube" && name != "internal/platform/kube/kubetest" &&
+				name != "cmd/smp" && name != "internal/experiment" {
 				t.Errorf("%s depends on %s; Kubernetes client code belongs in internal/platform/kube", name, d)
 				break
 			}

@@ -359,9 +359,13 @@ func DefaultLoadPod() LoadPod {
 // loadName is the load generator's Deployment (and ServiceAccount).
 const loadName = "smp-load"
 
+// buildLoad is the load pod's ServiceAccount, Service and Deployment. Nothing sends to
+// the Service, but Consul registers (and lets start) only meshed pods that a Service
+// selects, under a ServiceAccount of the Service's name.
 func buildLoad(lp LoadPod, e podEnv) []runtime.Object {
-	s := service{name: loadName, containers: []corev1.Container{{Name: "load", Image: lp.Image, Args: lp.Args,
-		Ports: []corev1.ContainerPort{containerPort("api", lp.Port)}, ReadinessProbe: tcpProbe(lp.Port)}}}
+	s := service{name: loadName, ports: []corev1.ServicePort{tcpPort("http", lp.Port)},
+		containers: []corev1.Container{{Name: "load", Image: lp.Image, Args: lp.Args,
+			Ports: []corev1.ContainerPort{containerPort("api", lp.Port)}, ReadinessProbe: tcpProbe(lp.Port)}}}
 	return e.objectsOf(s, RoleLoad)
 }
 

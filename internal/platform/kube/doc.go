@@ -25,7 +25,8 @@
 // caller's business. LoadPod describes the pod so that another generator image can be
 // put in it without this package knowing its protocol.
 //
-// This is the only package of smp that imports k8s.io/*. Imports: internal/platform,
+// This is the only package of smp that imports k8s.io/* (besides kubetest, the test
+// control plane, which only tests import). Imports: internal/platform,
 // internal/mesh, internal/app (the builtin app's configuration format) and spec. Never
 // platform/local, generator or result: experiment converts between them.
 package kube

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -78,7 +79,6 @@ type Platform struct {
 
 	mu       sync.Mutex
 	detected map[string]Detected // by mesh profile name
-	live     map[*deployment]bool
 }
 
 // New connects to the cluster the plan (or opt.Access) names. Nothing is created.
@@ -108,7 +108,7 @@ func New(opt Options) (*Platform, error) {
 		image = DefaultImage(opt.Version)
 	}
 	return &Platform{opt: opt, plan: plan, c: c, context: ctxName, runKey: RunKey(opt.RunID), image: image,
-		detected: map[string]Detected{}, live: map[*deployment]bool{}}, nil
+		detected: map[string]Detected{}}, nil
 }
 
 // RunKey is the run's short key (namespace names, the smp.dev/run label).
@@ -214,8 +214,11 @@ type deployment struct {
 	// mtls are the strict-mTLS objects applied, as applied, for verification.
 	mtls     []*unstructured.Unstructured
 	mtlsKeys keys
-	once     sync.Once
-	err      error
+	// nsKeys are the injection and mTLS keys applied to each namespace, by name, for
+	// verification.
+	nsKeys map[string]keys
+	once   sync.Once
+	err    error
 }
 
 // Deploy creates the arm's namespaces, its mesh objects, the application and the load
@@ -229,27 +232,28 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 	k := p.plan.Environment.Kubernetes
 	appNS, loadNS := Namespaces(k.NamespacePrefix, p.runKey, arm.Name)
 	st := &deployment{appNS: appNS, loadNS: loadNS}
-	d = &platform.Deployment{Arm: arm, Private: st}
+	dep := &platform.Deployment{Arm: arm, Private: st}
 	// A previous trial of the same arm may still be terminating.
-	if err := p.c.waitGone(ctx, []string{appNS, loadNS}); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, p.opt.DeleteTimeout)
+	err = p.c.waitGone(wctx, []string{appNS, loadNS})
+	cancel()
+	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
 	}
-	p.mu.Lock()
-	p.live[st] = true
-	p.mu.Unlock()
 	defer func() {
+		// dep, not d: d is nil once the error is returned.
 		if err != nil && !k.Keep {
 			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opt.DeleteTimeout)
 			defer cancel()
-			if terr := p.Teardown(tctx, d); terr != nil {
+			if terr := p.Teardown(tctx, dep); terr != nil {
 				err = errors.Join(err, fmt.Errorf("and its teardown: %w", terr))
 			}
 		}
 	}()
-	if err := p.deploy(ctx, arm, prof, st, d); err != nil {
+	if err := p.deploy(ctx, arm, prof, st, dep); err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
 	}
-	return d, nil
+	return dep, nil
 }
 
 func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, st *deployment, d *platform.Deployment) error {
@@ -295,6 +299,7 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 			Labels:      merge(arm.Labels, ks.labels, extra.labels, labels, map[string]string{LabelRole: role}),
 			Annotations: merge(arm.Annotations, ks.annotations, extra.annotations, runAnn)}}
 	}
+	st.nsKeys = map[string]keys{st.appNS: appNSKeys.with(st.mtlsKeys), st.loadNS: loadNSKeys}
 	for _, ns := range []*corev1.Namespace{nsObj(st.appNS, appNSKeys, st.mtlsKeys, RoleApp), nsObj(st.loadNS, loadNSKeys, keys{}, RoleLoad)} {
 		if _, err := p.c.apply(ctx, ns); err != nil {
 			return err
@@ -450,20 +455,36 @@ func (p *Platform) verify(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 			problems = append(problems, err.Error())
 		}
 	}
-	if len(st.mtlsKeys.annotations)+len(st.mtlsKeys.labels) > 0 {
-		ns, err := p.c.core.CoreV1().Namespaces().Get(ctx, st.appNS, metav1.GetOptions{})
+	// The namespaces' injection and mTLS keys, read back (an admission policy or another
+	// controller may have removed or changed them).
+	for _, name := range []string{st.appNS, st.loadNS} {
+		ns, err := p.c.core.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return obs, fmt.Errorf("read namespace %s back: %w", st.appNS, err)
+			return obs, fmt.Errorf("read namespace %s back: %w", name, err)
 		}
-		for k, v := range st.mtlsKeys.annotations {
-			if ns.Annotations[k] != v {
-				problems = append(problems, fmt.Sprintf("namespace %s: annotation %s is %q, want %q", st.appNS, k, ns.Annotations[k], v))
+		want := st.nsKeys[name]
+		for _, kv := range []struct {
+			kind      string
+			want, got map[string]string
+		}{{"label", want.labels, ns.Labels}, {"annotation", want.annotations, ns.Annotations}} {
+			for _, k := range slices.Sorted(maps.Keys(kv.want)) {
+				if got, ok := kv.got[k]; !ok || got != kv.want[k] {
+					problems = append(problems, fmt.Sprintf("namespace %s: %s %s is %q, want %q", name, kv.kind, k, got, kv.want[k]))
+				}
 			}
+		}
+	}
+	optional := map[string]bool{}
+	for _, comp := range mesh.ClusterOf(prof).Components {
+		if comp.Optional {
+			optional[comp.Namespace+"/"+comp.Workload.Name] = true
 		}
 	}
 	for _, nc := range prof.NodeComponents {
 		ds, err := p.c.core.AppsV1().DaemonSets(nc.Namespace).Get(ctx, nc.Workload.Name, metav1.GetOptions{})
 		switch {
+		case apierrors.IsNotFound(err) && optional[nc.Namespace+"/"+nc.Workload.Name]:
+			// Not every version runs it apart (cilium-envoy is in the agent before 1.16).
 		case apierrors.IsNotFound(err):
 			problems = append(problems, fmt.Sprintf("%s DaemonSet %s/%s is missing", prof.Name(), nc.Namespace, nc.Workload.Name))
 		case err != nil:
@@ -528,6 +549,9 @@ func componentName(pod *corev1.Pod, container string) string {
 // for the namespaces to go (bounded by ctx). With environment.kubernetes.keep nothing is
 // deleted. Safe to call more than once.
 func (p *Platform) Teardown(ctx context.Context, d *platform.Deployment) error {
+	if d == nil {
+		return nil
+	}
 	st, ok := d.Private.(*deployment)
 	if !ok || st == nil {
 		return nil
@@ -553,9 +577,6 @@ func (p *Platform) Teardown(ctx context.Context, d *platform.Deployment) error {
 			errs = append(errs, fmt.Errorf("%w (smp cleanup --run %s removes what is left)", err, p.runKey))
 		}
 		st.err = errors.Join(errs...)
-		p.mu.Lock()
-		delete(p.live, st)
-		p.mu.Unlock()
 	})
 	return st.err
 }

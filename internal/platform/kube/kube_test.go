@@ -3,26 +3,60 @@ package kube
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"fortio.org/fortio/fhttp"
+	"fortio.org/fortio/rapi"
+	"fortio.org/log"
 	"go.uber.org/goleak"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/service-mesh-performance/smp/internal/generator"
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/internal/platform/kube/kubetest"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
+// env is the shared test cluster; nil when the integration tests skip.
+var env *testEnv
+
+type testEnv struct {
+	cl      *kubetest.Cluster
+	c       *clients
+	echoURL string // a fortio echo server, the target of load sent through the forward
+	stopAll []func()
+}
+
+var getOpts = metav1.GetOptions{}
+
 func TestMain(m *testing.M) {
+	log.SetLogLevelQuiet(log.Warning) // the in-process fortio's info lines
+	// The tests mostly wait for the control plane (rollouts, namespaces finalised after
+	// the pods' grace period), which runs in other processes: more of them at once than
+	// go test's default (GOMAXPROCS) halves the package's time. -parallel still wins.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "8")
+	}
 	code := func() int {
-		if missing := missingBinaries(); len(missing) > 0 {
-			if os.Getenv("SMP_INTEGRATION") == "1" {
+		if missing := kubetest.Missing(); len(missing) > 0 {
+			if kubetest.Required() {
 				fmt.Fprintf(os.Stderr, "kube integration tests: missing %s (run scripts/k8s-binaries)\n", strings.Join(missing, ", "))
 				return 1
 			}
@@ -34,7 +68,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "start the test control plane: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(os.Stderr, "kube: control plane up in %s, fixtures in %s\n", env.cp.started.Round(time.Millisecond), env.setup.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "kube: control plane up in %s, with fixtures in %s\n", env.cl.Started.Round(time.Millisecond), env.cl.Ready.Round(time.Millisecond))
 		defer env.stop()
 		return m.Run()
 	}()
@@ -50,6 +84,74 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// setupEnv starts the test cluster with Consul absent (TestCheckMeshAbsent; the tests
+// that need it install it), and a fortio server in this process standing in for the load
+// pod behind kwok's port-forward: its REST API under /fortio/, and an echo server as the
+// target.
+func setupEnv() (*testEnv, error) {
+	e := &testEnv{}
+	mux := http.NewServeMux()
+	rapi.AddHandlers(nil, mux, "/fortio/", "/fortio/", "")
+	fortioLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	fortioSrv := &http.Server{Handler: mux}
+	go func() { _ = fortioSrv.Serve(fortioLn) }()
+	e.stopAll = append(e.stopAll, func() { _ = fortioSrv.Close() })
+	echo := httptest.NewServer(http.HandlerFunc(fhttp.EchoHandler))
+	e.echoURL = echo.URL + "/echo"
+	e.stopAll = append(e.stopAll, echo.Close)
+
+	cl, err := kubetest.Start(kubetest.Options{ForwardPort: fortioLn.Addr().(*net.TCPAddr).Port, Absent: []spec.MeshType{spec.MeshConsul}})
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.cl = cl
+	e.stopAll = append(e.stopAll, cl.Stop)
+	if e.c, err = newClients(cl.Config); err != nil {
+		e.stop()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *testEnv) stop() {
+	for _, f := range slices.Backward(e.stopAll) {
+		f()
+	}
+}
+
+func (e *testEnv) ensureConsul(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.cl.Install(ctx, spec.MeshConsul); err != nil {
+		t.Fatalf("fake consul control plane: %v", err)
+	}
+}
+
+func mustProfile(t *testing.T, m spec.MeshType, dp spec.DataPlane) mesh.Profile {
+	t.Helper()
+	p, ok := mesh.For(mesh.Kubernetes, m, dp)
+	if !ok {
+		t.Fatalf("no profile for %s %s", m, dp)
+	}
+	return p
+}
+
+func waitFor(ctx context.Context, what string, ok func() bool) error {
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out waiting for %s", what)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func needCluster(t *testing.T) *testEnv {
@@ -78,7 +180,7 @@ func newTestPlatform(t *testing.T, plan *spec.Plan) *Platform {
 	t.Helper()
 	e := needCluster(t)
 	p, err := New(Options{Plan: plan, RunID: "test-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")) + "-" + fmt.Sprint(time.Now().UnixNano()),
-		Config: e.cp.cfg, ReadyTimeout: 2 * time.Minute, DeleteTimeout: 2 * time.Minute})
+		Config: e.cl.Config, ReadyTimeout: 2 * time.Minute, DeleteTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +218,13 @@ func leftovers(t *testing.T, c *clients, runKey string) []string {
 	return out
 }
 
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
 func arm(name string, m spec.MeshType, dp spec.DataPlane) spec.Arm {
 	return spec.Arm{Name: name, Mesh: m, DataPlane: dp}
 }
@@ -130,6 +239,9 @@ var allArms = []spec.Arm{
 // Consul's fake control plane.
 func TestCheckMeshAbsent(t *testing.T) {
 	e := needCluster(t)
+	if _, err := e.c.core.AppsV1().StatefulSets("consul").Get(context.Background(), "consul-server", getOpts); err == nil {
+		t.Fatal("Consul's fake control plane is installed: this test must run before the tests that install it (no -shuffle)")
+	}
 	plan := testPlan(t, spec.AppBuiltin, arm("baseline", spec.MeshNone, ""), arm("consul", spec.MeshConsul, ""))
 	p := newTestPlatform(t, plan)
 	err := p.Check(context.Background())
@@ -144,6 +256,14 @@ func TestCheckMeshAbsent(t *testing.T) {
 	if left := leftovers(t, e.c, p.RunKey()); len(left) > 0 {
 		t.Errorf("Check created %v", left)
 	}
+	// Deploy, called without Check, refuses the arm before it creates anything.
+	if _, err := p.Deploy(context.Background(), plan.Arms[1]); err == nil ||
+		!strings.Contains(err.Error(), "consul (sidecar) is not installed: missing StatefulSet consul/consul-server") {
+		t.Errorf("Deploy of the absent mesh = %v", err)
+	}
+	if left := leftovers(t, e.c, p.RunKey()); len(left) > 0 {
+		t.Errorf("Deploy of the absent mesh created %v", left)
+	}
 	// A version the cluster does not run is an error on arms[i].version.
 	plan = testPlan(t, spec.AppBuiltin, spec.Arm{Name: "istio", Mesh: spec.MeshIstio, Version: "1.99.0"})
 	err = newTestPlatform(t, plan).Check(context.Background())
@@ -157,6 +277,7 @@ func TestCheckMeshAbsent(t *testing.T) {
 // down and checks that nothing is left.
 func TestDeployEachAppEachMesh(t *testing.T) {
 	e := needCluster(t)
+	t.Parallel()
 	e.ensureConsul(t)
 	for _, app := range []spec.AppKind{spec.AppBuiltin, spec.AppBookinfo, spec.AppEmojivoto, spec.AppFortio} {
 		t.Run(string(app), func(t *testing.T) {
@@ -173,7 +294,7 @@ func TestDeployEachAppEachMesh(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Deploy %s: %v", a.Name, err)
 				}
-				checkDeployment(t, e, p, plan, a, d)
+				checkDeployment(t, e, p, a, d)
 				if err := p.Teardown(ctx, d); err != nil {
 					t.Errorf("Teardown %s: %v", a.Name, err)
 				}
@@ -185,91 +306,180 @@ func TestDeployEachAppEachMesh(t *testing.T) {
 	}
 }
 
-func checkDeployment(t *testing.T, e *testEnv, p *Platform, plan *spec.Plan, a spec.Arm, d *platform.Deployment) {
+// meshKeys are the injection and mTLS keys of every mesh among labels and annotations,
+// as "label k=v" and "annotation k=v", sorted.
+func meshKeys(labels, annotations map[string]string) []string {
+	var out []string
+	isMesh := func(k string) bool {
+		for _, m := range []string{"istio", "linkerd.io", "kuma.io", "consul.hashicorp.com"} {
+			if strings.Contains(k, m) {
+				return true
+			}
+		}
+		return false
+	}
+	for k, v := range labels {
+		if isMesh(k) {
+			out = append(out, "label "+k+"="+v)
+		}
+	}
+	for k, v := range annotations {
+		if isMesh(k) {
+			out = append(out, "annotation "+k+"="+v)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wantKeys are the mesh keys each arm's namespaces and pods must carry, written out: the
+// arm's own mesh switched on, every other mesh smp knows switched off, and the
+// namespace-level strict-mTLS switches (Linkerd's inbound policy, Kuma's run mesh).
+// Both namespaces get the same keys (workload.internal: the load is meshed), but for
+// Linkerd's inbound policy, which only the application's namespace needs.
+func wantKeys(arm, runKey string) (appNS, loadNS, pod []string) {
+	var (
+		istioOff   = "label istio-injection=disabled"
+		ambientOff = "label istio.io/dataplane-mode=none"
+		kumaOff    = "label kuma.io/sidecar-injection=disabled"
+		linkerdOff = "annotation linkerd.io/inject=disabled"
+		podIstio   = "label sidecar.istio.io/inject=false"
+		podConsul  = "annotation consul.hashicorp.com/connect-inject=false"
+	)
+	sorted := func(s ...string) []string { slices.Sort(s); return s }
+	switch arm {
+	case "baseline", "cilium":
+		ns := sorted(istioOff, ambientOff, kumaOff, linkerdOff)
+		return ns, ns, sorted(podIstio, kumaOff, podConsul, linkerdOff)
+	case "istio":
+		ns := sorted("label istio-injection=enabled", ambientOff, kumaOff, linkerdOff)
+		return ns, ns, sorted(kumaOff, podConsul, linkerdOff)
+	case "ambient":
+		ns := sorted(istioOff, "label istio.io/dataplane-mode=ambient", kumaOff, linkerdOff)
+		return ns, ns, sorted(podIstio, kumaOff, podConsul, linkerdOff)
+	case "linkerd":
+		ns := sorted(istioOff, ambientOff, kumaOff, "annotation linkerd.io/inject=enabled")
+		return sorted(append(ns, "annotation config.linkerd.io/default-inbound-policy=all-authenticated")...), ns,
+			sorted(podIstio, kumaOff, podConsul)
+	case "consul":
+		ns := sorted(istioOff, ambientOff, kumaOff, linkerdOff)
+		return ns, ns, sorted(podIstio, kumaOff, "annotation consul.hashicorp.com/connect-inject=true", linkerdOff)
+	case "kuma":
+		ns := sorted(istioOff, ambientOff, "label kuma.io/sidecar-injection=enabled", "label kuma.io/mesh=smp-"+runKey, linkerdOff)
+		return ns, ns, sorted(podIstio, podConsul, linkerdOff)
+	}
+	panic("no expectations for arm " + arm)
+}
+
+// checkDeployment compares what the API server holds after Deploy with what the arm must
+// look like: the namespaces' labels and annotations, every pod's keys and proxy
+// containers (app and load), where the pods run, the arm's strict-mTLS objects, and what
+// Deploy reported.
+func checkDeployment(t *testing.T, e *testEnv, p *Platform, a spec.Arm, d *platform.Deployment) {
 	t.Helper()
 	ctx := context.Background()
 	prof := mustProfile(t, a.Mesh, a.DataPlane)
-	appNS, loadNS := Namespaces("smp", p.RunKey(), a.Name)
-	wantNS, wantPod := injection(prof, a.Injection, true)
-	objs, mtlsKeys, err := mtlsObjects(prof, appNS, loadNS, p.RunKey(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := e.c.core.CoreV1().Namespaces().Get(ctx, appNS, getOpts)
-	if err != nil {
-		t.Fatalf("%s: %v", a.Name, err)
-	}
-	for k, v := range merge(wantNS.labels, map[string]string{LabelManagedBy: ManagedBy, LabelRun: p.RunKey(), LabelArm: a.Name}) {
-		if ns.Labels[k] != v {
-			t.Errorf("%s: namespace label %s = %q, want %q", a.Name, k, ns.Labels[k], v)
+	k := p.RunKey()
+	appNS, loadNS := Namespaces("smp", k, a.Name)
+	wantApp, wantLoad, wantPod := wantKeys(a.Name, k)
+	for _, side := range []struct {
+		ns      string
+		role    string
+		wantNS  []string
+		proxies int
+	}{{appNS, RoleApp, wantApp, 1}, {loadNS, RoleLoad, wantLoad, 1}} {
+		ns, err := e.c.core.CoreV1().Namespaces().Get(ctx, side.ns, getOpts)
+		if err != nil {
+			t.Fatalf("%s: %v", a.Name, err)
 		}
-	}
-	for k, v := range merge(wantNS.annotations, mtlsKeys.annotations) {
-		if ns.Annotations[k] != v {
-			t.Errorf("%s: namespace annotation %s = %q, want %q", a.Name, k, ns.Annotations[k], v)
-		}
-	}
-	// The injection key of the arm's own mesh, exactly.
-	if k := prof.Injection.Namespace; k != nil && a.Injection == spec.InjectionNamespace {
-		got := ns.Labels[k.Name]
-		if k.Kind == mesh.Annotation {
-			got = ns.Annotations[k.Name]
-		}
-		if got != k.Value {
-			t.Errorf("%s: namespace %s %s = %q, want %q", a.Name, k.Kind, k.Name, got, k.Value)
-		}
-	}
-	pods, err := e.c.core.CoreV1().Pods(appNS).List(ctx, metav1.ListOptions{})
-	if err != nil || len(pods.Items) == 0 {
-		t.Fatalf("%s: pods: %v (%d)", a.Name, err, len(pods.Items))
-	}
-	for _, pod := range pods.Items {
-		for k, v := range wantPod.annotations {
-			if pod.Annotations[k] != v {
-				t.Errorf("%s: pod %s annotation %s = %q, want %q", a.Name, pod.Name, k, pod.Annotations[k], v)
+		for k, v := range map[string]string{LabelManagedBy: ManagedBy, LabelRun: k, LabelArm: a.Name, LabelRole: side.role} {
+			if ns.Labels[k] != v {
+				t.Errorf("%s: namespace %s label %s = %q, want %q", a.Name, side.ns, k, ns.Labels[k], v)
 			}
 		}
-		n := len(proxyContainers(&pod, allProxyNames()))
-		want := 0
-		if prof.DataPlane == spec.DataPlaneSidecar {
-			want = 1
+		if got := meshKeys(ns.Labels, ns.Annotations); !slices.Equal(got, side.wantNS) {
+			t.Errorf("%s: namespace %s keys\n got %v\nwant %v", a.Name, side.ns, got, side.wantNS)
 		}
-		if n != want {
-			t.Errorf("%s: pod %s has %d proxy containers, want %d", a.Name, pod.Name, n, want)
+		pods, err := e.c.core.CoreV1().Pods(side.ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(pods.Items) == 0 {
+			t.Fatalf("%s: pods of %s: %v (%d)", a.Name, side.ns, err, len(pods.Items))
 		}
-		if pod.Spec.NodeName == "node-load" {
-			t.Errorf("%s: app pod %s on the load node", a.Name, pod.Name)
+		for _, pod := range pods.Items {
+			if got := meshKeys(pod.Labels, pod.Annotations); !slices.Equal(got, wantPod) {
+				t.Errorf("%s: pod %s keys\n got %v\nwant %v", a.Name, pod.Name, got, wantPod)
+			}
+			// Counted from the pod as the API server holds it (the injector's work).
+			var names []string
+			for _, c := range proxyContainers(&pod, allProxyNames()) {
+				names = append(names, c.Name)
+			}
+			var want []string
+			if prof.DataPlane == spec.DataPlaneSidecar {
+				want = prof.Proxy.Containers[:side.proxies]
+			}
+			if !slices.Equal(names, want) {
+				t.Errorf("%s: pod %s/%s proxy containers %v, want %v", a.Name, side.ns, pod.Name, names, want)
+			}
+			onLoadNode := pod.Spec.NodeName == kubetest.NodeLoad
+			if onLoadNode != (side.role == RoleLoad) {
+				t.Errorf("%s: %s pod %s on node %s", a.Name, side.role, pod.Name, pod.Spec.NodeName)
+			}
 		}
 	}
-	for _, want := range objs {
-		ri, _, err := e.c.resource(want.GroupVersionKind(), want.GetNamespace())
+	// The strict-mTLS objects on the server, found by the arm's labels.
+	var got []string
+	objs := map[string]*unstructured.Unstructured{}
+	for _, gvk := range meshKinds() {
+		ri, m, err := e.c.resource(gvk, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ri.Get(ctx, want.GetName(), getOpts)
-		if err != nil {
-			t.Errorf("%s: %s %s: %v", a.Name, want.GetKind(), objectName(want), err)
-			continue
+		if m.Scope.Name() == "namespace" {
+			ri = e.c.dyn.Resource(m.Resource)
 		}
-		if !subset(want.Object["spec"], got.Object["spec"]) || got.GetLabels()[LabelRun] != p.RunKey() {
-			t.Errorf("%s: %s %s = %v, want spec %v and the run label", a.Name, want.GetKind(), objectName(want), got.Object["spec"], want.Object["spec"])
+		list, err := ri.List(ctx, metav1.ListOptions{LabelSelector: selector(k) + "," + LabelArm + "=" + a.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range list.Items {
+			o := &list.Items[i]
+			got = append(got, o.GetKind()+" "+objectName(o))
+			objs[o.GetKind()] = o
 		}
 	}
-	checkStrictObjects(t, a, prof, objs, appNS, loadNS, p.RunKey())
+	var want []string
+	switch a.Name {
+	case "istio", "ambient":
+		want = []string{"PeerAuthentication " + appNS + "/default"}
+	case "consul":
+		want = []string{"ServiceIntentions " + appNS + "/smp-allow-all"}
+	case "kuma":
+		want = []string{"Mesh smp-" + k, "MeshTrafficPermission kuma-system/smp-allow-all-" + k}
+	case "cilium":
+		want = []string{"CiliumNetworkPolicy " + appNS + "/smp-mutual-auth"}
+	}
+	if !sameSet(got, want) {
+		t.Errorf("%s: mesh objects %v, want %v", a.Name, got, want)
+	}
+	checkStrictObjects(t, a.Name, objs, loadNS, k)
 	if !prof.Mesh.IsBaseline() {
-		if d.Mesh.Version == "" {
-			t.Errorf("%s: no mesh version recorded", a.Name)
+		if want := map[spec.MeshType]string{spec.MeshIstio: "1.24.2", spec.MeshLinkerd: "stable-2.14.10", spec.MeshConsul: "1.20.1",
+			spec.MeshKuma: "2.9.1", spec.MeshCilium: "1.16.3"}[a.Mesh]; d.Mesh.Version != want {
+			t.Errorf("%s: mesh version %q, want %q", a.Name, d.Mesh.Version, want)
 		}
-		if prof.DataPlane == spec.DataPlaneSidecar && (d.Mesh.ProxyVersion == "" || d.Mesh.Proxies == 0) {
-			t.Errorf("%s: proxy version %q, proxies %d", a.Name, d.Mesh.ProxyVersion, d.Mesh.Proxies)
+		if prof.DataPlane == spec.DataPlaneSidecar {
+			want := mustImageVersion(kubetest.ProxyImages[prof.Proxy.Containers[0]])
+			if d.Mesh.ProxyVersion != want || d.Mesh.Proxies == 0 {
+				t.Errorf("%s: proxy version %q, proxies %d; want %s", a.Name, d.Mesh.ProxyVersion, d.Mesh.Proxies, want)
+			}
 		}
 	}
 	var load int
 	for _, c := range d.Components {
 		if c.Role == platform.RoleLoadGenerator {
 			load++
-			if c.Node != "node-load" || c.Namespace != loadNS {
-				t.Errorf("%s: load pod on %s in %s, want node-load in %s", a.Name, c.Node, c.Namespace, loadNS)
+			if c.Node != kubetest.NodeLoad || c.Namespace != loadNS {
+				t.Errorf("%s: load pod on %s in %s, want %s in %s", a.Name, c.Node, c.Namespace, kubetest.NodeLoad, loadNS)
 			}
 		}
 	}
@@ -281,50 +491,46 @@ func checkDeployment(t *testing.T, e *testEnv, p *Platform, plan *spec.Plan, a s
 	}
 }
 
-// checkStrictObjects pins the strict-mTLS objects of each mesh, field by field.
-func checkStrictObjects(t *testing.T, a spec.Arm, prof mesh.Profile, objs []*unstructured.Unstructured, appNS, loadNS, runKey string) {
-	t.Helper()
-	kinds := map[string]*unstructured.Unstructured{}
-	for _, o := range objs {
-		kinds[o.GetKind()] = o
+func mustImageVersion(image string) string {
+	v := mesh.ImageVersion(image)
+	if v == "" {
+		panic("no version in " + image)
 	}
+	return v
+}
+
+// checkStrictObjects pins the fields of each mesh's strict-mTLS objects as the API server
+// holds them.
+func checkStrictObjects(t *testing.T, arm string, objs map[string]*unstructured.Unstructured, loadNS, runKey string) {
+	t.Helper()
 	str := func(o *unstructured.Unstructured, path ...string) string {
+		if o == nil {
+			return "<missing>"
+		}
 		v, _, _ := unstructured.NestedFieldNoCopy(o.Object, path...)
 		return fmt.Sprint(v)
 	}
-	switch {
-	case prof.Mesh == spec.MeshIstio:
-		pa := kinds["PeerAuthentication"]
-		if pa == nil || pa.GetNamespace() != appNS || pa.GetName() != "default" || str(pa, "spec", "mtls", "mode") != "STRICT" {
-			t.Errorf("%s: PeerAuthentication = %v", a.Name, pa)
+	check := func(kind string, path []string, want string) {
+		if got := str(objs[kind], path...); got != want {
+			t.Errorf("%s: %s %s = %s, want %s", arm, kind, strings.Join(path, "."), got, want)
 		}
-	case prof.Mesh == spec.MeshLinkerd:
-		if len(objs) != 0 {
-			t.Errorf("%s: linkerd objects %v, want only the namespace annotation", a.Name, objs)
-		}
-	case prof.Mesh == spec.MeshConsul:
-		si := kinds["ServiceIntentions"]
-		if si == nil || si.GetNamespace() != appNS || str(si, "spec", "destination", "name") != "*" {
-			t.Errorf("%s: ServiceIntentions = %v", a.Name, si)
-		}
-	case prof.Mesh == spec.MeshKuma:
-		m, mtp := kinds["Mesh"], kinds["MeshTrafficPermission"]
-		if m == nil || m.GetName() != "smp-"+runKey || m.GetNamespace() != "" || str(m, "spec", "mtls", "enabledBackend") != "ca-1" {
-			t.Errorf("%s: Mesh = %v, want smp-%s with enabledBackend ca-1", a.Name, m, runKey)
-		}
-		if mtp == nil || mtp.GetNamespace() != "kuma-system" || mtp.GetName() != "smp-allow-all-"+runKey || mtp.GetLabels()["kuma.io/mesh"] != "smp-"+runKey {
-			t.Errorf("%s: MeshTrafficPermission = %v", a.Name, mtp)
-		}
-	case prof.Mesh == spec.MeshCilium:
-		cnp := kinds["CiliumNetworkPolicy"]
-		if cnp == nil || cnp.GetNamespace() != appNS || !strings.Contains(str(cnp, "spec", "ingress"), "mode:required") ||
-			!strings.Contains(str(cnp, "spec", "ingress"), loadNS) {
-			t.Errorf("%s: CiliumNetworkPolicy = %v, want authentication required and the load namespace admitted", a.Name, cnp)
-		}
-	case prof.Mesh.IsBaseline():
-		if len(objs) != 0 {
-			t.Errorf("baseline applied %v", objs)
-		}
+	}
+	switch arm {
+	case "istio", "ambient":
+		check("PeerAuthentication", []string{"spec", "mtls", "mode"}, "STRICT")
+	case "consul":
+		check("ServiceIntentions", []string{"spec", "destination", "name"}, "*")
+		check("ServiceIntentions", []string{"spec", "sources"}, "[map[action:allow name:*]]")
+	case "kuma":
+		check("Mesh", []string{"spec", "mtls", "enabledBackend"}, "ca-1")
+		check("Mesh", []string{"spec", "mtls", "backends"}, "[map[mode:STRICT name:ca-1 type:builtin]]")
+		check("MeshTrafficPermission", []string{"metadata", "labels", "kuma.io/mesh"}, "smp-"+runKey)
+		check("MeshTrafficPermission", []string{"spec", "targetRef", "kind"}, "Mesh")
+		check("MeshTrafficPermission", []string{"spec", "from"}, "[map[default:map[action:Allow] targetRef:map[kind:Mesh]]]")
+	case "cilium":
+		check("CiliumNetworkPolicy", []string{"spec", "endpointSelector"}, "map[]")
+		check("CiliumNetworkPolicy", []string{"spec", "ingress"},
+			"[map[authentication:map[mode:required] fromEndpoints:[map[] map[matchLabels:map[k8s:io.kubernetes.pod.namespace:"+loadNS+"]]]]]")
 	}
 }
 
@@ -332,7 +538,8 @@ func checkStrictObjects(t *testing.T, a spec.Arm, prof mesh.Profile, objs []*uns
 // pod without its proxy container, and leaves nothing behind.
 func TestMissingProxyDetected(t *testing.T) {
 	e := needCluster(t)
-	a := spec.Arm{Name: "istio-noinject", Mesh: spec.MeshIstio, Labels: map[string]string{injectorOff: "off"}}
+	t.Parallel()
+	a := spec.Arm{Name: "istio-noinject", Mesh: spec.MeshIstio, Labels: map[string]string{kubetest.InjectorOff: "off"}}
 	plan := testPlan(t, spec.AppFortio, a)
 	p := newTestPlatform(t, plan)
 	defer p.Close()
@@ -349,6 +556,7 @@ func TestMissingProxyDetected(t *testing.T) {
 // reason, and the arm is torn down.
 func TestRolloutTimeout(t *testing.T) {
 	e := needCluster(t)
+	t.Parallel()
 	plan := testPlan(t, spec.AppFortio, arm("baseline", spec.MeshNone, ""))
 	plan.Environment.Kubernetes.NodeSelector = map[string]string{"smp.dev/pool": "nowhere"}
 	p := newTestPlatform(t, plan)
@@ -363,30 +571,37 @@ func TestRolloutTimeout(t *testing.T) {
 	}
 }
 
-// TestInterruptedDeploy: cancelling mid-deploy (Ctrl-C) leaves nothing on the cluster.
+// TestInterruptedDeploy: cancelling Deploy (Ctrl-C) while it waits for the rollout
+// leaves nothing on the cluster: Deploy itself deletes what it created, and Close finds
+// nothing more. The cancel comes when the API server admits the first application pod,
+// so the namespaces, the run's Kuma Mesh and the Deployments exist, and no pod can be
+// ready yet.
 func TestInterruptedDeploy(t *testing.T) {
 	e := needCluster(t)
+	t.Parallel()
 	plan := testPlan(t, spec.AppBookinfo, arm("kuma", spec.MeshKuma, ""))
 	p := newTestPlatform(t, plan)
+	appNS, _ := Namespaces("smp", p.RunKey(), "kuma")
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		// Cancel once the namespaces exist, while the rollout is being waited for.
-		appNS, _ := Namespaces("smp", p.RunKey(), "kuma")
-		_ = waitFor(context.Background(), "namespace", func() bool {
-			_, err := e.c.core.CoreV1().Namespaces().Get(context.Background(), appNS, getOpts)
-			return err == nil
-		})
-		cancel()
-	}()
+	defer cancel()
+	remove := e.cl.OnPodAdmission(func(ns string) {
+		if ns == appNS {
+			cancel()
+		}
+	})
+	defer remove()
 	_, err := p.Deploy(ctx, plan.Arms[0])
-	if err == nil {
-		t.Fatal("Deploy succeeded after cancel")
+	if err == nil || !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), context.Canceled.Error()) {
+		t.Fatalf("Deploy = %v, want it cancelled", err)
+	}
+	if left := leftovers(t, e.c, p.RunKey()); len(left) > 0 {
+		t.Errorf("left after an interrupted Deploy: %v", left)
 	}
 	if err := p.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 	if left := leftovers(t, e.c, p.RunKey()); len(left) > 0 {
-		t.Errorf("left after an interrupted deploy: %v", left)
+		t.Errorf("left after Close: %v", left)
 	}
 }
 
@@ -394,6 +609,7 @@ func TestInterruptedDeploy(t *testing.T) {
 // removed by Cleanup.
 func TestCleanup(t *testing.T) {
 	e := needCluster(t)
+	t.Parallel()
 	plan := testPlan(t, spec.AppFortio, arm("baseline", spec.MeshNone, ""), arm("kuma", spec.MeshKuma, ""))
 	plan.Environment.Kubernetes.Keep = true
 	p := newTestPlatform(t, plan)
@@ -410,19 +626,21 @@ func TestCleanup(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	left := leftovers(t, e.c, p.RunKey())
-	if len(left) != 5 { // 2 arms × 2 namespaces, the run's Kuma Mesh; the MTP is in kuma-system
-		t.Logf("kept: %v", left)
+	k := p.RunKey()
+	// 2 arms × 2 namespaces, the run's Kuma Mesh and its MeshTrafficPermission (in kuma-system).
+	want := []string{"MeshTrafficPermission kuma-system/smp-allow-all-" + k, "Mesh smp-" + k,
+		"namespace smp-" + k + "-baseline", "namespace smp-" + k + "-baseline-load", "namespace smp-" + k + "-kuma", "namespace smp-" + k + "-kuma-load"}
+	if left := leftovers(t, e.c, k); !sameSet(left, want) {
+		t.Fatalf("kept %v, want %v", left, want)
 	}
-	if len(left) < 5 {
-		t.Fatalf("keep: %v, want both arms' namespaces and the Kuma objects", left)
-	}
-	rm, err := cleanup(ctx, e.c, p.RunKey())
+	rm, err := cleanup(ctx, e.c, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rm.Namespaces) != 4 || len(rm.Objects) != 2 {
-		t.Errorf("removed %+v, want 4 namespaces and the Mesh and MeshTrafficPermission", rm)
+	wantRM := Removed{Namespaces: []string{"smp-" + k + "-baseline", "smp-" + k + "-baseline-load", "smp-" + k + "-kuma", "smp-" + k + "-kuma-load"},
+		Objects: []string{"Mesh smp-" + k, "MeshTrafficPermission kuma-system/smp-allow-all-" + k}}
+	if !slices.Equal(rm.Namespaces, wantRM.Namespaces) || !slices.Equal(rm.Objects, wantRM.Objects) {
+		t.Errorf("removed %+v, want %+v", rm, wantRM)
 	}
 	if left := leftovers(t, e.c, p.RunKey()); len(left) > 0 {
 		t.Errorf("left after cleanup: %v", left)
@@ -432,14 +650,15 @@ func TestCleanup(t *testing.T) {
 // TestDiscover: the environment as the cluster reports it.
 func TestDiscover(t *testing.T) {
 	e := needCluster(t)
+	t.Parallel()
 	e.ensureConsul(t)
 	p := newTestPlatform(t, testPlan(t, spec.AppBuiltin))
 	cl, err := p.Discover(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cl.Version != k8sVersion {
-		t.Errorf("version %q, want %s", cl.Version, k8sVersion)
+	if cl.Version != kubetest.Version {
+		t.Errorf("version %q, want %s", cl.Version, kubetest.Version)
 	}
 	if len(cl.Nodes) != 3 {
 		t.Fatalf("nodes %+v", cl.Nodes)
@@ -452,8 +671,10 @@ func TestDiscover(t *testing.T) {
 	if cl.Nodes[2].Labels[LoadTaint] != RoleLoad {
 		t.Errorf("load node labels %v", cl.Nodes[2].Labels)
 	}
-	if cl.CNI != "calico" {
-		t.Errorf("CNI %q %q, want calico", cl.CNI, cl.CNIVersion)
+	// kube-system runs calico-node and, for the cilium profile, cilium: Cilium is the CNI
+	// (chained or not), as it is on every cluster where it is the mesh.
+	if cl.CNI != "cilium" || cl.CNIVersion != "1.16.3" {
+		t.Errorf("CNI %q %q, want cilium 1.16.3", cl.CNI, cl.CNIVersion)
 	}
 	got := map[string]string{}
 	for _, m := range cl.Meshes {
@@ -468,11 +689,19 @@ func TestDiscover(t *testing.T) {
 	}
 }
 
-// TestLoadThroughPortForward: the load pod is reached through the API server's
-// port-forward (kwok forwards to the fortio server of this process), and fortio's REST
-// API runs the load and answers with its result JSON, which becomes a trial.
+// TestLoadThroughPortForward: the load pod of a deployed arm is found and reached through
+// the API server's port-forward (pods/portforward, as on a real cluster), and fortio's
+// REST API, spoken over that forward, runs the load and answers with its result JSON,
+// which becomes a trial. What is real: the pod lookup, the SPDY forward through the API
+// server to the node's kubelet endpoint (kwok's), the REST calls and the conversion.
+// What is not: no container runs on a kwok node, so kwok hands the forwarded stream to a
+// fortio server of this test process, and that fortio loads an echo server of this
+// process, not the arm's in-cluster entry URL (its Service DNS name resolves only in a
+// cluster). That the load pod reaches the application through the mesh is only shown
+// on a real cluster (docs/kubernetes.md).
 func TestLoadThroughPortForward(t *testing.T) {
 	e := needCluster(t)
+	t.Parallel()
 	plan := testPlan(t, spec.AppFortio, arm("baseline", spec.MeshNone, ""))
 	rate := 200.0
 	plan.Workload.Rate = &rate
@@ -493,8 +722,8 @@ func TestLoadThroughPortForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	// The in-cluster target's DNS name cannot resolve here; the forwarded fortio sends to
-	// this process's echo server instead.
+	// The arm's target (d.Target) cannot resolve here; the forwarded fortio loads this
+	// process's echo server instead.
 	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, Target: generator.Target{URLs: []string{e.echoURL}}}
 	tr, err := generator.FortioREST{BaseURL: base, Where: "test"}.Run(ctx, job)
 	if err != nil {
@@ -502,5 +731,97 @@ func TestLoadThroughPortForward(t *testing.T) {
 	}
 	if tr.Counts.Requests < 150 || tr.Counts.Failed != 0 || tr.Generator.Version == "" {
 		t.Errorf("trial counts %+v, generator %+v", tr.Counts, tr.Generator)
+	}
+}
+
+// TestCiliumEnvoyOptional: Cilium before 1.16 runs its Envoy inside the agent, so a
+// cluster without the cilium-envoy DaemonSet still passes Check and deploys a cilium arm
+// (detection and the data-path check agree that it is optional). Not parallel: the
+// parallel tests, which need cilium-envoy, start after it has put it back.
+func TestCiliumEnvoyOptional(t *testing.T) {
+	e := needCluster(t)
+	ctx := context.Background()
+	dss := e.c.core.AppsV1().DaemonSets("kube-system")
+	envoy, err := dss.Get(ctx, "cilium-envoy", getOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := func() bool { _, err := dss.Get(ctx, "cilium-envoy", getOpts); return err != nil }
+	if err := dss.Delete(ctx, "cilium-envoy", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// Put it back as it was, for the tests that follow.
+		restore := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: envoy.Name, Labels: envoy.Labels}, Spec: envoy.Spec}
+		if _, err := dss.Create(ctx, restore, metav1.CreateOptions{}); err != nil {
+			t.Errorf("restore cilium-envoy: %v", err)
+			return
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := waitFor(wctx, "cilium-envoy to be ready again", func() bool {
+			ds, err := dss.Get(ctx, "cilium-envoy", getOpts)
+			return err == nil && daemonSetReady(ds)
+		}); err != nil {
+			t.Error(err)
+		}
+	}()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := waitFor(wctx, "cilium-envoy to go", gone); err != nil {
+		t.Fatal(err)
+	}
+	plan := testPlan(t, spec.AppFortio, arm("cilium", spec.MeshCilium, ""))
+	p := newTestPlatform(t, plan)
+	defer p.Close()
+	if err := p.Check(ctx); err != nil {
+		t.Fatalf("Check without cilium-envoy: %v", err)
+	}
+	d, err := p.Deploy(ctx, plan.Arms[0])
+	if err != nil {
+		t.Fatalf("Deploy without cilium-envoy: %v", err)
+	}
+	if d.Mesh.Version != "1.16.3" {
+		t.Errorf("mesh version %q", d.Mesh.Version)
+	}
+	if err := p.Teardown(ctx, d); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestCleanupStuckNamespace: a namespace that cannot go (here, a ConfigMap whose
+// finalizer nobody removes) makes the clean-up fail when its time is up, with the
+// namespace controller's reason; once the finalizer is gone, the namespace goes.
+func TestCleanupStuckNamespace(t *testing.T) {
+	e := needCluster(t)
+	t.Parallel()
+	ctx := context.Background()
+	key := RunKey(t.Name())
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "smp-" + key + "-stuck", Labels: runLabels(key)}}
+	if _, err := e.c.core.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "held", Namespace: ns.Name, Finalizers: []string{"test.smp.dev/hold"}}}
+	if _, err := e.c.core.CoreV1().ConfigMaps(ns.Name).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rm, err := cleanup(cctx, e.c, key)
+	if err == nil || !strings.Contains(err.Error(), "timed out waiting for namespace(s) "+ns.Name) ||
+		!strings.Contains(err.Error(), "test.smp.dev/hold") {
+		t.Errorf("cleanup = %v, want a time-out naming the finalizer that holds %s", err, ns.Name)
+	}
+	if !slices.Equal(rm.Namespaces, []string{ns.Name}) {
+		t.Errorf("removed %+v", rm)
+	}
+	patch := []byte(`{"metadata":{"finalizers":null}}`)
+	if _, err := e.c.core.CoreV1().ConfigMaps(ns.Name).Patch(ctx, "held", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel2 := context.WithTimeout(ctx, time.Minute)
+	defer cancel2()
+	if err := e.c.waitGone(wctx, []string{ns.Name}); err != nil {
+		t.Error(err)
 	}
 }

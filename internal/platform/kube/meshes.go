@@ -24,6 +24,11 @@ type keys struct {
 	labels, annotations map[string]string
 }
 
+// with returns the keys of k and o together (o's win).
+func (k keys) with(o keys) keys {
+	return keys{labels: merge(k.labels, o.labels), annotations: merge(k.annotations, o.annotations)}
+}
+
 func (k *keys) set(key *mesh.Key, value string) {
 	if key == nil {
 		return

@@ -1,8 +1,19 @@
 package kube
 
 import (
+	"context"
+	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/spec"
@@ -127,6 +138,109 @@ func TestBuildApp(t *testing.T) {
 		}
 		if len(set.entry) != 1 || set.entry[0] != c.entry {
 			t.Errorf("%s: entry %v, want %s", c.app, set.entry, c.entry)
+		}
+	}
+}
+
+// TestGuessCNI: the CNI is named from its DaemonSet, with its image's version; Cilium
+// wins over a plugin it is chained with; an unknown DaemonSet names none.
+func TestGuessCNI(t *testing.T) {
+	ds := func(name, image string) appsv1.DaemonSet {
+		return appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image}}}}}}
+	}
+	for _, c := range []struct {
+		dss           []appsv1.DaemonSet
+		name, version string
+	}{
+		{[]appsv1.DaemonSet{ds("kube-proxy", "registry.k8s.io/kube-proxy:v1.37.2"), ds("calico-node", "docker.io/calico/node:v3.29.1")}, "calico", "3.29.1"},
+		{[]appsv1.DaemonSet{ds("cilium", "quay.io/cilium/cilium:v1.16.3@sha256:62d2"), ds("aws-node", "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.19.0")}, "cilium", "1.16.3"},
+		{[]appsv1.DaemonSet{ds("kube-flannel-ds", "ghcr.io/flannel-io/flannel:v0.26.1")}, "flannel", "0.26.1"},
+		{[]appsv1.DaemonSet{ds("kube-proxy", "registry.k8s.io/kube-proxy:v1.37.2")}, "", ""},
+	} {
+		if name, version := guessCNI(c.dss); name != c.name || version != c.version {
+			t.Errorf("guessCNI(%s…) = %q %q, want %q %q", c.dss[0].Name, name, version, c.name, c.version)
+		}
+	}
+}
+
+// TestBuildLoad: the load pod runs under a ServiceAccount named like the Service that
+// selects it (Consul injects only such pods), on the load node when asked.
+func TestBuildLoad(t *testing.T) {
+	e := podEnv{namespace: "ns-load", replicas: 1, nodeSel: map[string]string{"smp.dev/role": "load"}, tolerations: loadToleration()}
+	var svc *corev1.Service
+	var dep *appsv1.Deployment
+	for _, o := range buildLoad(DefaultLoadPod(), e) {
+		switch o := o.(type) {
+		case *corev1.Service:
+			svc = o
+		case *appsv1.Deployment:
+			dep = o
+		}
+	}
+	if svc == nil || dep == nil {
+		t.Fatalf("service %v, deployment %v", svc, dep)
+	}
+	tpl := dep.Spec.Template
+	for k, v := range svc.Spec.Selector {
+		if tpl.Labels[k] != v {
+			t.Errorf("the Service's selector %v does not select the load pod (labels %v)", svc.Spec.Selector, tpl.Labels)
+		}
+	}
+	if svc.Name != loadName || tpl.Spec.ServiceAccountName != svc.Name || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != fortioHTTPPort {
+		t.Errorf("service %s %v, service account %s", svc.Name, svc.Spec.Ports, tpl.Spec.ServiceAccountName)
+	}
+	if len(tpl.Spec.Tolerations) != 1 || tpl.Spec.NodeSelector["smp.dev/role"] != "load" {
+		t.Errorf("tolerations %v, node selector %v", tpl.Spec.Tolerations, tpl.Spec.NodeSelector)
+	}
+}
+
+// TestPoll: a transient error is retried, a permanent one ends the wait, and a wait that
+// runs out of time says what it waited for, what it saw last and the last error.
+func TestPoll(t *testing.T) {
+	calls := 0
+	err := poll(context.Background(), "x", func(context.Context) (bool, error) {
+		calls++
+		if calls == 1 {
+			return false, apierrors.NewServiceUnavailable("etcd leader changed")
+		}
+		return true, nil
+	}, nil)
+	if err != nil || calls != 2 {
+		t.Errorf("transient error: %v after %d calls, want success on the 2nd", err, calls)
+	}
+	calls = 0
+	err = poll(context.Background(), "x", func(context.Context) (bool, error) {
+		calls++
+		return false, apierrors.NewNotFound(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web")
+	}, nil)
+	if err == nil || calls != 1 || !apierrors.IsNotFound(err) {
+		t.Errorf("permanent error: %v after %d calls", err, calls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = poll(ctx, "the rollout of web", func(context.Context) (bool, error) {
+		return false, errors.New("rate: Wait(n=1) would exceed context deadline")
+	}, func() string { return "not ready: web" })
+	if err == nil || err.Error() != "timed out waiting for the rollout of web: not ready: web (last error: rate: Wait(n=1) would exceed context deadline)" {
+		t.Errorf("deadline: %v", err)
+	}
+}
+
+// TestDocsSections: the plan error for an absent mesh points at docs/kubernetes.md#<mesh>,
+// so that page has a section with that anchor for every mesh.
+func TestDocsSections(t *testing.T) {
+	data, err := os.ReadFile("../../../docs/kubernetes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range mesh.KubernetesProfiles() {
+		if p.Mesh.IsBaseline() {
+			continue
+		}
+		// GitHub's anchor of "## Istio" is #istio.
+		if !regexp.MustCompile(`(?mi)^## ` + regexp.QuoteMeta(string(p.Mesh)) + `\s*$`).Match(data) {
+			t.Errorf("docs/kubernetes.md has no section \"## %s\" (the anchor Check's error names)", p.Mesh)
 		}
 	}
 }

@@ -18,19 +18,25 @@ import (
 // rollout takes, well above what would load the API server.
 const pollInterval = 500 * time.Millisecond
 
-// poll calls done until it reports true, returns an error, or ctx ends; the error then
-// says what was being waited for and, through last, what was seen last.
+// poll calls done until it reports true, returns a permanent error, or ctx ends; the
+// error then says what was being waited for and, through last, what was seen last.
+// Transient errors (the API server unreachable for a moment, throttled, timing out, or
+// client-go's rate limiter refusing a call that would outlast ctx) are retried: a blip
+// must not end a five-minute wait, and a wait that runs out of time must say what it was
+// waiting for, not which call happened to be the last.
 func poll(ctx context.Context, what string, done func(context.Context) (bool, error), last func() string) error {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
+	var lastErr error
 	for {
 		ok, err := done(ctx)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && permanent(err) {
 			return fmt.Errorf("wait for %s: %w", what, err)
 		}
-		if ok {
+		if err == nil && ok {
 			return nil
 		}
+		lastErr = err
 		select {
 		case <-ctx.Done():
 			msg := ""
@@ -39,6 +45,9 @@ func poll(ctx context.Context, what string, done func(context.Context) (bool, er
 					msg = ": " + s
 				}
 			}
+			if lastErr != nil && !errors.Is(lastErr, ctx.Err()) {
+				msg += " (last error: " + lastErr.Error() + ")"
+			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return fmt.Errorf("timed out waiting for %s%s", what, msg)
 			}
@@ -46,6 +55,14 @@ func poll(ctx context.Context, what string, done func(context.Context) (bool, er
 		case <-t.C:
 		}
 	}
+}
+
+// permanent reports whether an API error will not go away by asking again: the object
+// or its kind is not there, smp may not read it, or the request is wrong.
+func permanent(err error) bool {
+	return apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) ||
+		apierrors.IsBadRequest(err) || apierrors.IsInvalid(err) || apierrors.IsMethodNotSupported(err) ||
+		apierrors.IsGone(err)
 }
 
 // rolledOut reports whether a Deployment has all its replicas updated and available.
@@ -156,6 +173,33 @@ func (c *clients) waitGone(ctx context.Context, namespaces []string) error {
 		left = still
 		return len(left) == 0, nil
 	}
-	return poll(ctx, "namespace(s) "+strings.Join(namespaces, ", ")+" to be deleted", done,
-		func() string { return "still there: " + strings.Join(left, ", ") })
+	last := func() string {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		var out []string
+		for _, ns := range left {
+			out = append(out, ns+c.namespaceTrouble(dctx, ns))
+		}
+		return "still there: " + strings.Join(out, "; ")
+	}
+	return poll(ctx, "namespace(s) "+strings.Join(namespaces, ", ")+" to be deleted", done, last)
+}
+
+// namespaceTrouble is why a terminating namespace is still there, as the namespace
+// controller reports it in its conditions (content it cannot delete, finalizers left).
+func (c *clients) namespaceTrouble(ctx context.Context, name string) string {
+	ns, err := c.core.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	var why []string
+	for _, cond := range ns.Status.Conditions {
+		if cond.Status == corev1.ConditionTrue && cond.Message != "" {
+			why = append(why, cond.Message)
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(why, "; ") + ")"
 }

@@ -1,14 +1,6 @@
-package kube
+package kubetest
 
-// The test control plane: etcd (Debian's etcd-server), kube-apiserver,
-// kube-controller-manager and kube-scheduler built from k8s.io/kubernetes, and kwok
-// simulating nodes and pods (its fast node and pod stages), so that Deployments roll out,
-// DaemonSets fill their nodes and namespaces are finalised as on a real cluster. The
-// binaries are built by scripts/k8s-binaries into
-// ${XDG_CACHE_HOME:-$HOME/.cache}/smp/k8s/<version>/ (SMP_K8S_DIR overrides the folder).
-// Without them the integration tests skip, unless SMP_INTEGRATION=1, when they fail.
-//
-// Everything listens on 127.0.0.1; certificates come from a CA made for the test.
+// The control plane's processes and PKI.
 
 import (
 	"bytes"
@@ -21,6 +13,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -34,43 +27,14 @@ import (
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
-
-// k8sVersion is hack/k8s's k8s.io/kubernetes version: the folder scripts/k8s-binaries fills.
-const k8sVersion = "v1.37.2"
-
-func k8sDir() string {
-	if d := os.Getenv("SMP_K8S_DIR"); d != "" {
-		return d
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "smp", "k8s", k8sVersion)
-}
-
-// missingBinaries lists what the control plane needs and this machine lacks.
-func missingBinaries() []string {
-	var out []string
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
-		if _, err := os.Stat(filepath.Join(k8sDir(), "bin", b)); err != nil {
-			out = append(out, filepath.Join(k8sDir(), "bin", b))
-		}
-	}
-	if _, err := exec.LookPath("etcd"); err != nil {
-		out = append(out, "etcd (Debian package etcd-server)")
-	}
-	return out
-}
 
 // controlPlane is a running test cluster.
 type controlPlane struct {
 	dir                       string
-	cfg                       *rest.Config
 	kubeconfig                string
 	caPEM                     []byte
 	servingPEM, servingKeyPEM []byte
@@ -96,8 +60,10 @@ type lockedBuffer struct {
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.buf.Len() > 4<<20 { // keep the start and stop growing
-		return len(p), nil
+	if b.buf.Len() > 4<<20 { // keep the last 2-4 MiB
+		rest := bytes.Clone(b.buf.Bytes()[b.buf.Len()-2<<20:])
+		b.buf.Reset()
+		b.buf.Write(rest)
 	}
 	return b.buf.Write(p)
 }
@@ -192,12 +158,6 @@ func (cp *controlPlane) pki() error {
 func (cp *controlPlane) start(name, bin string, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = cp.dir
-	// Debian's etcd (3.4) cannot answer progress requests, so the API server refuses the
-	// watch-list streams that client-go ≥ 0.35 opens by default, and kwok's informers
-	// would fall back to a list only after each refused attempt: pods would take tens of
-	// seconds to start and to go. kwok reads client-go's feature gates from the
-	// environment; the Kubernetes components get --feature-gates.
-	cmd.Env = append(os.Environ(), "KUBE_FEATURE_WatchListClient=false")
 	buf := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -247,12 +207,40 @@ func (cp *controlPlane) logTail() string {
 	return b.String()
 }
 
-// startControlPlane starts the cluster; forwardTo is the local port kwok forwards every
-// pod's port 8080 to (the in-process fortio server standing in for the load pod).
+// dirPattern names the folders of runs (os.MkdirTemp's pattern).
+const dirPattern = "smp-kube-test-"
+
+// sweep removes the folders that runs whose test binary was killed (go test's -timeout,
+// a signal) could not remove: those whose pid file names a process that is gone. Their
+// components died with the binary (Pdeathsig).
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPattern+"*"))
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, "pid"))
+		if err != nil {
+			continue // not ours, or still being made
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
+// startControlPlane starts the cluster; forwardTo (if not 0) is the local port kwok
+// forwards every pod's port 8080 to.
 func startControlPlane(forwardTo int) (cp *controlPlane, err error) {
 	t0 := time.Now()
-	dir, err := os.MkdirTemp("", "smp-kube-test-")
+	sweep()
+	dir, err := os.MkdirTemp("", dirPattern)
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	cp = &controlPlane{dir: dir, logs: map[string]*lockedBuffer{}}
@@ -273,7 +261,7 @@ func startControlPlane(forwardTo int) (cp *controlPlane, err error) {
 	}
 	etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	p := func(f string) string { return filepath.Join(dir, f) }
-	bin := func(b string) string { return filepath.Join(k8sDir(), "bin", b) }
+	bin := func(b string) string { return filepath.Join(Dir(), "bin", b) }
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
 	if err := cp.start("etcd", "etcd", "--data-dir", p("etcd"), "--name", "default",
@@ -297,6 +285,12 @@ func startControlPlane(forwardTo int) (cp *controlPlane, err error) {
 		// The API server refuses a loopback advertise address with the default (lease)
 		// endpoint reconciler; nothing here needs the kubernetes Service's endpoints.
 		"--endpoint-reconciler-type", "none",
+		// Debian's etcd (3.4.23) cannot answer progress requests, so the API server cannot
+		// serve watch-list streams; with WatchList on it still turns a legacy watch from
+		// resourceVersion 0 (kwok's) into one, refuses it, and kwok sees pods only when its
+		// informers relist after a growing back-off: pods would take a minute to start and
+		// to go. Off, watches are plain watches.
+		"--feature-gates", "WatchList=false",
 	); err != nil {
 		return cp, err
 	}
@@ -321,11 +315,10 @@ current-context: smp-test
 	if err := os.WriteFile(cp.kubeconfig, []byte(kc), 0o600); err != nil {
 		return cp, err
 	}
-	cfg, _, err := Access{Kubeconfig: cp.kubeconfig}.RESTConfig()
+	cfg, err := clientcmd.BuildConfigFromFlags("", cp.kubeconfig)
 	if err != nil {
 		return cp, err
 	}
-	cp.cfg = cfg
 	core, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return cp, err
@@ -342,18 +335,24 @@ current-context: smp-test
 		"--kubeconfig", cp.kubeconfig, "--authentication-kubeconfig", cp.kubeconfig, "--authorization-kubeconfig", cp.kubeconfig,
 		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(kcmPort),
 		"--service-account-private-key-file", p("sa.key"), "--root-ca-file", p("ca.crt"),
-		"--use-service-account-credentials=false", "--controllers", "*", "--feature-gates", "WatchListClient=false"); err != nil {
+		"--use-service-account-credentials=false", "--controllers", "*"); err != nil {
 		return cp, err
 	}
 	if err := cp.start("kube-scheduler", bin("kube-scheduler"),
 		"--kubeconfig", cp.kubeconfig, "--authentication-kubeconfig", cp.kubeconfig, "--authorization-kubeconfig", cp.kubeconfig,
-		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(schedPort), "--feature-gates", "WatchListClient=false"); err != nil {
+		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(schedPort)); err != nil {
 		return cp, err
 	}
-	// kwok: the fast node and pod stages, node heartbeats, and a port-forward of every
-	// pod's port 8080 to the in-process fortio server.
-	stage := filepath.Join(k8sDir(), "stage")
-	fwd := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+	// kwok: the fast node and pod stages, node heartbeats, and (forwardTo) a port-forward
+	// of every pod's port 8080 to a server of the test process.
+	stage := filepath.Join(Dir(), "stage")
+	kwokArgs := []string{"--kubeconfig", cp.kubeconfig, "--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
+		"--node-ip", "127.0.0.1", "--node-port", strconv.Itoa(kwokPort), "--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort),
+		"--tls-cert-file", p("serving.crt"), "--tls-private-key-file", p("serving.key"),
+		"--cidr", "10.244.0.1/16"}
+	if forwardTo != 0 {
+		fwd := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterPortForward
 metadata:
   name: smp-load
@@ -364,14 +363,11 @@ spec:
       port: %d
       address: 127.0.0.1
 `, forwardTo)
-	if err := os.WriteFile(p("kwok-forward.yaml"), []byte(fwd), 0o600); err != nil {
-		return cp, err
+		if err := os.WriteFile(p("kwok-forward.yaml"), []byte(fwd), 0o600); err != nil {
+			return cp, err
+		}
+		kwokArgs = append(kwokArgs, "--config", p("kwok-forward.yaml"))
 	}
-	kwokArgs := []string{"--kubeconfig", cp.kubeconfig, "--manage-all-nodes=false",
-		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
-		"--node-ip", "127.0.0.1", "--node-port", strconv.Itoa(kwokPort), "--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort),
-		"--tls-cert-file", p("serving.crt"), "--tls-private-key-file", p("serving.key"),
-		"--cidr", "10.244.0.1/16", "--config", p("kwok-forward.yaml")}
 	for _, f := range []string{"node/fast/node-initialize.yaml", "node/heartbeat/node-heartbeat.yaml",
 		"pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml"} {
 		kwokArgs = append(kwokArgs, "--config", filepath.Join(stage, f))
@@ -381,7 +377,7 @@ spec:
 	}
 	// The service account controller makes "default" in every namespace; pods wait for it.
 	if err := cp.waitFor(ctx, "the default service account", func() bool {
-		_, err := core.CoreV1().ServiceAccounts("default").Get(ctx, "default", getOpts)
+		_, err := core.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil
 	}); err != nil {
 		return cp, err
@@ -416,4 +412,3 @@ func (cp *controlPlane) stop() {
 		_ = os.RemoveAll(cp.dir)
 	}
 }
-
