@@ -257,6 +257,14 @@ func TestRunKube(t *testing.T) {
 		if tr.Status != result.StatusFailed || !strings.Contains(tr.Error, "-"+tr.Arm+".svc:8080/echo") {
 			t.Errorf("trial %s: %s, error %q", tr.ID, tr.Status, tr.Error)
 		}
+		if tr.Generator.Name != spec.GeneratorFortio {
+			t.Errorf("trial %s: generator %q, want fortio (the load pod's)", tr.ID, tr.Generator.Name)
+		}
+	}
+	for _, tool := range doc.Tools {
+		if tool.Role == "load_generator" && tool.Name != string(spec.GeneratorFortio) {
+			t.Errorf("tools list load generator %s, want fortio", tool.Name)
+		}
 	}
 	if m := doc.Trials[1].Mesh; m.Type != spec.MeshIstio || m.Version != "1.24.2" || m.ProxyVersion != "1.24.2" || m.Proxies != 2 || m.MTLS != spec.MTLSStrict {
 		t.Errorf("istio trial's mesh %+v, want istio 1.24.2, proxy 1.24.2, 2 proxies (app and load), strict mTLS", m)

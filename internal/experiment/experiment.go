@@ -160,6 +160,11 @@ func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 	}
 	describeEnvironment(ctx, pf, doc)
 
+	if _, ok := pf.(podLoad); ok && plan.Workload.Agents == 0 {
+		// The load runs in the platform's load pod (trialGenerator): name that generator
+		// from the start, so that the tools and a trial that fails before load say so.
+		gen = generator.FortioREST{}
+	}
 	doc.Tools = append(doc.Tools, result.Tool{Name: string(gen.Info().Name), Version: gen.Info().Version, Role: "load_generator"})
 
 	schedule := Schedule(plan)
@@ -233,7 +238,8 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen ge
 
 	d, err := pf.Deploy(ctx, tp.Arm)
 	if err != nil {
-		return fail(fmt.Errorf("deploy %s: %w", tp.Arm.Name, err))
+		// Platforms name the arm in their errors ("deploy mesh: …"), as os names the file.
+		return fail(err)
 	}
 	defer func() {
 		// Tear down even when the run was interrupted, with a fresh deadline.

@@ -128,7 +128,7 @@ func (e external) Deploy(_ context.Context, arm spec.Arm) (*platform.Deployment,
 		urls = e.plan.Workload.EndpointURLs
 	}
 	if len(urls) == 0 {
-		return nil, fmt.Errorf("arm %s has no endpoint_urls", arm.Name)
+		return nil, fmt.Errorf("deploy %s: the arm has no endpoint_urls", arm.Name)
 	}
 	return &platform.Deployment{Arm: arm, Target: platform.Target{URLs: urls, Protocol: e.plan.Workload.Protocol}}, nil
 }

@@ -14,7 +14,8 @@ import (
 // Platform deploys and removes one arm at a time.
 type Platform interface {
 	// Deploy starts the application and the arm's proxies and returns once every hop
-	// answers. On error nothing it started is left running.
+	// answers. On error nothing it started is left running, and the error names the arm
+	// ("deploy NAME: …"): callers add nothing.
 	Deploy(ctx context.Context, arm spec.Arm) (*Deployment, error)
 	// Teardown stops everything Deploy started. It is safe to call more than once and
 	// with a cancelled context (it then cleans up as fast as it can).

@@ -303,6 +303,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 	defer func() {
 		if err != nil {
 			_ = p.Teardown(context.WithoutCancel(ctx), started)
+			err = fmt.Errorf("deploy %s: %w", arm.Name, err)
 		}
 	}()
 	w := p.plan.Workload
@@ -395,7 +396,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		}
 		proc, err := p.startApp(ctx, st, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+			return nil, err
 		}
 		d.Components = append(d.Components, platform.Component{Name: services[i], Role: platform.RoleApp,
 			Service: services[i], PID: proc.PID(), MetricsURL: "http://" + a[i].http + "/metrics"})
@@ -419,7 +420,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		}
 		sc, err := p.startSidecar(ctx, st, kind, spec)
 		if err != nil {
-			return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+			return nil, err
 		}
 		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: platform.RoleProxy,
 			Service: services[i], PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
@@ -449,7 +450,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		}
 		sc, err := p.startSidecar(ctx, st, kind, spec)
 		if err != nil {
-			return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+			return nil, err
 		}
 		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: platform.RoleProxy,
 			PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
@@ -464,7 +465,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		d.Tools = append(d.Tools, platform.Tool{Name: string(kind), Version: tool.Version, Path: tool.Path})
 	}
 	if err := p.verify(ctx, d, st, len(services)); err != nil {
-		return nil, fmt.Errorf("deploy %s: %w", arm.Name, err)
+		return nil, err
 	}
 	return d, nil
 }
