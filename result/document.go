@@ -1,6 +1,7 @@
 package result
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/service-mesh-performance/smp/spec"
@@ -366,6 +367,18 @@ type Search struct {
 	MaxErrorRate float64 `json:"max_error_rate"`
 	// Steps in the order they ran: the latency-vs-rate curve.
 	Steps []SearchStep `json:"steps"`
+}
+
+// Outcome is the search's result in a few words: "1200 rps (the SLO broke at 1300 rps)",
+// "at least 5000 rps", or "none (every rate tried broke the SLO)".
+func (s *Search) Outcome() string {
+	switch {
+	case s.MaxRateRPS == 0:
+		return "none (every rate tried broke the SLO)"
+	case s.AtLeast:
+		return fmt.Sprintf("at least %.0f rps", s.MaxRateRPS)
+	}
+	return fmt.Sprintf("%.0f rps (the SLO broke at %.0f rps)", s.MaxRateRPS, s.FirstBadRPS)
 }
 
 // SearchStep is one short open-loop run of a capacity search.

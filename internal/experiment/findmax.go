@@ -94,7 +94,7 @@ func findMax(ctx context.Context, gen generator.Generator, job generator.Job, fm
 	case search.AtLeast:
 		t.Warnings = append(t.Warnings, fmt.Sprintf("find-max: the SLO still held at find_max.max_rate %g rps; the capacity is higher", fm.MaxRate))
 	}
-	fmt.Fprintf(status, "smp:   %s max sustainable rate: %s\n", arm, maxLine(search))
+	fmt.Fprintf(status, "smp:   %s max sustainable rate: %s\n", arm, search.Outcome())
 	return t, nil
 }
 
@@ -186,16 +186,6 @@ func stepLine(s result.SearchStep) string {
 		verdict = "broke: " + s.Reason
 	}
 	return fmt.Sprintf("%10.0f  %10.0f %10.3f %10.3f %8s  %s", s.RateRPS, s.AchievedRPS, s.P50MS, s.P99MS, pct(s.ErrorRate), verdict)
-}
-
-func maxLine(s *result.Search) string {
-	switch {
-	case s.MaxRateRPS == 0:
-		return "none (every rate tried broke the SLO)"
-	case s.AtLeast:
-		return fmt.Sprintf("at least %.0f rps", s.MaxRateRPS)
-	}
-	return fmt.Sprintf("%.0f rps (the SLO broke at %.0f rps)", s.MaxRateRPS, s.FirstBadRPS)
 }
 
 func lowestRate(s *result.Search) float64 {

@@ -448,7 +448,7 @@ func (s *Summary) capacityChart(colors map[string]string) *plot {
 		}
 		slo = math.Max(slo, t.Search.P99MS)
 		color := colors[t.Arm]
-		title := fmt.Sprintf("%s: max %s", t.ID, capacityText(t.Search))
+		title := fmt.Sprintf("%s: max %s", t.ID, t.Search.Outcome())
 		p.lines = append(p.lines, series{key: t.Arm, color: color, pts: p99, title: title + " (p99)"},
 			series{key: t.Arm, color: color, dash: true, pts: p50, title: title + " (p50)"})
 		if !legend[t.Arm] {
@@ -469,17 +469,6 @@ func (s *Summary) capacityChart(colors map[string]string) *plot {
 	}
 	p.yLabel, p.y, p.yTicks = latencyAxis(lowest, top)
 	return p
-}
-
-// capacityText is a search's outcome in a few words.
-func capacityText(s *result.Search) string {
-	switch {
-	case s.MaxRateRPS == 0:
-		return "none (every rate tried broke the SLO)"
-	case s.AtLeast:
-		return fmt.Sprintf("at least %.0f rps", s.MaxRateRPS)
-	}
-	return fmt.Sprintf("%.0f rps (broke at %.0f rps)", s.MaxRateRPS, s.FirstBadRPS)
 }
 
 // resourceChart shows every measured component's mean CPU (or memory), per arm,

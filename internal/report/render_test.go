@@ -321,7 +321,7 @@ func TestHTMLCapacityChart(t *testing.T) {
 	if paths[2*searched][1] != "slo" || !strings.Contains(chart, "SLO: p99 ≤ 25.0 ms") {
 		t.Errorf("no SLO line at 25 ms: %q", paths[2*searched][1])
 	}
-	if !strings.Contains(chart, "max 300 rps (broke at 400 rps)") || !strings.Contains(chart, "latency (ms, log scale)") {
+	if !strings.Contains(chart, "max 300 rps (the SLO broke at 400 rps)") || !strings.Contains(chart, "latency (ms, log scale)") {
 		t.Error("the tooltips lack the search's outcome, or 1–900 ms is not on a log axis")
 	}
 }
