@@ -113,18 +113,7 @@ workload:
   duration: 1s
 `, mesh, protocol, topology))
 				tmp := t.TempDir()
-				pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: tmp})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer pf.Close()
-				if err := pf.Check(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				d, err := pf.Deploy(context.Background(), p.Arms[0])
-				if err != nil {
-					t.Fatal(err)
-				}
+				pf, d := checkAndDeploy(t, p, self, tmp)
 				wantProxies := 0
 				if mesh != "none" {
 					wantProxies = 4 // one per service and the client's
@@ -297,19 +286,8 @@ workload: {keep_alive: false, app: {services: 2}, duration: 1s}
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer os.RemoveAll(tmp)
-				pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: tmp})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer pf.Close()
-				if err := pf.Check(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				d, err := pf.Deploy(context.Background(), p.Arms[0])
-				if err != nil {
-					t.Fatal(err)
-				}
+				t.Cleanup(func() { os.RemoveAll(tmp) })
+				pf, d := checkAndDeploy(t, p, self, tmp)
 				defer pf.Teardown(context.Background(), d)
 				var inbound string
 				for _, sc := range d.Private.(*deployment).sidecars {
@@ -409,4 +387,23 @@ func TestDeployFailureCleansUp(t *testing.T) {
 			t.Errorf("still running: %s", strings.ReplaceAll(string(b), "\x00", " "))
 		}
 	}
+}
+
+// checkAndDeploy makes a platform for p in tmp, checks it and deploys its first arm;
+// the platform is closed when the test ends.
+func checkAndDeploy(t *testing.T, p *spec.Plan, self, tmp string) (*Platform, *platform.Deployment) {
+	t.Helper()
+	pf, err := New(Options{Plan: p, RunID: "test", Self: self, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pf.Close() })
+	if err := pf.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := pf.Deploy(context.Background(), p.Arms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf, d
 }
