@@ -382,7 +382,9 @@ type Environment struct {
 	CPUs CPUPlacement `json:"cpus,omitzero"`
 	// Settings for the Kubernetes platform.
 	Kubernetes Kubernetes `json:"kubernetes,omitzero"`
-	// What the environment should be; a mismatch is reported in the result.
+	// What the environment should be. smp run compares it with the environment it finds
+	// and records each mismatch as a warning of the result, with the expected and the
+	// observed value; the run goes on.
 	Expect Expectations `json:"expect,omitzero"`
 }
 
@@ -410,15 +412,18 @@ type Kubernetes struct {
 	Keep bool `json:"keep,omitempty"`
 }
 
-// Expectations are what the environment should be.
+// Expectations are what the environment should be. A mismatch is a warning of the
+// result, not an error: the run goes on.
 type Expectations struct {
-	// Minimum CPU cores (per node on Kubernetes).
+	// Minimum CPU cores: of this machine, or of every node on Kubernetes.
 	Cores int `json:"cores,omitempty"`
-	// Minimum memory (per node on Kubernetes).
+	// Minimum memory: of this machine, or of every node on Kubernetes, as the kernel
+	// reports it (MemTotal, node capacity): a little less than the RAM installed.
 	Memory Size `json:"memory,omitempty"`
-	// Number of nodes (Kubernetes).
+	// Number of nodes the cluster lists (Kubernetes), exactly.
 	Nodes int `json:"nodes,omitempty"`
-	// Kubernetes version constraint, e.g. ">=1.30" or "1.31".
+	// Kubernetes version constraint, e.g. ">=1.30", "1.31" (any 1.31.x), "~1.31.2" or
+	// "^1.30"; a distribution's suffix (-eks-…, +k3s1) does not count.
 	KubernetesVersion string `json:"kubernetes_version,omitempty"`
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/certify"
 	"github.com/service-mesh-performance/smp/internal/experiment"
+	"github.com/service-mesh-performance/smp/internal/platform/kube"
 	"github.com/service-mesh-performance/smp/internal/sysinfo"
 	"github.com/service-mesh-performance/smp/internal/term"
 	"github.com/service-mesh-performance/smp/internal/version"
@@ -27,6 +28,9 @@ type certifyFlags struct {
 	interval   time.Duration
 	nodes      string
 	pods       string
+	kubeconfig string
+	context    string
+	observe    time.Duration
 	quiet      bool
 }
 
@@ -40,8 +44,17 @@ certificate that smp run embeds in its results and smp compare consults.
 
 Checks (pass, warn or fail, each with its reason): CPU frequency governor and turbo, SMT,
 steal time and other tenants' CPU use over a short interval, load average, free memory,
-clocksource, file-descriptor limit, ephemeral port range and somaxconn; on Kubernetes also
-node homogeneity and proxy CPU requests vs limits (from --nodes/--pods, kubectl's JSON).
+clocksource, file-descriptor limit, ephemeral port range and somaxconn.
+
+With --platform kubernetes, also the cluster: node homogeneity, the proxy containers' CPU
+requests vs limits, and their CPU throttling. The cluster is the live one (--kubeconfig,
+else $KUBECONFIG, else ~/.kube/config, else in cluster; --context, else the current one):
+smp lists the nodes and every pod's proxy containers (sidecars, waypoints, ztunnel,
+cilium-envoy), and reads the CFS counters of those with a CPU limit from their nodes'
+kubelet cAdvisor through the API server's node proxy (get nodes/proxy), at the start and
+the end of --observe (0: once, since the containers started). Where that read fails the
+throttling check is skipped with the reason. --nodes and --pods check saved kubectl
+output instead, offline (no throttling).
 
 Calibration (--calibrate NxDURATION, default 5x10s, "none" to skip) runs the platform's
 baseline N times, identically: the sample app with one service and no mesh, closed loop over
@@ -54,6 +67,7 @@ certificate is still written). docs/certify.md explains every check and threshol
 		Example: `  smp certify
   smp certify --calibrate 3x5s -o cert.json
   smp certify --calibrate none                     # checks only
+  smp certify --platform kubernetes --context prod --calibrate none --observe 30s
   kubectl get nodes -o json > nodes.json; kubectl get pods -A -o json > pods.json
   smp certify --platform kubernetes --nodes nodes.json --pods pods.json --calibrate none`,
 		Args: cobra.NoArgs,
@@ -69,6 +83,9 @@ certificate is still written). docs/certify.md explains every check and threshol
 	fl.DurationVar(&f.interval, "interval", time.Second, "how long steal time and other tenants' CPU use are observed")
 	fl.StringVar(&f.nodes, "nodes", "", "kubectl get nodes -o json output (platform kubernetes)")
 	fl.StringVar(&f.pods, "pods", "", "kubectl get pods -A -o json output (platform kubernetes)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster (platform kubernetes; default $KUBECONFIG, ~/.kube/config or in cluster)")
+	fl.StringVar(&f.context, "context", "", "kubeconfig context (platform kubernetes; default the current one)")
+	fl.DurationVar(&f.observe, "observe", 10*time.Second, "how long the proxies' CPU throttling is observed on the cluster (0: since the containers started)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress or status lines on stderr")
 	return cmd
 }
@@ -79,8 +96,15 @@ func certifyCmd(ctx context.Context, s streams, f *certifyFlags) error {
 		return usageErrorf("--platform: %v", err)
 	}
 	platform := spec.Platform(name)
-	if (f.nodes != "" || f.pods != "") && platform != spec.PlatformKubernetes {
-		return usageErrorf("--nodes and --pods apply to --platform kubernetes")
+	offline, live := f.nodes != "" || f.pods != "", f.kubeconfig != "" || f.context != ""
+	if (offline || live) && platform != spec.PlatformKubernetes {
+		return usageErrorf("--nodes, --pods, --kubeconfig and --context apply to --platform kubernetes")
+	}
+	if offline && live {
+		return usageErrorf("--nodes and --pods check saved kubectl output, --kubeconfig and --context a live cluster: use one or the other")
+	}
+	if f.observe < 0 {
+		return usageErrorf("--observe %s: use 0 or more", f.observe)
 	}
 	reps, d, err := certify.ParseCalibrate(f.calibrate)
 	if err != nil {
@@ -100,8 +124,28 @@ func certifyCmd(ctx context.Context, s streams, f *certifyFlags) error {
 	if err != nil {
 		return err
 	}
+	host := certify.HostOf(sysinfo.Read())
 	if platform == spec.PlatformKubernetes {
-		checks = append(checks, certify.KubeChecks(ctx, certify.FileSource{NodesFile: f.nodes, PodsFile: f.pods})...)
+		var src certify.KubeSource = certify.FileSource{NodesFile: f.nodes, PodsFile: f.pods}
+		var nodes []kube.Node
+		if !offline {
+			inv, err := kube.NewInventory(kube.Access{Kubeconfig: f.kubeconfig, Context: f.context})
+			if err != nil {
+				return err
+			}
+			where := inv.Host()
+			if inv.Context() != "" {
+				where += " (context " + inv.Context() + ")"
+			}
+			status("checking the cluster at %s", where)
+			src = liveSource{inv: inv, observe: f.observe, status: status, listed: &nodes}
+		}
+		checks = append(checks, certify.KubeChecks(ctx, src)...)
+		if ctx.Err() != nil {
+			return fmt.Errorf("certify: interrupted while checking the cluster; no certificate written: %w", ctx.Err())
+		}
+		// The certificate's host is the cluster's nodes as much as this machine.
+		host.Nodes = resultNodes(nodes)
 	}
 
 	var cal *result.Calibration
@@ -111,6 +155,8 @@ func certifyCmd(ctx context.Context, s streams, f *certifyFlags) error {
 		if err != nil {
 			return err
 		}
+		// The calibration runs on the cluster the checks looked at.
+		plan.Environment.Kubeconfig, plan.Environment.Context = f.kubeconfig, f.context
 		opt := experiment.Options{Progress: term.Quiet}
 		if !f.quiet {
 			opt.Status, opt.Progress = s.err, term.Auto
@@ -131,7 +177,7 @@ func certifyCmd(ctx context.Context, s streams, f *certifyFlags) error {
 	}
 
 	v := version.Get()
-	cert := certify.New(string(platform), certify.HostOf(sysinfo.Read()), checks, cal, v.Version+" "+v.Commit, time.Now())
+	cert := certify.New(string(platform), host, checks, cal, v.Version+" "+v.Commit, time.Now())
 	path := f.output
 	if path == "" {
 		path = certify.DefaultPath(f.resultsDir, cert)

@@ -58,6 +58,9 @@ func TestCertifyUsage(t *testing.T) {
 		{"certify", "--platform", "moon"},
 		{"certify", "--nodes", "nodes.json"},
 		{"certify", "--interval", "1ms"},
+		{"certify", "--kubeconfig", "kubeconfig"},
+		{"certify", "--platform", "kubernetes", "--nodes", "nodes.json", "--context", "prod"},
+		{"certify", "--platform", "kubernetes", "--observe", "-1s"},
 	} {
 		if code, _, errOut := runSMP(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, errOut)

@@ -201,7 +201,9 @@ func sortedLines(s string) []string {
 	return lines
 }
 
-// kubePlan is a plan of the fortio app on the test cluster's nodes.
+// kubePlan is a plan of the fortio app on the test cluster's nodes. Its expectations are
+// those of the cluster (8 cores and 32GiB per node) but for the number of nodes (3) and
+// the version (kubetest.Version).
 func kubePlan(t *testing.T, duration string) string {
 	return writePlan(t, `
 name: kube
@@ -211,6 +213,7 @@ environment:
   kubernetes:
     node_selector: {smp.dev/pool: app}
     load_node_selector: {smp.dev/role: load}
+  expect: {nodes: 2, cores: 8, memory: 32GiB, kubernetes_version: ">=1.38"}
 workload:
   app: {kind: fortio}
   rate: 50
@@ -275,6 +278,20 @@ func TestRunKube(t *testing.T) {
 	}
 	if n := k.Nodes[2]; n.Name != kubetest.NodeLoad || n.Cores != 8 || n.InstanceType != "m5.large" || n.Labels["smp.dev/role"] != "load" {
 		t.Errorf("load node %+v", n)
+	}
+	// environment.expect against the cluster found: what differs, and only that.
+	var expect []string
+	for _, w := range doc.Warnings {
+		if strings.HasPrefix(w, "environment.expect") {
+			expect = append(expect, w)
+		}
+	}
+	if want := []string{"environment.expect.nodes: expected 2 nodes, observed 3 (node-a, node-b, node-load)",
+		"environment.expect.kubernetes_version: expected >=1.38, observed " + kubetest.Version}; !slices.Equal(expect, want) {
+		t.Errorf("expectation warnings %q\nwant %q", expect, want)
+	}
+	if !strings.Contains(stderr, "smp: warning: environment.expect.nodes: expected 2 nodes, observed 3") {
+		t.Errorf("stderr does not show the expectation warning:\n%s", stderr)
 	}
 }
 

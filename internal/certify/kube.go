@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,10 +14,9 @@ import (
 	"github.com/service-mesh-performance/smp/result"
 )
 
-// KubeSource is what certify needs from a cluster. The Kubernetes platform
-// (internal/platform/kube) is the natural implementation, from its node and pod
-// informers and the cAdvisor series it already scrapes; FileSource reads saved kubectl
-// output until then.
+// KubeSource is what certify needs from a cluster. smp certify implements it over the
+// live cluster (internal/platform/kube's Inventory, with the kubelets' cAdvisor counters
+// read through the API server's node proxy); FileSource reads saved kubectl output.
 type KubeSource interface {
 	// Nodes lists the nodes the run may use.
 	Nodes(ctx context.Context) ([]KubeNode, error)
@@ -47,6 +47,9 @@ type ProxyContainer struct {
 	MemoryRequest, MemoryLimit       int64
 	Periods, ThrottledPeriods        float64
 	HasThrottling                    bool
+	// NoThrottling says why HasThrottling is false, when the source knows (the node's
+	// cAdvisor could not be read, no CPU limit, idle during the observation).
+	NoThrottling string
 }
 
 // KubeChecks runs the cluster checks against src. An error from src makes the
@@ -156,7 +159,11 @@ func ProxyThrottling(ps []ProxyContainer) result.Check {
 		}
 	}
 	if seen == 0 {
-		return check(name, result.VerdictSkip, "", want, "no cAdvisor throttling counters for the proxies (none have CPU limits, or no cAdvisor source)")
+		reason := "no cAdvisor throttling counters for the proxies (none have CPU limits, or no cAdvisor source)"
+		if why := notes(ps); why != "" {
+			reason = "no throttling counters: " + why
+		}
+		return check(name, result.VerdictSkip, "", want, reason)
 	}
 	value := fmt.Sprintf("%s (worst: %s)", pct(worst), at)
 	switch {
@@ -166,6 +173,33 @@ func ProxyThrottling(ps []ProxyContainer) result.Check {
 		return check(name, result.VerdictWarn, value, want, "a proxy is sometimes throttled: tails include CFS pauses")
 	}
 	return check(name, result.VerdictPass, value, want, "no proxy was held back by its CPU limit")
+}
+
+// notes are the proxies' distinct NoThrottling reasons, the most frequent first, at most
+// three of them: those of the proxies with a CPU limit when there are any (why a proxy
+// that can be throttled has no figure is what matters; that the others cannot be, not).
+func notes(ps []ProxyContainer) string {
+	limited := slices.ContainsFunc(ps, func(p ProxyContainer) bool { return p.CPULimitMillis > 0 && p.NoThrottling != "" })
+	count := map[string]int{}
+	for _, p := range ps {
+		if p.NoThrottling != "" && (!limited || p.CPULimitMillis > 0) {
+			count[p.NoThrottling]++
+		}
+	}
+	keys := make([]string, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if count[keys[i]] != count[keys[j]] {
+			return count[keys[i]] > count[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	if len(keys) > 3 {
+		keys = append(keys[:3], fmt.Sprintf("%d more", len(keys)-3))
+	}
+	return strings.Join(keys, "; ")
 }
 
 // defaultProxyContainers matches the proxy containers of the meshes smp knows (the mesh
@@ -208,7 +242,11 @@ func (s FileSource) Proxies(context.Context) ([]ProxyContainer, error) {
 	if re == nil {
 		re = defaultProxyContainers()
 	}
-	return ParsePodList(data, re)
+	ps, err := ParsePodList(data, re)
+	for i := range ps {
+		ps[i].NoThrottling = "saved kubectl output has none (without --nodes and --pods, smp certify reads them from the live cluster)"
+	}
+	return ps, err
 }
 
 // ParseNodeList reads a v1 NodeList (kubectl get nodes -o json).

@@ -24,7 +24,7 @@ func TestKubeFromFiles(t *testing.T) {
 	if r.Verdict != result.VerdictWarn || r.Value != "svc-1-6d8f7b9c4-x2x9l/istio-proxy: request 100m < limit 2000m" {
 		t.Errorf("proxy resources: %+v", r)
 	}
-	if th := got["kube.proxy_throttling"]; th.Verdict != result.VerdictSkip {
+	if th := got["kube.proxy_throttling"]; th.Verdict != result.VerdictSkip || !strings.Contains(th.Reason, "saved kubectl output has none") {
 		t.Errorf("kubectl output has no throttling counters: %+v", th)
 	}
 }
@@ -79,6 +79,17 @@ func TestProxyThrottling(t *testing.T) {
 		if c := ProxyThrottling(tc.ps); c.Verdict != tc.want {
 			t.Errorf("%+v: %s (%s), want %s", tc.ps, c.Verdict, c.Value, tc.want)
 		}
+	}
+	// Without counters, the skip says why, from the source's notes: the most frequent
+	// first, each once, those of the proxies with a CPU limit when there are any.
+	why := []ProxyContainer{{Pod: "a", CPULimitMillis: 500, NoThrottling: "node n1: HTTP 400"}, {Pod: "b", NoThrottling: "no CPU limit"},
+		{Pod: "c", CPULimitMillis: 500, NoThrottling: "node n1: HTTP 400"}, {Pod: "d", CPULimitMillis: 500, NoThrottling: "idle"},
+		{Pod: "e", NoThrottling: "no CPU limit"}, {Pod: "f", NoThrottling: "no CPU limit"}}
+	if c := ProxyThrottling(why); c.Verdict != result.VerdictSkip || c.Reason != "no throttling counters: node n1: HTTP 400; idle" {
+		t.Errorf("notes: %s, reason %q", c.Verdict, c.Reason)
+	}
+	if c := ProxyThrottling(why[4:]); c.Reason != "no throttling counters: no CPU limit" {
+		t.Errorf("no proxy with a limit: reason %q", c.Reason)
 	}
 	if c := ProxyResources([]ProxyContainer{{Pod: "p", Container: "c", CPULimitMillis: 500}}); c.Verdict != result.VerdictWarn || !strings.Contains(c.Value, "no request") {
 		t.Errorf("limit without request: %+v", c)

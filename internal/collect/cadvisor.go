@@ -416,3 +416,45 @@ func parseCAdvisorStats(body []byte) (map[string]point, error) {
 	}
 	return out, nil
 }
+
+// ContainerKey names a Kubernetes container in cAdvisor's series.
+type ContainerKey struct{ Namespace, Pod, Container string }
+
+// CFS are a container's CFS bandwidth counters since it started: the enforcement periods
+// in which it ran (container_cpu_cfs_periods_total) and those in which it was throttled
+// (container_cpu_cfs_throttled_periods_total).
+type CFS struct{ Periods, ThrottledPeriods float64 }
+
+// CFSCounters reads the CFS counters of every pod container from cAdvisor's Prometheus
+// form (a kubelet's /metrics/cadvisor). The kubelet exports them only for containers
+// with a CPU limit (a CFS quota), so a container without one is absent. A container
+// restarted recently can have two series; the newest is used, as Collect does.
+func CFSCounters(body []byte) (map[ContainerKey]CFS, error) {
+	s, err := parseCAdvisorMetrics(body, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := map[ContainerKey]CFS{}
+	seen := map[ContainerKey]bool{}
+	for _, r := range s.rows {
+		if r.metric != "container_cpu_cfs_periods_total" {
+			continue
+		}
+		k := ContainerKey{Namespace: r.labels["namespace"], Pod: r.labels["pod"], Container: r.labels["container"]}
+		if k.Pod == "" {
+			k = ContainerKey{Namespace: r.labels["container_label_io_kubernetes_pod_namespace"],
+				Pod:       r.labels["container_label_io_kubernetes_pod_name"],
+				Container: r.labels["container_label_io_kubernetes_container_name"]}
+		}
+		if k.Pod == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		p, err := s.point(Target{Namespace: k.Namespace, Pod: k.Pod, Container: k.Container})
+		if err != nil {
+			continue
+		}
+		out[k] = CFS{Periods: p.counters["container_cpu_cfs_periods_total"], ThrottledPeriods: p.counters["container_cpu_cfs_throttled_periods_total"]}
+	}
+	return out, nil
+}

@@ -159,6 +159,11 @@ func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 		}
 	}
 	describeEnvironment(ctx, pf, doc)
+	// environment.expect against what was found: reported, not enforced (docs/plan.md).
+	for _, w := range expectationWarnings(plan.Environment.Expect, doc.Environment) {
+		doc.Warnings = append(doc.Warnings, w)
+		fmt.Fprintf(status, "smp: warning: %s\n", w)
+	}
 
 	if _, ok := pf.(podLoad); ok && plan.Workload.Agents == 0 {
 		// The load runs in the platform's load pod (trialGenerator): name that generator

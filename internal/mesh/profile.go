@@ -112,6 +112,10 @@ type NodeComponent struct {
 	Namespace string
 	// Container is its main container's name.
 	Container string
+	// Proxy: the container forwards the applications' traffic (ztunnel, cilium-envoy), as
+	// a sidecar does, so its CPU limit can throttle requests; an agent (cilium-agent)
+	// programs the data path instead.
+	Proxy bool
 	// Metrics is where it serves Prometheus metrics.
 	Metrics Endpoint
 }

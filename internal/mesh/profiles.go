@@ -124,7 +124,7 @@ func istioAmbient() Profile {
 		},
 		ControlPlane: istioControlPlane(),
 		NodeComponents: []NodeComponent{{Workload: Workload{"DaemonSet", "ztunnel"}, Namespace: "istio-system",
-			Container: "istio-proxy", Metrics: Endpoint{Name: "ztunnel", Port: 15020, Path: "/metrics"}}},
+			Container: "istio-proxy", Proxy: true, Metrics: Endpoint{Name: "ztunnel", Port: 15020, Path: "/metrics"}}},
 		Metrics: []Endpoint{{Name: "waypoint-envoy", Port: 15090, Path: "/stats/prometheus"},
 			{Name: "waypoint-merged", Port: 15020, Path: "/stats/prometheus"}},
 		AdminPort:  15000,
@@ -246,7 +246,7 @@ func cilium() Profile {
 		NodeComponents: []NodeComponent{
 			{Workload: Workload{"DaemonSet", "cilium"}, Namespace: "kube-system", Container: "cilium-agent",
 				Metrics: Endpoint{Name: "cilium-agent", Port: 9962, Path: "/metrics"}},
-			{Workload: Workload{"DaemonSet", "cilium-envoy"}, Namespace: "kube-system", Container: "cilium-envoy",
+			{Workload: Workload{"DaemonSet", "cilium-envoy"}, Namespace: "kube-system", Container: "cilium-envoy", Proxy: true,
 				Metrics: Endpoint{Name: "cilium-envoy", Port: 9964, Path: "/metrics"}},
 		},
 		Metrics: []Endpoint{{Name: "hubble", Port: 9965, Path: "/metrics"}},

@@ -11,7 +11,9 @@
 // smp never installs a mesh. Check detects the meshes a plan names (their CRDs, control-
 // plane workloads and image versions) before anything is created, and reports a missing
 // one as a plan error on arms[i].mesh. Discover describes the cluster (version, nodes, CNI,
-// meshes) for the result.
+// meshes) for the result. Inventory reads, for smp certify, the nodes, the proxy
+// containers of every pod with their resources, and a node's kubelet cAdvisor metrics
+// through the API server's node proxy.
 //
 // Every object carries app.kubernetes.io/managed-by=smp and smp.dev/run=<run key> (a
 // short hash of the run id, which is kept whole in the smp.dev/run-id annotation), and is

@@ -34,7 +34,8 @@ type Cluster struct {
 type Node struct {
 	Name             string
 	InstanceType     string // node.kubernetes.io/instance-type (or the beta label)
-	Cores            int    // capacity
+	Cores            int    // capacity, rounded up
+	CPUMillis        int64  // capacity
 	MemoryBytes      int64  // capacity
 	KernelVersion    string
 	OSImage          string
@@ -74,14 +75,9 @@ func discover(ctx context.Context, c *clients, contextName string) (Cluster, err
 		return cl, fmt.Errorf("read the Kubernetes version: %w", err)
 	}
 	cl.Version = v.GitVersion
-	nodes, err := c.core.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return cl, fmt.Errorf("list nodes: %w", err)
+	if cl.Nodes, err = listNodes(ctx, c); err != nil {
+		return cl, err
 	}
-	for _, n := range nodes.Items {
-		cl.Nodes = append(cl.Nodes, nodeOf(&n))
-	}
-	sort.Slice(cl.Nodes, func(i, j int) bool { return cl.Nodes[i].Name < cl.Nodes[j].Name })
 	for _, ns := range cniNamespaces {
 		dss, err := c.core.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
 		if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
@@ -130,7 +126,7 @@ func nodeOf(n *corev1.Node) Node {
 		out.InstanceType = n.Labels["beta.kubernetes.io/instance-type"]
 	}
 	if q, ok := n.Status.Capacity[corev1.ResourceCPU]; ok {
-		out.Cores = int(q.Value())
+		out.Cores, out.CPUMillis = int(q.Value()), q.MilliValue()
 	}
 	if q, ok := n.Status.Capacity[corev1.ResourceMemory]; ok {
 		out.MemoryBytes = q.Value()

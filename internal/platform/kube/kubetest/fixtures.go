@@ -240,7 +240,7 @@ func (c *Cluster) inject(w http.ResponseWriter, r *http.Request) {
 				}
 				name := prof.Proxy.Containers[0]
 				patch = append(patch, map[string]any{"op": "add", "path": "/spec/containers/-",
-					"value": corev1.Container{Name: name, Image: ProxyImages[name]}})
+					"value": corev1.Container{Name: name, Image: ProxyImages[name], Resources: proxyResources(name, pod.Annotations)}})
 			}
 			if len(patch) > 0 {
 				data, _ := json.Marshal(patch)
@@ -252,6 +252,45 @@ func (c *Cluster) inject(w http.ResponseWriter, r *http.Request) {
 	review.Response = resp
 	review.Request = nil
 	_ = json.NewEncoder(w).Encode(review)
+}
+
+// ProxyResourceAnnotations are the pod annotations with which Istio's and Linkerd's
+// injectors set their proxy's requests and limits, by proxy container, in the order
+// CPU request, CPU limit, memory request, memory limit. The test injector honours them
+// as those injectors do.
+var ProxyResourceAnnotations = map[string][4]string{
+	"istio-proxy": {"sidecar.istio.io/proxyCPU", "sidecar.istio.io/proxyCPULimit",
+		"sidecar.istio.io/proxyMemory", "sidecar.istio.io/proxyMemoryLimit"},
+	"linkerd-proxy": {"config.linkerd.io/proxy-cpu-request", "config.linkerd.io/proxy-cpu-limit",
+		"config.linkerd.io/proxy-memory-request", "config.linkerd.io/proxy-memory-limit"},
+}
+
+// proxyResources are the requests and limits a pod's annotations ask for its proxy
+// (none without them; an unparsable quantity is left out, as the webhook must not fail).
+func proxyResources(container string, ann map[string]string) corev1.ResourceRequirements {
+	var r corev1.ResourceRequirements
+	keys, ok := ProxyResourceAnnotations[container]
+	if !ok {
+		return r
+	}
+	for i, k := range keys {
+		q, err := resource.ParseQuantity(ann[k])
+		if ann[k] == "" || err != nil {
+			continue
+		}
+		list, name := &r.Requests, corev1.ResourceCPU
+		if i%2 == 1 {
+			list = &r.Limits
+		}
+		if i >= 2 {
+			name = corev1.ResourceMemory
+		}
+		if *list == nil {
+			*list = corev1.ResourceList{}
+		}
+		(*list)[name] = q
+	}
+	return r
 }
 
 // WantsInjection applies a mesh's injection keys as its injector reads them: the pod's
@@ -275,4 +314,55 @@ func WantsInjection(p mesh.Profile, ns *corev1.Namespace, pod *corev1.Pod) bool 
 		return v == p.Injection.Namespace.Value
 	}
 	return false
+}
+
+// ProxyPods creates namespace ns with pods whose proxies have known resources, as smp
+// certify finds them on a cluster, and waits until every pod is scheduled:
+//
+//   - "limited": Istio's sidecar injected (pod label), its annotations asking for CPU
+//     100m and memory 64Mi, limited to 500m and 128Mi (a limit above the request);
+//   - "guaranteed": Linkerd's proxy injected (pod annotation), CPU 250m and memory 32Mi
+//     requested and limited alike;
+//   - "native": Kuma's kuma-sidecar as a native sidecar (an init container that keeps
+//     running), written into the spec by hand: CPU 200m requested, no limit;
+//   - "plain": no proxy at all.
+//
+// The caller deletes the namespace.
+func (c *Cluster) ProxyPods(ctx context.Context, ns string) error {
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	app := []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}
+	always := corev1.ContainerRestartPolicyAlways
+	pods := []*corev1.Pod{
+		{ObjectMeta: metav1.ObjectMeta{Name: "limited", Labels: map[string]string{"sidecar.istio.io/inject": "true"},
+			Annotations: map[string]string{"sidecar.istio.io/proxyCPU": "100m", "sidecar.istio.io/proxyCPULimit": "500m",
+				"sidecar.istio.io/proxyMemory": "64Mi", "sidecar.istio.io/proxyMemoryLimit": "128Mi"}},
+			Spec: corev1.PodSpec{Containers: app}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "guaranteed", Annotations: map[string]string{"linkerd.io/inject": "enabled",
+			"config.linkerd.io/proxy-cpu-request": "250m", "config.linkerd.io/proxy-cpu-limit": "250m",
+			"config.linkerd.io/proxy-memory-request": "32Mi", "config.linkerd.io/proxy-memory-limit": "32Mi"}},
+			Spec: corev1.PodSpec{Containers: app}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "native"},
+			Spec: corev1.PodSpec{Containers: app, InitContainers: []corev1.Container{{Name: "kuma-sidecar", Image: ProxyImages["kuma-sidecar"],
+				RestartPolicy: &always, Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}}}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "plain"}, Spec: corev1.PodSpec{Containers: app}},
+	}
+	for _, p := range pods {
+		if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create pod %s/%s: %w", ns, p.Name, err)
+		}
+	}
+	return c.cp.waitFor(ctx, "the pods of "+ns+" to be scheduled", func() bool {
+		list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(list.Items) != len(pods) {
+			return false
+		}
+		for _, p := range list.Items {
+			if p.Spec.NodeName == "" {
+				return false
+			}
+		}
+		return true
+	})
 }

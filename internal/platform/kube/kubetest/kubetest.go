@@ -15,8 +15,9 @@
 //   - an injector: a real mutating admission webhook, served by the test process, that
 //     adds each sidecar mesh's proxy container where the mesh's injection key (label or
 //     annotation, namespace or pod) asks for it, as the mesh's own injector would (kwok
-//     runs no webhooks). A namespace labelled InjectorOff is skipped: a mesh whose
-//     injector missed the pods.
+//     runs no webhooks), with the requests and limits a pod's Istio or Linkerd resource
+//     annotations ask for (ProxyResourceAnnotations). A namespace labelled InjectorOff is
+//     skipped: a mesh whose injector missed the pods.
 //
 // No container runs: pods are Running and Ready because kwok says so. What needs a real
 // data path (traffic through a proxy, mTLS on the wire, DNS of a Service) is not here.
