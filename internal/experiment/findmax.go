@@ -94,6 +94,9 @@ func findMax(ctx context.Context, gen generator.Generator, job generator.Job, fm
 	case search.AtLeast:
 		t.Warnings = append(t.Warnings, fmt.Sprintf("find-max: the SLO still held at find_max.max_rate %g rps; the capacity is higher", fm.MaxRate))
 	}
+	if w := stepSamplingWarning(fm, job.Metrics.Interval.D()); w != "" {
+		t.Warnings = append(t.Warnings, w)
+	}
 	fmt.Fprintf(status, "smp:   %s max sustainable rate: %s\n", arm, search.Outcome())
 	return t, nil
 }
@@ -199,3 +202,15 @@ func lowestRate(s *result.Search) float64 {
 func pct(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// stepSamplingWarning says when find-max steps are too short for the resource
+// collectors: the trial's resources come from one step's window, and a window of fewer
+// than three samples gives no CPU figure (a rate needs two samples inside it, and the
+// window's edges rarely fall on one).
+func stepSamplingWarning(fm spec.FindMax, interval time.Duration) string {
+	if interval <= 0 || fm.StepDuration.D() >= 3*interval {
+		return ""
+	}
+	return fmt.Sprintf("find-max: steps of %s hold fewer than 3 resource samples (metrics.interval %s), so CPU and memory "+
+		"may be missing; use find_max.step_duration of at least %s or a shorter metrics.interval", fm.StepDuration, spec.Duration(interval), spec.Duration(3*interval))
+}

@@ -245,3 +245,24 @@ func distribution(t *testing.T, samples []time.Duration) result.Distribution {
 	}
 	return d
 }
+
+func TestStepSamplingWarning(t *testing.T) {
+	for _, c := range []struct {
+		step, interval time.Duration
+		warn           bool
+	}{
+		{time.Second, time.Second, true},
+		{2999 * time.Millisecond, time.Second, true},
+		{3 * time.Second, time.Second, false},
+		{time.Second, 200 * time.Millisecond, false},
+		{time.Second, 0, false},
+	} {
+		w := stepSamplingWarning(spec.FindMax{StepDuration: spec.Duration(c.step)}, c.interval)
+		if (w != "") != c.warn {
+			t.Errorf("step %v, interval %v: warning %q, want one: %v", c.step, c.interval, w, c.warn)
+		}
+		if w != "" && !strings.Contains(w, "at least "+spec.Duration(3*c.interval).String()) {
+			t.Errorf("warning %q does not name the step that would do", w)
+		}
+	}
+}
