@@ -396,16 +396,49 @@ func notes(doc *result.Document) []string {
 	var out []string
 	out = append(out, doc.Errors...)
 	out = append(out, doc.Warnings...)
-	for _, t := range doc.Trials {
+	return append(out, trialNotes(doc.Trials, true)...)
+}
+
+// trialNotes lists the failed trials and the trials' warnings (and, with caveats, their
+// generators' caveats), one line per distinct text naming every trial it applies to: a
+// warning that each repetition or arm repeats is read once.
+func trialNotes(trials []result.Trial, caveats bool) []string {
+	type note struct {
+		failed bool
+		text   string
+	}
+	var order []note
+	ids := map[note][]string{}
+	add := func(n note, id string) {
+		if _, ok := ids[n]; !ok {
+			order = append(order, n)
+		}
+		ids[n] = append(ids[n], id)
+	}
+	for _, t := range trials {
 		if t.Status == result.StatusFailed {
-			out = append(out, fmt.Sprintf("trial %s failed: %s", t.ID, t.Error))
+			add(note{failed: true, text: t.Error}, t.ID)
 			continue
 		}
 		for _, w := range t.Warnings {
-			out = append(out, fmt.Sprintf("trial %s: %s", t.ID, w))
+			add(note{text: w}, t.ID)
 		}
-		for _, c := range t.Generator.Caveats {
-			out = append(out, fmt.Sprintf("trial %s: %s: %s", t.ID, t.Generator.Name, c))
+		if caveats {
+			for _, c := range t.Generator.Caveats {
+				add(note{text: string(t.Generator.Name) + ": " + c}, t.ID)
+			}
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, n := range order {
+		who := "trial " + ids[n][0]
+		if len(ids[n]) > 1 {
+			who = "trials " + strings.Join(ids[n], ", ")
+		}
+		if n.failed {
+			out = append(out, who+" failed: "+n.text)
+		} else {
+			out = append(out, who+": "+n.text)
 		}
 	}
 	return out

@@ -195,16 +195,7 @@ func armsTable(w io.Writer, doc *result.Document, arms []string) error {
 // writeNotes lists what a reader must know to trust the table: failed trials, warnings
 // (a rate not held, a saturated system), SLO verdicts.
 func writeNotes(w io.Writer, doc *result.Document) error {
-	var notes []string
-	for _, t := range doc.Trials {
-		if t.Status == result.StatusFailed {
-			notes = append(notes, fmt.Sprintf("trial %s failed: %s", t.ID, t.Error))
-			continue
-		}
-		for _, w := range t.Warnings {
-			notes = append(notes, fmt.Sprintf("trial %s: %s", t.ID, w))
-		}
-	}
+	notes := trialNotes(doc.Trials, false)
 	if a := doc.Analysis; a != nil {
 		for _, r := range a.SLO {
 			verdict := "ok  "
