@@ -16,6 +16,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/service-mesh-performance/smp/internal/grpcecho"
+	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
 // Addrs are the addresses a running service listens on, with the ports it
@@ -223,7 +224,7 @@ func (l rawIOListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rawIO(c), nil
+	return rawio.Wrap(c), nil
 }
 
 // listeners closes what Run opened if it returns before serving.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
 // The HTTP/1.1 fast path (see the package documentation, "HTTP/1.1"): the plain port's
@@ -210,7 +212,7 @@ func (h *h1Server) handle(d *h1ServerConn, req *reqHead) bool {
 	switch {
 	case ctx.Err() != nil:
 		code, counter, failure = http.StatusServiceUnavailable, pm.gone, s.cfg.Name+": request abandoned"
-	case peerClosed(d.c):
+	case rawio.PeerClosed(d.c):
 		// The caller went away while the request was served (noticed here, not
 		// while it happened: see the package documentation).
 		counter = pm.gone

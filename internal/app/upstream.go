@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/service-mesh-performance/smp/internal/grpcecho"
+	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
 // Header names of the contract between services (and with smp's checks).
@@ -106,7 +107,7 @@ func newCallers(c Config) ([]caller, *clients, error) {
 		if err != nil {
 			return nil, err
 		}
-		return rawIO(conn), nil
+		return rawio.Wrap(conn), nil
 	}
 	callers := make([]caller, 0, len(c.Upstreams))
 	switch c.UpstreamProtocol {

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/service-mesh-performance/smp/internal/pki"
+	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
 // Timeouts of the builtin sidecar. They match what Envoy, haproxy and nginx are given
@@ -311,7 +312,7 @@ func (sc *sidecar) transport(upTLS *tls.Config) *http.Transport {
 			if err != nil {
 				return nil, err
 			}
-			return rawIO(c), nil
+			return rawio.Wrap(c), nil
 		},
 		TLSHandshakeTimeout: handshakeTimeout,
 		MaxIdleConnsPerHost: maxIdlePerHost,
@@ -486,7 +487,7 @@ func (sc *sidecar) acceptLoop(ctx context.Context, fe *frontend, errc chan<- err
 			return
 		}
 		delay = 0
-		c = rawIO(c)
+		c = rawio.Wrap(c)
 		sc.wg.Add(1)
 		go func() {
 			defer sc.wg.Done()

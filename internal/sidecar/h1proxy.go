@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
 // The HTTP/1.1 fast path. With Protocol HTTP1, each downstream connection is served by
@@ -595,7 +597,7 @@ func (p *h1Pool) dial() (*h1Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn = rawIO(conn)
+	conn = rawio.Wrap(conn)
 	if p.tls != nil {
 		tc := tls.Client(conn, p.tls)
 		_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))

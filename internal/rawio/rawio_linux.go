@@ -1,6 +1,6 @@
 //go:build linux
 
-package app
+package rawio
 
 import (
 	"io"
@@ -21,8 +21,7 @@ import (
 // P away and hands it to another thread (futex wake-ups, a spinning M), and every
 // syscall entry wakes a sleeping sysmon, which then polls every 20µs for as long as
 // the process is busy. Profiles at 500 rps showed sysmon and the scheduler at a third
-// of the CPU; raw system calls leave the runtime nothing to do. (The same code is in
-// internal/sidecar: neither package may import the other.)
+// of the CPU; raw system calls leave the runtime nothing to do.
 type rawIOConn struct {
 	net.Conn
 	rc syscall.RawConn
@@ -38,8 +37,8 @@ type rawIOConn struct {
 	writeFn func(fd uintptr) bool
 }
 
-// rawIO wraps a TCP connection; anything else is returned as it is.
-func rawIO(c net.Conn) net.Conn {
+// Wrap wraps a TCP connection; anything else is returned as it is.
+func Wrap(c net.Conn) net.Conn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c
@@ -119,9 +118,9 @@ func (c *rawIOConn) Write(b []byte) (int, error) {
 // CloseWrite lets net/http half-close connections it serves, as it does TCP ones.
 func (c *rawIOConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
 
-// peerClosed reports whether the peer of c has closed its side (or reset it), without
+// PeerClosed reports whether the peer of c has closed its side (or reset it), without
 // consuming anything: a non-blocking MSG_PEEK of one byte.
-func peerClosed(c net.Conn) bool {
+func PeerClosed(c net.Conn) bool {
 	var rc syscall.RawConn
 	switch c := c.(type) {
 	case *rawIOConn:

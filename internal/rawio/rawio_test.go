@@ -1,0 +1,102 @@
+package rawio
+
+import (
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// pair is a connected loopback TCP pair: the client side wrapped, the server side not.
+func pair(t *testing.T) (wrapped, peer net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer = <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	wrapped = Wrap(c)
+	t.Cleanup(func() { wrapped.Close(); peer.Close() })
+	return wrapped, peer
+}
+
+// TestRoundTrip: a wrapped connection reads and writes like the one it wraps, honours
+// deadlines, and reports the peer's EOF.
+func TestRoundTrip(t *testing.T) {
+	c, peer := pair(t)
+	if runtime.GOOS == "linux" {
+		if _, ok := c.(*rawIOConn); !ok {
+			t.Fatalf("Wrap returned %T on Linux", c)
+		}
+	}
+	msg := make([]byte, 1<<20) // larger than a socket buffer: writes must wait and resume
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(peer, int64(len(msg))))
+		got <- b
+	}()
+	if n, err := c.Write(msg); err != nil || n != len(msg) {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if b := <-got; string(b) != string(msg) {
+		t.Fatalf("peer read %d bytes, not what was written", len(b))
+	}
+
+	if _, err := peer.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := c.Read(buf); err == nil {
+		t.Fatal("Read returned with nothing to read and a deadline passed")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("Read after the deadline: %v, want a timeout", err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+
+	if PeerClosed(c) {
+		t.Fatal("PeerClosed with the peer open")
+	}
+	peer.Close()
+	if _, err := c.Read(buf); err != io.EOF {
+		t.Fatalf("Read after the peer closed: %v, want io.EOF", err)
+	}
+}
+
+// TestPeerClosed sees that the peer closed its side.
+func TestPeerClosed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("PeerClosed cannot tell outside Linux")
+	}
+	c, peer := pair(t)
+	peer.Close()
+	// The FIN arrives asynchronously; poll the socket until the kernel has it.
+	deadline := time.Now().Add(5 * time.Second)
+	for !PeerClosed(c) {
+		if time.Now().After(deadline) {
+			t.Fatal("PeerClosed never saw the close")
+		}
+		runtime.Gosched()
+	}
+}
