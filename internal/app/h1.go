@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/h1wire"
 	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
@@ -33,10 +34,7 @@ import (
 // it to take the fast path.
 const h1BufferSize = 8 << 10
 
-var (
-	errHeadTooLarge = errors.New("message head larger than the buffer")
-	errMalformed    = errors.New("malformed HTTP/1.1 message")
-)
+var ()
 
 // h1Server serves the plain HTTP port.
 type h1Server struct {
@@ -143,10 +141,10 @@ func (h *h1Server) serveConn(c net.Conn) {
 			deadline = now.Add(serverIdleTimeout)
 			_ = c.SetReadDeadline(deadline)
 		}
-		raw, err := peekHead(d.br)
+		raw, err := h1wire.PeekHead(d.br)
 		d.idle.Store(false)
 		if err != nil {
-			if errors.Is(err, errHeadTooLarge) || errors.Is(err, errMalformed) {
+			if errors.Is(err, h1wire.ErrHeadTooLarge) || errors.Is(err, h1wire.ErrMalformed) {
 				handedOver = h.handOver(d)
 			}
 			return
@@ -380,7 +378,7 @@ type reqHead struct {
 // body or a Content-Length one; anything else is for net/http.
 func (r *reqHead) parse(raw []byte) bool {
 	*r = reqHead{raw: raw}
-	line, rest, ok := cutLine(raw)
+	line, rest, ok := h1wire.CutLine(raw)
 	if !ok {
 		return false
 	}
@@ -394,13 +392,13 @@ func (r *reqHead) parse(raw []byte) bool {
 	}
 	r.method, r.target = line[:sp1], line[sp1+1:sp1+1+sp2]
 	if string(line[sp1+2+sp2:]) != "HTTP/1.1" || len(r.target) == 0 || r.target[0] != '/' ||
-		string(r.method) == "PRI" || string(r.method) == "CONNECT" || !isToken(r.method) {
+		string(r.method) == "PRI" || string(r.method) == "CONNECT" || !h1wire.IsToken(r.method) {
 		return false
 	}
 	host := false
 	names := propagated()
 	for {
-		line, rest, ok = cutLine(rest)
+		line, rest, ok = h1wire.CutLine(rest)
 		if !ok {
 			return false
 		}
@@ -408,33 +406,33 @@ func (r *reqHead) parse(raw []byte) bool {
 			break
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) {
+		if colon <= 0 || !h1wire.IsToken(line[:colon]) {
 			return false
 		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
+		name, value := line[:colon], h1wire.TrimOWS(line[colon+1:])
 		switch {
-		case asciiEqualFold(name, "host"):
+		case h1wire.ASCIIEqualFold(name, "host"):
 			host = true
-		case asciiEqualFold(name, "content-length"):
-			n, ok := parseLength(value)
+		case h1wire.ASCIIEqualFold(name, "content-length"):
+			n, ok := h1wire.ParseLength(value)
 			if !ok || r.contentLength > 0 && r.contentLength != n || n > h1MaxDiscard {
 				return false
 			}
 			r.contentLength = n
-		case asciiEqualFold(name, "transfer-encoding"), asciiEqualFold(name, "expect"), asciiEqualFold(name, "upgrade"):
+		case h1wire.ASCIIEqualFold(name, "transfer-encoding"), h1wire.ASCIIEqualFold(name, "expect"), h1wire.ASCIIEqualFold(name, "upgrade"):
 			return false
-		case asciiEqualFold(name, "connection"):
+		case h1wire.ASCIIEqualFold(name, "connection"):
 			for tok := range bytes.SplitSeq(value, []byte(",")) {
-				tok = trimOWS(tok)
-				if asciiEqualFold(tok, "close") {
+				tok = h1wire.TrimOWS(tok)
+				if h1wire.ASCIIEqualFold(tok, "close") {
 					r.close = true
-				} else if asciiEqualFold(tok, "upgrade") {
+				} else if h1wire.ASCIIEqualFold(tok, "upgrade") {
 					return false
 				}
 			}
 		default:
 			for i, n := range names {
-				if r.traceLines[i] == nil && asciiEqualFold(name, n) {
+				if r.traceLines[i] == nil && h1wire.ASCIIEqualFold(name, n) {
 					r.traceLines[i] = value
 					break
 				}
@@ -533,13 +531,13 @@ func (h *h1Caller) exchange(ctx context.Context, c *h1ClientConn, in inbound) (r
 	if err := w.Flush(); err != nil {
 		return callResult{outcome: outcomeError, err: err}, false
 	}
-	raw, err := peekHead(c.br)
+	raw, err := h1wire.PeekHead(c.br)
 	if err != nil {
 		return callResult{outcome: outcomeError, err: fmt.Errorf("read response: %w", err)}, c.br.Buffered() > 0
 	}
 	var resp respHead
 	if !resp.parse(raw) {
-		return callResult{outcome: outcomeError, err: errMalformed}, true
+		return callResult{outcome: outcomeError, err: h1wire.ErrMalformed}, true
 	}
 	c.br.Discard(len(raw))
 	r = callResult{hops: parseHops(string(resp.hops)), outcome: outcomeOK}
@@ -625,7 +623,7 @@ type respHead struct {
 
 func (r *respHead) parse(raw []byte) bool {
 	*r = respHead{contentLength: -1}
-	line, rest, ok := cutLine(raw)
+	line, rest, ok := h1wire.CutLine(raw)
 	if !ok || len(line) < 12 || line[8] != ' ' {
 		return false
 	}
@@ -643,7 +641,7 @@ func (r *respHead) parse(raw []byte) bool {
 	}
 	r.status = st
 	for {
-		line, rest, ok = cutLine(rest)
+		line, rest, ok = h1wire.CutLine(rest)
 		if !ok {
 			return false
 		}
@@ -654,29 +652,29 @@ func (r *respHead) parse(raw []byte) bool {
 		if colon <= 0 {
 			return false
 		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
+		name, value := line[:colon], h1wire.TrimOWS(line[colon+1:])
 		switch {
-		case asciiEqualFold(name, "content-length"):
-			n, ok := parseLength(value)
+		case h1wire.ASCIIEqualFold(name, "content-length"):
+			n, ok := h1wire.ParseLength(value)
 			if !ok {
 				return false
 			}
 			r.contentLength = n
-		case asciiEqualFold(name, "transfer-encoding"):
-			if !asciiEqualFold(value, "chunked") {
+		case h1wire.ASCIIEqualFold(name, "transfer-encoding"):
+			if !h1wire.ASCIIEqualFold(value, "chunked") {
 				return false
 			}
 			r.chunked = true
-		case asciiEqualFold(name, "connection"):
+		case h1wire.ASCIIEqualFold(name, "connection"):
 			for tok := range bytes.SplitSeq(value, []byte(",")) {
-				tok = trimOWS(tok)
-				if asciiEqualFold(tok, "close") {
+				tok = h1wire.TrimOWS(tok)
+				if h1wire.ASCIIEqualFold(tok, "close") {
 					r.close = true
-				} else if asciiEqualFold(tok, "keep-alive") {
+				} else if h1wire.ASCIIEqualFold(tok, "keep-alive") {
 					keepAlive = true
 				}
 			}
-		case asciiEqualFold(name, "x-smp-hops"):
+		case h1wire.ASCIIEqualFold(name, "x-smp-hops"):
 			r.hops = value
 		}
 	}
@@ -728,9 +726,9 @@ func discardChunked(br *bufio.Reader, msg []byte) ([]byte, error) {
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
 			line = line[:i]
 		}
-		size, err := strconv.ParseInt(string(trimOWS(line)), 16, 64)
+		size, err := strconv.ParseInt(string(h1wire.TrimOWS(line)), 16, 64)
 		if err != nil || size < 0 {
-			return msg, errMalformed
+			return msg, h1wire.ErrMalformed
 		}
 		if size == 0 {
 			break
@@ -751,89 +749,4 @@ func discardChunked(br *bufio.Reader, msg []byte) ([]byte, error) {
 			return msg, nil
 		}
 	}
-}
-
-// peekHead returns the next message head in br without consuming it.
-func peekHead(br *bufio.Reader) ([]byte, error) {
-	from := 0
-	for {
-		n := br.Buffered()
-		if n > 0 {
-			buf, _ := br.Peek(n)
-			if i := bytes.Index(buf[from:], []byte("\r\n\r\n")); i >= 0 {
-				return buf[:from+i+4], nil
-			}
-			if bytes.Contains(buf, []byte("\n\n")) {
-				return nil, errMalformed
-			}
-			from = max(0, n-3)
-		}
-		if n == br.Size() {
-			return nil, errHeadTooLarge
-		}
-		if _, err := br.Peek(n + 1); err != nil {
-			return nil, err
-		}
-	}
-}
-
-func cutLine(b []byte) (line, rest []byte, ok bool) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 1 || b[i-1] != '\r' {
-		return nil, nil, false
-	}
-	return b[:i-1], b[i+1:], true
-}
-
-func parseLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return -1, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return -1, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// asciiEqualFold compares b with the lower-case ASCII string s, ignoring case.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -1,9 +1,9 @@
 package sidecar
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
+
+	"github.com/service-mesh-performance/smp/internal/h1wire"
 )
 
 // The HTTP/1.1 message heads of the fast path (see h1proxy.go), parsed in place: every
@@ -13,12 +13,6 @@ import (
 // at most one Content-Length, Transfer-Encoding exactly "chunked") and reports
 // anything else as "not mine", so that net/http, which knows every corner of the
 // protocol, serves the connection instead.
-
-// errHeadTooLarge: the head does not fit in the reader's buffer.
-var errHeadTooLarge = errors.New("message head larger than the buffer")
-
-// errMalformed: a head or a chunked body that does not parse.
-var errMalformed = errors.New("malformed HTTP/1.1 message")
 
 // hline is one header line ("Name: value", without CRLF) and whether it is forwarded.
 type hline struct {
@@ -54,36 +48,10 @@ func (h *head) reset(raw []byte) {
 	*h = head{raw: raw, lines: lines, contentLength: -1}
 }
 
-// peekHead returns the next message head in br without consuming it, reading from
-// the connection only when what is buffered does not hold a complete head yet.
-func peekHead(br *bufio.Reader) ([]byte, error) {
-	from := 0
-	for {
-		n := br.Buffered()
-		if n > 0 {
-			buf, _ := br.Peek(n)
-			if i := bytes.Index(buf[from:], []byte("\r\n\r\n")); i >= 0 {
-				return buf[:from+i+4], nil
-			}
-			// A head that ends in bare LFs is left to net/http.
-			if bytes.Contains(buf, []byte("\n\n")) {
-				return nil, errMalformed
-			}
-			from = max(0, n-3)
-		}
-		if n == br.Size() {
-			return nil, errHeadTooLarge
-		}
-		if _, err := br.Peek(n + 1); err != nil {
-			return nil, err
-		}
-	}
-}
-
 // parseRequest parses a request head; false means the fast path does not take it.
 func parseRequest(raw []byte, h *head) bool {
 	h.reset(raw)
-	line, rest, ok := cutLine(raw)
+	line, rest, ok := h1wire.CutLine(raw)
 	if !ok {
 		return false
 	}
@@ -98,7 +66,7 @@ func parseRequest(raw []byte, h *head) bool {
 	h.method, h.target = line[:sp1], line[sp1+1:sp1+1+sp2]
 	version := line[sp1+2+sp2:]
 	if string(version) != "HTTP/1.1" || len(h.target) == 0 || h.target[0] != '/' ||
-		string(h.method) == "CONNECT" || string(h.method) == "PRI" || !isToken(h.method) {
+		string(h.method) == "CONNECT" || string(h.method) == "PRI" || !h1wire.IsToken(h.method) {
 		return false
 	}
 	if !h.parseFields(rest, true) {
@@ -110,7 +78,7 @@ func parseRequest(raw []byte, h *head) bool {
 // parseResponse parses a response head from an upstream.
 func parseResponse(raw []byte, h *head) bool {
 	h.reset(raw)
-	line, rest, ok := cutLine(raw)
+	line, rest, ok := h1wire.CutLine(raw)
 	if !ok || len(line) < 12 || line[8] != ' ' {
 		return false
 	}
@@ -137,15 +105,6 @@ func parseResponse(raw []byte, h *head) bool {
 	return true
 }
 
-// cutLine splits off the first CRLF-terminated line.
-func cutLine(b []byte) (line, rest []byte, ok bool) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 1 || b[i-1] != '\r' {
-		return nil, nil, false
-	}
-	return b[:i-1], b[i+1:], true
-}
-
 // parseFields reads the header lines up to the blank line, marks the hop-by-hop ones
 // (RFC 9110 section 7.6.1, and what net/http/httputil.ReverseProxy removes) as
 // dropped, and records what framing and connection management need.
@@ -153,7 +112,7 @@ func (h *head) parseFields(b []byte, request bool) bool {
 	var connTokens [8][]byte
 	nTokens := 0
 	for {
-		line, rest, ok := cutLine(b)
+		line, rest, ok := h1wire.CutLine(b)
 		if !ok {
 			return false
 		}
@@ -162,42 +121,42 @@ func (h *head) parseFields(b []byte, request bool) bool {
 			break
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) {
+		if colon <= 0 || !h1wire.IsToken(line[:colon]) {
 			return false // also catches obsolete line folding (a leading space)
 		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
+		name, value := line[:colon], h1wire.TrimOWS(line[colon+1:])
 		drop := false
 		switch len(name) {
 		case 2:
-			if asciiEqualFold(name, "te") {
-				drop = !asciiEqualFold(value, "trailers")
+			if h1wire.ASCIIEqualFold(name, "te") {
+				drop = !h1wire.ASCIIEqualFold(value, "trailers")
 			}
 		case 4:
-			if asciiEqualFold(name, "host") {
+			if h1wire.ASCIIEqualFold(name, "host") {
 				h.hasHost = true
 			}
 		case 6:
-			if asciiEqualFold(name, "expect") {
-				h.expect = asciiEqualFold(value, "100-continue")
+			if h1wire.ASCIIEqualFold(name, "expect") {
+				h.expect = h1wire.ASCIIEqualFold(value, "100-continue")
 			}
 		case 7:
-			if asciiEqualFold(name, "upgrade") {
+			if h1wire.ASCIIEqualFold(name, "upgrade") {
 				h.upgrade, drop = true, true
-			} else if asciiEqualFold(name, "trailer") {
+			} else if h1wire.ASCIIEqualFold(name, "trailer") {
 				drop = request
 			}
 		case 10:
-			if asciiEqualFold(name, "connection") {
+			if h1wire.ASCIIEqualFold(name, "connection") {
 				drop = true
 				for tok := range bytes.SplitSeq(value, []byte(",")) {
-					tok = trimOWS(tok)
+					tok = h1wire.TrimOWS(tok)
 					switch {
 					case len(tok) == 0:
-					case asciiEqualFold(tok, "close"):
+					case h1wire.ASCIIEqualFold(tok, "close"):
 						h.close = true
-					case asciiEqualFold(tok, "keep-alive"):
+					case h1wire.ASCIIEqualFold(tok, "keep-alive"):
 						h.keepAlive = true
-					case asciiEqualFold(tok, "upgrade"):
+					case h1wire.ASCIIEqualFold(tok, "upgrade"):
 						h.upgrade = true
 					case nTokens < len(connTokens):
 						connTokens[nTokens] = tok
@@ -206,38 +165,38 @@ func (h *head) parseFields(b []byte, request bool) bool {
 						return false
 					}
 				}
-			} else if asciiEqualFold(name, "keep-alive") {
+			} else if h1wire.ASCIIEqualFold(name, "keep-alive") {
 				drop = true
 			}
 		case 12:
-			if asciiEqualFold(name, "content-type") {
-				h.grpc = len(value) >= 16 && asciiEqualFold(value[:16], "application/grpc")
+			if h1wire.ASCIIEqualFold(name, "content-type") {
+				h.grpc = len(value) >= 16 && h1wire.ASCIIEqualFold(value[:16], "application/grpc")
 			}
 		case 14:
-			if asciiEqualFold(name, "content-length") {
-				n, ok := parseLength(value)
+			if h1wire.ASCIIEqualFold(name, "content-length") {
+				n, ok := h1wire.ParseLength(value)
 				if !ok || (h.contentLength >= 0 && h.contentLength != n) {
 					h.badLength = true
 				}
 				h.contentLength = n
 			}
 		case 16:
-			if asciiEqualFold(name, "proxy-connection") {
+			if h1wire.ASCIIEqualFold(name, "proxy-connection") {
 				drop = true
 			}
 		case 17:
-			if asciiEqualFold(name, "transfer-encoding") {
+			if h1wire.ASCIIEqualFold(name, "transfer-encoding") {
 				// Forwarded as it came: the body is passed on in the same coding.
-				if asciiEqualFold(value, "chunked") && !h.chunked {
+				if h1wire.ASCIIEqualFold(value, "chunked") && !h.chunked {
 					h.chunked = true
 				} else {
 					h.otherTE = true
 				}
 			}
 		case 18:
-			drop = asciiEqualFold(name, "proxy-authenticate")
+			drop = h1wire.ASCIIEqualFold(name, "proxy-authenticate")
 		case 19:
-			drop = asciiEqualFold(name, "proxy-authorization")
+			drop = h1wire.ASCIIEqualFold(name, "proxy-authorization")
 		}
 		h.lines = append(h.lines, hline{line: line, name: name, drop: drop})
 	}
@@ -251,28 +210,13 @@ func (h *head) parseFields(b []byte, request bool) bool {
 	return true
 }
 
-// parseLength parses a Content-Length value: decimal digits only.
-func parseLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return -1, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return -1, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
 // parseChunkSize parses the size of a chunk-size line ("1a;ext=1\r\n").
 func parseChunkSize(line []byte) (int64, bool) {
 	line = bytes.TrimSuffix(line, []byte("\r\n"))
 	if i := bytes.IndexByte(line, ';'); i >= 0 {
 		line = line[:i]
 	}
-	line = trimOWS(line)
+	line = h1wire.TrimOWS(line)
 	if len(line) == 0 || len(line) > 15 {
 		return 0, false
 	}
@@ -292,47 +236,11 @@ func parseChunkSize(line []byte) (int64, bool) {
 	return n, true
 }
 
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// isToken reports whether b is a non-empty RFC 9110 token.
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-// asciiEqualFold compares b with the lower-case ASCII string s, ignoring case.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		if lower(b[i]) != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func asciiEqualFoldBytes(a, b []byte) bool {

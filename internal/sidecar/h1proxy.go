@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/h1wire"
 	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
@@ -105,10 +106,10 @@ func (p *h1Proxy) serve(c net.Conn) {
 			deadline = now.Add(serverIdleTimeout)
 			_ = c.SetReadDeadline(deadline)
 		}
-		raw, err := peekHead(d.br)
+		raw, err := h1wire.PeekHead(d.br)
 		d.idle.Store(false)
 		if err != nil {
-			if errors.Is(err, errHeadTooLarge) || errors.Is(err, errMalformed) {
+			if errors.Is(err, h1wire.ErrHeadTooLarge) || errors.Is(err, h1wire.ErrMalformed) {
 				handedOver = p.handOver(d)
 			}
 			return
@@ -264,12 +265,12 @@ func (p *h1Proxy) writeRequest(d *h1Down, up *h1Conn, hasBody bool) error {
 func (p *h1Proxy) relay(d *h1Down, up *h1Conn) (keepUp, keepDown bool, err error) {
 	resp := &d.resp
 	for {
-		raw, err := peekHead(up.br)
+		raw, err := h1wire.PeekHead(up.br)
 		if err != nil {
 			return false, false, &upstreamError{err: err}
 		}
 		if !parseResponse(raw, resp) {
-			return false, false, &upstreamError{err: errMalformed}
+			return false, false, &upstreamError{err: h1wire.ErrMalformed}
 		}
 		if resp.status >= 200 {
 			break
@@ -464,7 +465,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) (werr, rerr error) {
 		}
 		size, ok := parseChunkSize(line)
 		if !ok {
-			return nil, errMalformed
+			return nil, h1wire.ErrMalformed
 		}
 		if size == 0 {
 			break
@@ -497,7 +498,7 @@ func copyLine(dst *bufio.Writer, src *bufio.Reader) (line []byte, werr, rerr err
 			return line, nil, nil
 		}
 		if len(b) >= maxChunkLine {
-			return nil, nil, errMalformed
+			return nil, nil, h1wire.ErrMalformed
 		}
 		if dst.Buffered() > 0 {
 			if err := dst.Flush(); err != nil {
