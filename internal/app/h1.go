@@ -40,7 +40,7 @@ var ()
 type h1Server struct {
 	s        *service
 	base     context.Context // requests run under it (Run cancels it to cut them off)
-	fallback *chanListener
+	fallback *h1wire.HandOff
 	pm       *protoMetrics
 
 	// Reply pieces built once.
@@ -66,7 +66,7 @@ func newH1Server(s *service, base context.Context, addr net.Addr) *h1Server {
 	svcLine := []byte(headerService + ": " + s.cfg.Name + "\r\n")
 	okHead := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
 		strconv.Itoa(s.cfg.ResponseSize) + "\r\n")
-	return &h1Server{s: s, base: base, fallback: newChanListener(addr), pm: s.m.byProto[protoHTTP1],
+	return &h1Server{s: s, base: base, fallback: h1wire.NewHandOff(addr), pm: s.m.byProto[protoHTTP1],
 		okHead: append(okHead, svcLine...), svcLine: svcLine,
 		conns: map[*h1ServerConn]struct{}{}, drained: make(chan struct{})}
 }
@@ -166,7 +166,7 @@ func (h *h1Server) handOver(d *h1ServerConn) bool {
 	if d.br.Buffered() > 0 {
 		c = &bufferedConn{Conn: d.c, r: d.br}
 	}
-	return h.fallback.deliver(c)
+	return h.fallback.Deliver(c)
 }
 
 // handle serves one request the way service.ServeHTTP does and reports whether the
@@ -326,43 +326,6 @@ type bufferedConn struct {
 }
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
-
-// chanListener hands connections to http.Server.Serve.
-type chanListener struct {
-	addr   net.Addr
-	ch     chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newChanListener(addr net.Addr) *chanListener {
-	return &chanListener{addr: addr, ch: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) deliver(c net.Conn) bool {
-	select {
-	case l.ch <- c:
-		return true
-	case <-l.closed:
-		return false
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // reqHead is a request head parsed in place (its slices point into the reader).
 type reqHead struct {

@@ -1,6 +1,7 @@
-// Package h1wire holds the HTTP/1.1 head parsing that the builtin app and sidecar share:
-// they read heads straight from a bufio.Reader's buffer, without net/http's allocations,
-// because their CPU is what a run measures. Imports nothing of smp.
+// Package h1wire holds what the fast HTTP/1.1 paths of the builtin app and sidecar share:
+// head parsing straight from a bufio.Reader's buffer, without net/http's allocations
+// (their CPU is what a run measures), and the HandOff listener through which they pass
+// the connections they do not serve themselves to net/http. Imports nothing of smp.
 package h1wire
 
 import (

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/service-mesh-performance/smp/internal/h1wire"
 	"github.com/service-mesh-performance/smp/internal/pki"
 	"github.com/service-mesh-performance/smp/internal/rawio"
 )
@@ -214,7 +215,7 @@ type frontend struct {
 	ln    net.Listener
 	mode  acceptMode
 	tls   *tls.Config
-	conns *chanListener // the connections srv serves
+	conns *h1wire.HandOff // the connections srv serves
 	srv   *http.Server
 	h1    *h1Proxy // the HTTP/1.1 fast path; nil unless Protocol is HTTP1
 }
@@ -246,7 +247,7 @@ func (sc *sidecar) addFrontend(name, direction, listen, target string, mode acce
 		return fmt.Errorf("%s listener: %w", name, err)
 	}
 	st := &listenerStats{name: name, direction: direction, listen: ln.Addr().String(), target: target}
-	fe := &frontend{st: st, ln: ln, mode: mode, conns: newChanListener(ln.Addr())}
+	fe := &frontend{st: st, ln: ln, mode: mode, conns: h1wire.NewHandOff(ln.Addr())}
 	sc.frontends = append(sc.frontends, fe)
 	if mode != acceptPlain {
 		fe.tls = &tls.Config{
@@ -520,7 +521,7 @@ func (sc *sidecar) dispatch(fe *frontend, c net.Conn) {
 			return
 		}
 	}
-	if !fe.conns.deliver(c) {
+	if !fe.conns.Deliver(c) {
 		c.Close()
 	}
 }
@@ -588,43 +589,6 @@ func (c *peekedConn) Read(b []byte) (int, error) {
 	}
 	return c.Conn.Read(b)
 }
-
-// chanListener hands classified connections to http.Server.
-type chanListener struct {
-	addr   net.Addr
-	ch     chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newChanListener(addr net.Addr) *chanListener {
-	return &chanListener{addr: addr, ch: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) deliver(c net.Conn) bool {
-	select {
-	case l.ch <- c:
-		return true
-	case <-l.closed:
-		return false
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }
 
 func (sc *sidecar) addrs() Addrs {
 	a := Addrs{Outbounds: []string{}, Admin: sc.admin.Addr().String()}

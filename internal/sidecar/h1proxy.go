@@ -47,7 +47,7 @@ type h1Proxy struct {
 	log      *slog.Logger
 	target   string
 	pool     *h1Pool
-	fallback *chanListener // the frontend's net/http server
+	fallback *h1wire.HandOff // the frontend's net/http server
 
 	mu      sync.Mutex
 	conns   map[*h1Down]struct{}
@@ -65,7 +65,7 @@ type h1Down struct {
 	resp head
 }
 
-func newH1Proxy(st *listenerStats, log *slog.Logger, target string, pool *h1Pool, fallback *chanListener) *h1Proxy {
+func newH1Proxy(st *listenerStats, log *slog.Logger, target string, pool *h1Pool, fallback *h1wire.HandOff) *h1Proxy {
 	return &h1Proxy{st: st, log: log, target: target, pool: pool, fallback: fallback,
 		conns: map[*h1Down]struct{}{}, drained: make(chan struct{})}
 }
@@ -141,7 +141,7 @@ func (p *h1Proxy) handOver(d *h1Down) bool {
 	if d.br.Buffered() > 0 {
 		c = &bufferedConn{Conn: d.c, r: d.br}
 	}
-	return p.fallback.deliver(c)
+	return p.fallback.Deliver(c)
 }
 
 // bufferedConn reads what a bufio.Reader holds before the rest of the connection.
