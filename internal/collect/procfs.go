@@ -526,13 +526,21 @@ func (p *ProcFS) Collect(ctx context.Context, w Window) ([]result.Resource, erro
 // waitPast returns once a sample newer than end exists, sampling has stopped, ctx is
 // done, or two intervals past end have gone by.
 func (p *ProcFS) waitPast(ctx context.Context, end time.Time) {
-	timer := time.NewTimer(max(time.Until(end), 0) + 2*p.cfg.Interval)
+	waitForSample(ctx, end, p.cfg.Interval, func() (bool, <-chan struct{}) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.lastAt.After(end) || p.state != stateRunning, p.notify
+	})
+}
+
+// waitForSample is the wait of both samplers (ProcFS, sampler): poll says, under the
+// sampler's lock, whether the wait is over and which channel the next sample closes.
+// Two intervals past end it gives up: a sampler that stalls must not hold the trial.
+func waitForSample(ctx context.Context, end time.Time, interval time.Duration, poll func() (done bool, next <-chan struct{})) {
+	timer := time.NewTimer(max(time.Until(end), 0) + 2*interval)
 	defer timer.Stop()
 	for {
-		p.mu.Lock()
-		done := p.lastAt.After(end) || p.state != stateRunning
-		ch := p.notify
-		p.mu.Unlock()
+		done, ch := poll()
 		if done {
 			return
 		}

@@ -247,24 +247,11 @@ func (s *sampler) collect(ctx context.Context, w Window) ([]result.Resource, map
 }
 
 func (s *sampler) waitPast(ctx context.Context, end time.Time) {
-	timer := time.NewTimer(max(time.Until(end), 0) + 2*s.cfg.interval)
-	defer timer.Stop()
-	for {
+	waitForSample(ctx, end, s.cfg.interval, func() (bool, <-chan struct{}) {
 		s.mu.Lock()
-		done := s.lastAt.After(end) || s.state != stateRunning
-		ch := s.notify
-		s.mu.Unlock()
-		if done {
-			return
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-			return
-		}
-	}
+		defer s.mu.Unlock()
+		return s.lastAt.After(end) || s.state != stateRunning, s.notify
+	})
 }
 
 // summarise computes one target's figures over the window, and the increase of its
