@@ -358,28 +358,36 @@ func wrkExpected(durationUS, requests int64, connections int) int64 {
 	return durationUS / perConn
 }
 
+// prepareWrk is what a wrk or wrk2 run needs before its own flags: the binary, the
+// plan's extra arguments (checked already), the URL, a warning about it, and the request
+// its Lua script sends.
+func prepareWrk(ctx context.Context, bin *binary, job Job) (path string, extra []string, target, warn string, req request, err error) {
+	if path, _, err = bin.find(ctx); err != nil {
+		return
+	}
+	extra, _ = extraArgs(job.Workload)
+	if target, warn, err = wrkTarget(job); err != nil {
+		return
+	}
+	if req, err = requestOf(job); err != nil {
+		return
+	}
+	if ka := job.Workload.KeepAlive; ka != nil && !*ka {
+		// wrk reconnects when a response does not allow keep-alive.
+		req.headers = append(req.headers, [2]string{"Connection", "close"})
+	}
+	return
+}
+
 // Run implements Generator.
 func (g *Wrk) Run(ctx context.Context, job Job) (result.Trial, error) {
 	w := job.Workload
 	if err := wrkCheck(w, spec.GeneratorWrk); err != nil {
 		return result.Trial{}, err
 	}
-	path, _, err := g.bin.find(ctx)
+	path, extra, target, warn, req, err := prepareWrk(ctx, g.bin, job)
 	if err != nil {
 		return result.Trial{}, err
-	}
-	extra, _ := extraArgs(w)
-	target, warn, err := wrkTarget(job)
-	if err != nil {
-		return result.Trial{}, err
-	}
-	req, err := requestOf(job)
-	if err != nil {
-		return result.Trial{}, err
-	}
-	if w.KeepAlive != nil && !*w.KeepAlive {
-		// wrk reconnects when a response does not allow keep-alive.
-		req.headers = append(req.headers, [2]string{"Connection", "close"})
 	}
 	percentiles, _ := percentilesAndBounds(job.Metrics)
 	ps := append(hdrTicks(), percentiles...)

@@ -77,21 +77,9 @@ func (g *Wrk2) Run(ctx context.Context, job Job) (result.Trial, error) {
 	if err := wrk2Check(w); err != nil {
 		return result.Trial{}, err
 	}
-	path, _, err := g.bin.find(ctx)
+	path, extra, target, warn, req, err := prepareWrk(ctx, g.bin, job)
 	if err != nil {
 		return result.Trial{}, err
-	}
-	extra, _ := extraArgs(w)
-	target, warn, err := wrkTarget(job)
-	if err != nil {
-		return result.Trial{}, err
-	}
-	req, err := requestOf(job)
-	if err != nil {
-		return result.Trial{}, err
-	}
-	if w.KeepAlive != nil && !*w.KeepAlive {
-		req.headers = append(req.headers, [2]string{"Connection", "close"})
 	}
 	script, cleanup, err := wrkFiles(req, "")
 	if err != nil {
