@@ -1,6 +1,7 @@
 package collect_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -71,10 +72,16 @@ func serveFixtures(t *testing.T, files map[string]string) *fixtureServer {
 		}
 		// One instant for the whole body, so that a snapshot is consistent (a histogram's
 		// buckets read at one time) however slowly it renders.
+		// Rendered before writing: a template error is the fixture's fault and fails the
+		// test, while a failed write only means the collector gave up on a slow read (its
+		// per-read timeout is one interval), which the sample counts account for.
 		tm := template.Must(template.New(key).Funcs(fs.funcs(time.Now())).Parse(text))
-		if err := tm.Execute(w, nil); err != nil {
+		var body bytes.Buffer
+		if err := tm.Execute(&body, nil); err != nil {
 			t.Errorf("render %s: %v", key, err)
+			return
 		}
+		_, _ = w.Write(body.Bytes())
 	}))
 	t.Cleanup(fs.srv.Close)
 	return fs
