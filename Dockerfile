@@ -1,6 +1,6 @@
 # The project's image: smp as a static binary on distroless, non-root. The kubernetes
-# platform runs it as the builtin sample app (`smp app`) and, later, as load agents
-# (`smp agent`); the default tag is ghcr.io/service-mesh-performance/smp:<version>
+# platform runs it as the builtin sample app (`smp app`) and as load agents
+# (`smp agent`, workload.agents); the default tag is ghcr.io/service-mesh-performance/smp:<version>
 # (environment.kubernetes.image overrides it).
 #   docker build -t ghcr.io/service-mesh-performance/smp:0.3.0 \
 #     --build-arg VERSION=v0.3.0 --build-arg COMMIT=$(git rev-parse --short HEAD) .

@@ -54,7 +54,8 @@ workload:
   timeout: 10s
   keep_alive: true          # false opens a connection per request (handshake cost)
 {{- if .Kubernetes}}
-  load_generator: fortio    # in the cluster: fortio's server in a load pod (docs/kubernetes.md)
+  load_generator: builtin   # smp's engine, in the cluster as agent pods:
+  agents: 2                 # this many per arm, each with its share (docs/kubernetes.md)
 {{- else}}
   load_generator: builtin   # builtin | fortio | wrk2 | wrk | nighthawk
 {{- end}}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/service-mesh-performance/smp/internal/agent"
+	"github.com/service-mesh-performance/smp/internal/engine"
 	"github.com/service-mesh-performance/smp/internal/platform/kube"
 	"github.com/service-mesh-performance/smp/internal/platform/kube/kubetest"
 	"github.com/service-mesh-performance/smp/result"
@@ -36,10 +40,17 @@ var kubeEnv struct {
 	cl      *kubetest.Cluster
 	err     error
 	stopAll []func()
+
+	// The agents that stand in for agent pods (agentsOfRun), and what they ran, by run id.
+	agentMu   sync.Mutex
+	agents    map[string]*agent.Local // by the run CA's certificate
+	agentRuns map[string][]agent.StartRequest
+	agentSent map[string]int64 // requests sent, by run id and target
 }
 
 // testCluster is the shared test cluster: kwok forwards every pod's port 8080 to a
-// fortio REST server of this process (standing in for the load pod).
+// fortio REST server of this process (standing in for the load pod), and its agent port
+// to agents of this process (standing in for agent pods: agentsOfRun).
 func testCluster(t *testing.T) *kubetest.Cluster {
 	t.Helper()
 	if missing := kubetest.Missing(); len(missing) > 0 {
@@ -61,7 +72,13 @@ func testCluster(t *testing.T) *kubetest.Cluster {
 		srv := &http.Server{Handler: mux}
 		go func() { _ = srv.Serve(ln) }()
 		e.stopAll = append(e.stopAll, func() { _ = srv.Close() })
-		e.cl, e.err = kubetest.Start(kubetest.Options{ForwardPort: ln.Addr().(*net.TCPAddr).Port})
+		spread, err := kubetest.NewSpread(agentsOfRun)
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.stopAll = append(e.stopAll, spread.Close)
+		e.cl, e.err = kubetest.Start(kubetest.Options{Forward: map[int]int{8080: ln.Addr().(*net.TCPAddr).Port, agent.DefaultPort: spread.Port()}})
 		if e.err == nil {
 			e.stopAll = append(e.stopAll, e.cl.Stop)
 			t.Logf("test cluster up in %s, with fixtures in %s", e.cl.Started.Round(time.Millisecond), e.cl.Ready.Round(time.Millisecond))
@@ -71,6 +88,46 @@ func testCluster(t *testing.T) *kubetest.Cluster {
 		t.Fatalf("start the test control plane: %v", e.err)
 	}
 	return e.cl
+}
+
+// agentsOfRun returns the addresses of two agents of this process holding the
+// credentials of the newest agent Secret on the test cluster (what the kubelet would
+// mount in each agent pod), started when a connection to an agent pod first needs them.
+func agentsOfRun() ([]string, error) {
+	e := &kubeEnv
+	ctx := context.Background()
+	secrets, err := e.cl.Client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: kube.LabelManagedBy + "=" + kube.ManagedBy})
+	if err != nil || len(secrets.Items) == 0 {
+		return nil, fmt.Errorf("no agent secret: %v", err)
+	}
+	sec := slices.MaxFunc(secrets.Items, func(a, b corev1.Secret) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
+	ca := string(sec.Data[agent.CAFile])
+	e.agentMu.Lock()
+	defer e.agentMu.Unlock()
+	if l, ok := e.agents[ca]; ok {
+		return l.Addresses, nil
+	}
+	creds, err := agent.ParseCredentials(agent.RoleAgent, sec.Data[agent.CAFile], sec.Data[agent.CertFile(agent.RoleAgent)],
+		sec.Data[agent.KeyFile(agent.RoleAgent)], "")
+	if err != nil {
+		return nil, err
+	}
+	l, err := agent.StartLocal(context.Background(), 2, agent.LocalOptions{Credentials: &creds,
+		OnResult: func(_ int, req agent.StartRequest, res *engine.Result) {
+			e.agentMu.Lock()
+			defer e.agentMu.Unlock()
+			e.agentRuns[req.RunID] = append(e.agentRuns[req.RunID], req)
+			e.agentSent[req.RunID+" "+req.Load.Target] += res.Measure.Requests
+		}})
+	if err != nil {
+		return nil, err
+	}
+	if e.agents == nil {
+		e.agents, e.agentRuns, e.agentSent = map[string]*agent.Local{}, map[string][]agent.StartRequest{}, map[string]int64{}
+	}
+	e.agents[ca] = l
+	e.stopAll = append(e.stopAll, func() { _ = l.Close() })
+	return l.Addresses, nil
 }
 
 // stopCluster stops what testCluster started (TestMain, after the tests).
@@ -292,6 +349,84 @@ func TestRunKube(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "smp: warning: environment.expect.nodes: expected 2 nodes, observed 3") {
 		t.Errorf("stderr does not show the expectation warning:\n%s", stderr)
+	}
+}
+
+// TestRunKubeAgents: with workload.agents, smp run deploys that many smp agent pods in
+// each arm's load namespace, with credentials of a CA made for the run in a Secret, and
+// drives them through one port-forward each: the agents (of this process, holding the
+// Secret's credentials, as the pods would) each run their share against the arm's
+// in-cluster entry URL, and the trial is the merge of what they sent. That URL does not
+// resolve outside a cluster, so every request fails with a DNS error; the trials say so.
+func TestRunKubeAgents(t *testing.T) {
+	cl := testCluster(t)
+	bin := buildSMP(t)
+	plan := writePlan(t, `
+name: kube-agents
+arms: [baseline, istio]
+environment:
+  platform: kubernetes
+  kubernetes:
+    node_selector: {smp.dev/pool: app}
+    load_node_selector: {smp.dev/role: load}
+workload:
+  app: {kind: fortio}
+  agents: 2
+  rate: 50
+  connections: 2
+  duration: 1s
+  warmup: 0s
+`)
+	out := filepath.Join(t.TempDir(), "result.json")
+	r := startRun(t, bin, plan, "--kubeconfig", cl.Kubeconfig, "-o", out)
+	code := r.wait(t, 3*time.Minute)
+	stderr := r.stderr.String()
+	if left := smpObjects(t, cl); len(left) > 0 {
+		t.Errorf("left on the cluster: %v", left)
+	}
+	r.assertNothingLeft(t)
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatalf("exit %d, no result: %v\nstderr:\n%s", code, err, stderr)
+	}
+	if len(doc.Trials) != 2 {
+		t.Fatalf("exit %d, %d trials, want 2\nstderr:\n%s", code, len(doc.Trials), stderr)
+	}
+	t.Logf("exit %d, status %s", code, doc.Status)
+	e := &kubeEnv
+	e.agentMu.Lock()
+	runs := e.agentRuns[doc.ID]
+	sent := maps.Clone(e.agentSent)
+	e.agentMu.Unlock()
+	if len(runs) != 4 {
+		t.Errorf("the agents ran %d shares for run %s, want 2 per trial", len(runs), doc.ID)
+	}
+	for _, tr := range doc.Trials {
+		if tr.Status == result.StatusFailed {
+			t.Errorf("trial %s failed: %s", tr.ID, tr.Error)
+			continue
+		}
+		var target string
+		indices := map[int]bool{}
+		for _, req := range runs {
+			if strings.Contains(req.Load.Target, "-"+tr.Arm+".svc:8080/echo") {
+				target = req.Load.Target
+				indices[req.Index] = req.Agents == 2 && req.Load.Rate == 25
+			}
+		}
+		if !indices[0] || !indices[1] {
+			t.Errorf("trial %s: agent shares %v, want agents 0 and 1 of 2 at 25/s each", tr.ID, indices)
+		}
+		if n := sent[doc.ID+" "+target]; tr.Counts.Requests != n || n < 40 || tr.Counts.Failed != n || tr.ErrorsByClass["dns"] != n {
+			t.Errorf("trial %s: counts %+v, errors %v; the agents sent %d to %s, all failing to resolve", tr.ID, tr.Counts, tr.ErrorsByClass, n, target)
+		}
+		t.Logf("trial %s: %d requests over agents %v, errors %v", tr.ID, tr.Counts.Requests, tr.Agents, tr.ErrorsByClass)
+		if tr.Generator.Name != spec.GeneratorBuiltin || len(tr.Agents) != 2 {
+			t.Errorf("trial %s: generator %s with %d agents, want builtin over 2", tr.ID, tr.Generator.Name, len(tr.Agents))
+		}
+	}
+	if m := doc.Trials[1].Mesh; m.Proxies != 3 {
+		t.Errorf("istio trial's mesh %+v, want 3 proxies (the app's and both agents')", m)
 	}
 }
 

@@ -66,9 +66,10 @@
 // line without it). An agent sends load only to the target in a start request, and
 // with an AllowList only to targets on it (403 and a log line otherwise).
 //
-// # For platforms (internal/platform/kube)
+// # For platforms (internal/platform/kube, through internal/experiment)
 //
-// To run agents as pods: NewBundle(runID, false); put Bundle.AgentFiles() (file name
+// To run agents as pods (what experiment does for workload.agents on Kubernetes):
+// NewBundle(runID, false); put Bundle.AgentFiles() (file name
 // → PEM bytes) in a Secret, mount it at a folder D, and run the project's image with
 // AgentArgs(DefaultPort, D) as the container's args (`smp agent --listen :7070
 // --certs D`); a tcpSocket readiness probe on the port works (an HTTP probe cannot

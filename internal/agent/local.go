@@ -33,25 +33,32 @@ type LocalOptions struct {
 	Allow *AllowList
 	// Token makes the agents require a shared token.
 	Token bool
+	// Credentials are the agents' (RoleAgent); default: a new run CA's, whose
+	// controller side is then Local.Controller.
+	Credentials *Credentials
 	// OnResult is passed to every agent (see ServerConfig.OnResult); index is the
 	// agent's position in Addresses.
 	OnResult func(index int, req StartRequest, res *engine.Result)
 }
 
-// StartLocal starts n agents on 127.0.0.1 with a fresh run CA. They run until Close
-// or until ctx ends.
+// StartLocal starts n agents on 127.0.0.1, with a fresh run CA unless opt names their
+// credentials. They run until Close or until ctx ends.
 func StartLocal(ctx context.Context, n int, opt LocalOptions) (*Local, error) {
-	b, err := NewBundle("", opt.Token)
-	if err != nil {
-		return nil, err
-	}
-	agentCreds, err := b.AgentCredentials()
-	if err != nil {
-		return nil, err
-	}
 	l := &Local{errs: make([]error, n)}
-	if l.Controller, err = b.ControllerCredentials(); err != nil {
-		return nil, err
+	var agentCreds Credentials
+	if opt.Credentials != nil {
+		agentCreds = *opt.Credentials
+	} else {
+		b, err := NewBundle("", opt.Token)
+		if err != nil {
+			return nil, err
+		}
+		if agentCreds, err = b.AgentCredentials(); err != nil {
+			return nil, err
+		}
+		if l.Controller, err = b.ControllerCredentials(); err != nil {
+			return nil, err
+		}
 	}
 	ctx, l.cancel = context.WithCancel(ctx)
 	for i := range n {

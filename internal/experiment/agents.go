@@ -10,9 +10,9 @@ import (
 )
 
 // agentGenerator is the generator of a plan with workload.agents: the agents listed in
-// agent_urls, reached with the credentials in agent_certs; or, on the local platform
-// without agent_urls, agents started in this process on loopback. stop ends what it
-// started.
+// agent_urls, reached with the credentials in agent_certs; or, without agent_urls, agents
+// started in this process on loopback (local platform) or as pods of each arm
+// (kubernetes). stop ends what it started.
 func agentGenerator(ctx context.Context, plan *spec.Plan, baseDir, runID string) (generator.Generator, func(), error) {
 	w := plan.Workload
 	if len(w.AgentURLs) > 0 {
@@ -26,9 +26,10 @@ func agentGenerator(ctx context.Context, plan *spec.Plan, baseDir, runID string)
 		}
 		return generator.Distributed{Agents: w.AgentURLs, Credentials: creds, RunID: runID}, func() {}, nil
 	}
-	if plan.Environment.Platform != spec.PlatformLocal && w.App.Kind != spec.AppExternal {
-		return nil, nil, plan.Errorf("workload.agents", "start agents with `smp agent` and list them in agent_urls",
-			"the %s platform does not start load agents yet", plan.Environment.Platform)
+	if plan.Environment.Platform == spec.PlatformKubernetes && w.App.Kind != spec.AppExternal {
+		// The agents are pods of each arm's load namespace (newKube), reached once the arm
+		// is deployed (trialGenerator). Until then this generator only names the load.
+		return generator.Distributed{Agents: make([]string, w.Agents), RunID: runID}, func() {}, nil
 	}
 	l, err := agent.StartLocal(ctx, w.Agents, agent.LocalOptions{})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/service-mesh-performance/smp/internal/agent"
 	"github.com/service-mesh-performance/smp/internal/generator"
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/platform/kube"
@@ -32,24 +33,69 @@ func defaultPlatform(ctx context.Context, plan *spec.Plan, runID string) (platfo
 				return nil, plan.Errorf("workload", "use an http/1.1 workload with keep-alive and one kind of request on Kubernetes", "%v", err)
 			}
 		}
-		return newKube(plan, runID, kube.Access{})
+		return newKube(plan, runID)
 	}
 	return nil, plan.Errorf("environment.platform", "use platform: local or kubernetes, or an external app with endpoint_urls",
 		"the %s platform is not available in this smp yet", plan.Environment.Platform)
 }
 
 // kubePlatform is the kubernetes platform as the experiment uses it: kube.Platform, plus
-// the conversion of what it finds into the result's terms (kube imports no result).
-type kubePlatform struct{ *kube.Platform }
+// the conversion of what it finds into the result's terms (kube imports no result), and
+// the controller's side of the smp agents it runs as load pods (nil with fortio's).
+type kubePlatform struct {
+	*kube.Platform
+	agents *podAgents
+}
+
+// podAgents is what a controller needs to drive the agent pods of a run: its credentials
+// from the run's CA (the agents' are in each load namespace's Secret).
+type podAgents struct {
+	creds agent.Credentials
+	runID string
+}
+
+// agentCertsDir is where an agent pod finds its credentials (the Secret's mount).
+const agentCertsDir = "/etc/smp/agent"
 
 // newKube connects to the cluster the plan names (smp run's --kubeconfig and --context
-// override the plan's environment.kubeconfig and context before it gets here).
-func newKube(plan *spec.Plan, runID string, access kube.Access) (platform.Platform, error) {
-	p, err := kube.New(kube.Options{Plan: plan, RunID: runID, Access: access, Version: version.Get().Version})
+// override the plan's environment.kubeconfig and context before it gets here). With
+// workload.agents and no agent_urls, each arm's load pods are that many smp agents of
+// smp's image, holding certificates of a CA made for this run.
+func newKube(plan *spec.Plan, runID string) (platform.Platform, error) {
+	opt := kube.Options{Plan: plan, RunID: runID, Version: version.Get().Version}
+	var agents *podAgents
+	if w := plan.Workload; w.Agents > 0 && len(w.AgentURLs) == 0 {
+		b, err := agent.NewBundle(runID, false)
+		if err != nil {
+			return nil, fmt.Errorf("credentials for the agent pods: %w", err)
+		}
+		creds, err := b.ControllerCredentials()
+		if err != nil {
+			return nil, fmt.Errorf("credentials for the agent pods: %w", err)
+		}
+		opt.LoadPod = kube.LoadPod{Args: agent.AgentArgs(agent.DefaultPort, agentCertsDir), Port: agent.DefaultPort,
+			Replicas: int32(w.Agents), Files: b.AgentFiles(), FilesDir: agentCertsDir}
+		agents = &podAgents{creds: creds, runID: runID}
+	}
+	p, err := kube.New(opt)
 	if err != nil {
 		return nil, err
 	}
-	return kubePlatform{p}, nil
+	return kubePlatform{Platform: p, agents: agents}, nil
+}
+
+// agentLoad is the generator of a trial whose load runs in the arm's agent pods: the
+// agents, each reached through its own port-forward.
+func (k kubePlatform) agentLoad(ctx context.Context, plan *spec.Plan, d *platform.Deployment) (generator.Generator, func(), error) {
+	addrs, stop, err := k.LoadEndpoints(ctx, d)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reach the load agents: %w", err)
+	}
+	if len(addrs) != plan.Workload.Agents {
+		stop()
+		return nil, nil, fmt.Errorf("reach the load agents: %d agent pods are ready, workload.agents is %d", len(addrs), plan.Workload.Agents)
+	}
+	return generator.Distributed{Agents: addrs, Credentials: k.agents.creds, RunID: k.agents.runID}, stop, nil
 }
 
 // describe fills the result's environment with the cluster's description: its version,
@@ -91,10 +137,15 @@ type podLoad interface {
 	LoadEndpoint(ctx context.Context, d *platform.Deployment) (base string, stop func(), err error)
 }
 
-// trialGenerator is the generator of one trial: gen, or, on a platform whose load runs in
-// a pod, the in-cluster fortio server driven through its REST API. The warnings say when
+// trialGenerator is the generator of one trial: gen; or, on a platform whose load runs in
+// pods, the arm's agent pods (workload.agents) or the in-cluster fortio server driven
+// through its REST API. The warnings say when
 // that is not the generator the plan names. stop closes what was opened.
 func trialGenerator(ctx context.Context, plan *spec.Plan, pf platform.Platform, d *platform.Deployment, gen generator.Generator) (generator.Generator, func(), []string, error) {
+	if k, ok := pf.(kubePlatform); ok && k.agents != nil {
+		gen, stop, err := k.agentLoad(ctx, plan, d)
+		return gen, stop, nil, err
+	}
 	pl, ok := pf.(podLoad)
 	if !ok || plan.Workload.Agents > 0 {
 		return gen, func() {}, nil, nil
@@ -112,8 +163,8 @@ func trialGenerator(ctx context.Context, plan *spec.Plan, pf platform.Platform, 
 	}
 	var warnings []string
 	if plan.Workload.LoadGenerator != spec.GeneratorFortio {
-		warnings = append(warnings, fmt.Sprintf("load_generator %s runs in the cluster as an smp agent pod, which this "+
-			"platform does not deploy yet: fortio's server in the load pod ran the load", plan.Workload.LoadGenerator))
+		warnings = append(warnings, fmt.Sprintf("load_generator %s runs in the cluster as smp agent pods (set workload.agents); "+
+			"without them fortio's server in the load pod ran the load", plan.Workload.LoadGenerator))
 	}
 	return generator.FortioREST{BaseURL: base, Where: where}, stop, warnings, nil
 }

@@ -74,6 +74,9 @@ type service struct {
 	versions   []string
 	// configMaps are mounted by the containers.
 	configMaps []*corev1.ConfigMap
+	// fsGroup, when set, owns the pods' volumes (secret files readable by the
+	// image's non-root user and nobody else).
+	fsGroup int64
 }
 
 func (e podEnv) objectsOf(s service, role string) []runtime.Object {
@@ -116,6 +119,10 @@ func (e podEnv) objectsOf(s service, role string) []runtime.Object {
 			}
 			containers[i] = c
 		}
+		var podSecurity *corev1.PodSecurityContext
+		if s.fsGroup != 0 {
+			podSecurity = &corev1.PodSecurityContext{FSGroup: &s.fsGroup}
+		}
 		d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(name),
 			Spec: appsv1.DeploymentSpec{
 				Replicas: &e.replicas,
@@ -130,6 +137,7 @@ func (e podEnv) objectsOf(s service, role string) []runtime.Object {
 						Affinity:                      e.affinity,
 						Tolerations:                   e.tolerations,
 						TerminationGracePeriodSeconds: &grace,
+						SecurityContext:               podSecurity,
 					},
 				},
 			}}
@@ -339,34 +347,60 @@ func buildApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
 	return set, nil
 }
 
-// LoadPod describes the load generator's pod: the image, its arguments, and the port a
-// controller reaches it on through Forward. DefaultLoadPod is fortio's server, whose REST
-// API (/fortio/rest/run) runs a load test and answers with fortio's result JSON; an smp
-// agent pod would name smp's image, ["agent", "--listen", ":8080"] and its port.
+// LoadPod describes the load generator's pods: the image, its arguments, how many, and
+// the port a controller reaches each on through Forward. DefaultLoadPod is fortio's
+// server, whose REST API (/fortio/rest/run) runs a load test and answers with fortio's
+// result JSON; smp agents (workload.agents) are smp's image with `smp agent` arguments,
+// as many replicas as agents, and their credentials in Files.
 type LoadPod struct {
+	// Image of the load container. Default: smp's image (environment.kubernetes.image).
 	Image string
 	Args  []string
 	Port  int32
 	// BasePath is the path of the API on Port ("/fortio/").
 	BasePath string
+	// Replicas is how many load pods run. Default 1.
+	Replicas int32
+	// Files, when set, go into a Secret (file name → contents) that every load pod
+	// mounts read-only at FilesDir: an agent's certificate, key and run CA.
+	Files    map[string][]byte
+	FilesDir string
 }
 
 // DefaultLoadPod is fortio's server in the public fortio image.
 func DefaultLoadPod() LoadPod {
-	return LoadPod{Image: FortioImage, Args: []string{"server"}, Port: fortioHTTPPort, BasePath: "/fortio/"}
+	return LoadPod{Image: FortioImage, Args: []string{"server"}, Port: fortioHTTPPort, BasePath: "/fortio/", Replicas: 1}
 }
 
-// loadName is the load generator's Deployment (and ServiceAccount).
+// imageGroup is the group of the user smp's image runs as (distroless's nonroot,
+// 65532; see the Dockerfile).
+const imageGroup = 65532
+
+// loadName is the load generator's Deployment (and ServiceAccount, and the Secret of its
+// files).
 const loadName = "smp-load"
 
-// buildLoad is the load pod's ServiceAccount, Service and Deployment. Nothing sends to
-// the Service, but Consul registers (and lets start) only meshed pods that a Service
-// selects, under a ServiceAccount of the Service's name.
+// buildLoad is the load pods' ServiceAccount, Service, Deployment and, when they have
+// files, Secret. Nothing sends to the Service, but Consul registers (and lets start)
+// only meshed pods that a Service selects, under a ServiceAccount of the Service's name.
 func buildLoad(lp LoadPod, e podEnv) []runtime.Object {
-	s := service{name: loadName, ports: []corev1.ServicePort{tcpPort("http", lp.Port)},
-		containers: []corev1.Container{{Name: "load", Image: lp.Image, Args: lp.Args,
-			Ports: []corev1.ContainerPort{containerPort("api", lp.Port)}, ReadinessProbe: tcpProbe(lp.Port)}}}
-	return e.objectsOf(s, RoleLoad)
+	c := corev1.Container{Name: "load", Image: lp.Image, Args: lp.Args,
+		Ports: []corev1.ContainerPort{containerPort("api", lp.Port)}, ReadinessProbe: tcpProbe(lp.Port)}
+	s := service{name: loadName, ports: []corev1.ServicePort{tcpPort("http", lp.Port)}}
+	var secret []runtime.Object
+	if len(lp.Files) > 0 {
+		secret = append(secret, &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"),
+			ObjectMeta: metav1.ObjectMeta{Name: loadName, Namespace: e.namespace, Labels: merge(e.labels, map[string]string{LabelRole: RoleLoad, "app": loadName})},
+			Type:       corev1.SecretTypeOpaque, Data: lp.Files})
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "files", MountPath: lp.FilesDir, ReadOnly: true}}
+		mode := int32(0o440)
+		s.fsGroup = imageGroup
+		s.volumes = []corev1.Volume{{Name: "files", VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: loadName, DefaultMode: &mode}}}}
+	}
+	s.containers = []corev1.Container{c}
+	e.replicas = max(lp.Replicas, 1)
+	return append(secret, e.objectsOf(s, RoleLoad)...)
 }
 
 // antiAffinity keeps pods of this side off the nodes where pods of the other role run

@@ -22,10 +22,11 @@
 // in-cluster service account; an explicit context, else the current one.
 //
 // The load generator runs in the cluster: Forward opens a port-forward (through the API
-// server, client-go's portforward package) to a load pod and returns a local address;
-// what speaks over it (fortio's REST API today, smp agent's protocol later) is the
-// caller's business. LoadPod describes the pod so that another generator image can be
-// put in it without this package knowing its protocol.
+// server, client-go's portforward package) to a load pod and returns a local address
+// (LoadEndpoint for fortio's one pod, LoadEndpoints for every agent pod); what speaks
+// over it (fortio's REST API, smp agent's protocol) is the caller's business. LoadPod
+// describes the pods (image, arguments, replicas, files in a Secret) so that either can
+// be put in them without this package knowing its protocol.
 //
 // This is the only package of smp that imports k8s.io/* (besides kubetest, the test
 // control plane, which only tests import). Imports: internal/platform,

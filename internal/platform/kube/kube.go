@@ -47,7 +47,8 @@ type Options struct {
 	Config *rest.Config
 	// Version of smp, for the default image. Default: "latest".
 	Version string
-	// LoadPod is the load generator's pod. Default: DefaultLoadPod (fortio's REST server).
+	// LoadPod is the load generator's pods. Default (no Port): DefaultLoadPod, fortio's
+	// REST server.
 	LoadPod LoadPod
 	// ReadyTimeout bounds each rollout. Default 5m.
 	ReadyTimeout time.Duration
@@ -62,7 +63,7 @@ func (o Options) withDefaults() Options {
 	if o.DeleteTimeout == 0 {
 		o.DeleteTimeout = 3 * time.Minute
 	}
-	if o.LoadPod.Image == "" {
+	if o.LoadPod.Port == 0 {
 		o.LoadPod = DefaultLoadPod()
 	}
 	return o
@@ -106,6 +107,9 @@ func New(opt Options) (*Platform, error) {
 	image := plan.Environment.Kubernetes.Image
 	if image == "" {
 		image = DefaultImage(opt.Version)
+	}
+	if opt.LoadPod.Image == "" {
+		opt.LoadPod.Image = image
 	}
 	return &Platform{opt: opt, plan: plan, c: c, context: ctxName, runKey: RunKey(opt.RunID), image: image,
 		detected: map[string]Detected{}}, nil

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/service-mesh-performance/smp/internal/agent"
+	"github.com/service-mesh-performance/smp/internal/engine"
 	"github.com/service-mesh-performance/smp/internal/generator"
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
@@ -39,6 +42,19 @@ type testEnv struct {
 	c       *clients
 	echoURL string // a fortio echo server, the target of load sent through the forward
 	stopAll []func()
+
+	// Two smp agents of this process stand in for a run's agent pods: kwok forwards
+	// every pod's agent port to a kubetest.Spread in front of them. agentRuns has what
+	// each ran, by run id.
+	agentBundle *agent.Bundle
+	agentMu     sync.Mutex
+	agentRuns   map[string][]agentRun
+}
+
+type agentRun struct {
+	index int
+	req   agent.StartRequest
+	res   *engine.Result
 }
 
 var getOpts = metav1.GetOptions{}
@@ -87,9 +103,9 @@ func TestMain(m *testing.M) {
 }
 
 // setupEnv starts the test cluster with Consul absent (TestCheckMeshAbsent; the tests
-// that need it install it), and a fortio server in this process standing in for the load
-// pod behind kwok's port-forward: its REST API under /fortio/, and an echo server as the
-// target.
+// that need it install it), and servers in this process standing in for the load pods
+// behind kwok's port-forward: fortio (its REST API under /fortio/) and two smp agents;
+// and an echo server as the target.
 func setupEnv() (*testEnv, error) {
 	e := &testEnv{}
 	mux := http.NewServeMux()
@@ -105,7 +121,36 @@ func setupEnv() (*testEnv, error) {
 	e.echoURL = echo.URL + "/echo"
 	e.stopAll = append(e.stopAll, echo.Close)
 
-	cl, err := kubetest.Start(kubetest.Options{ForwardPort: fortioLn.Addr().(*net.TCPAddr).Port, Absent: []spec.MeshType{spec.MeshConsul}})
+	if e.agentBundle, err = agent.NewBundle("kube-test", false); err != nil {
+		e.stop()
+		return nil, err
+	}
+	agentCreds, err := e.agentBundle.AgentCredentials()
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.agentRuns = map[string][]agentRun{}
+	agents, err := agent.StartLocal(context.Background(), 2, agent.LocalOptions{Credentials: &agentCreds,
+		OnResult: func(i int, req agent.StartRequest, res *engine.Result) {
+			e.agentMu.Lock()
+			defer e.agentMu.Unlock()
+			e.agentRuns[req.RunID] = append(e.agentRuns[req.RunID], agentRun{i, req, res})
+		}})
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.stopAll = append(e.stopAll, func() { _ = agents.Close() })
+	spread, err := kubetest.NewSpread(func() ([]string, error) { return agents.Addresses, nil })
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.stopAll = append(e.stopAll, spread.Close)
+
+	cl, err := kubetest.Start(kubetest.Options{Forward: map[int]int{8080: fortioLn.Addr().(*net.TCPAddr).Port, agent.DefaultPort: spread.Port()},
+		Absent: []spec.MeshType{spec.MeshConsul}})
 	if err != nil {
 		e.stop()
 		return nil, err
@@ -731,6 +776,115 @@ func TestLoadThroughPortForward(t *testing.T) {
 	}
 	if tr.Counts.Requests < 150 || tr.Counts.Failed != 0 || tr.Generator.Version == "" {
 		t.Errorf("trial counts %+v, generator %+v", tr.Counts, tr.Generator)
+	}
+}
+
+// TestAgentPods: with agent pods as the load (workload.agents), an arm's load namespace
+// holds a Secret of the agents' credentials and a Deployment of that many replicas of
+// smp's image running `smp agent`, mounting the Secret where the arguments say, readable
+// by the image's user only; each pod is meshed; and each is reached through its own
+// port-forward, over which a controller drives the load and merges what the agents
+// measured. As in TestLoadThroughPortForward, no container runs: kwok hands each
+// forwarded stream to one of two agents of this process (kubetest.Spread), which load an
+// echo server of this process instead of the arm's in-cluster entry URL.
+func TestAgentPods(t *testing.T) {
+	e := needCluster(t)
+	t.Parallel()
+	plan := testPlan(t, spec.AppFortio, arm("istio", spec.MeshIstio, ""))
+	rate := 200.0
+	plan.Workload.Rate = &rate
+	plan.Workload.Duration = spec.Duration(time.Second)
+	zero := spec.Duration(0)
+	plan.Workload.Warmup = &zero
+	plan.Workload.Connections = 2
+	plan.Workload.Agents = 2
+	const dir = "/etc/smp/agent"
+	files := e.agentBundle.AgentFiles()
+	runID := fmt.Sprintf("test-agent-pods-%d", time.Now().UnixNano())
+	p, err := New(Options{Plan: plan, RunID: runID, Config: e.cl.Config, ReadyTimeout: 2 * time.Minute, DeleteTimeout: 2 * time.Minute,
+		LoadPod: LoadPod{Args: agent.AgentArgs(agent.DefaultPort, dir), Port: agent.DefaultPort, Replicas: 2, Files: files, FilesDir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	d, err := p.Deploy(ctx, plan.Arms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Teardown(ctx, d)
+	st := d.Private.(*deployment)
+
+	sec, err := e.c.core.CoreV1().Secrets(st.loadNS).Get(ctx, loadName, getOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Data) != len(files) || sec.Labels[LabelRun] != p.RunKey() {
+		t.Errorf("secret has %d files (want %d), labels %v", len(sec.Data), len(files), sec.Labels)
+	}
+	for name, want := range files {
+		if string(sec.Data[name]) != string(want) {
+			t.Errorf("secret file %s differs from the agent's", name)
+		}
+	}
+	dep, err := e.c.core.AppsV1().Deployments(st.loadNS).Get(ctx, loadName, getOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := dep.Spec.Template.Spec
+	c := pod.Containers[0]
+	if *dep.Spec.Replicas != 2 || c.Image != DefaultImage("") || !slices.Equal(c.Args, []string{"agent", "--listen", ":7070", "--certs", dir}) {
+		t.Errorf("load deployment: %d replicas of %s %v, want 2 of %s running smp agent", *dep.Spec.Replicas, c.Image, c.Args, DefaultImage(""))
+	}
+	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != dir || !c.VolumeMounts[0].ReadOnly ||
+		len(pod.Volumes) != 1 || pod.Volumes[0].Secret == nil || pod.Volumes[0].Secret.SecretName != loadName ||
+		*pod.Volumes[0].Secret.DefaultMode != 0o440 || pod.SecurityContext == nil || *pod.SecurityContext.FSGroup != imageGroup {
+		t.Errorf("the secret's mount: %+v, volumes %+v, security %+v", c.VolumeMounts, pod.Volumes, pod.SecurityContext)
+	}
+	var loadPods []string
+	for _, c := range d.Components {
+		if c.Role == platform.RoleLoadGenerator {
+			loadPods = append(loadPods, c.Pod)
+		}
+	}
+	if len(loadPods) != 2 || loadPods[0] == loadPods[1] || d.Mesh.Proxies != 3 {
+		t.Errorf("load pods %v and %d proxies, want 2 pods and 3 proxies (app and both agents)", loadPods, d.Mesh.Proxies)
+	}
+
+	addrs, stop, err := p.LoadEndpoints(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if len(addrs) != 2 || addrs[0] == addrs[1] {
+		t.Fatalf("load endpoints %v, want one per agent pod", addrs)
+	}
+	ctrl, err := e.agentBundle.ControllerCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, Target: generator.Target{URLs: []string{e.echoURL}}}
+	tr, err := generator.Distributed{Agents: addrs, Credentials: ctrl, RunID: runID}.Run(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.agentMu.Lock()
+	runs := e.agentRuns[runID]
+	e.agentMu.Unlock()
+	var sum int64
+	ran := map[int]bool{}
+	for _, r := range runs {
+		sum += r.res.Measure.Requests
+		ran[r.index] = true
+		if r.req.Agents != 2 || r.req.Load.Target != e.echoURL {
+			t.Errorf("agent %d was sent %+v", r.index, r.req)
+		}
+	}
+	if len(runs) != 2 || !ran[0] || !ran[1] {
+		t.Fatalf("agents that ran: %v, want both, each once", ran)
+	}
+	if tr.Counts.Requests != sum || tr.Counts.Requests < 150 || tr.Counts.Failed != 0 {
+		t.Errorf("trial counts %+v, the agents sent %d", tr.Counts, sum)
 	}
 }
 

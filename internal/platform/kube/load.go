@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -22,25 +23,56 @@ import (
 // the API server (pods/portforward), so it needs nothing but the kubeconfig; it ends when
 // ctx does or stop is called.
 func (p *Platform) LoadEndpoint(ctx context.Context, d *platform.Deployment) (base string, stop func(), err error) {
-	st, ok := d.Private.(*deployment)
-	if !ok || st == nil {
-		return "", nil, fmt.Errorf("arm %s was not deployed by the kubernetes platform", d.Arm.Name)
-	}
-	pod := ""
-	for _, c := range d.Components {
-		if c.Role == platform.RoleLoadGenerator && c.Namespace == st.loadNS {
-			pod = c.Pod
-			break
-		}
-	}
-	if pod == "" {
-		return "", nil, fmt.Errorf("arm %s has no load pod", d.Arm.Name)
-	}
-	addr, stop, err := p.Forward(ctx, st.loadNS, pod, int(p.opt.LoadPod.Port))
+	addrs, stop, err := p.forwardLoad(ctx, d, 1)
 	if err != nil {
 		return "", nil, err
 	}
-	return "http://" + addr + p.opt.LoadPod.BasePath, stop, nil
+	return "http://" + addrs[0] + p.opt.LoadPod.BasePath, stop, nil
+}
+
+// LoadEndpoints opens a port-forward to every load pod of a deployed arm (its smp
+// agents) and returns their addresses on this machine (127.0.0.1:<port>), one per pod in
+// the order of the pods' names, and a function that closes them all.
+func (p *Platform) LoadEndpoints(ctx context.Context, d *platform.Deployment) (addrs []string, stop func(), err error) {
+	return p.forwardLoad(ctx, d, 0)
+}
+
+// forwardLoad forwards to the first n load pods of d (all when n is 0).
+func (p *Platform) forwardLoad(ctx context.Context, d *platform.Deployment, n int) ([]string, func(), error) {
+	st, ok := d.Private.(*deployment)
+	if !ok || st == nil {
+		return nil, nil, fmt.Errorf("arm %s was not deployed by the kubernetes platform", d.Arm.Name)
+	}
+	var pods []string
+	for _, c := range d.Components {
+		if c.Role == platform.RoleLoadGenerator && c.Namespace == st.loadNS && !slices.Contains(pods, c.Pod) {
+			pods = append(pods, c.Pod)
+		}
+	}
+	if len(pods) == 0 {
+		return nil, nil, fmt.Errorf("arm %s has no load pod", d.Arm.Name)
+	}
+	slices.Sort(pods)
+	if n > 0 && len(pods) > n {
+		pods = pods[:n]
+	}
+	var stops []func()
+	stopAll := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	addrs := make([]string, 0, len(pods))
+	for _, pod := range pods {
+		addr, stop, err := p.Forward(ctx, st.loadNS, pod, int(p.opt.LoadPod.Port))
+		if err != nil {
+			stopAll()
+			return nil, nil, err
+		}
+		stops = append(stops, stop)
+		addrs = append(addrs, addr)
+	}
+	return addrs, stopAll, nil
 }
 
 // Forward forwards a local port on 127.0.0.1 to port of a pod, through the API server,

@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net"
 	"os"
@@ -230,9 +231,9 @@ func sweep() {
 	}
 }
 
-// startControlPlane starts the cluster; forwardTo (if not 0) is the local port kwok
-// forwards every pod's port 8080 to.
-func startControlPlane(forwardTo int) (cp *controlPlane, err error) {
+// startControlPlane starts the cluster; forward maps pod ports to the local ports kwok
+// forwards them to, in every pod.
+func startControlPlane(forward map[int]int) (cp *controlPlane, err error) {
 	t0 := time.Now()
 	sweep()
 	dir, err := os.MkdirTemp("", dirPattern)
@@ -343,26 +344,19 @@ current-context: smp-test
 		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(schedPort)); err != nil {
 		return cp, err
 	}
-	// kwok: the fast node and pod stages, node heartbeats, and (forwardTo) a port-forward
-	// of every pod's port 8080 to a server of the test process.
+	// kwok: the fast node and pod stages, node heartbeats, and (forward) port-forwards of
+	// every pod's ports to servers of the test process.
 	stage := filepath.Join(Dir(), "stage")
 	kwokArgs := []string{"--kubeconfig", cp.kubeconfig, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
 		"--node-ip", "127.0.0.1", "--node-port", strconv.Itoa(kwokPort), "--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort),
 		"--tls-cert-file", p("serving.crt"), "--tls-private-key-file", p("serving.key"),
 		"--cidr", "10.244.0.1/16"}
-	if forwardTo != 0 {
-		fwd := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterPortForward
-metadata:
-  name: smp-load
-spec:
-  forwards:
-  - ports: [8080]
-    target:
-      port: %d
-      address: 127.0.0.1
-`, forwardTo)
+	if len(forward) > 0 {
+		fwd := "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterPortForward\nmetadata:\n  name: smp-load\nspec:\n  forwards:\n"
+		for _, podPort := range slices.Sorted(maps.Keys(forward)) {
+			fwd += fmt.Sprintf("  - ports: [%d]\n    target:\n      port: %d\n      address: 127.0.0.1\n", podPort, forward[podPort])
+		}
 		if err := os.WriteFile(p("kwok-forward.yaml"), []byte(fwd), 0o600); err != nil {
 			return cp, err
 		}

@@ -21,8 +21,8 @@
 //
 // No container runs: pods are Running and Ready because kwok says so. What needs a real
 // data path (traffic through a proxy, mTLS on the wire, DNS of a Service) is not here.
-// kwok can forward a pod port to a local one (Options.ForwardPort), which stands in for
-// the load pod behind a port-forward.
+// kwok can forward pod ports to local ones (Options.Forward), which stand in for the
+// load pods behind a port-forward.
 //
 // scripts/k8s-binaries builds the binaries into ${XDG_CACHE_HOME:-$HOME/.cache}/smp/k8s/
 // <Version>/ (SMP_K8S_DIR overrides the folder). Missing lists what this machine lacks;
@@ -125,10 +125,10 @@ func Required() bool { return os.Getenv("SMP_INTEGRATION") == "1" }
 
 // Options configure Start.
 type Options struct {
-	// ForwardPort, when set, makes kwok forward port 8080 of every pod to
-	// 127.0.0.1:ForwardPort, so that a port-forward to a pod through the API server
-	// reaches a server of the test process.
-	ForwardPort int
+	// Forward makes kwok forward a port of every pod (the key) to a port on 127.0.0.1
+	// (the value), so that a port-forward to a pod through the API server reaches a
+	// server of the test process.
+	Forward map[int]int
 	// Absent are meshes whose fake control plane Start leaves out (their CRDs are
 	// there); Install adds one later.
 	Absent []spec.MeshType
@@ -198,7 +198,7 @@ func Start(opt Options) (c *Cluster, err error) {
 	// start is tried again with new ports.
 	var cp *controlPlane
 	for attempt := 1; ; attempt++ {
-		cp, err = startControlPlane(opt.ForwardPort)
+		cp, err = startControlPlane(opt.Forward)
 		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
