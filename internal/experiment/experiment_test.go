@@ -2,9 +2,11 @@ package experiment
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -105,6 +107,15 @@ slo: ["error_rate < 1%"]
 	}
 	if doc.Trials[0].Counts.Requests != fast.Load() || doc.Trials[1].Counts.Requests != slow.Load() {
 		t.Errorf("each arm must load its own URL: %d/%d vs %d/%d", doc.Trials[0].Counts.Requests, fast.Load(), doc.Trials[1].Counts.Requests, slow.Load())
+	}
+	// The broken arm answered every request with a 500: complete (its SLO judges it), and
+	// saying that it has no latency.
+	noLatency := func(tr result.Trial) bool {
+		return slices.Contains(tr.Warnings, fmt.Sprintf("no request succeeded: %d of %d failed (http %d): the trial has no latency",
+			tr.Counts.Requests, tr.Counts.Requests, tr.Counts.Requests))
+	}
+	if noLatency(doc.Trials[0]) || !noLatency(doc.Trials[1]) {
+		t.Errorf("warnings: direct %q, broken %q; want the broken arm's alone to say it has no latency", doc.Trials[0].Warnings, doc.Trials[1].Warnings)
 	}
 	if doc.Environment.Platform != "external" || doc.Environment.ID == "" || doc.Environment.Cores == 0 {
 		t.Errorf("environment %+v", doc.Environment)

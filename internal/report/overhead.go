@@ -1,9 +1,11 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -158,33 +160,45 @@ func overheadTable(a *result.Analysis) *table {
 	return t
 }
 
-// armsTable shows each arm's pooled figures when there is nothing to compare with.
+// armsTable shows each arm's pooled figures when there is nothing to compare with. A
+// row missing for an arm (no measured trial) shows "–" in its column.
 func armsTable(w io.Writer, doc *result.Document, arms []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\t"+strings.Join(arms, "\t"))
-	rows := map[string][]string{}
-	order := []string{}
-	add := func(label, v string) {
-		if _, ok := rows[label]; !ok {
-			order = append(order, label)
+	var order []string
+	cols := make([]map[string]string, len(arms))
+	for i, arm := range arms {
+		col := map[string]string{}
+		cols[i] = col
+		set := func(label, v string) {
+			if !slices.Contains(order, label) {
+				order = append(order, label)
+			}
+			col[label] = v
 		}
-		rows[label] = append(rows[label], v)
-	}
-	for _, arm := range arms {
 		lat, err := doc.ArmLatency(arm)
 		tot := doc.Totals(arm)
 		if err != nil {
-			add("latency", "no measurement")
+			set("latency", "no measurement")
 			continue
 		}
 		for _, p := range lat.Percentiles {
-			add("latency "+percentileLabel(p.Percentile), FormatMS(p.ValueMS)+" ms")
+			// Without a successful request the percentiles are of nothing, not 0 ms.
+			v := "–"
+			if lat.Count > 0 {
+				v = FormatMS(p.ValueMS) + " ms"
+			}
+			set("latency "+percentileLabel(p.Percentile), v)
 		}
-		add("throughput", fmt.Sprintf("%.1f rps", tot.AchievedRPS()))
-		add("error rate", fmt.Sprintf("%.2f%%", 100*tot.Counts.ErrorRate()))
+		set("throughput", fmt.Sprintf("%.1f rps", tot.AchievedRPS()))
+		set("error rate", fmt.Sprintf("%.2f%%", 100*tot.Counts.ErrorRate()))
 	}
 	for _, label := range order {
-		fmt.Fprintln(tw, label+"\t"+strings.Join(rows[label], "\t"))
+		row := []string{label}
+		for _, col := range cols {
+			row = append(row, cmp.Or(col[label], "–"))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,6 +126,40 @@ func TestOverheadTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "arms.golden", buf.Bytes())
+}
+
+// TestArmsTableGaps: an arm without a measured trial, or whose every request failed,
+// keeps its own column: "no measurement" or "–" where its figures would be, never the
+// next arm's figures shifted left, nor a latency of 0 ms.
+func TestArmsTableGaps(t *testing.T) {
+	doc := fixture(t)
+	failed := doc.Trials[0]
+	failed.ID, failed.Arm, failed.Order, failed.Status, failed.Error = "first-1", "first", 2, result.StatusFailed, "deploy first: refused"
+	none := doc.Trials[0]
+	none.ID, none.Arm, none.Order = "refused-1", "refused", 3
+	none.Counts = result.Counts{Requests: 50, Failed: 50}
+	none.Latency = dist(t, time.Millisecond, 0)
+	doc.Trials = []result.Trial{failed, doc.Trials[0], none}
+	var buf bytes.Buffer
+	if err := Overhead(&buf, doc); err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]bool{}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		lines[strings.Join(strings.Fields(line), " ")] = true
+	}
+	for _, want := range []string{
+		"first baseline refused",
+		"latency no measurement – –",
+		"latency p50 – 0.792 ms –",
+		"latency p99.9 – 1.19 ms –",
+		"throughput – 500.2 rps 5.0 rps",
+		"error rate – 0.04% 100.00%",
+	} {
+		if !lines[want] {
+			t.Errorf("no line %q (columns first, baseline, refused) in\n%s", want, buf.String())
+		}
+	}
 }
 
 func TestFormatMS(t *testing.T) {
