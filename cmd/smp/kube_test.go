@@ -260,8 +260,12 @@ func sortedLines(s string) []string {
 
 // kubePlan is a plan of the fortio app on the test cluster's nodes. Its expectations are
 // those of the cluster (8 cores and 32GiB per node) but for the number of nodes (3) and
-// the version (kubetest.Version).
-func kubePlan(t *testing.T, duration string) string {
+// the version (kubetest.Version). extra are more workload fields, one per line.
+func kubePlan(t *testing.T, duration string, extra ...string) string {
+	var more string
+	for _, l := range extra {
+		more += "  " + l + "\n"
+	}
 	return writePlan(t, `
 name: kube
 arms: [baseline, istio]
@@ -277,7 +281,7 @@ workload:
   connections: 2
   duration: `+duration+`
   warmup: 0s
-`)
+`+more)
 }
 
 // TestRunKube: smp run on a Kubernetes plan goes as far as a cluster without containers
@@ -362,22 +366,7 @@ func TestRunKube(t *testing.T) {
 func TestRunKubeAgents(t *testing.T) {
 	cl := testCluster(t)
 	bin := buildSMP(t)
-	plan := writePlan(t, `
-name: kube-agents
-arms: [baseline, istio]
-environment:
-  platform: kubernetes
-  kubernetes:
-    node_selector: {smp.dev/pool: app}
-    load_node_selector: {smp.dev/role: load}
-workload:
-  app: {kind: fortio}
-  agents: 2
-  rate: 50
-  connections: 2
-  duration: 1s
-  warmup: 0s
-`)
+	plan := kubePlan(t, "1s", "agents: 2")
 	out := filepath.Join(t.TempDir(), "result.json")
 	r := startRun(t, bin, plan, "--kubeconfig", cl.Kubeconfig, "-o", out)
 	code := r.wait(t, 3*time.Minute)

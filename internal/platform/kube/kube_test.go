@@ -734,6 +734,18 @@ func TestDiscover(t *testing.T) {
 	}
 }
 
+// loadPlan is a plan of the fortio app and a second of load at 200/s over 2 connections.
+func loadPlan(t *testing.T, a spec.Arm) *spec.Plan {
+	plan := testPlan(t, spec.AppFortio, a)
+	rate := 200.0
+	plan.Workload.Rate = &rate
+	plan.Workload.Duration = spec.Duration(time.Second)
+	zero := spec.Duration(0)
+	plan.Workload.Warmup = &zero
+	plan.Workload.Connections = 2
+	return plan
+}
+
 // TestLoadThroughPortForward: the load pod of a deployed arm is found and reached through
 // the API server's port-forward (pods/portforward, as on a real cluster), and fortio's
 // REST API, spoken over that forward, runs the load and answers with its result JSON,
@@ -747,13 +759,7 @@ func TestDiscover(t *testing.T) {
 func TestLoadThroughPortForward(t *testing.T) {
 	e := needCluster(t)
 	t.Parallel()
-	plan := testPlan(t, spec.AppFortio, arm("baseline", spec.MeshNone, ""))
-	rate := 200.0
-	plan.Workload.Rate = &rate
-	plan.Workload.Duration = spec.Duration(time.Second)
-	zero := spec.Duration(0)
-	plan.Workload.Warmup = &zero
-	plan.Workload.Connections = 2
+	plan := loadPlan(t, arm("baseline", spec.MeshNone, ""))
 	p := newTestPlatform(t, plan)
 	defer p.Close()
 	ctx := context.Background()
@@ -790,13 +796,7 @@ func TestLoadThroughPortForward(t *testing.T) {
 func TestAgentPods(t *testing.T) {
 	e := needCluster(t)
 	t.Parallel()
-	plan := testPlan(t, spec.AppFortio, arm("istio", spec.MeshIstio, ""))
-	rate := 200.0
-	plan.Workload.Rate = &rate
-	plan.Workload.Duration = spec.Duration(time.Second)
-	zero := spec.Duration(0)
-	plan.Workload.Warmup = &zero
-	plan.Workload.Connections = 2
+	plan := loadPlan(t, arm("istio", spec.MeshIstio, ""))
 	plan.Workload.Agents = 2
 	const dir = "/etc/smp/agent"
 	files := e.agentBundle.AgentFiles()
