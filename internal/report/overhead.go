@@ -161,7 +161,7 @@ func overheadTable(a *result.Analysis) *table {
 }
 
 // armsTable shows each arm's pooled figures when there is nothing to compare with. A
-// row missing for an arm (no measured trial) shows "–" in its column.
+// row missing for an arm (no measured trial) shows "—" in its column.
 func armsTable(w io.Writer, doc *result.Document, arms []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\t"+strings.Join(arms, "\t"))
@@ -184,7 +184,7 @@ func armsTable(w io.Writer, doc *result.Document, arms []string) error {
 		}
 		for _, p := range lat.Percentiles {
 			// Without a successful request the percentiles are of nothing, not 0 ms.
-			v := "–"
+			v := "—"
 			if lat.Count > 0 {
 				v = FormatMS(p.ValueMS) + " ms"
 			}
@@ -196,7 +196,7 @@ func armsTable(w io.Writer, doc *result.Document, arms []string) error {
 	for _, label := range order {
 		row := []string{label}
 		for _, col := range cols {
-			row = append(row, cmp.Or(col[label], "–"))
+			row = append(row, cmp.Or(col[label], "—"))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}

@@ -150,11 +150,11 @@ func TestArmsTableGaps(t *testing.T) {
 	}
 	for _, want := range []string{
 		"first baseline refused",
-		"latency no measurement – –",
-		"latency p50 – 0.792 ms –",
-		"latency p99.9 – 1.19 ms –",
-		"throughput – 500.2 rps 5.0 rps",
-		"error rate – 0.04% 100.00%",
+		"latency no measurement — —",
+		"latency p50 — 0.792 ms —",
+		"latency p99.9 — 1.19 ms —",
+		"throughput — 500.2 rps 5.0 rps",
+		"error rate — 0.04% 100.00%",
 	} {
 		if !lines[want] {
 			t.Errorf("no line %q (columns first, baseline, refused) in\n%s", want, buf.String())
