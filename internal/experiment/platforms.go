@@ -84,20 +84,6 @@ func newKube(plan *spec.Plan, runID string) (platform.Platform, error) {
 	return kubePlatform{Platform: p, agents: agents}, nil
 }
 
-// agentLoad is the generator of a trial whose load runs in the arm's agent pods: the
-// agents, each reached through its own port-forward.
-func (k kubePlatform) agentLoad(ctx context.Context, plan *spec.Plan, d *platform.Deployment) (generator.Generator, func(), error) {
-	addrs, stop, err := k.LoadEndpoints(ctx, d)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reach the load agents: %w", err)
-	}
-	if len(addrs) != plan.Workload.Agents {
-		stop()
-		return nil, nil, fmt.Errorf("reach the load agents: %d agent pods are ready, workload.agents is %d", len(addrs), plan.Workload.Agents)
-	}
-	return generator.Distributed{Agents: addrs, Credentials: k.agents.creds, RunID: k.agents.runID}, stop, nil
-}
-
 // describe fills the result's environment with the cluster's description: its version,
 // nodes and meshes, and the CNI (as a tool with role "cni"). A cluster that cannot be
 // described is a warning, not a failure.
@@ -132,25 +118,43 @@ func describeEnvironment(ctx context.Context, pf platform.Platform, doc *result.
 }
 
 // podLoad is implemented by platforms whose load generator runs beside the application
-// (kube: a fortio server in a pod of the arm's load namespace, reached by port-forward).
+// (kube: agent pods, or a fortio server, in the arm's load namespace, reached by
+// port-forward).
 type podLoad interface {
-	LoadEndpoint(ctx context.Context, d *platform.Deployment) (base string, stop func(), err error)
+	// trialGenerator is the generator of a trial on d: gen, or what runs in d's load
+	// pods. The warnings say when that is not the generator the plan names; stop closes
+	// what was opened.
+	trialGenerator(ctx context.Context, plan *spec.Plan, d *platform.Deployment, gen generator.Generator) (generator.Generator, func(), []string, error)
 }
 
-// trialGenerator is the generator of one trial: gen; or, on a platform whose load runs in
-// pods, the arm's agent pods (workload.agents) or the in-cluster fortio server driven
-// through its REST API. The warnings say when
-// that is not the generator the plan names. stop closes what was opened.
+// trialGenerator is the generator of one trial: gen, or, on a platform whose load runs
+// in pods, what the platform runs there.
 func trialGenerator(ctx context.Context, plan *spec.Plan, pf platform.Platform, d *platform.Deployment, gen generator.Generator) (generator.Generator, func(), []string, error) {
-	if k, ok := pf.(kubePlatform); ok && k.agents != nil {
-		gen, stop, err := k.agentLoad(ctx, plan, d)
-		return gen, stop, nil, err
+	if pl, ok := pf.(podLoad); ok {
+		return pl.trialGenerator(ctx, plan, d, gen)
 	}
-	pl, ok := pf.(podLoad)
-	if !ok || plan.Workload.Agents > 0 {
+	return gen, func() {}, nil, nil
+}
+
+// trialGenerator is, with workload.agents, the arm's agent pods, each reached through
+// its own port-forward (or gen, the agents of agent_urls); without, the in-cluster fortio
+// server driven through its REST API.
+func (k kubePlatform) trialGenerator(ctx context.Context, plan *spec.Plan, d *platform.Deployment, gen generator.Generator) (generator.Generator, func(), []string, error) {
+	switch {
+	case k.agents != nil:
+		addrs, stop, err := k.LoadEndpoints(ctx, d)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("reach the load agents: %w", err)
+		}
+		if len(addrs) != plan.Workload.Agents {
+			stop()
+			return nil, nil, nil, fmt.Errorf("reach the load agents: %d agent pods are ready, workload.agents is %d", len(addrs), plan.Workload.Agents)
+		}
+		return generator.Distributed{Agents: addrs, Credentials: k.agents.creds, RunID: k.agents.runID}, stop, nil, nil
+	case plan.Workload.Agents > 0:
 		return gen, func() {}, nil, nil
 	}
-	base, stop, err := pl.LoadEndpoint(ctx, d)
+	base, stop, err := k.LoadEndpoint(ctx, d)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("reach the load pod: %w", err)
 	}
