@@ -190,8 +190,9 @@ A plan with environment.platform: kubernetes runs on the cluster that --kubeconf
 --context name (else the plan's environment.kubeconfig and context, else $KUBECONFIG or
 ~/.kube/config and its current context, else the in-cluster service account): each arm
 gets its own namespaces, the meshes must already be installed (smp detects them and checks
-every pod's proxy container and the strict-mTLS objects), and the load runs in a pod of
-the cluster (docs/kubernetes.md). smp cleanup removes what a killed run left there.
+every pod's proxy container and the strict-mTLS objects), and the load runs in the
+cluster: workload.agents smp agent pods per arm, or else fortio's server in a pod
+(docs/kubernetes.md). smp cleanup removes what a killed run left there.
 
 --find-max (or workload.find_max) measures each arm's capacity instead of one rate: short
 open-loop steps, doubling from find_max.start_rate (halving while even that is too much),
