@@ -341,38 +341,16 @@ type reqHead struct {
 // body or a Content-Length one; anything else is for net/http.
 func (r *reqHead) parse(raw []byte) bool {
 	*r = reqHead{raw: raw}
-	line, rest, ok := h1wire.CutLine(raw)
+	method, target, rest, ok := h1wire.RequestLine(raw)
 	if !ok {
 		return false
 	}
-	sp1 := bytes.IndexByte(line, ' ')
-	if sp1 <= 0 {
-		return false
-	}
-	sp2 := bytes.IndexByte(line[sp1+1:], ' ')
-	if sp2 < 0 {
-		return false
-	}
-	r.method, r.target = line[:sp1], line[sp1+1:sp1+1+sp2]
-	if string(line[sp1+2+sp2:]) != "HTTP/1.1" || len(r.target) == 0 || r.target[0] != '/' ||
-		string(r.method) == "PRI" || string(r.method) == "CONNECT" || !h1wire.IsToken(r.method) {
-		return false
-	}
+	r.method, r.target = method, target
 	host := false
 	names := propagated()
-	for {
-		line, rest, ok = h1wire.CutLine(rest)
-		if !ok {
-			return false
-		}
-		if len(line) == 0 {
-			break
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !h1wire.IsToken(line[:colon]) {
-			return false
-		}
-		name, value := line[:colon], h1wire.TrimOWS(line[colon+1:])
+	fs := h1wire.Fields{Rest: rest}
+	for fs.Next() {
+		name, value := fs.Name, fs.Value
 		switch {
 		case h1wire.ASCIIEqualFold(name, "host"):
 			host = true
@@ -402,7 +380,7 @@ func (r *reqHead) parse(raw []byte) bool {
 			}
 		}
 	}
-	return host
+	return fs.Ended() && host
 }
 
 // h1MaxDiscard bounds the request bodies the fast path discards itself; larger ones
@@ -586,36 +564,15 @@ type respHead struct {
 
 func (r *respHead) parse(raw []byte) bool {
 	*r = respHead{contentLength: -1}
-	line, rest, ok := h1wire.CutLine(raw)
-	if !ok || len(line) < 12 || line[8] != ' ' {
+	st, http10, _, rest, ok := h1wire.StatusLine(raw)
+	if !ok || st < 200 { // 1xx: the caller sends no Expect and no Upgrade
 		return false
 	}
+	r.status, r.close = st, http10
 	keepAlive := false
-	switch string(line[:8]) {
-	case "HTTP/1.1":
-	case "HTTP/1.0":
-		r.close = true
-	default:
-		return false
-	}
-	st, err := strconv.Atoi(string(line[9:12]))
-	if err != nil || st < 200 { // 1xx: the caller sends no Expect and no Upgrade
-		return false
-	}
-	r.status = st
-	for {
-		line, rest, ok = h1wire.CutLine(rest)
-		if !ok {
-			return false
-		}
-		if len(line) == 0 {
-			break
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return false
-		}
-		name, value := line[:colon], h1wire.TrimOWS(line[colon+1:])
+	fs := h1wire.Fields{Rest: rest}
+	for fs.Next() {
+		name, value := fs.Name, fs.Value
 		switch {
 		case h1wire.ASCIIEqualFold(name, "content-length"):
 			n, ok := h1wire.ParseLength(value)
@@ -641,10 +598,10 @@ func (r *respHead) parse(raw []byte) bool {
 			r.hops = value
 		}
 	}
-	if keepAlive && string(line[:8]) == "HTTP/1.0" {
+	if keepAlive && http10 {
 		r.close = false
 	}
-	return true
+	return fs.Ended()
 }
 
 // discardN reads n bytes (n < 0: to EOF), keeping up to maxMessage of them in msg

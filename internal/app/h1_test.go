@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -191,5 +192,38 @@ func TestH1Caller(t *testing.T) {
 	}
 	if got := metric(t, a, "smp_app_upstream_calls_total", "upstream=up", "outcome=status"); got != 1 {
 		t.Errorf("counted %v failed calls, want 1", got)
+	}
+}
+
+// TestRespHead: what the HTTP/1.1 caller reads of a response head. An HTTP/1.0 reply
+// closes the connection unless it says keep-alive; a 1xx or a malformed head is not
+// taken.
+func TestRespHead(t *testing.T) {
+	for _, tc := range []struct {
+		raw    string
+		ok     bool
+		status int
+		length int64
+		close  bool
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Smp-Hops: 3\r\n\r\nok", true, 200, 2, false},
+		{"HTTP/1.1 503 Nope\r\nConnection: close\r\n\r\n", true, 503, -1, true},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", true, 200, 2, true},
+		{"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", true, 200, 2, false},
+		{"HTTP/1.1 100 Continue\r\n\r\n", false, 0, 0, false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, 0, 0, false},
+		{"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", false, 0, 0, false},
+	} {
+		var r respHead
+		// The head ends the buffer, as it can in the connection's reader.
+		raw := []byte(tc.raw)[:len(tc.raw):len(tc.raw)]
+		ok := r.parse(raw[:bytes.Index(raw, []byte("\r\n\r\n"))+4])
+		if ok != tc.ok || ok && (r.status != tc.status || r.contentLength != tc.length || r.close != tc.close) {
+			t.Errorf("%q: ok %v, status %d, length %d, close %v", tc.raw, ok, r.status, r.contentLength, r.close)
+		}
+	}
+	var r respHead
+	if !r.parse([]byte("HTTP/1.1 200 OK\r\nX-Smp-Hops: 3\r\n\r\n")) || string(r.hops) != "3" {
+		t.Errorf("hops %q", r.hops)
 	}
 }

@@ -1,7 +1,10 @@
 // Package h1wire holds what the fast HTTP/1.1 paths of the builtin app and sidecar share:
-// head parsing straight from a bufio.Reader's buffer, without net/http's allocations
-// (their CPU is what a run measures), and the HandOff listener through which they pass
-// the connections they do not serve themselves to net/http. Imports nothing of smp.
+// head parsing straight from a bufio.Reader's buffer (PeekHead, RequestLine, StatusLine,
+// Fields), without net/http's allocations (their CPU is what a run measures), and the
+// HandOff listener through which they pass the connections they do not serve themselves
+// to net/http. The parsers take only the common, unambiguous shape of HTTP/1.1 and say
+// "not mine" to anything else, which net/http then serves; FuzzHead holds them to what
+// they claim. Imports nothing of smp.
 package h1wire
 
 import (
@@ -41,6 +44,103 @@ func PeekHead(br *bufio.Reader) ([]byte, error) {
 		}
 	}
 }
+
+// RequestLine parses the request line at the start of head, in place. It accepts what
+// the fast paths serve themselves: HTTP/1.1 with an origin-form target ("/…") and a
+// token method other than CONNECT and PRI (the start of HTTP/2's preface). ok is false
+// for anything else, which they leave to net/http. rest is the header section that
+// follows the line (read it with Fields).
+func RequestLine(head []byte) (method, target, rest []byte, ok bool) {
+	line, rest, ok := CutLine(head)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	sp1 := bytes.IndexByte(line, ' ')
+	if sp1 <= 0 {
+		return nil, nil, nil, false
+	}
+	sp2 := bytes.IndexByte(line[sp1+1:], ' ')
+	if sp2 < 0 {
+		return nil, nil, nil, false
+	}
+	method, target = line[:sp1], line[sp1+1:sp1+1+sp2]
+	if string(line[sp1+2+sp2:]) != "HTTP/1.1" || len(target) == 0 || target[0] != '/' ||
+		string(method) == "CONNECT" || string(method) == "PRI" || !IsToken(method) {
+		return nil, nil, nil, false
+	}
+	return method, target, rest, true
+}
+
+// StatusLine parses the status line at the start of head, in place: "HTTP/1.1" or
+// "HTTP/1.0", a status from 100 to 599, and a reason phrase after a space, or none.
+// line is the whole status line (without CRLF), rest the header section that follows.
+func StatusLine(head []byte) (status int, http10 bool, line, rest []byte, ok bool) {
+	line, rest, ok = CutLine(head)
+	if !ok || len(line) < 12 || line[8] != ' ' || len(line) > 12 && line[12] != ' ' {
+		return 0, false, nil, nil, false
+	}
+	switch string(line[:8]) {
+	case "HTTP/1.1":
+	case "HTTP/1.0":
+		http10 = true
+	default:
+		return 0, false, nil, nil, false
+	}
+	st := line[9:12]
+	if st[0] < '1' || st[0] > '5' || st[1] < '0' || st[1] > '9' || st[2] < '0' || st[2] > '9' {
+		return 0, false, nil, nil, false
+	}
+	return int(st[0]-'0')*100 + int(st[1]-'0')*10 + int(st[2]-'0'), http10, line, rest, true
+}
+
+// Fields reads the field lines of a head's header section in place, one per Next, the
+// way bufio.Scanner reads lines:
+//
+//	fs := h1wire.Fields{Rest: rest}
+//	for fs.Next() {
+//		… fs.Name, fs.Value …
+//	}
+//	if !fs.Ended() {
+//		… malformed …
+//	}
+type Fields struct {
+	Rest []byte // what is left to read: the section as given, then what follows the current line
+
+	Line  []byte // the current field line as it came, without CRLF
+	Name  []byte // the current field's name: a token
+	Value []byte // the current field's value, without the white space around it
+	ended bool
+}
+
+// Next moves to the next field line. It returns false at the blank line that ends the
+// section (Ended then reports true, and Rest is what follows it) and at a line that is
+// not CRLF-terminated or not a token, a colon and a value, which also refuses obsolete
+// line folding (a line that starts with a space).
+func (f *Fields) Next() bool {
+	if f.ended {
+		return false
+	}
+	line, rest, ok := CutLine(f.Rest)
+	if !ok {
+		f.Rest = nil
+		return false
+	}
+	if len(line) == 0 {
+		f.Rest, f.ended = rest, true
+		return false
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || !IsToken(line[:colon]) {
+		f.Rest = nil
+		return false
+	}
+	f.Line, f.Name, f.Value, f.Rest = line, line[:colon], TrimOWS(line[colon+1:]), rest
+	return true
+}
+
+// Ended reports whether Next stopped at the blank line that ends the section, not at a
+// malformed line.
+func (f *Fields) Ended() bool { return f.ended }
 
 // CutLine splits off the first CRLF-terminated line.
 func CutLine(b []byte) (line, rest []byte, ok bool) {

@@ -63,3 +63,86 @@ func TestFieldHelpers(t *testing.T) {
 		t.Error("CutLine accepted a bare LF")
 	}
 }
+
+// TestRequestLine takes the request lines the fast paths serve and refuses the rest,
+// which net/http serves instead.
+func TestRequestLine(t *testing.T) {
+	m, tg, rest, ok := RequestLine([]byte("GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n"))
+	if !ok || string(m) != "GET" || string(tg) != "/a?b=1" || string(rest) != "Host: x\r\n\r\n" {
+		t.Fatalf("RequestLine = %q %q %q %v", m, tg, rest, ok)
+	}
+	for _, line := range []string{
+		"GET / HTTP/1.0",            // another version
+		"GET http://x/ HTTP/1.1",    // absolute form
+		"OPTIONS * HTTP/1.1",        // asterisk form
+		"CONNECT x:443 HTTP/1.1",    // authority form
+		"PRI * HTTP/2.0",            // the h2 preface
+		"PRI / HTTP/1.1",            // PRI is never served here
+		"G(T / HTTP/1.1",            // not a token
+		" GET / HTTP/1.1",           // no method
+		"GET  HTTP/1.1",             // no target
+		"GET / HTTP/1.1 ",           // trailing space
+		"GET /",                     // no version
+		"GET / HTTP/1.1\nHost: x\n", // bare LF
+	} {
+		if _, _, _, ok := RequestLine([]byte(line + "\r\n\r\n")); ok {
+			t.Errorf("RequestLine(%q) accepted", line)
+		}
+	}
+}
+
+func TestStatusLine(t *testing.T) {
+	for raw, want := range map[string]int{
+		"HTTP/1.1 200 OK\r\n\r\n":          200,
+		"HTTP/1.1 204\r\n\r\n":             204,
+		"HTTP/1.0 503 Unavailable\r\n\r\n": 503,
+		"HTTP/1.1 100 Continue\r\n\r\n":    100,
+		"HTTP/1.1 600 X\r\n\r\n":           -1,
+		"HTTP/1.1 20x OK\r\n\r\n":          -1,
+		"HTTP/1.1 2000 OK\r\n\r\n":         -1,
+		"HTTP/2.0 200 OK\r\n\r\n":          -1,
+		"HTTP/1.1  200 OK\r\n\r\n":         -1,
+		"HTTP/1.1 200 OK\n\n":              -1,
+	} {
+		st, http10, line, rest, ok := StatusLine([]byte(raw))
+		if ok != (want > 0) || ok && (st != want || string(line)+"\r\n"+string(rest) != raw || http10 != (raw[7] == '0')) {
+			t.Errorf("StatusLine(%q) = %d %v %q %q %v", raw, st, http10, line, rest, ok)
+		}
+	}
+}
+
+// TestFields reads field lines with their values trimmed, stops at the blank line
+// with the rest after it, and stops without Ended at a malformed line.
+func TestFields(t *testing.T) {
+	fs := Fields{Rest: []byte("Host: x\r\nX-A:\t a b \t\r\nEmpty:\r\n\r\nbody")}
+	var got []string
+	for fs.Next() {
+		got = append(got, string(fs.Name)+"="+string(fs.Value)+"|"+string(fs.Line))
+	}
+	want := []string{"Host=x|Host: x", "X-A=a b|X-A:\t a b \t", "Empty=|Empty:"}
+	if !fs.Ended() || string(fs.Rest) != "body" || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("Fields: %q, ended %v, rest %q", got, fs.Ended(), fs.Rest)
+	}
+	if fs.Next() || string(fs.Rest) != "body" {
+		t.Errorf("Next after the end moved on: rest %q", fs.Rest)
+	}
+	for _, bad := range []string{
+		"Host: x\r\n",                     // no blank line
+		"Host: x\r\n folded\r\n\r\n",      // obsolete line folding
+		"Host x\r\n\r\n",                  // no colon
+		": x\r\n\r\n",                     // no name
+		"Ho st: x\r\n\r\n",                // not a token
+		"Host: x\nX: y\r\n\r\n",           // bare LF
+		"Host: x\r\nBad\"Name: y\r\n\r\n", // a delimiter in the name
+	} {
+		fs := Fields{Rest: []byte(bad)}
+		for fs.Next() {
+		}
+		if fs.Ended() {
+			t.Errorf("Fields(%q) ended as if well formed", bad)
+		}
+		if fs.Next() {
+			t.Errorf("Fields(%q): Next after a malformed line went on", bad)
+		}
+	}
+}

@@ -51,24 +51,11 @@ func (h *head) reset(raw []byte) {
 // parseRequest parses a request head; false means the fast path does not take it.
 func parseRequest(raw []byte, h *head) bool {
 	h.reset(raw)
-	line, rest, ok := h1wire.CutLine(raw)
+	method, target, rest, ok := h1wire.RequestLine(raw)
 	if !ok {
 		return false
 	}
-	sp1 := bytes.IndexByte(line, ' ')
-	if sp1 <= 0 {
-		return false
-	}
-	sp2 := bytes.IndexByte(line[sp1+1:], ' ')
-	if sp2 < 0 {
-		return false
-	}
-	h.method, h.target = line[:sp1], line[sp1+1:sp1+1+sp2]
-	version := line[sp1+2+sp2:]
-	if string(version) != "HTTP/1.1" || len(h.target) == 0 || h.target[0] != '/' ||
-		string(h.method) == "CONNECT" || string(h.method) == "PRI" || !h1wire.IsToken(h.method) {
-		return false
-	}
+	h.method, h.target = method, target
 	if !h.parseFields(rest, true) {
 		return false
 	}
@@ -78,24 +65,11 @@ func parseRequest(raw []byte, h *head) bool {
 // parseResponse parses a response head from an upstream.
 func parseResponse(raw []byte, h *head) bool {
 	h.reset(raw)
-	line, rest, ok := h1wire.CutLine(raw)
-	if !ok || len(line) < 12 || line[8] != ' ' {
+	status, http10, line, rest, ok := h1wire.StatusLine(raw)
+	if !ok {
 		return false
 	}
-	switch string(line[:8]) {
-	case "HTTP/1.1":
-	case "HTTP/1.0":
-		h.http10 = true
-	default:
-		return false
-	}
-	st := line[9:12]
-	if st[0] < '1' || st[0] > '5' || st[1] < '0' || st[1] > '9' || st[2] < '0' || st[2] > '9' ||
-		(len(line) > 12 && line[12] != ' ') {
-		return false
-	}
-	h.status = int(st[0]-'0')*100 + int(st[1]-'0')*10 + int(st[2]-'0')
-	h.statusLine = line
+	h.status, h.http10, h.statusLine = status, http10, line
 	if !h.parseFields(rest, false) || h.badLength {
 		return false
 	}
@@ -109,102 +83,112 @@ func parseResponse(raw []byte, h *head) bool {
 // (RFC 9110 section 7.6.1, and what net/http/httputil.ReverseProxy removes) as
 // dropped, and records what framing and connection management need.
 func (h *head) parseFields(b []byte, request bool) bool {
-	var connTokens [8][]byte
-	nTokens := 0
-	for {
-		line, rest, ok := h1wire.CutLine(b)
+	var named connNamed
+	fs := h1wire.Fields{Rest: b}
+	for fs.Next() {
+		drop, ok := h.field(fs.Name, fs.Value, request, &named)
 		if !ok {
 			return false
 		}
-		b = rest
-		if len(line) == 0 {
-			break
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !h1wire.IsToken(line[:colon]) {
-			return false // also catches obsolete line folding (a leading space)
-		}
-		name, value := line[:colon], h1wire.TrimOWS(line[colon+1:])
-		drop := false
-		switch len(name) {
-		case 2:
-			if h1wire.ASCIIEqualFold(name, "te") {
-				drop = !h1wire.ASCIIEqualFold(value, "trailers")
-			}
-		case 4:
-			if h1wire.ASCIIEqualFold(name, "host") {
-				h.hasHost = true
-			}
-		case 6:
-			if h1wire.ASCIIEqualFold(name, "expect") {
-				h.expect = h1wire.ASCIIEqualFold(value, "100-continue")
-			}
-		case 7:
-			if h1wire.ASCIIEqualFold(name, "upgrade") {
-				h.upgrade, drop = true, true
-			} else if h1wire.ASCIIEqualFold(name, "trailer") {
-				drop = request
-			}
-		case 10:
-			if h1wire.ASCIIEqualFold(name, "connection") {
-				drop = true
-				for tok := range bytes.SplitSeq(value, []byte(",")) {
-					tok = h1wire.TrimOWS(tok)
-					switch {
-					case len(tok) == 0:
-					case h1wire.ASCIIEqualFold(tok, "close"):
-						h.close = true
-					case h1wire.ASCIIEqualFold(tok, "keep-alive"):
-						h.keepAlive = true
-					case h1wire.ASCIIEqualFold(tok, "upgrade"):
-						h.upgrade = true
-					case nTokens < len(connTokens):
-						connTokens[nTokens] = tok
-						nTokens++
-					default:
-						return false
-					}
-				}
-			} else if h1wire.ASCIIEqualFold(name, "keep-alive") {
-				drop = true
-			}
-		case 12:
-			if h1wire.ASCIIEqualFold(name, "content-type") {
-				h.grpc = len(value) >= 16 && h1wire.ASCIIEqualFold(value[:16], "application/grpc")
-			}
-		case 14:
-			if h1wire.ASCIIEqualFold(name, "content-length") {
-				n, ok := h1wire.ParseLength(value)
-				if !ok || (h.contentLength >= 0 && h.contentLength != n) {
-					h.badLength = true
-				}
-				h.contentLength = n
-			}
-		case 16:
-			if h1wire.ASCIIEqualFold(name, "proxy-connection") {
-				drop = true
-			}
-		case 17:
-			if h1wire.ASCIIEqualFold(name, "transfer-encoding") {
-				// Forwarded as it came: the body is passed on in the same coding.
-				if h1wire.ASCIIEqualFold(value, "chunked") && !h.chunked {
-					h.chunked = true
-				} else {
-					h.otherTE = true
-				}
-			}
-		case 18:
-			drop = h1wire.ASCIIEqualFold(name, "proxy-authenticate")
-		case 19:
-			drop = h1wire.ASCIIEqualFold(name, "proxy-authorization")
-		}
-		h.lines = append(h.lines, hline{line: line, name: name, drop: drop})
+		h.lines = append(h.lines, hline{line: fs.Line, name: fs.Name, drop: drop})
 	}
-	for _, tok := range connTokens[:nTokens] {
+	if !fs.Ended() {
+		return false // also obsolete line folding (a leading space)
+	}
+	for _, tok := range named.tokens[:named.n] {
 		for i := range h.lines {
 			if asciiEqualFoldBytes(h.lines[i].name, tok) {
 				h.lines[i].drop = true
 			}
+		}
+	}
+	return true
+}
+
+// connNamed holds the header names that Connection lists as hop-by-hop (beyond close,
+// keep-alive and upgrade): the fast path takes up to eight.
+type connNamed struct {
+	tokens [8][]byte
+	n      int
+}
+
+// field records what one header field means for framing and connection management
+// and tells whether it is hop-by-hop (drop). ok is false for a head the fast path
+// leaves to net/http.
+func (h *head) field(name, value []byte, request bool, named *connNamed) (drop, ok bool) {
+	switch len(name) { // the length first: most fields are none of these
+	case 2:
+		if h1wire.ASCIIEqualFold(name, "te") {
+			drop = !h1wire.ASCIIEqualFold(value, "trailers")
+		}
+	case 4:
+		if h1wire.ASCIIEqualFold(name, "host") {
+			h.hasHost = true
+		}
+	case 6:
+		if h1wire.ASCIIEqualFold(name, "expect") {
+			h.expect = h1wire.ASCIIEqualFold(value, "100-continue")
+		}
+	case 7:
+		if h1wire.ASCIIEqualFold(name, "upgrade") {
+			h.upgrade, drop = true, true
+		} else if h1wire.ASCIIEqualFold(name, "trailer") {
+			drop = request
+		}
+	case 10:
+		if h1wire.ASCIIEqualFold(name, "connection") {
+			return true, h.connection(value, named)
+		}
+		drop = h1wire.ASCIIEqualFold(name, "keep-alive")
+	case 12:
+		if h1wire.ASCIIEqualFold(name, "content-type") {
+			h.grpc = len(value) >= 16 && h1wire.ASCIIEqualFold(value[:16], "application/grpc")
+		}
+	case 14:
+		if h1wire.ASCIIEqualFold(name, "content-length") {
+			n, ok := h1wire.ParseLength(value)
+			if !ok || (h.contentLength >= 0 && h.contentLength != n) {
+				h.badLength = true
+			}
+			h.contentLength = n
+		}
+	case 16:
+		drop = h1wire.ASCIIEqualFold(name, "proxy-connection")
+	case 17:
+		if h1wire.ASCIIEqualFold(name, "transfer-encoding") {
+			// Forwarded as it came: the body is passed on in the same coding.
+			if h1wire.ASCIIEqualFold(value, "chunked") && !h.chunked {
+				h.chunked = true
+			} else {
+				h.otherTE = true
+			}
+		}
+	case 18:
+		drop = h1wire.ASCIIEqualFold(name, "proxy-authenticate")
+	case 19:
+		drop = h1wire.ASCIIEqualFold(name, "proxy-authorization")
+	}
+	return drop, true
+}
+
+// connection reads a Connection header's options; false when it names more headers
+// than named holds.
+func (h *head) connection(value []byte, named *connNamed) bool {
+	for tok := range bytes.SplitSeq(value, []byte(",")) {
+		tok = h1wire.TrimOWS(tok)
+		switch {
+		case len(tok) == 0:
+		case h1wire.ASCIIEqualFold(tok, "close"):
+			h.close = true
+		case h1wire.ASCIIEqualFold(tok, "keep-alive"):
+			h.keepAlive = true
+		case h1wire.ASCIIEqualFold(tok, "upgrade"):
+			h.upgrade = true
+		case named.n < len(named.tokens):
+			named.tokens[named.n] = tok
+			named.n++
+		default:
+			return false
 		}
 	}
 	return true
