@@ -47,9 +47,10 @@ func PeekHead(br *bufio.Reader) ([]byte, error) {
 
 // RequestLine parses the request line at the start of head, in place. It accepts what
 // the fast paths serve themselves: HTTP/1.1 with an origin-form target ("/…") and a
-// token method other than CONNECT and PRI (the start of HTTP/2's preface). ok is false
-// for anything else, which they leave to net/http. rest is the header section that
-// follows the line (read it with Fields).
+// token method other than CONNECT and PRI (the start of HTTP/2's preface), and no
+// control character in the target (net/http answers 400 to one). ok is false for
+// anything else, which they leave to net/http. rest is the header section that follows
+// the line (read it with Fields).
 func RequestLine(head []byte) (method, target, rest []byte, ok bool) {
 	line, rest, ok := CutLine(head)
 	if !ok {
@@ -64,7 +65,7 @@ func RequestLine(head []byte) (method, target, rest []byte, ok bool) {
 		return nil, nil, nil, false
 	}
 	method, target = line[:sp1], line[sp1+1:sp1+1+sp2]
-	if string(line[sp1+2+sp2:]) != "HTTP/1.1" || len(target) == 0 || target[0] != '/' ||
+	if string(line[sp1+2+sp2:]) != "HTTP/1.1" || len(target) == 0 || target[0] != '/' || hasCTL(target) ||
 		string(method) == "CONNECT" || string(method) == "PRI" || !IsToken(method) {
 		return nil, nil, nil, false
 	}
@@ -115,7 +116,9 @@ type Fields struct {
 // Next moves to the next field line. It returns false at the blank line that ends the
 // section (Ended then reports true, and Rest is what follows it) and at a line that is
 // not CRLF-terminated or not a token, a colon and a value, which also refuses obsolete
-// line folding (a line that starts with a space).
+// line folding (a line that starts with a space). A value may not hold a control
+// character other than a tab: net/http refuses one, and a bare CR passed on could end
+// the line early for the next hop.
 func (f *Fields) Next() bool {
 	if f.ended {
 		return false
@@ -130,7 +133,7 @@ func (f *Fields) Next() bool {
 		return false
 	}
 	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 || !IsToken(line[:colon]) {
+	if colon <= 0 || !IsToken(line[:colon]) || hasCTL(line[colon+1:]) {
 		f.Rest = nil
 		return false
 	}
@@ -188,6 +191,16 @@ func IsToken(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// hasCTL reports whether b holds an ASCII control character other than a tab.
+func hasCTL(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // ASCIIEqualFold compares b with the lower-case ASCII string s, ignoring case.

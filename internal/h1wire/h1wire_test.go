@@ -84,6 +84,9 @@ func TestRequestLine(t *testing.T) {
 		"GET / HTTP/1.1 ",           // trailing space
 		"GET /",                     // no version
 		"GET / HTTP/1.1\nHost: x\n", // bare LF
+		"GET /a\rb HTTP/1.1",        // a control character in the target
+		"GET /a\x00 HTTP/1.1",
+		"GET /\x7f HTTP/1.1",
 	} {
 		if _, _, _, ok := RequestLine([]byte(line + "\r\n\r\n")); ok {
 			t.Errorf("RequestLine(%q) accepted", line)
@@ -114,12 +117,12 @@ func TestStatusLine(t *testing.T) {
 // TestFields reads field lines with their values trimmed, stops at the blank line
 // with the rest after it, and stops without Ended at a malformed line.
 func TestFields(t *testing.T) {
-	fs := Fields{Rest: []byte("Host: x\r\nX-A:\t a b \t\r\nEmpty:\r\n\r\nbody")}
+	fs := Fields{Rest: []byte("Host: x\r\nX-A:\t a\tb \t\r\nEmpty:\r\nUTF-8: \xc3\xa9\r\n\r\nbody")}
 	var got []string
 	for fs.Next() {
 		got = append(got, string(fs.Name)+"="+string(fs.Value)+"|"+string(fs.Line))
 	}
-	want := []string{"Host=x|Host: x", "X-A=a b|X-A:\t a b \t", "Empty=|Empty:"}
+	want := []string{"Host=x|Host: x", "X-A=a\tb|X-A:\t a\tb \t", "Empty=|Empty:", "UTF-8=\xc3\xa9|UTF-8: \xc3\xa9"}
 	if !fs.Ended() || string(fs.Rest) != "body" || strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("Fields: %q, ended %v, rest %q", got, fs.Ended(), fs.Rest)
 	}
@@ -134,6 +137,9 @@ func TestFields(t *testing.T) {
 		"Ho st: x\r\n\r\n",                // not a token
 		"Host: x\nX: y\r\n\r\n",           // bare LF
 		"Host: x\r\nBad\"Name: y\r\n\r\n", // a delimiter in the name
+		"X: a\rInjected: 1\r\n\r\n",       // a bare CR in a value
+		"X: a\x00b\r\n\r\n",               // NUL
+		"X: \x7f\r\n\r\n",                 // DEL
 	} {
 		fs := Fields{Rest: []byte(bad)}
 		for fs.Next() {

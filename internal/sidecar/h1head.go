@@ -10,7 +10,8 @@ import (
 // slice points into the bufio.Reader's buffer and stays valid until the reader is
 // advanced, so parsing copies and allocates nothing. The parser accepts the common,
 // unambiguous shape of HTTP/1.1 (CRLF line endings, origin-form targets, a Host header,
-// at most one Content-Length, Transfer-Encoding exactly "chunked") and reports
+// at most one Content-Length, Transfer-Encoding exactly "chunked", no control character
+// but tabs in targets and values: h1wire's parsers) and reports
 // anything else as "not mine", so that net/http, which knows every corner of the
 // protocol, serves the connection instead.
 

@@ -379,6 +379,27 @@ func TestH1FallsBackToNetHTTP(t *testing.T) {
 	}
 }
 
+// TestH1RefusesControlCharacters: a control character in the target or a bare CR in a
+// header value is never passed to the upstream (where a CR could end the line early):
+// the fast path leaves the head to net/http, which answers 400.
+func TestH1RefusesControlCharacters(t *testing.T) {
+	up := startScripted(t, okReply)
+	a := h1Sidecar(t, up.addr)
+	for _, req := range []string{
+		"GET /x HTTP/1.1\r\nHost: a\r\nX-A: 1\rX-Injected: 1\r\n\r\n",
+		"GET /x\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
+	} {
+		rc := dialRaw(t, a.Outbounds[0])
+		rc.send(t, req)
+		if resp, _ := rc.read(t, "GET"); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%q: reply %d, want 400", req, resp.StatusCode)
+		}
+	}
+	if n := up.conns.Load(); n != 0 {
+		t.Errorf("the upstream saw %d connections", n)
+	}
+}
+
 // TestH1ShutdownClosesIdleConnections: Run returns promptly with a keep-alive client
 // connected, and the client sees its connection closed.
 func TestH1ShutdownClosesIdleConnections(t *testing.T) {
