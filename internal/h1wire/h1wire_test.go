@@ -152,3 +152,14 @@ func TestFields(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenChars: the mask holds exactly the visible ASCII characters that are not
+// RFC 9110 delimiters.
+func TestTokenChars(t *testing.T) {
+	for c := range 256 {
+		want := c > ' ' && c < 0x7f && !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, rune(c))
+		if isTokenChar(byte(c)) != want {
+			t.Errorf("isTokenChar(%q) = %v", rune(c), !want)
+		}
+	}
+}
