@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -72,10 +73,16 @@ type h2Factory struct {
 	grpc   bool
 	tls    *tls.Config
 	dialer net.Dialer
-	block  []byte // pre-encoded request header block
-	body   []byte // DATA payload of every request; nil = none (END_STREAM on HEADERS)
-	sent   int64  // added to bytesSent per request (h2: body; gRPC: message)
-	slack  time.Duration
+	// The request's header block, encoded once per run in three forms (see
+	// encodeBlocks): block never touches the dynamic table, first adds every
+	// field that is not in the static table to it, and indexed refers to
+	// those entries. A link sends first once, then indexed; a link whose
+	// server allows a dynamic table smaller than tableSize sends block.
+	block, first, indexed []byte
+	tableSize             uint32 // dynamic table bytes first fills; 0 = no indexed form
+	body                  []byte // DATA payload of every request; nil = none (END_STREAM on HEADERS)
+	sent                  int64  // added to bytesSent per request (h2: body; gRPC: message)
+	slack                 time.Duration
 
 	slots   []*h2Slot
 	streams []*h2Stream
@@ -146,8 +153,66 @@ func newH2Factory(r *run) (*h2Factory, error) {
 		}
 		f.sent = int64(len(c.Body))
 	}
-	f.block = encodeStaticBlock(append(fields, extra...))
+	fields = append(fields, extra...)
+	f.block = encodeStaticBlock(fields)
+	f.first, f.indexed, f.tableSize = encodeIndexedBlocks(fields)
 	return f, nil
+}
+
+// hpackDefaultTable is SETTINGS_HEADER_TABLE_SIZE until the server says
+// otherwise (RFC 9113 §6.5.2), and the size the encoder starts with.
+const hpackDefaultTable = 4096
+
+// encodeIndexedBlocks encodes fields twice with one HPACK encoder: the first
+// block inserts every field that has no exact static-table match into the
+// dynamic table (literal with incremental indexing), the second refers to
+// them by index. On a connection that sends first once and then only
+// indexed, the server decodes each request from one-byte references instead
+// of Huffman-decoding and allocating :authority, user-agent and the like
+// again: what nghttp2 (h2load), browsers and grpc-go do. Measured with
+// callgrind on nginx 1.22 (16 connections × 10 streams): 12,406 instructions
+// per request with never-indexed literals, 11,376 with h2load's encoder.
+// Credentials (authorization, cookie) stay never-indexed literals, as RFC
+// 7541 §7.1.3 advises. It returns no indexed form (nil, nil, 0) when the
+// fields do not fit the default table, which a third encoding detects: the
+// indexed block would then change from one request to the next.
+func encodeIndexedBlocks(fields []hpack.HeaderField) (first, indexed []byte, size uint32) {
+	var b bytes.Buffer
+	enc := hpack.NewEncoder(&b)
+	encode := func() []byte {
+		b.Reset()
+		for _, hf := range fields {
+			hf.Sensitive = neverIndexed(hf.Name)
+			_ = enc.WriteField(hf) // writes to a bytes.Buffer cannot fail
+		}
+		return bytes.Clone(b.Bytes())
+	}
+	first, indexed = encode(), encode()
+	if !bytes.Equal(indexed, encode()) {
+		return nil, nil, 0
+	}
+	for _, hf := range fields {
+		if !neverIndexed(hf.Name) && !inStaticTable(hf) {
+			size += hf.Size()
+		}
+	}
+	if size == 0 || size > hpackDefaultTable {
+		return nil, nil, 0
+	}
+	return first, indexed, size
+}
+
+// neverIndexed names the fields sent as never-indexed literals.
+func neverIndexed(name string) bool {
+	return name == "authorization" || name == "proxy-authorization" || name == "cookie"
+}
+
+// inStaticTable reports whether hf is an exact entry of HPACK's static
+// table, which the encoder indexes without touching the dynamic table.
+func inStaticTable(hf hpack.HeaderField) bool {
+	var b bytes.Buffer
+	_ = hpack.NewEncoder(&b).WriteField(hf)
+	return b.Len() == 1 && b.Bytes()[0]&0x80 != 0
 }
 
 // encodeStaticBlock HPACK-encodes fields without adding anything to the
@@ -318,7 +383,7 @@ func (f *h2Factory) dial(ctx context.Context, sl *h2Slot) (*h2Link, error) {
 		}
 		nc = tc
 	}
-	l := &h2Link{f: f, nc: nc, nextID: 1, maxStreams: math.MaxUint32, peerInitWin: 65535, sendWin: 65535,
+	l := &h2Link{f: f, nc: nc, nextID: 1, maxStreams: math.MaxUint32, peerInitWin: 65535, sendWin: 65535, peerTable: hpackDefaultTable,
 		peerMaxFrame: h2MinMaxFrame, rbuf: make([]byte, h2ReadBuf), wbuf: make([]byte, 0, 4096), spare: make([]byte, 0, 4096),
 		waiters: make([]*h2Stream, 0, sl.streams)}
 	l.table.init(sl.streams)
@@ -426,6 +491,14 @@ type h2Link struct {
 	sendWin      int64
 	peerInitWin  int64
 	peerMaxFrame int
+	// HPACK encoder state (see h2Factory.first): peerTable is the server's
+	// SETTINGS_HEADER_TABLE_SIZE; indexedSent says first went out, so
+	// indexed may follow; noIndex keeps the link on the never-indexed block
+	// once the server shrank its table; tableUpdate asks for a dynamic
+	// table size update (to 0) at the start of the next block.
+	peerTable                         uint32
+	indexedSent, noIndex, tableUpdate bool
+	hdrScratch                        []byte
 
 	// Owned by the reader (and by handshake before it starts).
 	rbuf        []byte
@@ -617,6 +690,20 @@ func (s *h2Stream) close() { s.f.abortAll() }
 func (l *h2Link) appendHeadersLocked(s *h2Stream) {
 	f := l.f
 	block := f.block
+	switch {
+	case l.indexedSent:
+		block = f.indexed
+	case f.first != nil && !l.noIndex && l.peerTable >= hpackDefaultTable:
+		block = f.first
+		l.indexedSent = true
+	}
+	if l.tableUpdate {
+		// A dynamic table size update to 0 (RFC 7541 §6.3): the server
+		// lowered SETTINGS_HEADER_TABLE_SIZE below what the encoder may use.
+		l.tableUpdate = false
+		l.hdrScratch = append(append(l.hdrScratch[:0], 0x20), block...)
+		block = l.hdrScratch
+	}
 	flags := http2.FlagHeadersEndHeaders
 	if f.body == nil {
 		flags |= http2.FlagHeadersEndStream
@@ -1057,6 +1144,13 @@ func (l *h2Link) applySettingsLocked(p []byte) error {
 			l.peerInitWin = int64(v)
 			l.table.each(func(s *h2Stream) { s.sendWin += delta })
 			l.unblockLocked()
+		case http2.SettingHeaderTableSize:
+			l.peerTable = v
+			if v < hpackDefaultTable && !l.noIndex {
+				// Our encoder may have used up to the default: from the next
+				// block on it uses nothing, and says so once.
+				l.noIndex, l.indexedSent, l.tableUpdate = true, false, true
+			}
 		case http2.SettingMaxFrameSize:
 			if v < h2MinMaxFrame || v > 1<<24-1 {
 				return &protocolError{"h2: bad SETTINGS_MAX_FRAME_SIZE"}

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,4 +145,171 @@ func absDiff(a, b int64) int64 {
 		return a - b
 	}
 	return b - a
+}
+
+// hpackServer answers every request with 200 "ok" and hands check each
+// request's header block, the fields a per-connection HPACK decoder made
+// of it (or its error), and the connection's request count (from 1). After
+// request shrinkAfter (0: never) it sends SETTINGS_HEADER_TABLE_SIZE 0 and,
+// once the client acknowledges it, lowers its decoder's limit to 0.
+func hpackServer(t *testing.T, settings []http2.Setting, shrinkAfter int,
+	check func(block []byte, fields []hpack.HeaderField, err error, n int, shrunk bool)) *rawServer {
+	return newRawServer(t, func(c net.Conn, _ <-chan struct{}) {
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, preface); err != nil {
+			return
+		}
+		fr := http2.NewFramer(c, c)
+		if fr.WriteSettings(settings...) != nil {
+			return
+		}
+		table := uint32(hpackDefaultTable)
+		for _, s := range settings {
+			if s.ID == http2.SettingHeaderTableSize {
+				table = s.Val
+			}
+		}
+		dec := hpack.NewDecoder(table, nil) // keeps no entry larger than table
+
+		n, sentShrink, shrunk := 0, false, false
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+				} else if sentShrink && !shrunk {
+					shrunk = true
+					dec.SetAllowedMaxDynamicTableSize(0)
+				}
+			case *http2.HeadersFrame:
+				n++
+				block := f.HeaderBlockFragment()
+				fields, err := dec.DecodeFull(block)
+				check(block, fields, err, n, shrunk)
+				if answerOK(fr, f.StreamID) != nil {
+					return
+				}
+				if n == shrinkAfter {
+					sentShrink = true
+					if fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0}) != nil {
+						return
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestH2IndexesRequestHeaders: the first request of a connection adds its
+// fields to the server's dynamic table and every later one refers to them,
+// so the server decodes a few index bytes instead of Huffman literals; the
+// decoded fields are the same every time, and a credential stays a
+// never-indexed literal. Without the indexed blocks every request's block
+// is as long as the first and the length check fails.
+func TestH2IndexesRequestHeaders(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var firstLen, maxLater, bad int
+	var problems []string
+	srv := hpackServer(t, nil, 0, func(block []byte, fields []hpack.HeaderField, err error, n int, _ bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if msg := checkFields(fields, err); msg != "" {
+			bad++
+			problems = append(problems, msg)
+		}
+		if n == 1 {
+			firstLen = len(block)
+		} else {
+			maxLater = max(maxLater, len(block))
+		}
+	})
+	res := mustRun(t, Config{Target: srv.URL(), Protocol: H2C, Connections: 1, Streams: 4, Duration: 150 * time.Millisecond,
+		Headers: []string{"X-Tenant: blue", "Authorization: Bearer secret"}})
+	mu.Lock()
+	defer mu.Unlock()
+	if res.Measure.OK < 10 || bad > 0 {
+		t.Fatalf("%d ok, %d bad blocks: %v", res.Measure.OK, bad, problems[:min(len(problems), 3)])
+	}
+	// Indexed: one byte per field, plus the authorization literal (~25 bytes).
+	if maxLater*2 > firstLen {
+		t.Errorf("later header blocks up to %d bytes against %d for the first: not indexed", maxLater, firstLen)
+	}
+}
+
+// checkFields says what is wrong with one decoded request, or "".
+func checkFields(fields []hpack.HeaderField, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	want := map[string]string{":method": "GET", ":scheme": "http", ":path": "/", "user-agent": "smp",
+		"x-tenant": "blue", "authorization": "Bearer secret"}
+	got := map[string]string{}
+	for _, f := range fields {
+		got[f.Name] = f.Value
+		if f.Name == "authorization" && !f.Sensitive {
+			return "authorization was not a never-indexed literal"
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			return fmt.Sprintf("%s = %q, want %q (%v)", k, got[k], v, fields)
+		}
+	}
+	if got[":authority"] == "" {
+		return "no :authority"
+	}
+	return ""
+}
+
+// TestH2HonoursHeaderTableSize: a server that allows no dynamic table,
+// from the start or from the fourth request on, still decodes every
+// request; after it lowers the limit, the next block starts with a dynamic
+// table size update (RFC 7541 §4.2). Sending indexed references to a table
+// the server does not keep fails the decode ("invalid indexed
+// representation").
+func TestH2HonoursHeaderTableSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		settings    []http2.Setting
+		shrinkAfter int
+	}{
+		{"zero from the start", []http2.Setting{{ID: http2.SettingHeaderTableSize, Val: 0}}, 0},
+		{"shrunk after 3 requests", nil, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var problems []string
+			afterShrink := 0
+			srv := hpackServer(t, tc.settings, tc.shrinkAfter, func(block []byte, fields []hpack.HeaderField, err error, n int, shrunk bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				if msg := checkFields(fields, err); msg != "" {
+					problems = append(problems, fmt.Sprintf("request %d: %s", n, msg))
+				}
+				if shrunk {
+					if afterShrink == 0 && (len(block) == 0 || block[0] != 0x20) {
+						problems = append(problems, fmt.Sprintf("request %d: first block after the shrink starts with %#x, not a size update", n, block[:1]))
+					}
+					afterShrink++
+				}
+			})
+			res := mustRun(t, Config{Target: srv.URL(), Protocol: H2C, Connections: 1, Streams: 1, Duration: 150 * time.Millisecond,
+				Headers: []string{"X-Tenant: blue", "Authorization: Bearer secret"}})
+			mu.Lock()
+			defer mu.Unlock()
+			if len(problems) > 0 {
+				t.Fatalf("%d problems, first: %v", len(problems), problems[:min(len(problems), 3)])
+			}
+			if res.Measure.OK < 10 || tc.shrinkAfter > 0 && afterShrink < 5 {
+				t.Fatalf("%d ok, %d after the shrink", res.Measure.OK, afterShrink)
+			}
+		})
+	}
 }
