@@ -292,9 +292,23 @@ type LoadStats struct {
 	Streams          int     `json:"streams,omitempty"`
 	// RateHeld is false when the generator could not keep to the schedule (achieved rate
 	// short of the requested one, or requests leaving late); RateWarning says why.
-	RateHeld    bool    `json:"rate_held"`
-	RateWarning string  `json:"rate_warning,omitempty"`
-	DurationMS  float64 `json:"duration_ms"`
+	RateHeld    bool   `json:"rate_held"`
+	RateWarning string `json:"rate_warning,omitempty"`
+	// LateCause says why requests left late when the rate was not held for that
+	// reason: "engine" (the generator's CPU was saturated, or it started requests it
+	// was ready for late), "machine" (other processes kept it off the CPU) or
+	// "connections" (every connection was busy waiting for the target).
+	LateCause  string  `json:"late_cause,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+	// GeneratorCPUMcores is the generator's own CPU over the measured phase (the
+	// builtin engine's process), in millicores; SpinUS is the busy-wait per request
+	// it used at the requested rate to keep its CPU awake at light load (0: none).
+	GeneratorCPUMcores float64 `json:"generator_cpu_mcores,omitempty"`
+	SpinUS             float64 `json:"spin_us,omitempty"`
+	// ReadyLagP99MS is the start-lag p99 of the requests whose worker was ready
+	// and waiting for them: the builtin engine's own lateness, without the time
+	// requests waited for a free connection.
+	ReadyLagP99MS float64 `json:"ready_lag_p99_ms,omitempty"`
 	// Schedule describes a seeded arrival schedule (poisson, uniform, realworld, or any
 	// with a request mix) so that it can be recognised and replayed.
 	Schedule *Schedule `json:"schedule,omitempty"`

@@ -33,6 +33,11 @@ type collector struct {
 
 	prevDone, prevFailed int64
 	series               []Point
+
+	// The process's usage where the measured phase started (valid once
+	// measuring is set) and where the run stopped.
+	measuring   bool
+	first, last selfUsage
 }
 
 func newCollector(r *run, workers []*worker) *collector {
@@ -44,6 +49,31 @@ func newCollector(r *run, workers []*worker) *collector {
 	}
 }
 
+// startMeasure samples the process's usage once, when the measured phase starts.
+func (c *collector) startMeasure() {
+	if !c.measuring {
+		c.measuring = true
+		c.first = c.r.sampleSelf()
+	}
+}
+
+// generator is what the engine cost over the measured phase (zero when it never started).
+func (c *collector) generator() GeneratorStats {
+	r := c.r
+	g := GeneratorStats{CPUs: runtime.GOMAXPROCS(0), Spin: r.spinAt(r.warmEnd), RunDelay: -1}
+	if !c.measuring || c.last.at <= c.first.at {
+		return g
+	}
+	g.Wall = c.last.at - c.first.at
+	if c.first.cpu >= 0 && c.last.cpu >= 0 {
+		g.CPU = c.last.cpu - c.first.cpu
+	}
+	if c.first.runDelay >= 0 && c.last.runDelay >= 0 {
+		g.RunDelay = c.last.runDelay - c.first.runDelay
+	}
+	return g
+}
+
 // watch ticks until the workers are done. When ctx is cancelled it calls
 // abort and reports true.
 func (c *collector) watch(ctx context.Context, done <-chan struct{}, abort func()) bool {
@@ -51,6 +81,9 @@ func (c *collector) watch(ctx context.Context, done <-chan struct{}, abort func(
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	aborted := false
+	if r.warmEnd == 0 {
+		c.startMeasure()
+	}
 	for next := c.nextTick(0); ; next = c.nextTick(next) {
 		for {
 			wake := next
@@ -77,6 +110,9 @@ func (c *collector) watch(ctx context.Context, done <-chan struct{}, abort func(
 			}
 		}
 		c.tick(next, false)
+		if next >= r.warmEnd {
+			c.startMeasure()
+		}
 	}
 }
 
@@ -200,5 +236,8 @@ func (c *collector) progress(now time.Duration, ph Phase, p Point) {
 
 // finish records the last, partial interval once the workers have stopped.
 func (c *collector) finish(now time.Duration) {
+	if c.measuring {
+		c.last = c.r.sampleSelf()
+	}
 	c.tick(now, true)
 }

@@ -69,12 +69,24 @@
 // process is idle: the netpoller rounds its sleep up to whole
 // milliseconds). The timerfd is armed from inside RawConn.Read's callback,
 // so a wait costs one syscall and no speculative read (sleep_linux.go).
-// Config.Spin busy-waits the last part of each wait and, over HTTP/1.1 on
+// Spinning busy-waits the last part of each wait and, over HTTP/1.1 on
 // TCP, busy-polls for the response as long before parking: at light load
 // both CPUs idle between requests, and waking from idle (tens of µs on a
-// VM) would otherwise be measured. Spinning holds the CPU, so it suits light
-// rates (bench/compare.sh uses 100µs at 1000/s), not rates near the
-// generator's capacity.
+// VM) would otherwise be measured. Spinning holds the CPU, so by default
+// (Config.Spin 0) it is sized by the rate to cost at most 15% of one core
+// and is off above ~15k/s (spin.go); the result reports the spin and the
+// generator's own CPU (Result.Generator).
+//
+// # Why requests left late
+//
+// Each request's start lag is charged to the engine when its worker was
+// free when the request was due (PhaseResult.ReadyLag), else to its
+// connection, which was still waiting for the previous response. With the
+// process's CPU time and its threads' run delay (schedstat) over the
+// measured phase, Result.LateCause names the cause of a lag p99 above
+// MaxStartLag: the engine (its CPU saturated, or late for requests it was
+// ready for), the machine (other processes held the CPU its threads
+// waited for) or the connections (the target).
 //
 // Measured on the 2-core bench machine (generator and nginx pinned to one
 // core each): start-lag p50 14–20µs and p99 35–90µs at 10k/s. Higher open

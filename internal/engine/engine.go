@@ -58,6 +58,12 @@ func statusOK(k int) bool {
 // writes them while it runs; they are read after it stops.
 type phaseStats struct {
 	latency, service, lag, errLatency *hist.Histogram
+	// readyLag is the start lag of the slots whose worker was free when they
+	// were due: the engine's own lateness (see PhaseResult.ReadyLag).
+	// readyLagSum and busyLagSum add up the start lag of those slots and of
+	// the others, which waited for their connection's previous response.
+	readyLag                *hist.Histogram
+	readyLagSum, busyLagSum time.Duration
 
 	requests, ok, failed, overflow int64
 	bytesSent, bytesRecv           int64
@@ -72,7 +78,7 @@ type phaseStats struct {
 }
 
 func newPhaseStats() *phaseStats {
-	return &phaseStats{latency: hist.New(), service: hist.New(), lag: hist.New(), errLatency: hist.New()}
+	return &phaseStats{latency: hist.New(), service: hist.New(), lag: hist.New(), errLatency: hist.New(), readyLag: hist.New()}
 }
 
 // newPhaseStats adds what this run records beyond the basics.
@@ -103,6 +109,8 @@ type worker struct {
 	fine   *preciseTimer // the last coarseSlack of each wait
 	phases [2]*phaseStats
 	hint   int // schedule segment hint
+	// lastDone is when the worker's previous request ended (offset from base).
+	lastDone time.Duration
 	// key numbers a closed-loop worker's requests for the mixer: worker index
 	// in the top bits, a count below.
 	key uint64
@@ -132,9 +140,12 @@ type run struct {
 	hardStop time.Duration // nothing is sent after this; in-flight requests time out by it
 
 	maxInflight float64
-	spin        time.Duration
-	stats       *sharedStats
-	mix         *mixer // nil: every request is variant 0
+	// constRate is the rate of a schedule whose rate never changes (0
+	// otherwise), and constSpin the automatic spin at it (see spinAt).
+	constRate float64
+	constSpin time.Duration
+	stats     *sharedStats
+	mix       *mixer // nil: every request is variant 0
 }
 
 func (r *run) since() time.Duration { return time.Since(r.base) }
@@ -162,10 +173,13 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine config: target: %w", err)
 	}
-	r := &run{cfg: c, ep: ep, open: c.Rate > 0 || c.Arrival.Pattern == Step, spin: c.Spin, stats: &sharedStats{}}
+	r := &run{cfg: c, ep: ep, open: c.Rate > 0 || c.Arrival.Pattern == Step, stats: &sharedStats{}}
 	r.maxInflight = float64(c.MaxInflight)
 	if r.open {
 		r.sched = schedule{proc: newProcess(c.Arrival), shape: newShape(c)}
+		if c.Arrival.Pattern == Constant || c.Arrival.Pattern == Poisson || c.Arrival.Pattern == Uniform {
+			r.constRate, r.constSpin = c.Rate, autoSpin(c.Rate)
+		}
 	}
 	r.mix = newMixer(c)
 
@@ -285,7 +299,7 @@ func (w *worker) loop(ctx context.Context) {
 				v = r.mix.pick(w.key)
 				w.key++
 			}
-			w.send(ctx, now, now, v)
+			w.send(ctx, now, now, v, false)
 		}
 		return
 	}
@@ -295,6 +309,8 @@ func (w *worker) loop(ctx context.Context) {
 			return
 		}
 		now := r.since()
+		// Free when the slot was due: any lag is the engine's, not the target's.
+		ready := w.lastDone <= at
 		if late := now - at; late > 0 {
 			if late > r.cfg.Timeout || (r.maxInflight > 0 && r.sched.shape.countAt(now.Seconds())-n > r.maxInflight) {
 				ps := w.phases[r.phaseOf(at)]
@@ -312,25 +328,26 @@ func (w *worker) loop(ctx context.Context) {
 		if r.mix != nil {
 			v = r.mix.pick(math.Float64bits(n))
 		}
-		w.send(ctx, at, r.since(), v)
+		w.send(ctx, at, r.since(), v, ready)
 	}
 }
 
 // wait blocks until offset at, or returns false when ctx ends first. It
 // sleeps on the worker's timer while the deadline is far, then on its
-// timerfd (see preciseTimer), then spins the last Config.Spin.
+// timerfd (see preciseTimer), then spins the last r.spinAt(at).
 func (w *worker) wait(ctx context.Context, at time.Duration) bool {
 	r := w.r
+	spin := r.spinAt(at)
 	for {
 		d := at - r.since()
 		if d <= 0 {
 			return true
 		}
-		if d > coarseSlack+r.spin || (w.fine == nil && d > r.spin) {
+		if d > coarseSlack+spin || (w.fine == nil && d > spin) {
 			// Go's timers can fire up to ~1ms late when the process is idle
 			// (the netpoller sleeps in whole milliseconds), so the timer only
 			// gets us to within coarseSlack of the deadline.
-			w.timer.Reset(d - coarseSlack - r.spin)
+			w.timer.Reset(d - coarseSlack - spin)
 			select {
 			case <-ctx.Done():
 				w.timer.Stop()
@@ -339,8 +356,8 @@ func (w *worker) wait(ctx context.Context, at time.Duration) bool {
 			}
 			continue
 		}
-		if d > r.spin {
-			w.fine.sleep(d - r.spin)
+		if d > spin {
+			w.fine.sleep(d - spin)
 			continue
 		}
 		for r.since() < at {
@@ -351,8 +368,9 @@ func (w *worker) wait(ctx context.Context, at time.Duration) bool {
 }
 
 // send performs one request intended at `intended` and actually started at
-// `actual` (both offsets from base) and records it.
-func (w *worker) send(ctx context.Context, intended, actual time.Duration, variant int) {
+// `actual` (both offsets from base) and records it. ready says the worker
+// was free when the slot was due (so its lag is the engine's own).
+func (w *worker) send(ctx context.Context, intended, actual time.Duration, variant int, ready bool) {
 	r := w.r
 	ph := r.phaseOf(intended)
 	ps := w.phases[ph]
@@ -360,6 +378,7 @@ func (w *worker) send(ctx context.Context, intended, actual time.Duration, varia
 	w.live.started.Add(1)
 	status, err := w.caller.do(ctx, ps, deadline, variant)
 	done := r.since()
+	w.lastDone = done
 	w.live.done[ph].Add(1)
 	if err != nil && ctx.Err() != nil {
 		// Interrupted by cancellation: not a measurement of the target.
@@ -374,7 +393,14 @@ func (w *worker) send(ctx context.Context, intended, actual time.Duration, varia
 		// time equals the latency; result derives both instead of paying two
 		// more histogram writes per request (cache misses across hundreds of
 		// workers' histograms are a visible share of a loopback request).
-		ps.lag.Record(actual - intended)
+		lag := actual - intended
+		ps.lag.Record(lag)
+		if ready {
+			ps.readyLag.Record(lag)
+			ps.readyLagSum += lag
+		} else {
+			ps.busyLagSum += lag
+		}
 	}
 	lat := done - intended
 	if status > 0 {
@@ -416,7 +442,7 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 	bounds := [2][2]time.Duration{{0, r.warmEnd}, {r.warmEnd, r.end}}
 	for ph := range 2 {
 		pr := PhaseResult{
-			Latency: hist.New(), Service: hist.New(), StartLag: hist.New(), ErrorLatency: hist.New(),
+			Latency: hist.New(), Service: hist.New(), StartLag: hist.New(), ErrorLatency: hist.New(), ReadyLag: hist.New(),
 			Status: map[string]int64{}, Errors: map[string]int64{},
 		}
 		from, to := bounds[ph][0], bounds[ph][1]
@@ -435,6 +461,9 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 			if r.open {
 				pr.Service.Merge(ps.service)
 				pr.StartLag.Merge(ps.lag)
+				pr.ReadyLag.Merge(ps.readyLag)
+				pr.ReadyLagTotal += ps.readyLagSum
+				pr.BusyLagTotal += ps.busyLagSum
 			} else {
 				// See send: closed loop records neither.
 				pr.Service.Merge(ps.latency)
@@ -493,7 +522,8 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 			res.RequestedRate = (r.sched.shape.countAt((r.warmEnd + m.Duration).Seconds()) - r.sched.shape.countAt(r.warmEnd.Seconds())) / secs
 		}
 	}
-	res.RateHeld, res.RateReason = r.verdict(res)
+	res.Generator = col.generator()
+	res.RateHeld, res.RateReason, res.LateCause = r.verdict(res)
 	res.Connections = f.connections()
 	res.Reconnects = f.reconnects()
 	res.Series, res.SeriesInterval = col.series, col.interval
@@ -505,20 +535,24 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 	return res
 }
 
-// verdict decides whether the schedule was honoured, and says why not.
-func (r *run) verdict(res *Result) (bool, string) {
+// verdict decides whether the schedule was honoured, says why not, and
+// names the cause when requests left late (see LateCause).
+func (r *run) verdict(res *Result) (bool, string, LateCause) {
 	m := &res.Measure
 	if !r.open {
-		return true, "closed loop: no rate requested"
+		return true, "closed loop: no rate requested", LateNone
 	}
 	var reasons []string
 	if m.Overflow > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d of %d scheduled requests skipped (overflow: later than the timeout or beyond max inflight)",
 			m.Overflow, m.Overflow+m.Requests))
 	}
+	cause := LateNone
 	if m.StartLag.Count() > 0 {
 		if p99 := m.StartLag.Percentile(99); p99 > r.cfg.MaxStartLag {
-			reasons = append(reasons, fmt.Sprintf("start lag p99 %v exceeds %v: requests left late", p99, r.cfg.MaxStartLag))
+			var why string
+			cause, why = r.lateCause(res)
+			reasons = append(reasons, fmt.Sprintf("start lag p99 %v exceeds %v: requests left late; %s", p99, r.cfg.MaxStartLag, why))
 		}
 	}
 	if res.RequestedRate > 0 {
@@ -530,10 +564,65 @@ func (r *run) verdict(res *Result) (bool, string) {
 		}
 	}
 	if len(reasons) > 0 {
-		return false, "could not hold rate: " + strings.Join(reasons, "; ")
+		return false, "could not hold rate: " + strings.Join(reasons, "; "), cause
 	}
 	return true, fmt.Sprintf("held: achieved %.1f/s of %.1f/s, no overflow, start lag p99 ≤ %v",
-		res.AchievedRate, res.RequestedRate, r.cfg.MaxStartLag)
+		res.AchievedRate, res.RequestedRate, r.cfg.MaxStartLag), LateNone
+}
+
+// engineBusy is the share of its CPUs above which the engine counts as
+// saturated: its runnable workers then queue behind each other. machineBusy
+// is the run delay per second of wall time above which the process's
+// threads count as kept off the CPU by other processes.
+const (
+	engineBusy  = 0.9
+	machineBusy = 0.1
+)
+
+// lateCause tells apart why requests left late. An engine that used its
+// CPUs to the full is late for everything (the engine), and so is one whose
+// threads would have but waited for a CPU other processes held (the
+// machine). Otherwise each request's start lag is charged to the engine
+// when its worker was free when the request was due (ReadyLag), and to its
+// connection when that was still waiting for the previous response; the
+// larger total names the cause: connections (the target answered slower
+// than the rate needs, or there are too few connections), the machine (when
+// its threads waited for a CPU), or the engine itself (its timers and
+// scheduler late).
+func (r *run) lateCause(res *Result) (LateCause, string) {
+	g, m := res.Generator, &res.Measure
+	var figures []string
+	if g.Wall > 0 {
+		figures = append(figures, fmt.Sprintf("generator CPU %.0f%% of %d", 100*g.Busy(), g.CPUs))
+	}
+	starved := false
+	if g.RunDelay >= 0 && g.Wall > 0 {
+		delay := g.RunDelay.Seconds() / g.Wall.Seconds()
+		starved = delay >= machineBusy
+		figures = append(figures, fmt.Sprintf("its threads waited %v per second for a CPU", time.Duration(delay*float64(time.Second)).Round(time.Microsecond)))
+	}
+	if m.ReadyLag != nil && m.ReadyLag.Count() > 0 {
+		figures = append(figures, fmt.Sprintf("lag p99 %v of requests whose connection was free", m.ReadyLag.Percentile(99)))
+	}
+	if total := m.ReadyLagTotal + m.BusyLagTotal; total > 0 {
+		figures = append(figures, fmt.Sprintf("%.0f%% of the lag waiting for a busy connection", 100*m.BusyLagTotal.Seconds()/total.Seconds()))
+	}
+	detail := ""
+	if len(figures) > 0 {
+		detail = " (" + strings.Join(figures, ", ") + ")"
+	}
+	switch {
+	case g.Busy() >= engineBusy:
+		return LateEngine, "the engine itself was late: its CPU was saturated" + detail
+	case g.Wanted() >= engineBusy && starved:
+		return LateMachine, "other processes kept the engine off the CPU it needed" + detail
+	case m.BusyLagTotal >= m.ReadyLagTotal:
+		return LateConnections, fmt.Sprintf("requests waited for a free connection (%d × %d): the target answered slower than the rate needs, or more connections are needed%s",
+			r.cfg.Connections, r.cfg.Streams, detail)
+	case starved:
+		return LateMachine, "other processes kept the engine off the CPU" + detail
+	}
+	return LateEngine, "the engine itself was late: it started requests it was free for late" + detail
 }
 
 // sharedStats are counters the protocol clients share across workers; they

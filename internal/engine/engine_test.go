@@ -123,6 +123,11 @@ func TestStallShowsInCorrectedLatency(t *testing.T) {
 	if res.RateHeld {
 		t.Errorf("RateHeld true after a 1s stall; reason %q", res.RateReason)
 	}
+	// Every connection was stuck on the stalled server: the target, not the
+	// engine, made requests leave late.
+	if res.LateCause != LateConnections {
+		t.Errorf("late cause %q, want %q; reason %q", res.LateCause, LateConnections, res.RateReason)
+	}
 }
 
 // TestErrorClasses runs against servers that fail in each way and checks

@@ -24,6 +24,7 @@ type h1RawState struct {
 	rerr     error
 	readDone bool
 	pollTo   time.Duration // busy-poll for the response until this offset (0: don't)
+	pollFor  time.Duration // how long: the spin of the request's slot
 }
 
 // exchangeRaw writes the request and waits for the first bytes of the
@@ -40,8 +41,10 @@ type h1RawState struct {
 func (c *h1Caller) exchangeRaw(req []byte) (int, error) {
 	x := &c.x
 	*x = h1RawState{req: req, rbuf: c.rd.buf[c.rd.w:]}
-	if r := c.f.r; r.open && r.spin > 0 {
-		x.pollTo = -1 // set after the write
+	if r := c.f.r; r.open {
+		if x.pollFor = r.spinAt(r.since()); x.pollFor > 0 {
+			x.pollTo = -1 // set after the write
+		}
 	}
 	err := c.raw.Read(c.rawFn)
 	switch {
@@ -89,9 +92,9 @@ func (c *h1Caller) rawStep(fd uintptr) bool {
 		if x.pollTo == 0 {
 			return false // wait for readiness: no speculative read
 		}
-		// Config.Spin: poll for the response for as long as the send spun,
-		// so the client's own wake-up from idle stays out of the figures.
-		x.pollTo = c.f.r.since() + c.f.r.spin
+		// Spinning (spin.go): poll for the response for as long as the send
+		// spun, so the client's own wake-up from idle stays out of the figures.
+		x.pollTo = c.f.r.since() + x.pollFor
 	}
 	for {
 		n, err := syscall.Read(int(fd), x.rbuf)

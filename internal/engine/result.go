@@ -51,6 +51,13 @@ type PhaseResult struct {
 	Service *hist.Histogram
 	// StartLag is actual − intended for every request sent.
 	StartLag *hist.Histogram
+	// ReadyLag is the StartLag of the requests whose worker was free when
+	// they were due: how late the engine itself (its timers, its scheduler,
+	// the machine's) started a request it was ready for. The other requests
+	// also waited for their connection's previous response. ReadyLagTotal and
+	// BusyLagTotal add up the start lag of each kind. Empty in closed loop.
+	ReadyLag                    *hist.Histogram
+	ReadyLagTotal, BusyLagTotal time.Duration
 	// ErrorLatency is done − intended for every request that did not
 	// succeed: transport errors and non-success statuses. Its count is Failed.
 	ErrorLatency *hist.Histogram
@@ -92,6 +99,11 @@ type Result struct {
 	// (and, when held, what was checked).
 	RateHeld   bool
 	RateReason string
+	// LateCause says why requests left late when the start-lag p99 exceeded
+	// Config.MaxStartLag (see lateCause); LateNone otherwise.
+	LateCause LateCause
+	// Generator is what the engine cost its own process in the measured phase.
+	Generator GeneratorStats
 
 	Cancelled   bool
 	Connections int64 // connections opened (including reconnects)
@@ -106,6 +118,16 @@ type Result struct {
 	// replayed; nil otherwise.
 	Schedule *ScheduleInfo
 }
+
+// LateCause names why requests left later than their intended time.
+type LateCause string
+
+const (
+	LateNone        LateCause = ""
+	LateEngine      LateCause = "engine"      // the engine was late for requests it was ready for, or its CPU was saturated
+	LateMachine     LateCause = "machine"     // other processes kept the engine's threads off the CPU
+	LateConnections LateCause = "connections" // every connection was busy: the target (or too few connections)
+)
 
 // Point is one interval of the time series.
 type Point struct {

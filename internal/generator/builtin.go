@@ -225,8 +225,16 @@ func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Tri
 			Connections:      res.Config.Connections,
 			Streams:          res.Config.Streams,
 			RateHeld:         res.RateHeld,
+			LateCause:        string(res.LateCause),
 			DurationMS:       float64(m.Duration) / float64(time.Millisecond),
+			SpinUS:           float64(res.Generator.Spin) / float64(time.Microsecond),
 		},
+	}
+	if g := res.Generator; g.Wall > 0 && g.CPU > 0 {
+		t.Load.GeneratorCPUMcores = 1000 * g.CPU.Seconds() / g.Wall.Seconds()
+	}
+	if m.ReadyLag != nil && m.ReadyLag.Count() > 0 {
+		t.Load.ReadyLagP99MS = float64(m.ReadyLag.Percentile(99)) / float64(time.Millisecond)
 	}
 	if !res.ClosedLoop {
 		t.Load.Pattern = string(job.Workload.Arrival.Pattern)

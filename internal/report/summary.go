@@ -99,6 +99,13 @@ func Trial(w io.Writer, t *result.Trial) error {
 	if t.StartLag != nil && !l.ClosedLoop {
 		row("Start lag", "%s  ms behind schedule", distLine(t.StartLag))
 	}
+	if l.GeneratorCPUMcores > 0 {
+		gen := fmt.Sprintf("%.0f mcores", l.GeneratorCPUMcores)
+		if l.SpinUS > 0 {
+			gen += fmt.Sprintf(", spinning %.0f µs per request", l.SpinUS)
+		}
+		row("Generator CPU", "%s", gen)
+	}
 	row("Bytes", "%s received, %s sent", FormatBytes(float64(t.BytesReceived)), FormatBytes(float64(t.BytesSent)))
 	if t.Counts.ConnectionsOpened > 0 {
 		row("Connections", "%d opened", t.Counts.ConnectionsOpened)

@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		rate     = fs.Float64("rate", 0, "total requests/s; 0 = closed loop")
 		duration = fs.Duration("d", 10*time.Second, "measured duration")
 		warmup   = fs.Duration("warmup", time.Second, "warm-up")
-		spin     = fs.Duration("spin", 0, "busy-wait before each send")
+		spin     = fs.Duration("spin", 0, "busy-wait before each send: 0 = automatic, negative = never")
 		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
@@ -72,12 +72,21 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	m := res.Measure
 	total := m.Requests + res.Warmup.Requests
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	fmt.Fprintf(out, "rps=%.1f requested=%.1f requests=%d ok=%d failed=%d overflow=%d p50_us=%.1f p99_us=%.1f svc_p50_us=%.1f svc_p99_us=%.1f lag_p50_us=%.1f lag_p99_us=%.1f cpu_us_per_req=%.2f held=%v\n",
+	g := res.Generator
+	fmt.Fprintf(out, "rps=%.1f requested=%.1f requests=%d ok=%d failed=%d overflow=%d p50_us=%.1f p99_us=%.1f svc_p50_us=%.1f svc_p99_us=%.1f lag_p50_us=%.1f lag_p99_us=%.1f ready_p99_us=%.1f cpu_us_per_req=%.2f gen_busy=%.3f run_delay_ms_per_s=%.2f spin_us=%.1f held=%v late=%s\n",
 		res.AchievedRate, res.RequestedRate, m.Requests, m.OK, m.Failed, m.Overflow,
 		us(m.Latency.Percentile(50)), us(m.Latency.Percentile(99)), us(m.Service.Percentile(50)), us(m.Service.Percentile(99)),
-		us(m.StartLag.Percentile(50)), us(m.StartLag.Percentile(99)), us(cpu)/float64(max(total, 1)), res.RateHeld)
+		us(m.StartLag.Percentile(50)), us(m.StartLag.Percentile(99)), us(m.ReadyLag.Percentile(99)), us(cpu)/float64(max(total, 1)),
+		g.Busy(), float64(g.RunDelay)/1e6/max(g.Wall.Seconds(), 1e-9), us(g.Spin), res.RateHeld, orDash(string(res.LateCause)))
 	if !res.RateHeld {
 		fmt.Fprintln(os.Stderr, "engineload:", res.RateReason)
 	}
 	return 0
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
