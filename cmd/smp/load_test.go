@@ -45,7 +45,9 @@ func TestLoadWritesTheResult(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"Target", "open loop at 200 rps", "Latency", "Service time", "Status        200:"} {
+	// At 200/s the engine spins its automatic 100µs and says what it cost.
+	for _, want := range []string{"Target", "open loop at 200 rps", "Latency", "Service time", "Status        200:",
+		"Generator", "mcores of CPU, spinning 100 µs per request"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}

@@ -46,14 +46,18 @@ func TestAutoSpin(t *testing.T) {
 // requests whose worker was free.
 func TestGeneratorStats(t *testing.T) {
 	srv := fastServer(t)
-	const rate, dur = 2000.0, 400 * time.Millisecond
-	res := mustRun(t, Config{Target: srv.URL(), Rate: rate, Connections: 4, Warmup: 200 * time.Millisecond, Duration: dur})
+	const rate, warm, dur = 2000.0, 200 * time.Millisecond, 400 * time.Millisecond
+	t0 := time.Now()
+	res := mustRun(t, Config{Target: srv.URL(), Rate: rate, Connections: 4, Warmup: warm, Duration: dur})
+	elapsed := time.Since(t0)
 	g, m := res.Generator, res.Measure
 	t.Logf("generator: cpu %v over %v on %d CPUs (%.1f%%), wanted %.3f, run delay %v, spin %v; lag p99 %v, ready-lag p99 %v (%d of %d)",
 		g.CPU, g.Wall, g.CPUs, 100*g.Busy(), g.Wanted(), g.RunDelay, g.Spin, m.StartLag.Percentile(99), m.ReadyLag.Percentile(99), m.ReadyLag.Count(), m.StartLag.Count())
-	// The measured phase, from its first tick to the stop: the warm-up is out.
-	if g.Wall < dur-50*time.Millisecond || g.Wall > dur+200*time.Millisecond {
-		t.Errorf("measured over %v, want about %v", g.Wall, dur)
+	// The measured phase, from its first tick to the stop: the warm-up is out
+	// (a loaded machine may stretch the run, and the stop waits for the last
+	// responses, so only the warm-up bounds it from above).
+	if g.Wall < dur-50*time.Millisecond || g.Wall > elapsed-warm+20*time.Millisecond {
+		t.Errorf("measured over %v, want %v..%v", g.Wall, dur-50*time.Millisecond, elapsed-warm)
 	}
 	if g.CPU <= 0 || g.CPUs != runtime.GOMAXPROCS(0) || g.Spin != autoSpin(rate) {
 		t.Errorf("cpu %v, cpus %d (GOMAXPROCS %d), spin %v (want %v)", g.CPU, g.CPUs, runtime.GOMAXPROCS(0), g.Spin, autoSpin(rate))
@@ -61,7 +65,10 @@ func TestGeneratorStats(t *testing.T) {
 	if runtime.GOOS == "linux" && g.RunDelay < 0 {
 		t.Errorf("run delay unknown on Linux")
 	}
-	if m.ReadyLag.Count() == 0 || m.ReadyLag.Count() > m.StartLag.Count() {
+	// At 2000/s against an instant server most connections are free when
+	// their request is due, unless other processes starve this one.
+	starved := g.RunDelay.Seconds() >= machineBusy*g.Wall.Seconds()
+	if m.ReadyLag.Count() == 0 && !starved || m.ReadyLag.Count() > m.StartLag.Count() {
 		t.Errorf("ready-lag count %d, start-lag count %d", m.ReadyLag.Count(), m.StartLag.Count())
 	}
 }

@@ -100,11 +100,11 @@ func Trial(w io.Writer, t *result.Trial) error {
 		row("Start lag", "%s  ms behind schedule", distLine(t.StartLag))
 	}
 	if l.GeneratorCPUMcores > 0 {
-		gen := fmt.Sprintf("%.0f mcores", l.GeneratorCPUMcores)
+		gen := fmt.Sprintf("%.0f mcores of CPU", l.GeneratorCPUMcores)
 		if l.SpinUS > 0 {
 			gen += fmt.Sprintf(", spinning %.0f µs per request", l.SpinUS)
 		}
-		row("Generator CPU", "%s", gen)
+		row("Generator", "%s", gen)
 	}
 	row("Bytes", "%s received, %s sent", FormatBytes(float64(t.BytesReceived)), FormatBytes(float64(t.BytesSent)))
 	if t.Counts.ConnectionsOpened > 0 {
