@@ -71,6 +71,7 @@ func (c *collector) generator() GeneratorStats {
 	if c.first.runDelay >= 0 && c.last.runDelay >= 0 {
 		g.RunDelay = c.last.runDelay - c.first.runDelay
 	}
+	g.Wanted = wanted(c.first, c.last, g.CPUs)
 	return g
 }
 

@@ -581,8 +581,8 @@ const (
 
 // lateCause tells apart why requests left late. An engine that used its
 // CPUs to the full is late for everything (the engine), and so is one whose
-// threads would have but waited for a CPU other processes held (the
-// machine). Otherwise each request's start lag is charged to the engine
+// busiest threads ran or waited to run all the time, but waited for a CPU
+// other processes held (the machine). Otherwise each request's start lag is charged to the engine
 // when its worker was free when the request was due (ReadyLag), and to its
 // connection when that was still waiting for the previous response; the
 // larger total names the cause: connections (the target answered slower
@@ -614,7 +614,7 @@ func (r *run) lateCause(res *Result) (LateCause, string) {
 	switch {
 	case g.Busy() >= engineBusy:
 		return LateEngine, "the engine itself was late: its CPU was saturated" + detail
-	case g.Wanted() >= engineBusy && starved:
+	case g.Wanted >= engineBusy && starved:
 		return LateMachine, "other processes kept the engine off the CPU it needed" + detail
 	case m.BusyLagTotal >= m.ReadyLagTotal:
 		return LateConnections, fmt.Sprintf("requests waited for a free connection (%d × %d): the target answered slower than the rate needs, or more connections are needed%s",

@@ -21,21 +21,29 @@ func (r *run) sampleSelf() selfUsage {
 		return u
 	}
 	var sum int64
+	threads := make(map[int]time.Duration, len(tasks))
 	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
 		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/schedstat")
 		if err != nil {
 			continue // the thread exited meanwhile
 		}
+		// Time on the CPU and time runnable but waiting for one, in ns.
 		f := bytes.Fields(b)
 		if len(f) < 2 {
 			return u
 		}
-		n, err := strconv.ParseInt(string(f[1]), 10, 64)
-		if err != nil {
+		ran, err1 := strconv.ParseInt(string(f[0]), 10, 64)
+		waited, err2 := strconv.ParseInt(string(f[1]), 10, 64)
+		if err1 != nil || err2 != nil {
 			return u
 		}
-		sum += n
+		sum += waited
+		threads[tid] = time.Duration(ran + waited)
 	}
-	u.runDelay = time.Duration(sum)
+	u.runDelay, u.threads = time.Duration(sum), threads
 	return u
 }

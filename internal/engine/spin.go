@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -60,6 +61,33 @@ type selfUsage struct {
 	at       time.Duration // offset from base
 	cpu      time.Duration
 	runDelay time.Duration
+	// threads holds each thread's CPU time plus run delay (schedstat), by
+	// thread id: the time it ran or wanted to.
+	threads map[int]time.Duration
+}
+
+// wanted is the share of GOMAXPROCS × the time from u to v that the
+// process's busiest cpus threads ran or waited to run, in [0, 1], or 0 when
+// unknown. Near 1, the engine had no time to spare whether or not the
+// machine gave its threads the CPU; summing over all threads instead would
+// count every briefly woken idle thread of a waiting engine.
+func wanted(u, v selfUsage, cpus int) float64 {
+	wall := v.at - u.at
+	if wall <= 0 || cpus <= 0 || len(u.threads) == 0 {
+		return 0
+	}
+	var per []time.Duration
+	for tid, t := range v.threads {
+		if t0, ok := u.threads[tid]; ok {
+			per = append(per, t-t0)
+		}
+	}
+	slices.Sort(per)
+	var top time.Duration
+	for i := len(per) - 1; i >= 0 && i >= len(per)-cpus; i-- {
+		top += per[i]
+	}
+	return min(1, top.Seconds()/(wall.Seconds()*float64(cpus)))
 }
 
 // GeneratorStats is what the engine cost its own process over the measured
@@ -77,6 +105,11 @@ type GeneratorStats struct {
 	// Spin is the busy-wait per request at the requested rate (Config.Spin,
 	// or the automatic one; 0 = none).
 	Spin time.Duration
+	// Wanted is the share of CPUs × Wall that the process's busiest CPUs
+	// threads ran or waited to run (Linux schedstat; 0 when unknown): near
+	// 1 the engine had no time to spare, even when other processes kept it
+	// from running (RunDelay) so that its own CPU stayed low.
+	Wanted float64
 }
 
 // Busy is the share of its CPUs the generator used, in [0, 1] (0 when unknown).
@@ -85,14 +118,4 @@ func (g GeneratorStats) Busy() float64 {
 		return 0
 	}
 	return min(1, g.CPU.Seconds()/(g.Wall.Seconds()*float64(g.CPUs)))
-}
-
-// Wanted is the share of its CPUs the generator used or waited for (CPU +
-// RunDelay), in [0, 1]: near 1 it had no time to spare, whether or not the
-// machine gave its threads the CPU they wanted.
-func (g GeneratorStats) Wanted() float64 {
-	if g.Wall <= 0 || g.CPUs <= 0 {
-		return 0
-	}
-	return min(1, (g.CPU+max(g.RunDelay, 0)).Seconds()/(g.Wall.Seconds()*float64(g.CPUs)))
 }
