@@ -17,11 +17,12 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// rawH2Server speaks just enough HTTP/2 (prior knowledge) to misbehave on
-// purpose: answer calls onRequest for every request HEADERS with the
-// connection's request count (from 1), from the connection's one goroutine.
-func rawH2Server(t *testing.T, settings []http2.Setting, onRequest func(fr *http2.Framer, id uint32, n int) bool) *rawServer {
-	return newRawServer(t, func(c net.Conn, done <-chan struct{}) {
+// h2FrameServer speaks just enough HTTP/2 (prior knowledge) to misbehave
+// on purpose: per connection it reads the preface, sends settings, and
+// hands every frame to a handler newConn made for that connection, from
+// the connection's one goroutine, until the handler returns false.
+func h2FrameServer(t *testing.T, settings []http2.Setting, newConn func() func(fr *http2.Framer, f http2.Frame) bool) *rawServer {
+	return newRawServer(t, func(c net.Conn, _ <-chan struct{}) {
 		preface := make([]byte, len(http2.ClientPreface))
 		if _, err := io.ReadFull(c, preface); err != nil {
 			return
@@ -30,12 +31,22 @@ func rawH2Server(t *testing.T, settings []http2.Setting, onRequest func(fr *http
 		if fr.WriteSettings(settings...) != nil {
 			return
 		}
-		n := 0
+		handle := newConn()
 		for {
 			f, err := fr.ReadFrame()
-			if err != nil {
+			if err != nil || !handle(fr, f) {
 				return
 			}
+		}
+	})
+}
+
+// rawH2Server acknowledges SETTINGS and calls onRequest for every request
+// HEADERS with the connection's request count (from 1).
+func rawH2Server(t *testing.T, settings []http2.Setting, onRequest func(fr *http2.Framer, id uint32, n int) bool) *rawServer {
+	return h2FrameServer(t, settings, func() func(*http2.Framer, http2.Frame) bool {
+		n := 0
+		return func(fr *http2.Framer, f http2.Frame) bool {
 			switch f := f.(type) {
 			case *http2.SettingsFrame:
 				if !f.IsAck() {
@@ -43,10 +54,9 @@ func rawH2Server(t *testing.T, settings []http2.Setting, onRequest func(fr *http
 				}
 			case *http2.HeadersFrame:
 				n++
-				if !onRequest(fr, f.StreamID, n) {
-					return
-				}
+				return onRequest(fr, f.StreamID, n)
 			}
+			return true
 		}
 	})
 }
@@ -154,29 +164,16 @@ func absDiff(a, b int64) int64 {
 // once the client acknowledges it, lowers its decoder's limit to 0.
 func hpackServer(t *testing.T, settings []http2.Setting, shrinkAfter int,
 	check func(block []byte, fields []hpack.HeaderField, err error, n int, shrunk bool)) *rawServer {
-	return newRawServer(t, func(c net.Conn, _ <-chan struct{}) {
-		preface := make([]byte, len(http2.ClientPreface))
-		if _, err := io.ReadFull(c, preface); err != nil {
-			return
+	table := uint32(hpackDefaultTable)
+	for _, s := range settings {
+		if s.ID == http2.SettingHeaderTableSize {
+			table = s.Val
 		}
-		fr := http2.NewFramer(c, c)
-		if fr.WriteSettings(settings...) != nil {
-			return
-		}
-		table := uint32(hpackDefaultTable)
-		for _, s := range settings {
-			if s.ID == http2.SettingHeaderTableSize {
-				table = s.Val
-			}
-		}
+	}
+	return h2FrameServer(t, settings, func() func(*http2.Framer, http2.Frame) bool {
 		dec := hpack.NewDecoder(table, nil) // keeps no entry larger than table
-
 		n, sentShrink, shrunk := 0, false, false
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				return
-			}
+		return func(fr *http2.Framer, f http2.Frame) bool {
 			switch f := f.(type) {
 			case *http2.SettingsFrame:
 				if !f.IsAck() {
@@ -191,15 +188,14 @@ func hpackServer(t *testing.T, settings []http2.Setting, shrinkAfter int,
 				fields, err := dec.DecodeFull(block)
 				check(block, fields, err, n, shrunk)
 				if answerOK(fr, f.StreamID) != nil {
-					return
+					return false
 				}
 				if n == shrinkAfter {
 					sentShrink = true
-					if fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0}) != nil {
-						return
-					}
+					return fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0}) == nil
 				}
 			}
+			return true
 		}
 	})
 }
