@@ -22,6 +22,9 @@ const (
 	H2C
 	// GRPC is gRPC unary calls; TLS when Config.TLS is set or the URL is https://.
 	GRPC
+	// TCP writes a message of the body's bytes on a TCP connection (TLS when
+	// Config.TLS is set) and reads its echo back (tcp://host:port targets).
+	TCP
 )
 
 func (p Protocol) String() string {
@@ -34,6 +37,8 @@ func (p Protocol) String() string {
 		return "h2c"
 	case GRPC:
 		return "grpc"
+	case TCP:
+		return "tcp"
 	}
 	return fmt.Sprintf("Protocol(%d)", int(p))
 }
@@ -140,13 +145,13 @@ type TLS struct {
 // its documented default; Run applies them with withDefaults and checks the
 // result with Validate.
 type Config struct {
-	Target   string   // required: http://, https:// (or host:port for GRPC)
+	Target   string   // required: http://, https://, tcp:// (or host:port for GRPC)
 	Protocol Protocol // default HTTP1
 
 	Method      string   // default GET, or POST when there is a body
 	Headers     []string // "Name: value" lines, sent as given
-	Body        []byte   // request body; overrides PayloadSize
-	PayloadSize int      // generate a body of this many bytes when Body is nil
+	Body        []byte   // request body (TCP: the message); overrides PayloadSize
+	PayloadSize int      // generate a body of this many bytes when Body is nil; TCP default 1KiB
 
 	Rate    float64 // total requests/s; 0 = closed loop (no pacing)
 	Arrival Arrival // ignored in closed loop
@@ -216,6 +221,9 @@ const (
 	// space, of which only the touched pages (a few per histogram, plus the
 	// two interval histograms reset every interval) become resident.
 	maxWorkers = 1024
+	// defaultTCPMessage is the TCP echo's message when none is given: istio/tools'
+	// payload, and the sample app's default response size.
+	defaultTCPMessage = 1024
 )
 
 // withDefaults returns a copy of c with every zero field set to its default.
@@ -228,13 +236,16 @@ func (c Config) withDefaults() Config {
 			}
 		}
 	}
+	if c.Protocol == TCP && c.Body == nil && c.PayloadSize == 0 {
+		c.PayloadSize = defaultTCPMessage
+	}
 	if c.Body == nil && c.PayloadSize > 0 {
 		c.Body = makePayload(c.PayloadSize)
 	}
 	if c.Connections == 0 {
 		c.Connections = 1
 	}
-	if c.Streams == 0 || c.Protocol == HTTP1 {
+	if c.Streams == 0 || c.Protocol == HTTP1 || c.Protocol == TCP {
 		c.Streams = 1
 	}
 	if c.Arrival.Pattern == Step && c.Duration == 0 {
@@ -307,8 +318,11 @@ func (c Config) Validate() error {
 	} else if _, err := c.endpoint(); err != nil {
 		bad("target %q: %w", c.Target, err)
 	}
-	if c.Protocol < HTTP1 || c.Protocol > GRPC {
+	if c.Protocol < HTTP1 || c.Protocol > TCP {
 		bad("protocol: unknown value %d", int(c.Protocol))
+	}
+	if c.Protocol == TCP {
+		errs = append(errs, c.validateTCP()...)
 	}
 	if c.Protocol != GRPC && strings.ContainsAny(c.Method, " \r\n") {
 		bad("method %q: must be one token", c.Method)
@@ -368,8 +382,8 @@ func (c Config) Validate() error {
 	if c.GRPCCall < HealthCheck || c.GRPCCall > Echo {
 		bad("grpc call: unknown value %d", int(c.GRPCCall))
 	}
-	if c.KeepAlive != nil && !*c.KeepAlive && c.Protocol != HTTP1 {
-		bad("keep-alive off: only for HTTP/1.1 (HTTP/2 and gRPC multiplex one connection)")
+	if c.KeepAlive != nil && !*c.KeepAlive && c.Protocol != HTTP1 && c.Protocol != TCP {
+		bad("keep-alive off: only for HTTP/1.1 and TCP (HTTP/2 and gRPC multiplex one connection)")
 	}
 	if c.TLS != nil && c.TLS.Config == nil && (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls: client certificate and key must be given together")
@@ -424,8 +438,8 @@ type endpoint struct {
 
 func (c Config) endpoint() (endpoint, error) {
 	raw := c.Target
-	if c.Protocol == GRPC && !strings.Contains(raw, "://") {
-		raw = "grpc://" + raw
+	if (c.Protocol == GRPC || c.Protocol == TCP) && !strings.Contains(raw, "://") {
+		raw = strings.ToLower(c.Protocol.String()) + "://" + raw
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -436,8 +450,18 @@ func (c Config) endpoint() (endpoint, error) {
 	case "http", "h2c", "grpc":
 	case "https", "grpcs":
 		e.tls = true
+	case "tcp":
+		if c.Protocol != TCP {
+			return endpoint{}, fmt.Errorf("scheme tcp is for protocol tcp, not %s", c.Protocol)
+		}
+		if u.Port() == "" {
+			return endpoint{}, errors.New("tcp:// needs a port, e.g. tcp://127.0.0.1:8078")
+		}
 	default:
-		return endpoint{}, fmt.Errorf("scheme %q: want http, https, h2c or grpc", u.Scheme)
+		return endpoint{}, fmt.Errorf("scheme %q: want http, https, h2c, grpc or tcp", u.Scheme)
+	}
+	if c.Protocol == TCP && u.Scheme != "tcp" {
+		return endpoint{}, fmt.Errorf("protocol tcp needs a tcp://host:port target, not %s://", u.Scheme)
 	}
 	if c.TLS != nil {
 		e.tls = true
@@ -463,6 +487,21 @@ func (c Config) endpoint() (endpoint, error) {
 	}
 	e.path = u.RequestURI()
 	return e, nil
+}
+
+// validateTCP checks what an echo message can carry: bytes, nothing of HTTP.
+func (c Config) validateTCP() []error {
+	var errs []error
+	if len(c.Body) == 0 && c.PayloadSize <= 0 {
+		errs = append(errs, errors.New("tcp: the message is empty; set a payload size > 0 or a body"))
+	}
+	if len(c.Headers) > 0 || c.Method != "" {
+		errs = append(errs, errors.New("tcp: a TCP echo has no method or headers"))
+	}
+	if len(c.Requests) > 0 || c.Churn > 0 || c.SizeSpread > 0 {
+		errs = append(errs, errors.New("tcp: request mix, churn and size spread are for HTTP/1.1 only"))
+	}
+	return errs
 }
 
 // validateMix checks Requests, SizeSpread and Churn.

@@ -1,6 +1,7 @@
 // Package engine is smp's load generator: it schedules requests at a total
-// rate (or as fast as possible), sends them over HTTP/1.1, HTTP/2 or gRPC,
-// and measures each one against the time it was supposed to be sent.
+// rate (or as fast as possible), sends them over HTTP/1.1, HTTP/2, gRPC or
+// TCP (an echo), and measures each one against the time it was supposed to
+// be sent.
 //
 // It owns: the arrival schedule, the workers and their pacing, the protocol
 // clients, per-worker histograms and counters, the per-interval time series
@@ -131,6 +132,12 @@
 // headers are decoded by an allocation-free HPACK decoder that keeps the
 // dynamic table in a fixed arena and caches Huffman decodings (nginx
 // re-sends four Huffman-coded literals on every response).
+//
+// TCP (tcp.go) writes the body as one message and reads the same number of
+// bytes back, comparing them with what it sent (an echo: fortio's tcp-echo,
+// the sample app); a complete, matching echo is status "tcp:OK". Keep-alive
+// off dials, exchanges and closes per message and records the connect, TLS
+// and first-byte times as HTTP/1.1 does.
 //
 // A gRPC unary call is a POST with content-type application/grpc and
 // te: trailers carrying one length-prefixed message; both methods' requests

@@ -30,10 +30,11 @@ type caller interface {
 }
 
 // statusKey: HTTP statuses are stored at their code, gRPC codes at
-// grpcStatusBase+code, in a fixed array so counting never allocates.
+// grpcStatusBase+code and a TCP echo at tcpStatus, in a fixed array so
+// counting never allocates.
 const (
 	grpcStatusBase = 600
-	statusSlots    = grpcStatusBase + 17
+	statusSlots    = tcpStatus + 1
 )
 
 var grpcCodeNames = [17]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
@@ -41,6 +42,9 @@ var grpcCodeNames = [17]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
 	"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
 
 func statusName(k int) string {
+	if k == tcpStatus {
+		return "tcp:OK"
+	}
 	if k >= grpcStatusBase {
 		return "grpc:" + grpcCodeNames[k-grpcStatusBase]
 	}
@@ -48,6 +52,9 @@ func statusName(k int) string {
 }
 
 func statusOK(k int) bool {
+	if k == tcpStatus {
+		return true
+	}
 	if k >= grpcStatusBase {
 		return k == grpcStatusBase
 	}
@@ -70,8 +77,8 @@ type phaseStats struct {
 	status                         [statusSlots]int64
 	errs                           [numClasses]int64
 
-	// Keep-alive off (HTTP/1.1) only, else nil: connect, TLS handshake and
-	// first-byte times of every request (see h1Caller.recordDial).
+	// Keep-alive off (HTTP/1.1 and TCP) only, else nil: connect, TLS handshake
+	// and first-byte times of every request (see dialPhases.recordDial).
 	connect, tls, firstByte *hist.Histogram
 	// mix counts the requests sent per entry of Config.Requests; nil without a mix.
 	mix []int64
@@ -84,7 +91,7 @@ func newPhaseStats() *phaseStats {
 // newPhaseStats adds what this run records beyond the basics.
 func (r *run) newPhaseStats() *phaseStats {
 	ps := newPhaseStats()
-	if r.cfg.Protocol == HTTP1 && !*r.cfg.KeepAlive {
+	if (r.cfg.Protocol == HTTP1 || r.cfg.Protocol == TCP) && !*r.cfg.KeepAlive {
 		ps.connect, ps.tls, ps.firstByte = hist.New(), hist.New(), hist.New()
 	}
 	if r.mix != nil {

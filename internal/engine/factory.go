@@ -19,6 +19,8 @@ func newFactory(r *run) (factory, error) {
 	switch r.cfg.Protocol {
 	case H2, H2C, GRPC:
 		return newH2Factory(r)
+	case TCP:
+		return newTCPFactory(r)
 	}
 	return newH1Factory(r)
 }

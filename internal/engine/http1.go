@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -33,7 +32,7 @@ type h1Factory struct {
 	// and first-byte times are recorded (phaseStats.connect and co.).
 	phases bool
 	churn  float64       // Config.Churn
-	slack  time.Duration // see h1Caller.deadline
+	slack  time.Duration // see link.deadline
 	dialer net.Dialer
 	nconn  atomic.Int64 // callers created, numbering them for churn
 }
@@ -133,18 +132,7 @@ func (f *h1Factory) open(ctx context.Context, conns, _ int) ([]caller, error) {
 	if !f.keepAlive {
 		return callers, nil
 	}
-	// Dial in parallel; a failure here is not fatal: the first request
-	// dials again and its failure is counted as that request's error.
-	var wg sync.WaitGroup
-	for _, h := range hs {
-		wg.Go(func() {
-			dctx, cancel := context.WithTimeout(ctx, f.r.cfg.Timeout)
-			defer cancel()
-			_ = h.dial(dctx)
-		})
-	}
-	wg.Wait()
-	return callers, ctx.Err()
+	return callers, dialAll(ctx, f.r.cfg.Timeout, hs)
 }
 
 func (f *h1Factory) connections() int64 { return f.r.stats.connections.Load() }
@@ -157,10 +145,7 @@ type h1Caller struct {
 	f  *h1Factory
 	rd h1Reader
 
-	mu      sync.Mutex // guards conn against abort; the worker alone writes conn
-	conn    net.Conn
-	aborted bool
-	used    bool // conn has carried a complete response
+	link
 	// raw is conn's descriptor when it is plain TCP; see exchangeRaw.
 	raw   syscall.RawConn
 	rawFn func(fd uintptr) bool // c.rawStep, bound once
@@ -169,54 +154,20 @@ type h1Caller struct {
 	// left the requests its connection may still carry (churn).
 	id, life int
 	left     int64
-	// Phase instants (offsets from run.base) of the current request when
-	// f.phases is set: dial start, TCP connected, TLS done, request written.
-	tDial, tConn, tTLS, tWrote time.Duration
-	// deadline is what conn's deadline is set to. Moving a deadline costs two
-	// runtime timer updates, a measurable share of a loopback request, so it
-	// is moved only when the request's own deadline falls outside
-	// [deadline−deadlineSlack, deadline]: a request times out no earlier
-	// than its deadline and at most deadlineSlack later.
-	deadline time.Time
+	// tWrote is when the current request was written, when f.phases is set.
+	tWrote time.Duration
 }
-
-var errAborted = errors.New("run cancelled")
 
 func (c *h1Caller) dial(ctx context.Context) error {
 	f := c.f
-	if f.phases {
-		c.tDial, c.tConn, c.tTLS = f.r.since(), 0, 0
-	}
-	conn, err := f.dialer.DialContext(ctx, "tcp", f.r.ep.hostPort)
+	conn, err := c.link.dial(ctx, f.r, &f.dialer, f.tls)
 	if err != nil {
 		return err
-	}
-	f.r.stats.connections.Add(1)
-	if f.phases {
-		c.tConn = f.r.since()
-	}
-	if f.tls != nil {
-		tc := tls.Client(conn, f.tls)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return err
-		}
-		conn = tc
-		if f.phases {
-			c.tTLS = f.r.since()
-		}
 	}
 	if f.churn > 0 {
 		c.left = churnLife(uint64(f.r.cfg.Arrival.Seed), f.churn, c.id, c.life)
 		c.life++
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.aborted {
-		conn.Close()
-		return errAborted
-	}
-	c.conn, c.used, c.deadline = conn, false, time.Time{}
 	c.rd.conn = conn
 	c.raw = nil
 	if tc, ok := conn.(*net.TCPConn); ok && rawExchange {
@@ -231,22 +182,8 @@ func (c *h1Caller) dial(ctx context.Context) error {
 }
 
 func (c *h1Caller) dropConn() {
-	c.mu.Lock()
-	if c.conn != nil {
-		c.conn.Close()
-		c.conn = nil
-		c.rd.conn = nil
-	}
-	c.mu.Unlock()
-}
-
-func (c *h1Caller) abort() {
-	c.mu.Lock()
-	c.aborted = true
-	if c.conn != nil {
-		c.conn.SetDeadline(time.Unix(1, 0)) // wakes a blocked Read or Write now
-	}
-	c.mu.Unlock()
+	c.drop()
+	c.rd.conn = nil
 }
 
 func (c *h1Caller) close() { c.dropConn() }
@@ -268,12 +205,9 @@ func (c *h1Caller) do(ctx context.Context, ps *phaseStats, deadline time.Duratio
 			}
 		}
 		reused := c.used
-		if dl.After(c.deadline) || dl.Before(c.deadline.Add(-f.slack)) {
-			c.deadline = dl.Add(f.slack)
-			if err := c.conn.SetDeadline(c.deadline); err != nil {
-				c.dropConn()
-				return 0, err
-			}
+		if err := c.keepDeadline(dl, f.slack); err != nil {
+			c.rd.conn = nil
+			return 0, err
 		}
 		c.rd.reset()
 		var n int
@@ -298,12 +232,7 @@ func (c *h1Caller) do(ctx context.Context, ps *phaseStats, deadline time.Duratio
 		if err != nil {
 			got := c.rd.got
 			c.dropConn()
-			// A keep-alive connection that the server closed while it was idle
-			// fails on first use with EOF or a reset before any response byte:
-			// that is not the target failing the request, so retry once on a
-			// new connection and count it.
-			if reused && !got && attempt == 0 && ctx.Err() == nil && isDeadConn(err) {
-				f.r.stats.reconnects.Add(1)
+			if c.retryOnNew(ctx, f.r, reused, got, attempt, err) {
 				continue
 			}
 			return 0, err
@@ -317,18 +246,6 @@ func (c *h1Caller) do(ctx context.Context, ps *phaseStats, deadline time.Duratio
 			c.dropConn()
 		}
 		return status, nil
-	}
-}
-
-// recordDial records the connect and TLS times of the dial that just ran
-// (keep-alive off): each phase that completed, whether or not the next failed.
-func (c *h1Caller) recordDial(ps *phaseStats) {
-	if c.tConn == 0 {
-		return
-	}
-	ps.connect.Record(c.tConn - c.tDial)
-	if c.tTLS != 0 {
-		ps.tls.Record(c.tTLS - c.tConn)
 	}
 }
 

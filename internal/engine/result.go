@@ -45,7 +45,8 @@ type PhaseResult struct {
 	Duration   time.Duration // End − Start (shorter when cancelled)
 
 	// Latency is done − intended for every request that succeeded (HTTP
-	// 1xx–3xx, gRPC OK): the coordinated-omission-correct view. Its count is OK.
+	// 1xx–3xx, gRPC OK, a matching TCP echo): the coordinated-omission-correct
+	// view. Its count is OK.
 	Latency *hist.Histogram
 	// Service is done − actual for the same requests: the uncorrected view.
 	Service *hist.Histogram
@@ -63,17 +64,17 @@ type PhaseResult struct {
 	ErrorLatency *hist.Histogram
 
 	Requests int64 // sent (overflowed slots are not sent)
-	OK       int64 // HTTP 1xx–3xx or gRPC OK
+	OK       int64 // HTTP 1xx–3xx, gRPC OK or a matching TCP echo
 	Failed   int64 // Requests − OK
 	Overflow int64 // slots skipped by the overflow rule; also in Errors["overflow"]
 
 	BytesSent     int64 // request bytes written (HTTP/1.1: on the wire; h2/gRPC: bodies)
 	BytesReceived int64 // response bytes read (HTTP/1.1: on the wire; h2/gRPC: bodies)
 
-	Status map[string]int64 // "200", "503", "grpc:OK", "grpc:UNAVAILABLE"
+	Status map[string]int64 // "200", "503", "grpc:OK", "grpc:UNAVAILABLE", "tcp:OK"
 	Errors map[string]int64 // by class, see the Class constants; they add up to Failed + Overflow
 
-	// With keep-alive off (HTTP/1.1), every request opens its own connection and
+	// With keep-alive off (HTTP/1.1, TCP), every request opens its own connection and
 	// these hold its phases; nil otherwise. Connect is dial start → TCP
 	// connected, TLSHandshake TCP connected → handshake done (no samples over
 	// plaintext), FirstByte request written → first response byte. Each phase
