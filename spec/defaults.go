@@ -158,7 +158,12 @@ func (w Workload) withDefaults(seed int64, external bool) Workload {
 	if w.Internal == nil {
 		w.Internal = ptr(true)
 	}
-	if w.Method == "" {
+	if w.Protocol == ProtocolTCP {
+		// A TCP echo's message: istio/tools' 1KB payload, the app's response size.
+		if w.RequestSize == 0 && w.Body == "" && w.BodyFile == "" {
+			w.RequestSize = 1024
+		}
+	} else if w.Method == "" {
 		w.Method = "GET"
 		if w.Body != "" || w.BodyFile != "" || w.RequestSize > 0 {
 			w.Method = "POST"

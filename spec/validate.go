@@ -220,9 +220,12 @@ func (v *validator) workload() {
 	if w.Duration.D() < 100*time.Millisecond {
 		v.errorf("workload.duration", "use at least 100ms, e.g. 30s", "duration %s is too short to measure", w.Duration)
 	}
-	if w.KeepAlive != nil && !*w.KeepAlive && w.Protocol != ProtocolHTTP1 {
-		v.errorf("workload.keep_alive", "use protocol http/1.1 to measure handshakes, or keep_alive: true",
-			"keep_alive false applies to HTTP/1.1; %s multiplexes requests over one connection", w.Protocol)
+	if w.KeepAlive != nil && !*w.KeepAlive && w.Protocol != ProtocolHTTP1 && w.Protocol != ProtocolTCP {
+		v.errorf("workload.keep_alive", "use protocol http/1.1 or tcp to measure handshakes, or keep_alive: true",
+			"keep_alive false applies to HTTP/1.1 and TCP; %s multiplexes requests over one connection", w.Protocol)
+	}
+	if w.Protocol == ProtocolTCP {
+		v.tcp()
 	}
 	if w.Timeout.D() <= 0 {
 		v.errorf("workload.timeout", "use a positive duration, e.g. 10s", "timeout must be positive")
@@ -373,6 +376,21 @@ func (v *validator) url(path, raw string) {
 	if pr := v.p.Workload.Protocol; !slices.Contains(want, pr) {
 		v.errorf(path, fmt.Sprintf("set workload.protocol to %s, or change the URL's scheme", want[0]),
 			"a %s:// URL does not fit protocol %s", u.Scheme, pr)
+	}
+}
+
+// tcp checks a TCP echo workload: a message of bytes and nothing of HTTP.
+func (v *validator) tcp() {
+	w := &v.p.Workload
+	const fix = "remove it: a TCP echo sends request_size (or body) bytes and reads them back"
+	for field, set := range map[string]bool{"method": w.Method != "", "headers": len(w.Headers) > 0,
+		"cookies": len(w.Cookies) > 0, "content_type": w.ContentType != "", "mix": len(w.Mix) > 0} {
+		if set {
+			v.errorf("workload."+field, fix, "%s applies to HTTP, not to protocol tcp", field)
+		}
+	}
+	if w.RequestSize > 64<<20 {
+		v.errorf("workload.request_size", "use at most 64MiB", "a TCP message of %s is larger than 64MiB", w.RequestSize)
 	}
 }
 
@@ -553,10 +571,6 @@ func (v *validator) generator(g Generator, rate float64) {
 	case GeneratorFortio:
 		if w.Protocol == ProtocolH2C {
 			v.errorf(at, "use protocol h2 or the builtin generator", "fortio does not speak h2c with prior knowledge")
-		}
-	case GeneratorBuiltin:
-		if w.Protocol == ProtocolTCP {
-			v.errorf(at, "use load_generator: fortio for TCP echo", "the builtin engine does not speak raw TCP yet")
 		}
 	}
 	// fortio (-jitter) and nighthawk (--jitter-uniform) can jitter a constant rate; the

@@ -57,7 +57,9 @@ beside it, HDR histograms, errors by class.
 
 URL schemes: http:// and https:// (HTTP/1.1, or --protocol h2 over TLS), h2c:// (HTTP/2
 cleartext), grpc:// and grpcs:// (gRPC health check, or --grpc-method echo against smp's
-sample app). Flags are named like the plan's workload fields (docs/plan.md).
+sample app), tcp://host:port (a TCP echo: each message of --payload-size bytes, 1KiB by
+default, is read back whole; --keepalive=false connects, exchanges and closes per
+message). Flags are named like the plan's workload fields (docs/plan.md).
 
 It prints a summary; -o writes the result document, which smp export and smp report read.
 The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.`,
@@ -65,6 +67,7 @@ The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.
   smp load http://127.0.0.1:8080/ --rate 0 -c 64 -d 10s          # closed loop: maximum throughput
   smp load h2c://127.0.0.1:8080/ --rate 5000 -c 4 --streams 16
   smp load grpc://127.0.0.1:9090 --rate 2000 -c 8 --max-p99 5ms
+  smp load tcp://127.0.0.1:8078 --rate 5000 --payload-size 1KiB     # TCP echo (fortio's tcp-echo, smp's app)
   smp load https://api.example.com/health -H 'Authorization: Bearer x' --rate 50 -o result.json
   smp load http://127.0.0.1:8080/ --generator fortio --rate 0 -c 8 -d 10s   # the same through fortio, wrk, wrk2 or nighthawk
   smp load http://10.0.1.5:8080/ --rate 40000 -c 64 --agents 10.0.0.3:7070,10.0.0.4:7070 --agent-certs agent-certs`,
@@ -132,9 +135,11 @@ func (f *loadFlags) plan(cmd *cobra.Command, raw string) (*spec.Plan, error) {
 		protocol = spec.ProtocolH2
 	case "grpc", "grpcs":
 		protocol = spec.ProtocolGRPC
+	case "tcp":
+		protocol = spec.ProtocolTCP
 	case "http", "https":
 	default:
-		return nil, usageErrorf("unsupported URL scheme %q: use http, https, h2c or grpc", u.Scheme)
+		return nil, usageErrorf("unsupported URL scheme %q: use http, https, h2c, grpc or tcp", u.Scheme)
 	}
 	if f.protocol != "" {
 		p, err := parseEnum[spec.Protocol]("protocol", f.protocol)

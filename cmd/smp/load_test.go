@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -130,5 +132,61 @@ func TestLoadClosedLoop(t *testing.T) {
 	tr := doc.Trials[0]
 	if !tr.Load.ClosedLoop || tr.Counts.Requests != served.Load() || tr.Counts.Requests < 50 {
 		t.Errorf("closed loop %v, %d requests, server saw %d", tr.Load.ClosedLoop, tr.Counts.Requests, served.Load())
+	}
+}
+
+// TestLoadTCP: smp load tcp:// against a real echo server (fortio's tcp-echo protocol:
+// every byte comes back) sends messages of --payload-size bytes; the result counts what
+// the server echoed, and the summary's status is the echo's.
+func TestLoadTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echoed atomic.Int64
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				n, _ := io.Copy(c, c)
+				echoed.Add(n)
+			})
+		}
+	})
+	out := filepath.Join(t.TempDir(), "result.json")
+	code, stdout, stderr := runCLI(t, "load", "tcp://"+ln.Addr().String(), "--rate", "500", "-c", "4", "-d", "1s",
+		"--warmup", "200ms", "--payload-size", "1KiB", "-o", out, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"tcp://", "open loop at 500 rps", "Status        tcp:OK:", "Latency"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := doc.Trials[0]
+	if tr.Counts.Requests < 490 || tr.Counts.Failed != 0 || tr.StatusCodes["tcp:OK"] != tr.Counts.Requests {
+		t.Errorf("counts %+v status %v errors %v", tr.Counts, tr.StatusCodes, tr.ErrorsByClass)
+	}
+	if tr.BytesSent != 1024*(tr.Counts.Requests) {
+		t.Errorf("%d bytes sent for %d messages of 1KiB", tr.BytesSent, tr.Counts.Requests)
+	}
+	ln.Close()
+	wg.Wait() // every echo is counted once the connections have closed
+	if got, want := echoed.Load(), 1024*(tr.Counts.Requests+tr.Warmup.Requests); got != want {
+		t.Errorf("server echoed %d bytes, the run sent %d (with warm-up)", got, want)
+	}
+	if doc.Plan.Workload.Protocol != "tcp" || doc.Plan.Workload.RequestSize != 1024 || doc.Plan.Workload.Method != "" {
+		t.Errorf("recorded workload: protocol %s request_size %d method %q", doc.Plan.Workload.Protocol, doc.Plan.Workload.RequestSize, doc.Plan.Workload.Method)
 	}
 }

@@ -107,7 +107,7 @@ type TargetTLS struct {
 }
 
 var (
-	protocols = map[engine.Protocol]string{engine.HTTP1: "http1", engine.H2: "h2", engine.H2C: "h2c", engine.GRPC: "grpc"}
+	protocols = map[engine.Protocol]string{engine.HTTP1: "http1", engine.H2: "h2", engine.H2C: "h2c", engine.GRPC: "grpc", engine.TCP: "tcp"}
 	patterns  = map[engine.Pattern]string{engine.Constant: "constant", engine.Poisson: "poisson", engine.Uniform: "uniform",
 		engine.Ramp: "ramp", engine.Step: "step"}
 	grpcCalls = map[engine.GRPCCall]string{engine.HealthCheck: "health", engine.Echo: "echo"}

@@ -63,6 +63,8 @@ func EngineConfig(job Job) (engine.Config, error) {
 		if w.GRPC.Method == spec.GRPCEcho {
 			c.GRPCCall = engine.Echo
 		}
+	case spec.ProtocolTCP:
+		c.Protocol = engine.TCP
 	default:
 		return engine.Config{}, fmt.Errorf("the builtin engine does not speak %s", w.Protocol)
 	}

@@ -20,6 +20,7 @@ import (
 	"fortio.org/fortio/fhttp"
 	"fortio.org/fortio/periodic"
 	"fortio.org/fortio/stats"
+	"fortio.org/fortio/tcprunner"
 	flog "fortio.org/log"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -83,6 +84,7 @@ func (Fortio) Check(_ context.Context, w spec.Workload) error {
 type fortioPlan struct {
 	grpc            bool
 	h2              bool
+	tcp             bool    // fortio's TCP echo runner (tcprunner)
 	threads         int     // fortio's NumThreads: connections, × streams for gRPC
 	streams         int     // gRPC streams per connection (fortio -s)
 	qps             float64 // total; -1 = closed loop (fortio's max speed)
@@ -109,8 +111,16 @@ func fortioPlanOf(w spec.Workload) (fortioPlan, error) {
 		if w.GRPC.Method == spec.GRPCEcho {
 			return p, errors.New("fortio calls the standard gRPC health service, not smp's echo method; set workload.grpc.method: health")
 		}
+	case spec.ProtocolTCP:
+		p.tcp = true
+		if !p.keepAlive {
+			return p, errors.New("fortio's TCP runner keeps its connections; keep_alive: false (connection rate) needs load_generator: builtin")
+		}
+		if w.TLS.Enabled || w.TLS.CertFile != "" {
+			return p, errors.New("fortio's TCP runner speaks plain TCP only; TCP over TLS needs load_generator: builtin")
+		}
 	default:
-		return p, fmt.Errorf("fortio in smp speaks http/1.1, h2 and grpc, not %s", w.Protocol)
+		return p, fmt.Errorf("fortio in smp speaks http/1.1, h2, grpc and tcp, not %s", w.Protocol)
 	}
 	if p.streams > 1 {
 		if !p.grpc {
@@ -258,6 +268,18 @@ func fortioTargetOf(job Job, p fortioPlan) (fortioTarget, error) {
 	if t.tls != nil {
 		t.serverName = t.tls.ServerName
 	}
+	if p.tcp {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "tcp" || u.Port() == "" {
+			return t, fmt.Errorf("target %q is not a tcp://host:port URL", raw)
+		}
+		if t.tls != nil {
+			return t, errors.New("fortio's TCP runner speaks plain TCP only; the target needs TLS (use load_generator: builtin)")
+		}
+		t.dest = u.Scheme + "://" + u.Host
+		t.body, err = requestOf(job)
+		return t, err
+	}
 	if p.grpc {
 		if !strings.Contains(raw, "://") {
 			raw = "grpc://" + raw
@@ -333,6 +355,9 @@ func (f Fortio) once(ctx context.Context, p fortioPlan, t fortioTarget, d time.D
 	defer stop()
 	if p.grpc {
 		return f.grpcOnce(ro, p, t, &out)
+	}
+	if p.tcp {
+		return f.tcpOnce(ro, p, t, &out)
 	}
 	o := &fhttp.HTTPRunnerOptions{RunnerOptions: ro, AllowInitialErrors: true}
 	h := &o.HTTPOptions
@@ -440,6 +465,31 @@ func (f Fortio) grpcOnce(ro periodic.RunnerOptions, p fortioPlan, t fortioTarget
 	return fortioOnce{res: res, sockets: int64(len(conns)), out: out.String(), retCodes: map[string]int64{}}, nil
 }
 
+// tcpOnce runs fortio's TCP echo runner: one connection per goroutine, each sending the
+// workload's message and checking that the same bytes come back.
+func (f Fortio) tcpOnce(ro periodic.RunnerOptions, p fortioPlan, t fortioTarget, out *bytes.Buffer) (fortioOnce, error) {
+	o := &tcprunner.RunnerOptions{RunnerOptions: ro}
+	o.Destination = t.dest
+	o.Payload = t.body.body
+	o.ReqTimeout = p.timeout
+	res, err := tcprunner.RunTCPTest(o)
+	if err != nil {
+		return fortioOnce{}, fmt.Errorf("%s: %w", t.dest, err)
+	}
+	r := fortioOnce{res: res.RunnerResults, sockets: int64(res.SocketCount), bytesReceived: res.BytesReceived,
+		out: out.String(), retCodes: map[string]int64{}}
+	for k, n := range res.RetCodes {
+		if k == tcprunner.TCPStatusOK {
+			k = fortioTCPOK
+		}
+		r.retCodes[k] += n
+	}
+	return r, nil
+}
+
+// fortioTCPOK is smp's status key of a complete echo, as the builtin engine writes it.
+const fortioTCPOK = "tcp:OK"
+
 // fortioHealthCall is one goroutine's gRPC health check, as fgrpc's runner makes it, with
 // the workload's timeout as deadline. Its details name the outcome in smp's status
 // vocabulary ("grpc:OK", "grpc:UNAVAILABLE", "health:NOT_SERVING").
@@ -481,8 +531,8 @@ func grpcCodeName(c codes.Code) string {
 // its goroutines; goroutines share a stripe (a mutex with histograms and counters) only
 // when there are more of them than stripes, so the mutex is uncontended in practice.
 type fortioRecorder struct {
-	stripes []fortioStripe
-	grpc    bool
+	stripes   []fortioStripe
+	grpc, tcp bool
 }
 
 type fortioStripe struct {
@@ -493,7 +543,7 @@ type fortioStripe struct {
 
 func newFortioRecorder(p fortioPlan) *fortioRecorder {
 	n := min(p.threads, 4*runtime.GOMAXPROCS(0))
-	r := &fortioRecorder{stripes: make([]fortioStripe, max(n, 1)), grpc: p.grpc}
+	r := &fortioRecorder{stripes: make([]fortioStripe, max(n, 1)), grpc: p.grpc, tcp: p.tcp}
 	for i := range r.stripes {
 		s := &r.stripes[i]
 		s.ok, s.failed = hist.New(), hist.New()
@@ -529,6 +579,9 @@ func (r *fortioRecorder) Report(_ context.Context, id periodic.ThreadID, _ int64
 
 // classify turns a call's details into a status key and an error class ("" = success).
 func (r *fortioRecorder) classify(details string) (key, class string) {
+	if r.tcp {
+		return classifyFortioTCP(details)
+	}
 	if r.grpc {
 		switch {
 		case details == "grpc:OK":
@@ -547,6 +600,26 @@ func (r *fortioRecorder) classify(details string) (key, class string) {
 		return details, "http"
 	}
 	return details, ""
+}
+
+// classifyFortioTCP sorts the outcome fortio's TCP runner reports: "OK", or the text of
+// the error (its own "short read" and "read not echoing writes", or the socket's).
+func classifyFortioTCP(details string) (key, class string) {
+	switch {
+	case details == tcprunner.TCPStatusOK:
+		return fortioTCPOK, ""
+	case strings.Contains(details, "not echoing"):
+		return "", "protocol"
+	case strings.Contains(details, "short read"), strings.Contains(details, "EOF"):
+		return "", "closed"
+	case strings.Contains(details, "connection refused"):
+		return "", "refused"
+	case strings.Contains(details, "connection reset"), strings.Contains(details, "broken pipe"):
+		return "", "reset"
+	case strings.Contains(details, "timeout"):
+		return "", "timeout"
+	}
+	return "", "other"
 }
 
 // Info implements periodic.AccessLogger.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -221,7 +222,10 @@ func TestFortioCheck(t *testing.T) {
 		{"h2 streams", func(w *spec.Workload) { w.Protocol, w.Streams = spec.ProtocolH2, 4 }, "cannot put 4 streams"},
 		{"grpc streams", func(w *spec.Workload) { w.Protocol, w.Streams = spec.ProtocolGRPC, 4 }, ""},
 		{"grpc echo", func(w *spec.Workload) { w.Protocol, w.GRPC.Method = spec.ProtocolGRPC, spec.GRPCEcho }, "not smp's echo"},
-		{"tcp", func(w *spec.Workload) { w.Protocol = spec.ProtocolTCP }, "not tcp"},
+		{"tcp", func(w *spec.Workload) { w.Protocol = spec.ProtocolTCP }, ""},
+		{"tcp connection rate", func(w *spec.Workload) { off := false; w.Protocol, w.KeepAlive = spec.ProtocolTCP, &off }, "keeps its connections"},
+		{"tcp over tls", func(w *spec.Workload) { w.Protocol, w.TLS.Enabled = spec.ProtocolTCP, true }, "plain TCP only"},
+		{"h2c", func(w *spec.Workload) { w.Protocol = spec.ProtocolH2C }, "not h2c"},
 		{"mix", func(w *spec.Workload) { w.Mix = []spec.Request{{Path: "/"}} }, "workload.mix"},
 		{"options", func(w *spec.Workload) { w.AdditionalOptions = `{"r": 0.001}` }, "no additional_options"},
 	} {
@@ -334,5 +338,106 @@ func TestFortioH2(t *testing.T) {
 	}
 	if tr.Counts.Requests == 0 || tr.Counts.Failed != tr.Counts.Requests || tr.ErrorsByClass["other"] != tr.Counts.Requests {
 		t.Errorf("unverifiable server: counts %+v, errors %v", tr.Counts, tr.ErrorsByClass)
+	}
+}
+
+// echoTarget is a TCP echo server that waits delay before echoing each message of size
+// bytes, and counts the messages it echoed.
+type echoTarget struct {
+	ln       net.Listener
+	messages atomic.Int64
+	wg       sync.WaitGroup
+}
+
+func newEchoTarget(t *testing.T, size int, delay time.Duration) *echoTarget {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &echoTarget{ln: ln}
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
+	e.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			e.wg.Go(func() {
+				defer c.Close()
+				buf := make([]byte, size)
+				for {
+					if _, err := io.ReadFull(c, buf); err != nil {
+						return
+					}
+					time.Sleep(delay) // the server's work, not synchronisation
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+					e.messages.Add(1)
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		e.wg.Wait()
+	})
+	return e
+}
+
+func (e *echoTarget) URL() string { return "tcp://" + e.ln.Addr().String() }
+
+// TestTCPCrossCheck runs the builtin engine and fortio's TCP runner against the same echo
+// server (2 ms per message) and checks that every message is accounted for and that their
+// medians agree (crossCheckTolerance).
+func TestTCPCrossCheck(t *testing.T) {
+	const size = 256
+	echo := newEchoTarget(t, size, serverDelay)
+	w := workload(t, func(w *spec.Workload) {
+		w.Protocol, w.Rate, w.Connections, w.Duration = spec.ProtocolTCP, rate(0), 4, spec.Duration(2*time.Second)
+		w.RequestSize, w.Method = size, ""
+	})
+	p50 := map[spec.Generator]float64{}
+	for _, g := range []Generator{Builtin{}, Fortio{}} {
+		name := g.Info().Name
+		before := echo.messages.Load()
+		tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{echo.URL()}}})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		c := tr.Counts
+		if c.Failed != 0 || c.Requests < 500 || tr.StatusCodes["tcp:OK"] != c.Requests {
+			t.Fatalf("%s: counts %+v status %v errors %v", name, c, tr.StatusCodes, tr.ErrorsByClass)
+		}
+		// fortio sends one unmeasured message per connection first.
+		warm := int64(0)
+		if name == spec.GeneratorFortio {
+			warm = 4
+		}
+		if got := echo.messages.Load() - before; got != c.Requests+warm {
+			t.Errorf("%s: the server echoed %d messages; the trial has %d + %d warm-up", name, got, c.Requests, warm)
+		}
+		if tr.BytesReceived < size*c.Requests {
+			t.Errorf("%s: received %d bytes for %d echoes of %d", name, tr.BytesReceived, c.Requests, size)
+		}
+		p50[name] = percentileMS(tr.Latency, 50)
+		t.Logf("%-8s p50 %.3f ms  p99 %.3f ms  %d messages", name, p50[name], percentileMS(tr.Latency, 99), c.Requests)
+		if p50[name] < float64(serverDelay)/float64(time.Millisecond) {
+			t.Errorf("%s: p50 %.3f ms is below the server's own %v delay", name, p50[name], serverDelay)
+		}
+	}
+	base := p50[spec.GeneratorBuiltin]
+	if d := math.Abs(p50[spec.GeneratorFortio] - base); d > crossCheckTolerance(base) {
+		t.Errorf("fortio p50 %.3f ms is %.3f ms from builtin's %.3f ms", p50[spec.GeneratorFortio], d, base)
 	}
 }
