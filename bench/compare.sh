@@ -3,11 +3,12 @@
 #
 # Targets: nginx (Debian nginx-light, one worker, pinned to CPU 0) serving a
 # 2-byte response over HTTP/1.1 and h2c, and `fortio server`'s gRPC port
-# (pinned to CPU 0) for grpc.health.v1 Check. Every generator is pinned to
-# CPU 1 and run REPS times; medians and ratios are printed at the end.
+# (pinned to CPU 0) for grpc.health.v1 Check and its TCP echo port for 1KiB
+# TCP echoes. Every generator is pinned to CPU 1 and run REPS times; medians
+# and ratios are printed at the end.
 #
 # Usage: bench/compare.sh [-r REPS] [-d SECONDS] [-o OUTDIR] [-b BASELINE] [only...]
-#   only: any of http1 h2c grpc open fidelity (default: all)
+#   only: any of http1 h2c grpc tcp open fidelity (default: all)
 #   -b: an engineload binary built from another tree (e.g. before a change);
 #       it runs as "base" beside "ours" in every case, so before/after
 #       figures come from the same run.
@@ -25,11 +26,11 @@ while getopts "r:d:o:b:" opt; do
 	d) DUR=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	b) BASE=$(realpath "$OPTARG") ;;
-	*) echo "usage: $0 [-r reps] [-d seconds] [-o outdir] [-b baseline-engineload] [http1 h2c grpc open fidelity]" >&2; exit 2 ;;
+	*) echo "usage: $0 [-r reps] [-d seconds] [-o outdir] [-b baseline-engineload] [http1 h2c grpc tcp open fidelity]" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-ONLY="${*:-http1 h2c grpc open fidelity}"
+ONLY="${*:-http1 h2c grpc tcp open fidelity}"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${XDG_CACHE_HOME:-$HOME/.cache}/smp/bin
@@ -78,6 +79,9 @@ H1PORT=18080
 H2PORT=18081
 GRPCPORT=18079
 FHTTPPORT=18078
+TCPPORT=18077
+TCPSIZE=1024
+TCPRATE=5000
 mkdir -p "$WORK/nginx/tmp"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -105,10 +109,10 @@ EOF
 taskset -c 0 "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
 PIDS+=($!)
 NGINX_PID=$!
-taskset -c 0 "$BIN/fortio" server -http-port "127.0.0.1:$FHTTPPORT" -grpc-port "$GRPCPORT" -redirect-port disabled -tcp-port disabled -udp-port disabled -loglevel error >/dev/null 2>&1 &
+taskset -c 0 "$BIN/fortio" server -http-port "127.0.0.1:$FHTTPPORT" -grpc-port "$GRPCPORT" -redirect-port disabled -tcp-port "127.0.0.1:$TCPPORT" -udp-port disabled -loglevel error >/dev/null 2>&1 &
 PIDS+=($!)
 FORTIO_SRV_PID=$!
-for port in $H1PORT $H2PORT $GRPCPORT; do
+for port in $H1PORT $H2PORT $GRPCPORT $TCPPORT; do
 	for _ in $(seq 50); do
 		(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
 		sleep 0.1
@@ -190,6 +194,10 @@ run_case() { # case tool rep
 	h2c/fortio) measure "$name" "$rep" "$NGINX_PID" "${TIME[@]}" "$BIN/fortio" load -h2 -qps 0 -c 160 -t "${DUR}s" -loglevel error "$H2URL" ;;
 	grpc/ours | grpc/base) measure "$name" "$rep" "$FORTIO_SRV_PID" "$(engine_bin "$tool")" -proto grpc -c 16 -d "${DUR}s" "127.0.0.1:$GRPCPORT" ;;
 	grpc/fortio) measure "$name" "$rep" "$FORTIO_SRV_PID" "${TIME[@]}" "$BIN/fortio" load -grpc -qps 0 -c 16 -t "${DUR}s" -loglevel error "127.0.0.1:$GRPCPORT" ;;
+	tcp/ours | tcp/base) measure "$name" "$rep" "$FORTIO_SRV_PID" "$(engine_bin "$tool")" -proto tcp -size "$TCPSIZE" -c 16 -d "${DUR}s" "tcp://127.0.0.1:$TCPPORT" ;;
+	tcp/fortio) measure "$name" "$rep" "$FORTIO_SRV_PID" "${TIME[@]}" "$BIN/fortio" load -qps 0 -c 16 -payload-size "$TCPSIZE" -t "${DUR}s" -loglevel error "tcp://127.0.0.1:$TCPPORT" ;;
+	tcpopen/ours | tcpopen/base) measure "$name" "$rep" "$FORTIO_SRV_PID" "$(engine_bin "$tool")" -proto tcp -size "$TCPSIZE" -c 16 -rate "$TCPRATE" -d "${DUR}s" "tcp://127.0.0.1:$TCPPORT" ;;
+	tcpopen/fortio) measure "$name" "$rep" "$FORTIO_SRV_PID" "${TIME[@]}" "$BIN/fortio" load -qps "$TCPRATE" -uniform -c 16 -payload-size "$TCPSIZE" -t "${DUR}s" -loglevel error "tcp://127.0.0.1:$TCPPORT" ;;
 	grpc/ghz) measure "$name" "$rep" "$FORTIO_SRV_PID" "${TIME[@]}" "$BIN/ghz" --insecure --call grpc.health.v1.Health/Check -c 16 --connections 16 -z "${DUR}s" "127.0.0.1:$GRPCPORT" ;;
 	esac
 }
@@ -214,12 +222,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if(b+0==0){print "-"}else{printf "%.2f"
 
 # Interleave tools within each repetition so machine drift hits all alike.
 for rep in $(seq "$REPS"); do
-	for c in http1 h2c grpc; do
-		case " $ONLY " in *" $c "*) ;; *) continue ;; esac
+	for c in http1 h2c grpc tcp tcpopen; do
+		case " $ONLY " in *" ${c%open} "*) ;; *) continue ;; esac
 		case $c in
 		http1) tools="$ENGINES wrk fortio" ;;
 		h2c) tools="$ENGINES h2load fortio" ;;
 		grpc) tools="$ENGINES fortio ghz" ;;
+		tcp | tcpopen) tools="$ENGINES fortio" ;;
 		esac
 		for tool in $tools; do
 			log "rep $rep: $c $tool"
@@ -253,6 +262,20 @@ if [[ " $ONLY " == *" grpc "* ]]; then
 	summarise grpc ghz parse_ghz
 	echo "grpc: ours/fortio $(ratio "${RPS[grpc-ours]}" "${RPS[grpc-fortio]}") (goal ≥ 1.20), ours/ghz $(ratio "${RPS[grpc-ours]}" "${RPS[grpc-ghz]}") (goal ≥ 2.50), cpu/req ours/fortio $(ratio "${CPU[grpc-ours]}" "${CPU[grpc-fortio]}")"
 	if [ -n "$BASE" ]; then echo "grpc: ours/base rps $(ratio "${RPS[grpc-ours]}" "${RPS[grpc-base]}"), cpu/req ours/base $(ratio "${CPU[grpc-ours]}" "${CPU[grpc-base]}")"; fi
+fi
+
+if [[ " $ONLY " == *" tcp "* ]]; then
+	summarise tcp ours parse_ours
+	if [ -n "$BASE" ]; then summarise tcp base parse_ours; fi
+	summarise tcp fortio parse_fortio
+	echo "tcp: ours/fortio rps $(ratio "${RPS[tcp-ours]}" "${RPS[tcp-fortio]}") (goal ≥ 1.00), cpu/req ours/fortio $(ratio "${CPU[tcp-ours]}" "${CPU[tcp-fortio]}") (goal ≤ 1.00)"
+	if [ -n "$BASE" ]; then echo "tcp: ours/base rps $(ratio "${RPS[tcp-ours]}" "${RPS[tcp-base]}"), cpu/req ours/base $(ratio "${CPU[tcp-ours]}" "${CPU[tcp-base]}")"; fi
+	echo
+	echo "== tcp open loop at $TCPRATE/s, 16 connections, ${TCPSIZE}-byte echoes (ours from the intended send time, fortio from the actual send)"
+	summarise tcpopen ours parse_ours
+	if [ -n "$BASE" ]; then summarise tcpopen base parse_ours; fi
+	summarise tcpopen fortio parse_fortio
+	echo "tcp open: p50 ours ${P50[tcpopen-ours]} ms, fortio ${P50[tcpopen-fortio]} ms (ours/fortio $(ratio "${P50[tcpopen-ours]}" "${P50[tcpopen-fortio]}")), cpu/req ours/fortio $(ratio "${CPU[tcpopen-ours]}" "${CPU[tcpopen-fortio]}")"
 fi
 
 if [[ " $ONLY " == *" open "* ]]; then

@@ -26,20 +26,21 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer) int {
 	fs := flag.NewFlagSet("engineload", flag.ContinueOnError)
 	var (
-		proto    = fs.String("proto", "http1", "http1, h2c or grpc")
+		proto    = fs.String("proto", "http1", "http1, h2c, grpc or tcp")
 		conns    = fs.Int("c", 16, "connections")
 		streams  = fs.Int("s", 1, "streams per connection (h2c, grpc)")
 		rate     = fs.Float64("rate", 0, "total requests/s; 0 = closed loop")
 		duration = fs.Duration("d", 10*time.Second, "measured duration")
 		warmup   = fs.Duration("warmup", time.Second, "warm-up")
 		spin     = fs.Duration("spin", 0, "busy-wait before each send: 0 = automatic, negative = never")
+		size     = fs.Int("size", 0, "request body bytes (tcp: the echoed message; default 1024)")
 		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: engineload [flags] URL")
 		return 2
 	}
-	protocols := map[string]engine.Protocol{"http1": engine.HTTP1, "h2c": engine.H2C, "grpc": engine.GRPC}
+	protocols := map[string]engine.Protocol{"http1": engine.HTTP1, "h2c": engine.H2C, "grpc": engine.GRPC, "tcp": engine.TCP}
 	p, ok := protocols[*proto]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "engineload: unknown protocol %q\n", *proto)
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	var before syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	res, err := engine.Run(ctx, engine.Config{Target: fs.Arg(0), Protocol: p, Connections: *conns, Streams: *streams,
-		Rate: *rate, Duration: *duration, Warmup: *warmup, Spin: *spin})
+		Rate: *rate, Duration: *duration, Warmup: *warmup, Spin: *spin, PayloadSize: *size})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engineload: %v\n", err)
 		return 1
