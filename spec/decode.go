@@ -23,6 +23,10 @@ type fieldInfo struct {
 	def     string
 	index   int
 	typ     reflect.Type
+	// quotedNumber: a number of an SMP message that the protobuf JSON mapping may write
+	// as a string (int64 always is: "rps": "10"; int32 and double may be), tagged
+	// `protojson:"number"`.
+	quotedNumber bool
 }
 
 // fieldsOf lists the decodable fields of a struct type: exported, with a json name.
@@ -41,7 +45,8 @@ func fieldsOf(t reflect.Type) []fieldInfo {
 		if a := f.Tag.Get("alias"); a != "" {
 			aliases = strings.Split(a, ",")
 		}
-		out = append(out, fieldInfo{name: name, aliases: aliases, def: f.Tag.Get("default"), index: i, typ: f.Type})
+		out = append(out, fieldInfo{name: name, aliases: aliases, def: f.Tag.Get("default"), index: i, typ: f.Type,
+			quotedNumber: f.Tag.Get("protojson") == "number"})
 	}
 	return out
 }
@@ -438,8 +443,33 @@ func (d *decoder) structValue(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		given[f.name] = p.key
-		d.value(p.value, v.Field(f.index), join(path, f.name))
+		val := p.value
+		if f.quotedNumber {
+			val = unquoteNumber(val)
+		}
+		d.value(val, v.Field(f.index), join(path, f.name))
 	}
+}
+
+// unquoteNumber returns a quoted decimal number (`"10"`, `"2.5"`, `"-1e3"`) as a number
+// node at the same position, as protobuf's JSON parsers read it; anything else unchanged,
+// so that a string that is no number still gets the usual "expected a number" error.
+func unquoteNumber(n *yaml.Node) *yaml.Node {
+	r := resolve(n)
+	if r == nil || r.Kind != yaml.ScalarNode || r.Tag != "!!str" {
+		return n
+	}
+	c := *r
+	if _, err := strconv.ParseInt(r.Value, 10, 64); err == nil {
+		c.Tag = "!!int"
+		return &c
+	}
+	if f, err := strconv.ParseFloat(r.Value, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) &&
+		strings.TrimLeft(r.Value, "+-.0123456789eE") == "" {
+		c.Tag = "!!float"
+		return &c
+	}
+	return n
 }
 
 func lastElem(path string) string {

@@ -12,7 +12,9 @@ import (
 //
 // Field names are SMP's proto names (snake_case, as Meshery decodes them) and also the
 // camelCase names of protobuf JSON and of Meshery's newer schema (loadGenerator,
-// endpointUrls). Enums are accepted by name or by today's SMP number.
+// endpointUrls). Enums are accepted by name or by today's SMP number, and numbers also in
+// quotes, as the protobuf JSON mapping writes int64 ("rps": "10") and lets parsers accept
+// every number: a file protojson.Marshal wrote from SMP's own Go types loads unchanged.
 
 // SMPTestConfig is SMP's PerformanceTestConfig (service_mesh_performance.proto), plus the
 // sections of a smp plan that SMP has no equivalent for (arms, metrics, environment, …).
@@ -51,10 +53,11 @@ type SMPClient struct {
 	LoadGenerator Generator `json:"load_generator,omitempty" alias:"loadGenerator"`
 	// SMP Protocol enum: PROTOCOL_HTTP=1, PROTOCOL_TCP=2, PROTOCOL_GRPC=4, or a name.
 	Protocol Protocol `json:"protocol,omitempty"`
-	// Concurrent connections.
-	Connections int `json:"connections,omitempty"`
-	// Requests per second; 0 means as fast as possible.
-	RPS *float64 `json:"rps,omitempty"`
+	// Concurrent connections (int32; a quoted number is read too, as protobuf JSON allows).
+	Connections int `json:"connections,omitempty" protojson:"number"`
+	// Requests per second; 0 means as fast as possible. SMP's int64, which canonical
+	// protobuf JSON writes as a string ("rps": "10"); both forms are read.
+	RPS *float64 `json:"rps,omitempty" protojson:"number"`
 	// Request headers.
 	Headers map[string]string `json:"headers,omitempty"`
 	// Request cookies.

@@ -164,6 +164,10 @@ func (g *generator) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	for _, f := range fields(t) {
 		s := g.schema(f.typ)
+		if f.quotedNumber {
+			// protobuf JSON writes int64 as a string, and spec's decoder reads it.
+			s = map[string]any{"anyOf": []any{s, map[string]any{"type": "string", "pattern": quotedNumberPattern}}}
+		}
 		desc := g.comments[defName(t)+"."+f.goName]
 		if desc != "" {
 			s["description"] = desc
@@ -323,7 +327,11 @@ type field struct {
 	name, goName, def string
 	aliases           []string
 	typ               reflect.Type
+	quotedNumber      bool // `protojson:"number"`: also read from a quoted decimal
 }
+
+// quotedNumberPattern is a decimal number in quotes, as protobuf JSON writes int64.
+const quotedNumberPattern = `^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`
 
 // fields lists the serialised fields of a struct the way encoding/json and spec's
 // decoder see them.
@@ -345,7 +353,8 @@ func fields(t reflect.Type) []field {
 		if a := f.Tag.Get("alias"); a != "" {
 			aliases = strings.Split(a, ",")
 		}
-		out = append(out, field{name: name, goName: f.Name, def: f.Tag.Get("default"), aliases: aliases, typ: f.Type})
+		out = append(out, field{name: name, goName: f.Name, def: f.Tag.Get("default"), aliases: aliases, typ: f.Type,
+			quotedNumber: f.Tag.Get("protojson") == "number"})
 	}
 	return out
 }
