@@ -392,6 +392,10 @@ func (v *validator) tcp() {
 	if w.RequestSize > 64<<20 {
 		v.errorf("workload.request_size", "use at most 64MiB", "a TCP message of %s is larger than 64MiB", w.RequestSize)
 	}
+	if w.App.Kind != AppExternal {
+		v.errorf("workload.protocol", "load a TCP echo server through endpoint_urls: [tcp://host:port]",
+			"the %s app does not serve TCP echo yet", w.App.Kind)
+	}
 }
 
 func (v *validator) app() {

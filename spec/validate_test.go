@@ -104,6 +104,7 @@ var validationCases = []struct {
 	{"wrk2 over h2", "workload: {load_generator: wrk2, protocol: h2}", "workload.load_generator", "wrk2", "wrk2 speaks HTTP/1.1 only, not h2", "use load_generator: builtin or fortio for h2"},
 	{"nighthawk closed loop", "workload: {load_generator: nighthawk, rate: 0}", "workload.load_generator", "nighthawk", "nighthawk needs a rate", "nighthawk has no max mode"},
 	{"fortio h2c", "workload: {load_generator: fortio, protocol: h2c}", "workload.load_generator", "fortio", "fortio does not speak h2c with prior knowledge", "use protocol h2"},
+	{"tcp with the builtin app", "workload: {protocol: tcp}", "workload.protocol", "tcp", "the builtin app does not serve TCP echo yet", "endpoint_urls"},
 	{"tcp with headers", "workload: {protocol: tcp, headers: {a: b}}", "workload.headers", "{a: b}", "headers applies to HTTP, not to protocol tcp", "a TCP echo sends request_size"},
 	{"tcp message too large", "workload: {protocol: tcp, request_size: 65MiB}", "workload.request_size", "65MiB", "a TCP message of 65MiB is larger than 64MiB", "at most 64MiB"},
 	{"fortio poisson", "workload: {load_generator: fortio, arrival: poisson}", "workload.arrival.pattern", "poisson", "fortio cannot produce poisson arrivals", "use pattern: constant with fortio"},
