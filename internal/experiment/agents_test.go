@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/service-mesh-performance/smp/internal/agent"
+	"github.com/service-mesh-performance/smp/internal/generator"
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 )
 
@@ -79,5 +82,47 @@ func TestRunWithAgentsCancelled(t *testing.T) {
 	// measurement); there are at most as many as connections (2).
 	if gap := served.Load() - tr.Counts.Requests; tr.Counts.Requests == 0 || gap < 0 || gap > 2 {
 		t.Errorf("trial counts %d requests, the target saw %d", tr.Counts.Requests, served.Load())
+	}
+}
+
+// TestTrialGenerator: the one choice of a trial's generator follows the deployment's
+// Load: none is the run's own; fortio's REST API is driven where the platform says, with
+// a warning when the plan named another generator; agents beside the application are
+// driven with the credentials the platform handed back, and before the first deploy
+// they are counted from the plan.
+func TestTrialGenerator(t *testing.T) {
+	plan := parse(t, "name: g\nworkload: {agents: 3, endpoint_urls: [http://127.0.0.1:1/]}\n")
+	run := generator.Builtin{}
+
+	got, warnings, err := trialGenerator(plan, run, platform.Load{}, "r")
+	if err != nil || got != generator.Generator(run) || len(warnings) != 0 {
+		t.Errorf("no load: got %#v, %q, %v; want the run's generator", got, warnings, err)
+	}
+
+	got, warnings, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadFortioREST, FortioURL: "http://127.0.0.1:9/fortio/", Where: "pod p"}, "r")
+	if f, ok := got.(generator.FortioREST); err != nil || !ok || f.BaseURL != "http://127.0.0.1:9/fortio/" || f.Where != "pod p" ||
+		len(warnings) != 1 || !strings.Contains(warnings[0], "load_generator builtin") {
+		t.Errorf("fortio load: got %#v, %q, %v", got, warnings, err)
+	}
+
+	b, err := agent.NewBundle("r", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := b.ControllerFiles()
+	creds := &platform.AgentCredentials{CA: files[agent.CAFile], Cert: files[agent.CertFile(agent.RoleController)],
+		Key: files[agent.KeyFile(agent.RoleController)], Token: b.Token}
+	got, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents, Agents: []string{"127.0.0.1:1", "127.0.0.1:2"}, Credentials: creds}, "r")
+	if d, ok := got.(generator.Distributed); err != nil || !ok || len(d.Agents) != 2 || d.RunID != "r" ||
+		d.Credentials.Role != agent.RoleController || d.Credentials.Token != b.Token {
+		t.Errorf("agent load: got %#v, %v", got, err)
+	}
+	got, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents}, "r")
+	if d, ok := got.(generator.Distributed); err != nil || !ok || len(d.Agents) != 3 {
+		t.Errorf("agents before the first deploy: got %#v, %v; want the plan's 3", got, err)
+	}
+	creds.Key = []byte("not a key")
+	if _, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents, Agents: []string{"a"}, Credentials: creds}, "r"); err == nil {
+		t.Error("agent load with a broken key: no error")
 	}
 }

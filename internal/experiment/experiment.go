@@ -28,6 +28,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/generator"
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/internal/platform/open"
 	"github.com/service-mesh-performance/smp/internal/term"
 	"github.com/service-mesh-performance/smp/internal/version"
 	"github.com/service-mesh-performance/smp/result"
@@ -122,55 +123,41 @@ func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 	v := version.Get()
 	doc.Tools = append(doc.Tools, result.Tool{Name: "smp", Version: v.Version + " " + v.Commit, Role: "smp"})
 
-	gen, err := generator.New(plan.Workload.LoadGenerator)
-	if err != nil {
-		return nil, plan.Errorf("workload.load_generator", "use load_generator: builtin", "%v", err)
-	}
-	// Before anything is deployed: a missing binary or a workload the generator cannot
-	// run is a plan error, not a failed trial.
-	if c, ok := gen.(generator.Checker); ok {
-		if err := c.Check(ctx, plan.Workload); err != nil {
-			return nil, plan.Errorf("workload.load_generator", generator.Fix(err), "%v", err)
-		}
-	}
-	if plan.Workload.Agents > 0 {
-		var stop func()
-		if gen, stop, err = agentGenerator(ctx, plan, opt.BaseDir, id); err != nil {
-			return nil, err
-		}
-		defer stop()
-	}
-
 	newPlatform := opt.NewPlatform
 	if newPlatform == nil {
-		newPlatform = defaultPlatform
+		newPlatform = open.Platform
 	}
 	pf, err := newPlatform(ctx, plan, id)
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := pf.(interface{ Close() error }); ok {
-		defer c.Close()
+	defer pf.Close()
+	if err := pf.Check(ctx); err != nil {
+		return nil, err
 	}
-	if c, ok := pf.(interface{ CPUs() (string, string) }); ok {
-		doc.Environment.LoadGeneratorCPUs, doc.Environment.SystemCPUs = c.CPUs()
-	}
-	if c, ok := pf.(interface{ Check(context.Context) error }); ok {
-		if err := c.Check(ctx); err != nil {
-			return nil, err
-		}
-	}
-	describeEnvironment(ctx, pf, doc)
+	env := pf.Describe(ctx)
+	describeEnvironment(doc, env)
 	// environment.expect against what was found: reported, not enforced (docs/plan.md).
 	for _, w := range expectationWarnings(plan.Environment.Expect, doc.Environment) {
 		doc.Warnings = append(doc.Warnings, w)
 		fmt.Fprintf(status, "smp: warning: %s\n", w)
 	}
 
-	if _, ok := pf.(podLoad); ok && plan.Workload.Agents == 0 {
-		// The load runs in the platform's load pod (trialGenerator): name that generator
-		// from the start, so that the tools and a trial that fails before load say so.
-		gen = generator.FortioREST{}
+	runGen, stop, err := runGenerator(ctx, plan, opt.BaseDir, id, env.Load)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	// Name the trials' generator from the start, so that the tools and a trial that
+	// fails before load say so; one the platform brings is checked here too.
+	gen, _, err := trialGenerator(plan, runGen, platform.Load{Kind: env.Load}, id)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := gen.(generator.Checker); ok && env.Load != platform.LoadNone {
+		if err := c.Check(ctx, plan.Workload); err != nil {
+			return nil, plan.Errorf("workload", "use an http/1.1 workload with keep-alive and one kind of request on Kubernetes", "%v", err)
+		}
 	}
 	doc.Tools = append(doc.Tools, result.Tool{Name: string(gen.Info().Name), Version: gen.Info().Version, Role: "load_generator"})
 
@@ -180,7 +167,7 @@ func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 			break
 		}
 		fmt.Fprintf(status, "smp: trial %d/%d: %s (repetition %d of %d)\n", tp.Order, len(schedule), tp.Arm.Name, tp.Repetition, plan.Repetitions)
-		t := runTrial(ctx, plan, pf, gen, tp, opt, status, doc)
+		t := runTrial(ctx, plan, pf, runGen, gen.Info(), tp, opt, status, doc, env)
 		doc.Trials = append(doc.Trials, t)
 		if t.Status == result.StatusFailed {
 			fmt.Fprintf(status, "smp: trial %s failed: %s\n", t.ID, t.Error)
@@ -227,10 +214,10 @@ func runStatus(doc *result.Document, planned int, interrupted bool) result.Statu
 
 // runTrial deploys an arm, loads it, collects, and tears it down. It never returns an
 // error: a failure becomes the trial's status and message.
-func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen generator.Generator,
-	tp TrialPlan, opt Options, status io.Writer, doc *result.Document) result.Trial {
+func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, runGen generator.Generator, named result.GeneratorInfo,
+	tp TrialPlan, opt Options, status io.Writer, doc *result.Document, env platform.Environment) result.Trial {
 	t := result.Trial{ID: fmt.Sprintf("%s-%d", tp.Arm.Name, tp.Repetition), Arm: tp.Arm.Name,
-		Repetition: tp.Repetition, Order: tp.Order, Generator: gen.Info(),
+		Repetition: tp.Repetition, Order: tp.Order, Generator: named,
 		Mesh: result.MeshInfo{Type: tp.Arm.Mesh, Version: tp.Arm.Version, DataPlane: tp.Arm.DataPlane,
 			MTLS: tp.Arm.MTLS, ProxyConcurrency: tp.Arm.ProxyConcurrency}}
 	fail := func(err error) result.Trial {
@@ -269,11 +256,10 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen ge
 		addTool(doc, result.Tool{Name: tool.Name, Version: tool.Version, Path: tool.Path, Role: "proxy"})
 	}
 	t.Warnings = append(t.Warnings, d.Warnings...)
-	gen, stopLoad, loadWarnings, err := trialGenerator(ctx, plan, pf, d, gen)
+	gen, loadWarnings, err := trialGenerator(plan, runGen, d.Load, doc.ID)
 	if err != nil {
 		return fail(err)
 	}
-	defer stopLoad()
 	t.Warnings = append(t.Warnings, loadWarnings...)
 
 	collectors := opt.Collectors
@@ -322,7 +308,7 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, gen ge
 
 	window := collect.Window{Start: t.StartTime, End: t.EndTime}
 	t.Resources, t.ProxyLatency, t.Warnings = collectAll(ctx, started, window, t.Warnings)
-	if w := saturation(t.Resources, systemCPUs(pf, doc.Environment.Cores)); w != "" {
+	if w := saturation(t.Resources, systemCPUs(env, doc.Environment.Cores)); w != "" {
 		t.Warnings = append(t.Warnings, w)
 	}
 	if ctx.Err() != nil && t.Status == result.StatusComplete {
@@ -381,11 +367,9 @@ func saturation(res []result.Resource, cpus int) string {
 }
 
 // systemCPUs is how many CPUs the system under test may use.
-func systemCPUs(pf platform.Platform, all int) int {
-	if c, ok := pf.(interface{ CPUs() (string, string) }); ok {
-		if _, sys := c.CPUs(); sys != "" {
-			return countCPUs(sys)
-		}
+func systemCPUs(env platform.Environment, all int) int {
+	if env.SystemCPUs != "" {
+		return countCPUs(env.SystemCPUs)
 	}
 	return all
 }

@@ -22,8 +22,8 @@ import (
 
 // FortioREST runs load through a fortio server's REST API (/fortio/rest/run), elsewhere:
 // the load generator of the kubernetes platform, where fortio's server runs in a pod and
-// smp reaches it through a port-forward (internal/platform/kube LoadEndpoint). fortio
-// answers with its result JSON (periodic.RunnerResults plus the HTTP runner's RetCodes),
+// smp reaches it through a port-forward that the platform's Deploy opens (platform.Load).
+// fortio answers with its result JSON (periodic.RunnerResults plus the HTTP runner's RetCodes),
 // which is converted into the trial: the latency histogram is rebuilt from fortio's
 // buckets (fortiohist.go), at fortioResolution.
 //

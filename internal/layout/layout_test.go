@@ -47,34 +47,37 @@ func internal(path string) (string, bool) {
 // by the k8s rule below.
 func TestImportRules(t *testing.T) {
 	allowed := map[string][]string{
-		"spec":                    {},
-		"result":                  {"spec", "internal/hist"}, // result decodes its own histograms
-		"schema":                  {},
-		"internal/hist":           {},
-		"internal/proc":           {},
-		"internal/pki":            {},
-		"internal/term":           {},
-		"internal/version":        {},
-		"internal/sysinfo":        {},
-		"internal/layout":         {},
-		"internal/grpcecho":       {},
-		"internal/engine":         {"internal/hist", "internal/grpcecho"},
-		"internal/schemagen":      {"spec"},
-		"internal/mesh":           {"spec"},
-		"internal/platform":       {"spec", "internal/mesh"},
-		"internal/rawio":          {},
-		"internal/h1wire":         {},
-		"internal/app":            {"internal/hist", "internal/grpcecho", "internal/rawio", "internal/h1wire"},
-		"internal/sidecar":        {"internal/proc", "internal/pki", "internal/rawio", "internal/h1wire"},
-		"internal/collect":        {"result", "spec", "internal/proc", "internal/mesh"},
-		"internal/analysis":       {"result", "spec", "internal/hist"},
-		"internal/report":         {"result", "spec", "internal/analysis", "internal/hist"},
-		"internal/history":        {"result"},
-		"internal/certify":        {"result", "spec", "internal/hist", "internal/sysinfo", "internal/engine", "internal/collect"},
-		"internal/agent":          {"internal/engine", "internal/hist", "internal/pki"},
-		"internal/generator":      {"internal/engine", "internal/hist", "internal/proc", "internal/term", "internal/version", "internal/agent", "result", "spec"},
-		"internal/platform/local": {"internal/platform", "internal/app", "internal/sidecar", "internal/pki", "internal/mesh", "internal/proc", "internal/grpcecho", "spec"},
-		"internal/platform/kube":  {"internal/platform", "internal/mesh", "internal/app", "spec"},
+		"spec":                       {},
+		"result":                     {"spec", "internal/hist"}, // result decodes its own histograms
+		"schema":                     {},
+		"internal/hist":              {},
+		"internal/proc":              {},
+		"internal/pki":               {},
+		"internal/term":              {},
+		"internal/version":           {},
+		"internal/sysinfo":           {},
+		"internal/layout":            {},
+		"internal/grpcecho":          {},
+		"internal/engine":            {"internal/hist", "internal/grpcecho"},
+		"internal/schemagen":         {"spec"},
+		"internal/mesh":              {"spec"},
+		"internal/platform":          {"spec", "internal/mesh", "result"},
+		"internal/rawio":             {},
+		"internal/h1wire":            {},
+		"internal/app":               {"internal/hist", "internal/grpcecho", "internal/rawio", "internal/h1wire"},
+		"internal/sidecar":           {"internal/proc", "internal/pki", "internal/rawio", "internal/h1wire"},
+		"internal/collect":           {"result", "spec", "internal/proc", "internal/mesh"},
+		"internal/analysis":          {"result", "spec", "internal/hist"},
+		"internal/report":            {"result", "spec", "internal/analysis", "internal/hist"},
+		"internal/history":           {"result"},
+		"internal/certify":           {"result", "spec", "internal/hist", "internal/sysinfo", "internal/engine", "internal/collect"},
+		"internal/agent":             {"internal/engine", "internal/hist", "internal/pki"},
+		"internal/generator":         {"internal/engine", "internal/hist", "internal/proc", "internal/term", "internal/version", "internal/agent", "result", "spec"},
+		"internal/platform/local":    {"internal/platform", "internal/app", "internal/sidecar", "internal/pki", "internal/mesh", "internal/proc", "internal/grpcecho", "spec"},
+		"internal/platform/kube":     {"internal/platform", "internal/mesh", "internal/app", "spec", "result"},
+		"internal/platform/external": {"internal/platform", "spec"},
+		"internal/platform/open": {"internal/platform", "internal/platform/external", "internal/platform/local", "internal/platform/kube",
+			"internal/agent", "internal/version", "spec"},
 		// The test control plane (kwok, kube-apiserver, …) for kube's and cmd/smp's tests;
 		// imported by test files only (checked below).
 		"internal/platform/kube/kubetest": {"internal/mesh", "spec"},
@@ -126,7 +129,7 @@ func TestImportRules(t *testing.T) {
 		}
 		for _, d := range p.deps {
 			if strings.HasPrefix(d, "k8s.io/") && name != "internal/platform/kube" && name != "internal/platform/kube/kubetest" &&
-				name != "cmd/smp" && name != "internal/experiment" {
+				name != "internal/platform/open" && name != "cmd/smp" && name != "internal/experiment" {
 				t.Errorf("%s depends on %s; Kubernetes client code belongs in internal/platform/kube", name, d)
 				break
 			}

@@ -1,25 +1,106 @@
-// Package platform defines what every platform (local processes, Kubernetes) does for a
-// trial: deploy the application and one arm's data plane, say where to send load and what
-// was deployed, and tear it all down. It holds only the interface and the shared types;
-// implementations live in platform/local and platform/kube, which must not import each
-// other.
+// Package platform defines what every platform (local processes, a Kubernetes cluster,
+// an application that is already running) does for a run, and the types they share. It
+// holds only the contract; implementations live in platform/local, platform/kube and
+// platform/external, which must not import each other.
+//
+// The contract is the whole of what the experiment asks of a platform (kind's provider
+// interface is the model): Platform declares every capability, and what a platform
+// knows or brings is data in what its methods return (Environment, Deployment,
+// Deployment.Load), never a method found by a type assertion. A platform that has
+// nothing to say for a capability implements it as a no-op.
+//
+// Imports: spec, internal/mesh, result (for the document's vocabulary: nodes, meshes,
+// tools).
 package platform
 
 import (
 	"context"
 
+	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
-// Platform deploys and removes one arm at a time.
+// Platform runs the arms of one run, one at a time. A run calls Check and Describe once,
+// then Deploy and Teardown for every trial, then Close.
 type Platform interface {
-	// Deploy starts the application and the arm's proxies and returns once every hop
+	// Check makes sure the plan can run here before anything is deployed: every program
+	// and mesh an arm needs is there and can carry the workload. A problem with the plan
+	// is a spec.Errors pointing at the plan's field; any other error (a cluster that
+	// does not answer) stops the run before it starts.
+	Check(ctx context.Context) error
+	// Describe says what the platform knows about where the run happens, for the
+	// result. It does not fail: what it could not find out is in Environment.Warnings.
+	Describe(ctx context.Context) Environment
+	// Deploy starts the application and the arm's proxies (and the load generator, on
+	// a platform that brings its own: Deployment.Load) and returns once every hop
 	// answers. On error nothing it started is left running, and the error names the arm
 	// ("deploy NAME: …"): callers add nothing.
 	Deploy(ctx context.Context, arm spec.Arm) (*Deployment, error)
 	// Teardown stops everything Deploy started. It is safe to call more than once and
 	// with a cancelled context (it then cleans up as fast as it can).
 	Teardown(ctx context.Context, d *Deployment) error
+	// Close releases what the platform holds for the run once the last trial is torn
+	// down (working directories, CPU pinning, what a crashed teardown left behind).
+	Close() error
+}
+
+// Environment is what a platform knows about where a run happens.
+type Environment struct {
+	// LoadGeneratorCPUs and SystemCPUs are the CPU lists ("0", "1-3") that the load
+	// generator and the system under test are pinned to; "" when they are not.
+	LoadGeneratorCPUs, SystemCPUs string
+	// Kubernetes describes the cluster (nil on other platforms, or when it could not
+	// be described: a warning then says why).
+	Kubernetes *result.KubernetesEnvironment
+	// Tools are programs of the environment that take part in every trial (the
+	// cluster's CNI, with role "cni").
+	Tools []result.Tool
+	// Load is the kind of load every deployment of this platform brings
+	// (Deployment.Load.Kind), known before the first deploy so that a run names its
+	// load generator from the start.
+	Load LoadKind
+	// Warnings say what could not be found out; they become warnings of the run.
+	Warnings []string
+}
+
+// LoadKind says where a deployment's load comes from.
+type LoadKind int
+
+const (
+	// LoadNone: the platform brings no load generator; the run's own (the plan's
+	// load_generator, in this process, or the plan's agents) sends the load to Target.
+	LoadNone LoadKind = iota
+	// LoadFortioREST: a fortio server deployed beside the application runs the load,
+	// driven through its REST API at Load.FortioURL.
+	LoadFortioREST
+	// LoadAgents: smp agents deployed beside the application run the load, reached at
+	// Load.Agents with Load.Credentials.
+	LoadAgents
+)
+
+// Load says where a deployment's load comes from, as data: the experiment turns it
+// into a load generator (one function does: experiment's trialGenerator).
+type Load struct {
+	Kind LoadKind
+	// FortioURL is the base URL of the fortio server's REST API on this machine
+	// (http://127.0.0.1:PORT/fortio/), for LoadFortioREST.
+	FortioURL string
+	// Agents are the addresses (host:port) of the smp agents on this machine, one per
+	// agent, for LoadAgents.
+	Agents []string
+	// Credentials authenticate this process to Agents as their controller.
+	Credentials *AgentCredentials
+	// Where says where the load runs, for the trial's generator note ("pod P in
+	// namespace N, node X").
+	Where string
+}
+
+// AgentCredentials are a controller's side of the mutual TLS with smp agents, as PEM
+// (what agent.ParseCredentials reads): the run CA's certificate, the controller's
+// certificate and key, and the optional shared token.
+type AgentCredentials struct {
+	CA, Cert, Key []byte
+	Token         string
 }
 
 // Deployment is one arm, up and answering.
@@ -33,6 +114,10 @@ type Deployment struct {
 	Mesh MeshObserved
 	// Tools are programs that took part (proxies with their versions).
 	Tools []Tool
+	// Load says where the arm's load comes from: LoadNone, or the load generator the
+	// platform deployed beside the application and reaches from this machine until
+	// Teardown.
+	Load Load
 	// Warnings say where the deployment departs from the usual wiring in a way that
 	// changes what is measured (e.g. the load generator standing in for a client
 	// sidecar); they become warnings of the trial.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/service-mesh-performance/smp/internal/app"
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -365,11 +366,21 @@ type LoadPod struct {
 	// mounts read-only at FilesDir: an agent's certificate, key and run CA.
 	Files    map[string][]byte
 	FilesDir string
+	// Kind says what a deployment's Load reports (platform.Deployment.Load):
+	// platform.LoadFortioREST, fortio's REST API at BasePath of the first pod;
+	// platform.LoadAgents, every pod's Port, with Credentials; platform.LoadNone, nothing
+	// (the pods run, and the run's own generator sends the load). Port-forwards to the
+	// pods are opened by Deploy and closed by Teardown.
+	Kind platform.LoadKind
+	// Credentials are handed back in the Load of LoadAgents, untouched: the controller's
+	// side of the agents' mutual TLS, whose other side is in Files.
+	Credentials *platform.AgentCredentials
 }
 
 // DefaultLoadPod is fortio's server in the public fortio image.
 func DefaultLoadPod() LoadPod {
-	return LoadPod{Image: FortioImage, Args: []string{"server"}, Port: fortioHTTPPort, BasePath: "/fortio/", Replicas: 1}
+	return LoadPod{Image: FortioImage, Args: []string{"server"}, Port: fortioHTTPPort, BasePath: "/fortio/", Replicas: 1,
+		Kind: platform.LoadFortioREST}
 }
 
 // imageGroup is the group of the user smp's image runs as (distroless's nonroot,

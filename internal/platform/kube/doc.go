@@ -10,10 +10,10 @@
 //
 // smp never installs a mesh. Check detects the meshes a plan names (their CRDs, control-
 // plane workloads and image versions) before anything is created, and reports a missing
-// one as a plan error on arms[i].mesh. Discover describes the cluster (version, nodes, CNI,
-// meshes) for the result. Inventory reads, for smp certify, the nodes, the proxy
-// containers of every pod with their resources, and a node's kubelet cAdvisor metrics
-// through the API server's node proxy.
+// one as a plan error on arms[i].mesh. Describe (through Discover) describes the cluster
+// (version, nodes, CNI, meshes) for the result. Inventory reads, for smp certify, the
+// nodes, the proxy containers of every pod with their resources, and a node's kubelet
+// cAdvisor metrics through the API server's node proxy.
 //
 // Every object carries app.kubernetes.io/managed-by=smp and smp.dev/run=<run key> (a
 // short hash of the run id, which is kept whole in the smp.dev/run-id annotation), and is
@@ -21,15 +21,15 @@
 // conventions: an explicit kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the
 // in-cluster service account; an explicit context, else the current one.
 //
-// The load generator runs in the cluster: Forward opens a port-forward (through the API
-// server, client-go's portforward package) to a load pod and returns a local address
-// (LoadEndpoint for fortio's one pod, LoadEndpoints for every agent pod); what speaks
-// over it (fortio's REST API, smp agent's protocol) is the caller's business. LoadPod
-// describes the pods (image, arguments, replicas, files in a Secret) so that either can
-// be put in them without this package knowing its protocol.
+// The load generator runs in the cluster. LoadPod describes its pods (image, arguments,
+// replicas, files in a Secret) and what a deployment's Load reports (fortio's REST API,
+// smp agents, or nothing), so that either can be put in them without this package
+// knowing their protocol (internal/platform/open puts smp agents there). Deploy opens
+// the port-forwards (through the API server, client-go's portforward package) that the
+// Load needs and Teardown closes them; what speaks over them is the caller's business.
 //
 // This is the only package of smp that imports k8s.io/* (besides kubetest, the test
 // control plane, which only tests import). Imports: internal/platform,
-// internal/mesh, internal/app (the builtin app's configuration format) and spec. Never
-// platform/local, generator or result: experiment converts between them.
+// internal/mesh, internal/app (the builtin app's configuration format), spec and result
+// (the document's vocabulary: nodes, meshes, tools). Never platform/local or generator.
 package kube

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/service-mesh-performance/smp/internal/mesh"
+	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/result"
 )
 
 // Cluster describes the cluster a run used, for the result's environment.
@@ -62,6 +64,32 @@ var cniDaemonSets = map[string]string{
 
 // cniNamespaces are where those DaemonSets live.
 var cniNamespaces = []string{"kube-system", "kube-flannel", "calico-system", "tigera-operator"}
+
+// Describe implements platform.Platform: the cluster's version, nodes and installed
+// meshes in the result's terms, its CNI as a tool (role "cni"), and the kind of load the
+// load pods bring (LoadPod.Kind). A cluster that cannot be described is a warning.
+func (p *Platform) Describe(ctx context.Context) platform.Environment {
+	env := platform.Environment{Load: p.opt.LoadPod.Kind}
+	cl, err := p.Discover(ctx)
+	if err != nil {
+		env.Warnings = append(env.Warnings, "describe the cluster: "+err.Error())
+		return env
+	}
+	k := &result.KubernetesEnvironment{Version: cl.Version, Context: cl.Context}
+	for _, n := range cl.Nodes {
+		k.Nodes = append(k.Nodes, result.Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores,
+			MemoryBytes: n.MemoryBytes, KernelVersion: n.KernelVersion, OSImage: n.OSImage,
+			ContainerRuntime: n.ContainerRuntime, KubeletVersion: n.KubeletVersion, Arch: n.Arch, Labels: n.Labels})
+	}
+	for _, m := range cl.Meshes {
+		k.Meshes = append(k.Meshes, result.MeshInfo{Type: m.Profile.Mesh, DataPlane: m.Profile.DataPlane, Version: m.Version})
+	}
+	env.Kubernetes = k
+	if cl.CNI != "" {
+		env.Tools = append(env.Tools, result.Tool{Name: cl.CNI, Version: cl.CNIVersion, Role: "cni"})
+	}
+	return env
+}
 
 // Discover describes the cluster: version, nodes, CNI, installed meshes.
 func (p *Platform) Discover(ctx context.Context) (Cluster, error) {

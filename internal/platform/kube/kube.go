@@ -221,13 +221,16 @@ type deployment struct {
 	// nsKeys are the injection and mTLS keys applied to each namespace, by name, for
 	// verification.
 	nsKeys map[string]keys
-	once   sync.Once
-	err    error
+	// stopLoad closes the port-forwards of the deployment's Load (nil: none open).
+	stopLoad func()
+	once     sync.Once
+	err      error
 }
 
 // Deploy creates the arm's namespaces, its mesh objects, the application and the load
-// generator, waits for every rollout and verifies the data path. On error everything it
-// created is deleted again.
+// generator, waits for every rollout, verifies the data path and opens the port-forwards
+// to the load pods that the deployment's Load needs (LoadPod.Kind). On error everything
+// it created is deleted again.
 func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deployment, err error) {
 	prof, ok := profileOf(arm)
 	if !ok {
@@ -367,7 +370,8 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 	if obs.proxyImage != "" {
 		d.Tools = append(d.Tools, platform.Tool{Name: obs.proxyName, Version: obs.proxyVersion, Path: obs.proxyImage})
 	}
-	return nil
+	d.Load, err = p.openLoad(ctx, d, st)
+	return err
 }
 
 // observed is what verify found.
@@ -559,6 +563,9 @@ func (p *Platform) Teardown(ctx context.Context, d *platform.Deployment) error {
 	st, ok := d.Private.(*deployment)
 	if !ok || st == nil {
 		return nil
+	}
+	if st.stopLoad != nil {
+		st.stopLoad() // idempotent; the forwards end even when the arm is kept
 	}
 	if p.plan.Environment.Kubernetes.Keep {
 		return nil

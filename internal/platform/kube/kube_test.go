@@ -768,20 +768,28 @@ func TestLoadThroughPortForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Teardown(ctx, d)
-	base, stop, err := p.LoadEndpoint(ctx, d)
-	if err != nil {
-		t.Fatal(err)
+	l := d.Load
+	if l.Kind != platform.LoadFortioREST || !strings.HasPrefix(l.FortioURL, "http://127.0.0.1:") || !strings.HasSuffix(l.FortioURL, "/fortio/") ||
+		!strings.Contains(l.Where, "namespace "+d.Private.(*deployment).loadNS) {
+		t.Fatalf("load %+v, want fortio's REST API on a local port-forward, in the arm's load namespace", l)
 	}
-	defer stop()
 	// The arm's target (d.Target) cannot resolve here; the forwarded fortio loads this
 	// process's echo server instead.
 	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, Target: generator.Target{URLs: []string{e.echoURL}}}
-	tr, err := generator.FortioREST{BaseURL: base, Where: "test"}.Run(ctx, job)
+	tr, err := generator.FortioREST{BaseURL: l.FortioURL, Where: l.Where}.Run(ctx, job)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tr.Counts.Requests < 150 || tr.Counts.Failed != 0 || tr.Generator.Version == "" {
 		t.Errorf("trial counts %+v, generator %+v", tr.Counts, tr.Generator)
+	}
+	// The forward lives as long as the deployment.
+	if err := p.Teardown(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(l.FortioURL, "http://"), "/fortio/")); err == nil {
+		c.Close()
+		t.Errorf("the port-forward of %s still listens after Teardown", l.FortioURL)
 	}
 }
 
@@ -801,8 +809,12 @@ func TestAgentPods(t *testing.T) {
 	const dir = "/etc/smp/agent"
 	files := e.agentBundle.AgentFiles()
 	runID := fmt.Sprintf("test-agent-pods-%d", time.Now().UnixNano())
+	ctrlFiles := e.agentBundle.ControllerFiles()
+	ctrlPEM := &platform.AgentCredentials{CA: ctrlFiles[agent.CAFile], Cert: ctrlFiles[agent.CertFile(agent.RoleController)],
+		Key: ctrlFiles[agent.KeyFile(agent.RoleController)]}
 	p, err := New(Options{Plan: plan, RunID: runID, Config: e.cl.Config, ReadyTimeout: 2 * time.Minute, DeleteTimeout: 2 * time.Minute,
-		LoadPod: LoadPod{Args: agent.AgentArgs(agent.DefaultPort, dir), Port: agent.DefaultPort, Replicas: 2, Files: files, FilesDir: dir}})
+		LoadPod: LoadPod{Args: agent.AgentArgs(agent.DefaultPort, dir), Port: agent.DefaultPort, Replicas: 2, Files: files, FilesDir: dir,
+			Kind: platform.LoadAgents, Credentials: ctrlPEM}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -851,13 +863,9 @@ func TestAgentPods(t *testing.T) {
 		t.Errorf("load pods %v and %d proxies, want 2 pods and 3 proxies (app and both agents)", loadPods, d.Mesh.Proxies)
 	}
 
-	addrs, stop, err := p.LoadEndpoints(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	if len(addrs) != 2 || addrs[0] == addrs[1] {
-		t.Fatalf("load endpoints %v, want one per agent pod", addrs)
+	addrs := d.Load.Agents
+	if d.Load.Kind != platform.LoadAgents || len(addrs) != 2 || addrs[0] == addrs[1] || d.Load.Credentials != ctrlPEM {
+		t.Fatalf("load %+v, want one address per agent pod and the controller's credentials", d.Load)
 	}
 	ctrl, err := e.agentBundle.ControllerCredentials()
 	if err != nil {

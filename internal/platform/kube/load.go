@@ -17,32 +17,45 @@ import (
 	"github.com/service-mesh-performance/smp/internal/platform"
 )
 
-// LoadEndpoint opens a port-forward to the load generator's pod of a deployed arm and
-// returns the base URL of its API on this machine (http://127.0.0.1:<port>/fortio/ for
-// the default load pod), and a function that closes the forward. The forward goes through
-// the API server (pods/portforward), so it needs nothing but the kubeconfig; it ends when
-// ctx does or stop is called.
-func (p *Platform) LoadEndpoint(ctx context.Context, d *platform.Deployment) (base string, stop func(), err error) {
-	addrs, stop, err := p.forwardLoad(ctx, d, 1)
-	if err != nil {
-		return "", nil, err
+// openLoad opens the port-forwards to the load pods of a deployed arm that its Load
+// (LoadPod.Kind) needs, through the API server (pods/portforward, so nothing but the
+// kubeconfig is needed), and returns that Load; st.stopLoad closes them (Teardown).
+// fortio's server is one pod, reached at the base URL of its REST API
+// (http://127.0.0.1:<port>/fortio/); agents are every load pod, one address each in the
+// order of the pods' names, and must all be there.
+func (p *Platform) openLoad(ctx context.Context, d *platform.Deployment, st *deployment) (platform.Load, error) {
+	lp := p.opt.LoadPod
+	load := platform.Load{Kind: lp.Kind}
+	for _, c := range d.Components {
+		if c.Role == platform.RoleLoadGenerator {
+			load.Where = fmt.Sprintf("pod %s in namespace %s, node %s", c.Pod, c.Namespace, c.Node)
+			break
+		}
 	}
-	return "http://" + addrs[0] + p.opt.LoadPod.BasePath, stop, nil
-}
-
-// LoadEndpoints opens a port-forward to every load pod of a deployed arm (its smp
-// agents) and returns their addresses on this machine (127.0.0.1:<port>), one per pod in
-// the order of the pods' names, and a function that closes them all.
-func (p *Platform) LoadEndpoints(ctx context.Context, d *platform.Deployment) (addrs []string, stop func(), err error) {
-	return p.forwardLoad(ctx, d, 0)
+	switch lp.Kind {
+	case platform.LoadFortioREST:
+		addrs, stop, err := p.forwardLoad(ctx, d, st, 1)
+		if err != nil {
+			return load, fmt.Errorf("reach the load pod: %w", err)
+		}
+		st.stopLoad = stop
+		load.FortioURL = "http://" + addrs[0] + lp.BasePath
+	case platform.LoadAgents:
+		addrs, stop, err := p.forwardLoad(ctx, d, st, 0)
+		if err != nil {
+			return load, fmt.Errorf("reach the load agents: %w", err)
+		}
+		st.stopLoad = stop
+		if want := max(lp.Replicas, 1); len(addrs) != int(want) {
+			return load, fmt.Errorf("reach the load agents: %d agent pods are ready, workload.agents is %d", len(addrs), want)
+		}
+		load.Agents, load.Credentials = addrs, lp.Credentials
+	}
+	return load, nil
 }
 
 // forwardLoad forwards to the first n load pods of d (all when n is 0).
-func (p *Platform) forwardLoad(ctx context.Context, d *platform.Deployment, n int) ([]string, func(), error) {
-	st, ok := d.Private.(*deployment)
-	if !ok || st == nil {
-		return nil, nil, fmt.Errorf("arm %s was not deployed by the kubernetes platform", d.Arm.Name)
-	}
+func (p *Platform) forwardLoad(ctx context.Context, d *platform.Deployment, st *deployment, n int) ([]string, func(), error) {
 	var pods []string
 	for _, c := range d.Components {
 		if c.Role == platform.RoleLoadGenerator && c.Namespace == st.loadNS && !slices.Contains(pods, c.Pod) {

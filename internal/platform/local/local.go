@@ -155,9 +155,12 @@ func (p *Platform) issueIdentities() error {
 	return nil
 }
 
-// CPUs returns the CPU sets of the load generator and of the system under test ("" when
-// they share the machine's CPUs).
-func (p *Platform) CPUs() (loadGenerator, system string) { return p.loadCPUs, p.sutCPUs }
+// Describe implements platform.Platform: the CPU sets of the load generator and of the
+// system under test ("" when they share the machine's CPUs). The load generator is the
+// run's own, in this process (platform.LoadNone).
+func (p *Platform) Describe(context.Context) platform.Environment {
+	return platform.Environment{LoadGeneratorCPUs: p.loadCPUs, SystemCPUs: p.sutCPUs}
+}
 
 // kindOf maps a local mesh type to its sidecar.
 func kindOf(m spec.MeshType) (sidecar.Kind, bool) {
