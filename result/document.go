@@ -117,6 +117,12 @@ type Node struct {
 	KubeletVersion   string            `json:"kubelet_version,omitempty"`
 	Arch             string            `json:"arch,omitempty"`
 	Labels           map[string]string `json:"labels,omitempty"`
+	// CPUMillis is the CPU capacity exactly, in millicores (status.capacity.cpu, which
+	// Cores rounds up), that smp certify compares between nodes. Node is smp's one node
+	// type (the kubernetes platform lists nodes as Nodes, certify checks them, the
+	// environment and certificates store them); this field stays out of the document so
+	// that its format does not change.
+	CPUMillis int64 `json:"-"`
 }
 
 // MeshInfo is what was in the data path of a trial, as observed.

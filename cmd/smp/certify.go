@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,10 +11,7 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/certify"
 	"github.com/service-mesh-performance/smp/internal/experiment"
-	"github.com/service-mesh-performance/smp/internal/platform/kube"
-	"github.com/service-mesh-performance/smp/internal/sysinfo"
 	"github.com/service-mesh-performance/smp/internal/term"
-	"github.com/service-mesh-performance/smp/internal/version"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -91,93 +87,17 @@ certificate is still written). docs/certify.md explains every check and threshol
 }
 
 func certifyCmd(ctx context.Context, s streams, f *certifyFlags) error {
-	name, err := spec.ParseEnum(spec.Platform(""), f.platform)
-	if err != nil {
-		return usageErrorf("--platform: %v", err)
-	}
-	platform := spec.Platform(name)
-	offline, live := f.nodes != "" || f.pods != "", f.kubeconfig != "" || f.context != ""
-	if (offline || live) && platform != spec.PlatformKubernetes {
-		return usageErrorf("--nodes, --pods, --kubeconfig and --context apply to --platform kubernetes")
-	}
-	if offline && live {
-		return usageErrorf("--nodes and --pods check saved kubectl output, --kubeconfig and --context a live cluster: use one or the other")
-	}
-	if f.observe < 0 {
-		return usageErrorf("--observe %s: use 0 or more", f.observe)
-	}
-	reps, d, err := certify.ParseCalibrate(f.calibrate)
-	if err != nil {
-		return usageErrorf("--calibrate: %v", err)
-	}
-	if f.interval < 100*time.Millisecond {
-		return usageErrorf("--interval %s: use at least 100ms", f.interval)
-	}
-	status := func(format string, a ...any) {
-		if !f.quiet {
-			fmt.Fprintf(s.err, "smp: "+format+"\n", a...)
-		}
-	}
-
-	status("checking the machine (%s)", f.interval)
-	checks, err := certify.Inspector{Interval: f.interval}.Checks(ctx)
+	opt, err := f.options()
 	if err != nil {
 		return err
 	}
-	host := certify.HostOf(sysinfo.Read())
-	if platform == spec.PlatformKubernetes {
-		var src certify.KubeSource = certify.FileSource{NodesFile: f.nodes, PodsFile: f.pods}
-		var nodes []kube.Node
-		if !offline {
-			inv, err := kube.NewInventory(kube.Access{Kubeconfig: f.kubeconfig, Context: f.context})
-			if err != nil {
-				return err
-			}
-			where := inv.Host()
-			if inv.Context() != "" {
-				where += " (context " + inv.Context() + ")"
-			}
-			status("checking the cluster at %s", where)
-			src = liveSource{inv: inv, observe: f.observe, status: status, listed: &nodes}
-		}
-		checks = append(checks, certify.KubeChecks(ctx, src)...)
-		if ctx.Err() != nil {
-			return fmt.Errorf("certify: interrupted while checking the cluster; no certificate written: %w", ctx.Err())
-		}
-		// The certificate's host is the cluster's nodes as much as this machine.
-		host.Nodes = resultNodes(nodes)
+	if !f.quiet {
+		opt.Status, opt.Progress = s.err, term.Auto
 	}
-
-	var cal *result.Calibration
-	if reps > 0 {
-		status("calibrating: %d identical baseline runs of %s", reps, spec.Duration(d))
-		plan, err := certify.CalibrationPlan(platform, reps, d)
-		if err != nil {
-			return err
-		}
-		// The calibration runs on the cluster the checks looked at.
-		plan.Environment.Kubeconfig, plan.Environment.Context = f.kubeconfig, f.context
-		opt := experiment.Options{Progress: term.Quiet}
-		if !f.quiet {
-			opt.Status, opt.Progress = s.err, term.Auto
-		}
-		doc, err := experiment.Run(ctx, plan, opt)
-		switch {
-		case errors.Is(err, context.Canceled) || ctx.Err() != nil:
-			return fmt.Errorf("certify: calibration interrupted; no certificate written: %w", ctx.Err())
-		case err != nil:
-			cal = certify.Failed(reps, d, certify.CalibrationDescription, err)
-		default:
-			if samples, serr := certify.SamplesOf(doc); serr != nil {
-				cal = certify.Failed(reps, d, certify.CalibrationDescription, serr)
-			} else {
-				cal = certify.Calibrate(samples, d, certify.CalibrationDescription)
-			}
-		}
+	cert, err := experiment.Certify(ctx, opt)
+	if err != nil {
+		return err
 	}
-
-	v := version.Get()
-	cert := certify.New(string(platform), host, checks, cal, v.Version+" "+v.Commit, time.Now())
 	path := f.output
 	if path == "" {
 		path = certify.DefaultPath(f.resultsDir, cert)
@@ -188,11 +108,43 @@ func certifyCmd(ctx context.Context, s streams, f *certifyFlags) error {
 	if err := certify.WriteText(s.out, cert); err != nil {
 		return err
 	}
-	status("certificate written to %s", path)
+	if !f.quiet {
+		fmt.Fprintf(s.err, "smp: certificate written to %s\n", path)
+	}
 	if cert.Verdict == result.VerdictFail {
 		return &exitError{code: exitFailure, err: fmt.Errorf("the environment failed certification (%s)", path)}
 	}
 	return nil
+}
+
+// options checks the flags and turns them into Certify's options.
+func (f *certifyFlags) options() (experiment.CertifyOptions, error) {
+	var o experiment.CertifyOptions
+	name, err := spec.ParseEnum(spec.Platform(""), f.platform)
+	if err != nil {
+		return o, usageErrorf("--platform: %v", err)
+	}
+	platform := spec.Platform(name)
+	offline, live := f.nodes != "" || f.pods != "", f.kubeconfig != "" || f.context != ""
+	if (offline || live) && platform != spec.PlatformKubernetes {
+		return o, usageErrorf("--nodes, --pods, --kubeconfig and --context apply to --platform kubernetes")
+	}
+	if offline && live {
+		return o, usageErrorf("--nodes and --pods check saved kubectl output, --kubeconfig and --context a live cluster: use one or the other")
+	}
+	if f.observe < 0 {
+		return o, usageErrorf("--observe %s: use 0 or more", f.observe)
+	}
+	reps, d, err := certify.ParseCalibrate(f.calibrate)
+	if err != nil {
+		return o, usageErrorf("--calibrate: %v", err)
+	}
+	if f.interval < 100*time.Millisecond {
+		return o, usageErrorf("--interval %s: use at least 100ms", f.interval)
+	}
+	return experiment.CertifyOptions{Platform: platform, Interval: f.interval, Repetitions: reps, Duration: d,
+		NodesFile: f.nodes, PodsFile: f.pods, Kubeconfig: f.kubeconfig, Context: f.context, Observe: f.observe,
+		Progress: term.Quiet}, nil
 }
 
 // resolveCertificate finds the certificate smp run embeds: FILE, "auto" (the newest in

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/service-mesh-performance/smp/internal/platform/kube"
+	"github.com/service-mesh-performance/smp/internal/experiment"
 )
 
 type cleanupFlags struct {
@@ -51,7 +51,7 @@ func cleanupCmd(ctx context.Context, s streams, f *cleanupFlags) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	rm, err := kube.Cleanup(ctx, kube.Access{Kubeconfig: f.kubeconfig, Context: f.context}, f.run)
+	rm, err := experiment.Cleanup(ctx, f.kubeconfig, f.context, f.run)
 	for _, ns := range rm.Namespaces {
 		fmt.Fprintf(s.out, "namespace %s\n", ns)
 	}

@@ -9,13 +9,16 @@
 //
 // It owns: parsing /proc and /sys contents (pure functions, tested on captured files in
 // testdata/), the verdict thresholds with their reasons, the environment hash, the
-// calibration plan and its statistics, finding the newest certificate, and the plain
-// text rendering of a certificate. It does not run the calibration itself: that is an
-// ordinary smp run of CalibrationPlan, which cmd/smp hands to internal/experiment (only
-// cmd/smp may import it), and whose document SamplesOf reads. It does not talk to
-// Kubernetes either: KubeSource is the interface the Kubernetes platform implements,
-// and FileSource reads `kubectl get -o json` output in the meantime.
+// calibration plan and its statistics, the cluster sources (ClusterSource reads a live
+// cluster's nodes, proxies and, concurrently, its kubelets' CFS counters through a
+// platform.Inventory; FileSource reads `kubectl get -o json` output), finding the newest
+// certificate, and the plain text rendering of a certificate. It does not run the
+// calibration itself: that is an ordinary smp run of CalibrationPlan, which
+// internal/experiment's Certify makes (it imports this package, so this one cannot import
+// it), and whose document SamplesOf reads.
 //
-// Imports: result, spec, internal/hist, internal/sysinfo and the standard library. Never
-// internal/experiment, a platform, or k8s.io/*.
+// Imports: result, spec, internal/hist, internal/sysinfo, internal/collect (the
+// exposition parser of CFS counters), internal/platform (the contract's Inventory and
+// ProxyContainer) and the standard library. Never internal/experiment, a platform
+// implementation, or k8s.io/*.
 package certify

@@ -11,42 +11,28 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 )
 
-// KubeSource is what certify needs from a cluster. smp certify implements it over the
-// live cluster (internal/platform/kube's Inventory, with the kubelets' cAdvisor counters
-// read through the API server's node proxy); FileSource reads saved kubectl output.
+// KubeSource is what certify needs from a cluster. ClusterSource implements it over the
+// live cluster (a platform.Inventory, with the kubelets' cAdvisor counters read through
+// the API server's node proxy); FileSource reads saved kubectl output.
 type KubeSource interface {
 	// Nodes lists the nodes the run may use.
-	Nodes(ctx context.Context) ([]KubeNode, error)
+	Nodes(ctx context.Context) ([]result.Node, error)
 	// Proxies lists the proxy containers of the meshed workloads, with their resources
 	// and, when known, their CPU throttling.
 	Proxies(ctx context.Context) ([]ProxyContainer, error)
-}
-
-// KubeNode is the part of a Node object that makes nodes alike or not.
-type KubeNode struct {
-	Name             string
-	InstanceType     string // node.kubernetes.io/instance-type
-	CPUMillis        int64  // status.capacity.cpu
-	MemoryBytes      int64  // status.capacity.memory
-	KernelVersion    string
-	OSImage          string
-	ContainerRuntime string
-	KubeletVersion   string
-	Arch             string
 }
 
 // ProxyContainer is one proxy container with its resources (0 = not set) and, when a
 // cAdvisor source saw it, its CFS counters' increase over the observation
 // (container_cpu_cfs_periods_total, container_cpu_cfs_throttled_periods_total).
 type ProxyContainer struct {
-	Namespace, Pod, Container, Node  string
-	CPURequestMillis, CPULimitMillis int64
-	MemoryRequest, MemoryLimit       int64
-	Periods, ThrottledPeriods        float64
-	HasThrottling                    bool
+	platform.ProxyContainer
+	Periods, ThrottledPeriods float64
+	HasThrottling             bool
 	// NoThrottling says why HasThrottling is false, when the source knows (the node's
 	// cAdvisor could not be read, no CPU limit, idle during the observation).
 	NoThrottling string
@@ -77,7 +63,7 @@ func KubeChecks(ctx context.Context, src KubeSource) []result.Check {
 // CPUs, memory, kernel, OS, runtime, kubelet and architecture. Arms are deployed where the
 // scheduler puts them; on unlike nodes a difference between arms can be a difference
 // between nodes.
-func NodeHomogeneity(nodes []KubeNode) result.Check {
+func NodeHomogeneity(nodes []result.Node) result.Check {
 	const name, want = "kube.nodes", "alike"
 	if len(nodes) == 0 {
 		return stable(check(name, result.VerdictFail, "0 nodes", want, "no node to run on"))
@@ -218,7 +204,7 @@ type FileSource struct {
 }
 
 // Nodes implements KubeSource.
-func (s FileSource) Nodes(context.Context) ([]KubeNode, error) {
+func (s FileSource) Nodes(context.Context) ([]result.Node, error) {
 	if s.NodesFile == "" {
 		return nil, fmt.Errorf("no node list (smp certify --nodes, from kubectl get nodes -o json)")
 	}
@@ -250,7 +236,7 @@ func (s FileSource) Proxies(context.Context) ([]ProxyContainer, error) {
 }
 
 // ParseNodeList reads a v1 NodeList (kubectl get nodes -o json).
-func ParseNodeList(data []byte) ([]KubeNode, error) {
+func ParseNodeList(data []byte) ([]result.Node, error) {
 	var list struct {
 		Kind  string `json:"kind"`
 		Items []struct {
@@ -276,7 +262,7 @@ func ParseNodeList(data []byte) ([]KubeNode, error) {
 	if list.Kind != "List" && list.Kind != "NodeList" {
 		return nil, fmt.Errorf("node list: kind %q, want NodeList (kubectl get nodes -o json)", list.Kind)
 	}
-	var out []KubeNode
+	var out []result.Node
 	for _, it := range list.Items {
 		cpu, err := CPUMillis(it.Status.Capacity["cpu"])
 		if err != nil {
@@ -291,7 +277,7 @@ func ParseNodeList(data []byte) ([]KubeNode, error) {
 		if instance == "" {
 			instance = it.Metadata.Labels["beta.kubernetes.io/instance-type"]
 		}
-		out = append(out, KubeNode{Name: it.Metadata.Name, InstanceType: instance, CPUMillis: cpu, MemoryBytes: mem,
+		out = append(out, result.Node{Name: it.Metadata.Name, InstanceType: instance, Cores: int((cpu + 999) / 1000), CPUMillis: cpu, MemoryBytes: mem,
 			KernelVersion: it2.KernelVersion, OSImage: it2.OSImage, ContainerRuntime: it2.ContainerRuntimeVersion,
 			KubeletVersion: it2.KubeletVersion, Arch: it2.Architecture})
 	}
@@ -334,7 +320,8 @@ func ParsePodList(data []byte, proxy *regexp.Regexp) ([]ProxyContainer, error) {
 			if !proxy.MatchString(c.Name) {
 				continue
 			}
-			pc := ProxyContainer{Namespace: p.Metadata.Namespace, Pod: p.Metadata.Name, Container: c.Name, Node: p.Spec.NodeName}
+			pc := ProxyContainer{ProxyContainer: platform.ProxyContainer{Namespace: p.Metadata.Namespace, Pod: p.Metadata.Name,
+				Container: c.Name, Node: p.Spec.NodeName}}
 			var err error
 			for _, q := range []struct {
 				dst *int64
@@ -342,7 +329,7 @@ func ParsePodList(data []byte, proxy *regexp.Regexp) ([]ProxyContainer, error) {
 				f   func(string) (int64, error)
 			}{
 				{&pc.CPURequestMillis, c.Resources.Requests["cpu"], CPUMillis}, {&pc.CPULimitMillis, c.Resources.Limits["cpu"], CPUMillis},
-				{&pc.MemoryRequest, c.Resources.Requests["memory"], MemoryBytes}, {&pc.MemoryLimit, c.Resources.Limits["memory"], MemoryBytes},
+				{&pc.MemoryRequestBytes, c.Resources.Requests["memory"], MemoryBytes}, {&pc.MemoryLimitBytes, c.Resources.Limits["memory"], MemoryBytes},
 			} {
 				if q.src == "" {
 					continue

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 )
 
@@ -48,14 +49,14 @@ func TestKubeSourceErrors(t *testing.T) {
 }
 
 func TestNodeHomogeneity(t *testing.T) {
-	a := KubeNode{Name: "a", InstanceType: "m6i.xlarge", CPUMillis: 4000, MemoryBytes: 16 << 30, KernelVersion: "6.1"}
+	a := result.Node{Name: "a", InstanceType: "m6i.xlarge", CPUMillis: 4000, MemoryBytes: 16 << 30, KernelVersion: "6.1"}
 	b := a
 	b.Name = "b"
-	if c := NodeHomogeneity([]KubeNode{a, b}); c.Verdict != result.VerdictPass || !strings.HasPrefix(c.Value, "2 × m6i.xlarge") || !c.Stable {
+	if c := NodeHomogeneity([]result.Node{a, b}); c.Verdict != result.VerdictPass || !strings.HasPrefix(c.Value, "2 × m6i.xlarge") || !c.Stable {
 		t.Errorf("alike: %+v", c)
 	}
 	b.KernelVersion = "6.2"
-	if c := NodeHomogeneity([]KubeNode{a, b}); c.Verdict != result.VerdictWarn {
+	if c := NodeHomogeneity([]result.Node{a, b}); c.Verdict != result.VerdictWarn {
 		t.Errorf("kernels differ: %+v", c)
 	}
 	if c := NodeHomogeneity(nil); c.Verdict != result.VerdictFail {
@@ -63,9 +64,15 @@ func TestNodeHomogeneity(t *testing.T) {
 	}
 }
 
+// proxy is a proxy container of pod with a CPU limit (0: none) and a note on why it
+// has no throttling figure.
+func proxy(pod string, limitMillis int64, noThrottling string) ProxyContainer {
+	return ProxyContainer{ProxyContainer: platform.ProxyContainer{Pod: pod, Container: "c", CPULimitMillis: limitMillis}, NoThrottling: noThrottling}
+}
+
 func TestProxyThrottling(t *testing.T) {
 	p := func(periods, throttled float64) ProxyContainer {
-		return ProxyContainer{Pod: "p", Container: "istio-proxy", Periods: periods, ThrottledPeriods: throttled, HasThrottling: true}
+		return ProxyContainer{ProxyContainer: platform.ProxyContainer{Pod: "p", Container: "istio-proxy"}, Periods: periods, ThrottledPeriods: throttled, HasThrottling: true}
 	}
 	for _, tc := range []struct {
 		ps   []ProxyContainer
@@ -74,7 +81,7 @@ func TestProxyThrottling(t *testing.T) {
 		{[]ProxyContainer{p(1000, 5)}, result.VerdictPass},
 		{[]ProxyContainer{p(1000, 5), p(1000, 50)}, result.VerdictWarn},
 		{[]ProxyContainer{p(1000, 200)}, result.VerdictFail},
-		{[]ProxyContainer{{Pod: "p"}}, result.VerdictSkip},
+		{[]ProxyContainer{proxy("p", 0, "")}, result.VerdictSkip},
 	} {
 		if c := ProxyThrottling(tc.ps); c.Verdict != tc.want {
 			t.Errorf("%+v: %s (%s), want %s", tc.ps, c.Verdict, c.Value, tc.want)
@@ -82,16 +89,15 @@ func TestProxyThrottling(t *testing.T) {
 	}
 	// Without counters, the skip says why, from the source's notes: the most frequent
 	// first, each once, those of the proxies with a CPU limit when there are any.
-	why := []ProxyContainer{{Pod: "a", CPULimitMillis: 500, NoThrottling: "node n1: HTTP 400"}, {Pod: "b", NoThrottling: "no CPU limit"},
-		{Pod: "c", CPULimitMillis: 500, NoThrottling: "node n1: HTTP 400"}, {Pod: "d", CPULimitMillis: 500, NoThrottling: "idle"},
-		{Pod: "e", NoThrottling: "no CPU limit"}, {Pod: "f", NoThrottling: "no CPU limit"}}
+	why := []ProxyContainer{proxy("a", 500, "node n1: HTTP 400"), proxy("b", 0, "no CPU limit"),
+		proxy("c", 500, "node n1: HTTP 400"), proxy("d", 500, "idle"), proxy("e", 0, "no CPU limit"), proxy("f", 0, "no CPU limit")}
 	if c := ProxyThrottling(why); c.Verdict != result.VerdictSkip || c.Reason != "no throttling counters: node n1: HTTP 400; idle" {
 		t.Errorf("notes: %s, reason %q", c.Verdict, c.Reason)
 	}
 	if c := ProxyThrottling(why[4:]); c.Reason != "no throttling counters: no CPU limit" {
 		t.Errorf("no proxy with a limit: reason %q", c.Reason)
 	}
-	if c := ProxyResources([]ProxyContainer{{Pod: "p", Container: "c", CPULimitMillis: 500}}); c.Verdict != result.VerdictWarn || !strings.Contains(c.Value, "no request") {
+	if c := ProxyResources([]ProxyContainer{proxy("p", 500, "")}); c.Verdict != result.VerdictWarn || !strings.Contains(c.Value, "no request") {
 		t.Errorf("limit without request: %+v", c)
 	}
 }

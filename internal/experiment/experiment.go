@@ -5,7 +5,13 @@
 // run goes on; cancelling the context (Ctrl-C) ends the run early with everything torn
 // down and the partial result returned.
 //
-// It is the only package that knows every other one; only cmd/smp imports it.
+// It also holds the other workflows of the command line, so that cmd/smp only turns
+// flags into one call: the plan of a load run against one URL (LoadPlan), the
+// certification of an environment with its calibration runs (Certify), and the clean-up
+// of what runs left on a cluster (Cleanup).
+//
+// It reaches platforms through their contract (internal/platform) and opens the one a
+// plan names through internal/platform/open; only cmd/smp imports it.
 package experiment
 
 import (

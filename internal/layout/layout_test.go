@@ -70,7 +70,7 @@ func TestImportRules(t *testing.T) {
 		"internal/analysis":          {"result", "spec", "internal/hist"},
 		"internal/report":            {"result", "spec", "internal/analysis", "internal/hist"},
 		"internal/history":           {"result"},
-		"internal/certify":           {"result", "spec", "internal/hist", "internal/sysinfo", "internal/engine", "internal/collect"},
+		"internal/certify":           {"result", "spec", "internal/hist", "internal/sysinfo", "internal/engine", "internal/collect", "internal/platform"},
 		"internal/agent":             {"internal/engine", "internal/hist", "internal/pki"},
 		"internal/generator":         {"internal/engine", "internal/hist", "internal/proc", "internal/term", "internal/version", "internal/agent", "result", "spec"},
 		"internal/platform/local":    {"internal/platform", "internal/app", "internal/sidecar", "internal/pki", "internal/mesh", "internal/proc", "internal/grpcecho", "spec"},

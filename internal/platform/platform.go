@@ -179,3 +179,39 @@ type MeshObserved struct {
 type Tool struct {
 	Name, Version, Path string
 }
+
+// Capabilities outside a run. A cluster can be read and cleaned up without a plan; these
+// are small interfaces and types of their own, implemented by platform/kube and opened
+// by platform/open (from a kubeconfig and a context).
+
+// Inventory reads what smp certify checks of a live cluster: its nodes, the mesh proxy
+// containers of every pod with their resources, and a node's kubelet cAdvisor metrics
+// (the Prometheus text, read through the API server's node proxy). It creates nothing.
+type Inventory interface {
+	// Nodes lists every node with its capacity and system information, by name.
+	Nodes(ctx context.Context) ([]result.Node, error)
+	// Proxies lists the proxy containers of every pod that is not finished, sorted by
+	// namespace, pod and container.
+	Proxies(ctx context.Context) ([]ProxyContainer, error)
+	// CAdvisorMetrics reads one node's cAdvisor metrics. Nodes whose kubelet cannot be
+	// reached, or that serve none (virtual nodes), fail here.
+	CAdvisorMetrics(ctx context.Context, node string) ([]byte, error)
+}
+
+// ProxyContainer is one data-plane proxy container of a pod (a sidecar, a waypoint, a
+// per-node proxy), with its resources as the pod spec declares them (0: not set).
+type ProxyContainer struct {
+	Namespace, Pod, Container string
+	// Node is where the pod was scheduled ("" while it is pending).
+	Node                                 string
+	CPURequestMillis, CPULimitMillis     int64
+	MemoryRequestBytes, MemoryLimitBytes int64
+}
+
+// Removed is what a clean-up of a cluster deleted, found by smp's labels.
+type Removed struct {
+	// Namespaces deleted (and waited for).
+	Namespaces []string
+	// Objects deleted outside them ("Mesh smp-1a2b3c4d5e").
+	Objects []string
+}

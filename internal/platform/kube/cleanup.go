@@ -12,29 +12,22 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/service-mesh-performance/smp/internal/mesh"
+	"github.com/service-mesh-performance/smp/internal/platform"
 )
-
-// Removed is what a clean-up deleted.
-type Removed struct {
-	// Namespaces deleted (and waited for).
-	Namespaces []string
-	// Objects deleted outside them ("Mesh smp-1a2b3c4d5e").
-	Objects []string
-}
 
 // Cleanup deletes what smp left on a cluster, found by label: the namespaces and the
 // mesh objects (cluster-scoped, or in a mesh's own namespace) labelled
 // app.kubernetes.io/managed-by=smp and, when run is not empty, smp.dev/run=<run> (a run
 // id or its key). It waits for the namespaces to go, bounded by ctx. Objects of kinds the
 // cluster does not serve are skipped.
-func Cleanup(ctx context.Context, a Access, run string) (Removed, error) {
+func Cleanup(ctx context.Context, a Access, run string) (platform.Removed, error) {
 	cfg, _, err := a.RESTConfig()
 	if err != nil {
-		return Removed{}, err
+		return platform.Removed{}, err
 	}
 	c, err := newClients(cfg)
 	if err != nil {
-		return Removed{}, err
+		return platform.Removed{}, err
 	}
 	key := ""
 	if run != "" {
@@ -72,8 +65,8 @@ func meshKinds() []schema.GroupVersionKind {
 	return out
 }
 
-func cleanup(ctx context.Context, c *clients, runKey string) (Removed, error) {
-	var rm Removed
+func cleanup(ctx context.Context, c *clients, runKey string) (platform.Removed, error) {
+	var rm platform.Removed
 	var errs []error
 	sel := metav1.ListOptions{LabelSelector: selector(runKey)}
 	nss, err := c.core.CoreV1().Namespaces().List(ctx, sel)

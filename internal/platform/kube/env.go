@@ -24,28 +24,12 @@ type Cluster struct {
 	Version string
 	// Context is the kubeconfig context ("" in cluster).
 	Context string
-	Nodes   []Node
+	Nodes   []result.Node
 	// CNI is the network plugin guessed from the DaemonSets of kube-system and the
 	// plugins' own namespaces ("calico", "cilium", …), with its image version.
 	CNI, CNIVersion string
 	// Meshes are the meshes found installed, whatever the plan uses.
 	Meshes []Detected
-}
-
-// Node is one node as its status reports it.
-type Node struct {
-	Name             string
-	InstanceType     string // node.kubernetes.io/instance-type (or the beta label)
-	Cores            int    // capacity, rounded up
-	CPUMillis        int64  // capacity
-	MemoryBytes      int64  // capacity
-	KernelVersion    string
-	OSImage          string
-	ContainerRuntime string
-	KubeletVersion   string
-	Arch             string
-	// Labels worth keeping: zone, region, the node's role, smp's load role.
-	Labels map[string]string
 }
 
 // nodeLabelsKept are the node labels copied into the result.
@@ -75,12 +59,7 @@ func (p *Platform) Describe(ctx context.Context) platform.Environment {
 		env.Warnings = append(env.Warnings, "describe the cluster: "+err.Error())
 		return env
 	}
-	k := &result.KubernetesEnvironment{Version: cl.Version, Context: cl.Context}
-	for _, n := range cl.Nodes {
-		k.Nodes = append(k.Nodes, result.Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores,
-			MemoryBytes: n.MemoryBytes, KernelVersion: n.KernelVersion, OSImage: n.OSImage,
-			ContainerRuntime: n.ContainerRuntime, KubeletVersion: n.KubeletVersion, Arch: n.Arch, Labels: n.Labels})
-	}
+	k := &result.KubernetesEnvironment{Version: cl.Version, Context: cl.Context, Nodes: cl.Nodes}
 	for _, m := range cl.Meshes {
 		k.Meshes = append(k.Meshes, result.MeshInfo{Type: m.Profile.Mesh, DataPlane: m.Profile.DataPlane, Version: m.Version})
 	}
@@ -145,9 +124,9 @@ func serverVersion(ctx context.Context, c *clients) (version.Info, error) {
 	return v, json.Unmarshal(body, &v)
 }
 
-func nodeOf(n *corev1.Node) Node {
+func nodeOf(n *corev1.Node) result.Node {
 	info := n.Status.NodeInfo
-	out := Node{Name: n.Name, KernelVersion: info.KernelVersion, OSImage: info.OSImage,
+	out := result.Node{Name: n.Name, KernelVersion: info.KernelVersion, OSImage: info.OSImage,
 		ContainerRuntime: info.ContainerRuntimeVersion, KubeletVersion: info.KubeletVersion, Arch: info.Architecture}
 	out.InstanceType = n.Labels["node.kubernetes.io/instance-type"]
 	if out.InstanceType == "" {

@@ -14,12 +14,15 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/service-mesh-performance/smp/internal/mesh"
+	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/result"
 )
 
-// Inventory reads what smp certify checks of a live cluster: its nodes, the proxy
-// containers of the meshes' data planes with their resources, and each node's cAdvisor
-// metrics. It creates nothing. (It returns kube's own types: converting them into
-// certify's is the caller's business, since kube imports neither certify nor result.)
+var _ platform.Inventory = (*Inventory)(nil)
+
+// Inventory is platform.Inventory over a live cluster: what smp certify checks of it (its
+// nodes, the proxy containers of the meshes' data planes with their resources, and each
+// node's cAdvisor metrics). It creates nothing.
 type Inventory struct {
 	c       *clients
 	context string
@@ -53,12 +56,12 @@ func (inv *Inventory) Context() string { return inv.context }
 func (inv *Inventory) Host() string { return inv.c.cfg.Host }
 
 // Nodes lists every node with its capacity and system information, by name.
-func (inv *Inventory) Nodes(ctx context.Context) ([]Node, error) {
+func (inv *Inventory) Nodes(ctx context.Context) ([]result.Node, error) {
 	return listNodes(ctx, inv.c)
 }
 
-func listNodes(ctx context.Context, c *clients) ([]Node, error) {
-	var out []Node
+func listNodes(ctx context.Context, c *clients) ([]result.Node, error) {
+	var out []result.Node
 	opts := metav1.ListOptions{Limit: 500}
 	for {
 		list, err := c.core.CoreV1().Nodes().List(ctx, opts)
@@ -76,24 +79,13 @@ func listNodes(ctx context.Context, c *clients) ([]Node, error) {
 	return out, nil
 }
 
-// ProxyContainer is one data-plane proxy container of a pod, with its resources as the
-// pod spec declares them (0: not set).
-type ProxyContainer struct {
-	Namespace, Pod, Container string
-	// Node is where the pod was scheduled ("" while it is pending).
-	Node                             string
-	CPURequestMillis, CPULimitMillis int64
-	MemoryRequestBytes               int64
-	MemoryLimitBytes                 int64
-}
-
 // Proxies lists the proxy containers of every pod that is not finished, in every
 // namespace: the sidecars and waypoints of the meshes smp knows (their profiles'
 // container names, native sidecars included) and the meshes' per-node proxies (ztunnel,
 // cilium-envoy). Sorted by namespace, pod and container.
-func (inv *Inventory) Proxies(ctx context.Context) ([]ProxyContainer, error) {
+func (inv *Inventory) Proxies(ctx context.Context) ([]platform.ProxyContainer, error) {
 	names := ProxyContainerNames()
-	var out []ProxyContainer
+	var out []platform.ProxyContainer
 	opts := metav1.ListOptions{Limit: 500}
 	for {
 		list, err := inv.c.core.CoreV1().Pods(metav1.NamespaceAll).List(ctx, opts)
@@ -106,7 +98,7 @@ func (inv *Inventory) Proxies(ctx context.Context) ([]ProxyContainer, error) {
 				continue
 			}
 			for _, c := range proxyContainers(pod, names) {
-				out = append(out, ProxyContainer{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, Node: pod.Spec.NodeName,
+				out = append(out, platform.ProxyContainer{Namespace: pod.Namespace, Pod: pod.Name, Container: c.Name, Node: pod.Spec.NodeName,
 					CPURequestMillis: c.Resources.Requests.Cpu().MilliValue(), CPULimitMillis: c.Resources.Limits.Cpu().MilliValue(),
 					MemoryRequestBytes: c.Resources.Requests.Memory().Value(), MemoryLimitBytes: c.Resources.Limits.Memory().Value()})
 			}

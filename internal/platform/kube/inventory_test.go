@@ -11,7 +11,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/platform/kube/kubetest"
+	"github.com/service-mesh-performance/smp/result"
 )
 
 // TestInventory lists what smp certify reads of the test cluster: the three kwok nodes
@@ -39,7 +41,7 @@ func TestInventory(t *testing.T) {
 	var names []string
 	for _, n := range nodes {
 		names = append(names, n.Name)
-		want := Node{Name: n.Name, InstanceType: "m5.large", Cores: 8, CPUMillis: 8000, MemoryBytes: 32 << 30, KernelVersion: "6.1.0-test",
+		want := result.Node{Name: n.Name, InstanceType: "m5.large", Cores: 8, CPUMillis: 8000, MemoryBytes: 32 << 30, KernelVersion: "6.1.0-test",
 			OSImage: "Debian GNU/Linux 12 (bookworm)", ContainerRuntime: "containerd://1.7.24", KubeletVersion: kubetest.Version, Arch: "amd64"}
 		n.Labels = nil
 		if !reflect.DeepEqual(n, want) {
@@ -59,7 +61,7 @@ func TestInventory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []ProxyContainer
+	var got []platform.ProxyContainer
 	for _, p := range all {
 		if p.Namespace != ns {
 			continue
@@ -70,7 +72,7 @@ func TestInventory(t *testing.T) {
 		p.Node = ""
 		got = append(got, p)
 	}
-	want := []ProxyContainer{
+	want := []platform.ProxyContainer{
 		{Namespace: ns, Pod: "guaranteed", Container: "linkerd-proxy", CPURequestMillis: 250, CPULimitMillis: 250, MemoryRequestBytes: 32 << 20, MemoryLimitBytes: 32 << 20},
 		{Namespace: ns, Pod: "limited", Container: "istio-proxy", CPURequestMillis: 100, CPULimitMillis: 500, MemoryRequestBytes: 64 << 20, MemoryLimitBytes: 128 << 20},
 		{Namespace: ns, Pod: "native", Container: "kuma-sidecar", CPURequestMillis: 200},
@@ -79,7 +81,7 @@ func TestInventory(t *testing.T) {
 		t.Errorf("proxies of %s:\n got %+v\nwant %+v", ns, got, want)
 	}
 	// The fake ztunnel DaemonSet's container is a per-node proxy (istio-proxy).
-	if !slices.ContainsFunc(all, func(p ProxyContainer) bool {
+	if !slices.ContainsFunc(all, func(p platform.ProxyContainer) bool {
 		return p.Namespace == "istio-system" && strings.HasPrefix(p.Pod, "ztunnel-")
 	}) {
 		t.Errorf("no ztunnel proxy among %d proxies", len(all))

@@ -682,7 +682,7 @@ func TestCleanup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRM := Removed{Namespaces: []string{"smp-" + k + "-baseline", "smp-" + k + "-baseline-load", "smp-" + k + "-kuma", "smp-" + k + "-kuma-load"},
+	wantRM := platform.Removed{Namespaces: []string{"smp-" + k + "-baseline", "smp-" + k + "-baseline-load", "smp-" + k + "-kuma", "smp-" + k + "-kuma-load"},
 		Objects: []string{"Mesh smp-" + k, "MeshTrafficPermission kuma-system/smp-allow-all-" + k}}
 	if !slices.Equal(rm.Namespaces, wantRM.Namespaces) || !slices.Equal(rm.Objects, wantRM.Objects) {
 		t.Errorf("removed %+v, want %+v", rm, wantRM)

@@ -70,3 +70,27 @@ func kubeLoadPod(w spec.Workload, runID string) (kube.LoadPod, error) {
 		Credentials: &platform.AgentCredentials{CA: ctrl[agent.CAFile], Cert: ctrl[agent.CertFile(agent.RoleController)],
 			Key: ctrl[agent.KeyFile(agent.RoleController)], Token: b.Token}}, nil
 }
+
+// Inventory opens the live cluster that kubeconfig and kubeContext name (an explicit
+// kubeconfig, else $KUBECONFIG, else ~/.kube/config, else in cluster; the context named,
+// else the current one) for reading, and says where it is, for messages: the API server's
+// address and the context. Nothing is asked of the cluster yet.
+func Inventory(kubeconfig, kubeContext string) (inv platform.Inventory, where string, err error) {
+	k, err := kube.NewInventory(kube.Access{Kubeconfig: kubeconfig, Context: kubeContext})
+	if err != nil {
+		return nil, "", err
+	}
+	where = k.Host()
+	if k.Context() != "" {
+		where += " (context " + k.Context() + ")"
+	}
+	return k, where, nil
+}
+
+// Cleanup deletes what smp runs left on the cluster that kubeconfig and kubeContext name
+// (as Inventory finds it), found by label: everything smp created, or only what run (a
+// run id or its key) did when it is not empty. It waits for the namespaces to go,
+// bounded by ctx.
+func Cleanup(ctx context.Context, kubeconfig, kubeContext, run string) (platform.Removed, error) {
+	return kube.Cleanup(ctx, kube.Access{Kubeconfig: kubeconfig, Context: kubeContext}, run)
+}

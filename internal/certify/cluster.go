@@ -1,4 +1,4 @@
-package main
+package certify
 
 import (
 	"context"
@@ -9,83 +9,56 @@ import (
 	"sync"
 	"time"
 
-	"github.com/service-mesh-performance/smp/internal/certify"
 	"github.com/service-mesh-performance/smp/internal/collect"
-	"github.com/service-mesh-performance/smp/internal/platform/kube"
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 )
 
-// clusterInventory is what liveSource reads of a cluster: kube.Inventory, or a fake in
-// the unit tests of the throttling arithmetic.
-type clusterInventory interface {
-	Nodes(ctx context.Context) ([]kube.Node, error)
-	Proxies(ctx context.Context) ([]kube.ProxyContainer, error)
-	CAdvisorMetrics(ctx context.Context, node string) ([]byte, error)
-}
-
-// liveSource is certify.KubeSource over a live cluster. It is the adapter between kube's
-// types and certify's (kube imports neither certify nor collect): nodes and proxy
-// containers as kube lists them, and each proxy's CFS throttling from its node's kubelet
-// cAdvisor, read through the API server's node proxy at the start and the end of the
-// observation (the counters' increase over it), or once, since the containers started,
-// when observe is 0.
-type liveSource struct {
-	inv     clusterInventory
-	observe time.Duration
-	// readTimeout bounds each node's cAdvisor read: a kubelet that does not answer must
+// ClusterSource is a KubeSource over a live cluster (a platform.Inventory): its nodes,
+// its proxy containers, and each proxy's CFS throttling from its node's kubelet cAdvisor,
+// read through the API server's node proxy at the start and the end of the observation
+// (the counters' increase over it), or once, since the containers started, when Observe
+// is 0. The nodes are read concurrently, a few at a time, each within ReadTimeout.
+type ClusterSource struct {
+	Inventory platform.Inventory
+	// Observe is how long the throttling is observed (0: since the containers started).
+	Observe time.Duration
+	// ReadTimeout bounds each node's cAdvisor read: a kubelet that does not answer must
 	// not hold certify up. Default 20s.
-	readTimeout time.Duration
-	status      func(format string, a ...any)
-	// listed, when set, receives the nodes Nodes listed (the certificate's host.nodes).
-	listed *[]kube.Node
+	ReadTimeout time.Duration
+	// Status, when set, is told what is observed and for how long.
+	Status func(format string, a ...any)
+	// Listed holds the nodes the last Nodes call listed (the certificate's host.nodes).
+	Listed []result.Node
 }
 
-var _ certify.KubeSource = liveSource{}
+var _ KubeSource = (*ClusterSource)(nil)
 
-// Nodes implements certify.KubeSource.
-func (s liveSource) Nodes(ctx context.Context) ([]certify.KubeNode, error) {
-	nodes, err := s.inv.Nodes(ctx)
+// Nodes implements KubeSource.
+func (s *ClusterSource) Nodes(ctx context.Context) ([]result.Node, error) {
+	nodes, err := s.Inventory.Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if s.listed != nil {
-		*s.listed = nodes
-	}
-	out := make([]certify.KubeNode, 0, len(nodes))
-	for _, n := range nodes {
-		out = append(out, certify.KubeNode{Name: n.Name, InstanceType: n.InstanceType, CPUMillis: n.CPUMillis, MemoryBytes: n.MemoryBytes,
-			KernelVersion: n.KernelVersion, OSImage: n.OSImage, ContainerRuntime: n.ContainerRuntime, KubeletVersion: n.KubeletVersion, Arch: n.Arch})
-	}
-	return out, nil
+	s.Listed = nodes
+	return nodes, nil
 }
 
-// Proxies implements certify.KubeSource: the proxy containers with their resources and,
-// for those with a CPU limit, their throttling (or why it is not known).
-func (s liveSource) Proxies(ctx context.Context) ([]certify.ProxyContainer, error) {
-	list, err := s.inv.Proxies(ctx)
+// Proxies implements KubeSource: the proxy containers with their resources and, for
+// those with a CPU limit, their throttling (or why it is not known).
+func (s *ClusterSource) Proxies(ctx context.Context) ([]ProxyContainer, error) {
+	list, err := s.Inventory.Proxies(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]certify.ProxyContainer, 0, len(list))
+	out := make([]ProxyContainer, 0, len(list))
 	for _, p := range list {
-		out = append(out, certify.ProxyContainer{Namespace: p.Namespace, Pod: p.Pod, Container: p.Container, Node: p.Node,
-			CPURequestMillis: p.CPURequestMillis, CPULimitMillis: p.CPULimitMillis, MemoryRequest: p.MemoryRequestBytes, MemoryLimit: p.MemoryLimitBytes})
+		out = append(out, ProxyContainer{ProxyContainer: p})
 	}
 	if err := s.throttling(ctx, out); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-// resultNodes are the nodes in the result's terms (a certificate's host.nodes).
-func resultNodes(nodes []kube.Node) []result.Node {
-	var out []result.Node
-	for _, n := range nodes {
-		out = append(out, result.Node{Name: n.Name, InstanceType: n.InstanceType, Cores: n.Cores, MemoryBytes: n.MemoryBytes,
-			KernelVersion: n.KernelVersion, OSImage: n.OSImage, ContainerRuntime: n.ContainerRuntime, KubeletVersion: n.KubeletVersion,
-			Arch: n.Arch, Labels: n.Labels})
-	}
-	return out
 }
 
 // cfsRead is one node's CFS counters, or why they could not be read.
@@ -96,7 +69,7 @@ type cfsRead struct {
 
 // throttling fills in the CFS counters of the proxies that have a CPU limit (the kubelet
 // exports them for no other container), reading only the nodes those run on.
-func (s liveSource) throttling(ctx context.Context, ps []certify.ProxyContainer) error {
+func (s *ClusterSource) throttling(ctx context.Context, ps []ProxyContainer) error {
 	nodeSet := map[string]bool{}
 	for i := range ps {
 		p := &ps[i]
@@ -123,11 +96,11 @@ func (s liveSource) throttling(ctx context.Context, ps []certify.ProxyContainer)
 		readable = readable || r.err == nil
 	}
 	var after map[string]cfsRead
-	if s.observe > 0 && readable {
-		if s.status != nil {
-			s.status("observing the CPU throttling of the proxies on %d node(s) for %s", len(nodes), s.observe)
+	if s.Observe > 0 && readable {
+		if s.Status != nil {
+			s.Status("observing the CPU throttling of the proxies on %d node(s) for %s", len(nodes), s.Observe)
 		}
-		t := time.NewTimer(s.observe)
+		t := time.NewTimer(s.Observe)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -217,8 +190,8 @@ func nodeFailures(nodes []string, before, after map[string]cfsRead) map[string]s
 }
 
 // readAll reads the nodes' cAdvisor metrics at once, a few nodes at a time.
-func (s liveSource) readAll(ctx context.Context, nodes []string) map[string]cfsRead {
-	timeout := s.readTimeout
+func (s *ClusterSource) readAll(ctx context.Context, nodes []string) map[string]cfsRead {
+	timeout := s.ReadTimeout
 	if timeout == 0 {
 		timeout = 20 * time.Second
 	}
@@ -235,7 +208,7 @@ func (s liveSource) readAll(ctx context.Context, nodes []string) map[string]cfsR
 			rctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			var r cfsRead
-			body, err := s.inv.CAdvisorMetrics(rctx, n)
+			body, err := s.Inventory.CAdvisorMetrics(rctx, n)
 			if err == nil {
 				r.cfs, err = collect.CFSCounters(body)
 			}
