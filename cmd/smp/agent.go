@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/service-mesh-performance/smp/internal/agent"
-	"github.com/service-mesh-performance/smp/internal/pki"
 	"github.com/service-mesh-performance/smp/internal/version"
 )
 
@@ -128,7 +127,7 @@ func newAgentCertsCommand(s streams) *cobra.Command {
 		Long: `Certs creates a fresh CA and issues two identities from it: smp-agent (for every agent)
 and smp-controller (for smp load --agents / smp run), with SPIFFE ids naming a new run.
 The CA's key is not kept: to add or rotate, create a new folder. Certificates are valid
-for ` + pki.Validity.String() + `.
+for ` + agent.Validity.String() + `.
 
 Give the agents ca.pem, smp-agent.pem and smp-agent-key.pem (and token); keep
 smp-controller.pem and smp-controller-key.pem on the controller and point --agent-certs
@@ -158,7 +157,7 @@ smp-controller.pem and smp-controller-key.pem on the controller and point --agen
 			sort.Strings(agentFiles)
 			sort.Strings(ctrlFiles)
 			fmt.Fprintf(s.out, "wrote %s for run %s (valid %s)\n  agents:     %s\n  controller: %s\n",
-				f.dir, b.RunID, pki.Validity, strings.Join(agentFiles, " "), strings.Join(ctrlFiles, " "))
+				f.dir, b.RunID, agent.Validity, strings.Join(agentFiles, " "), strings.Join(ctrlFiles, " "))
 			return nil
 		},
 	}

@@ -51,54 +51,7 @@ violated condition.`,
   smp compare istio.json linkerd.json cilium.json --baseline linkerd --format markdown
   smp compare a.json b.json --format json -o comparison.json`,
 		Args: cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := report.ParseFormat(f.format)
-			if err != nil || format == report.FormatHTML {
-				return usageErrorf("--format %q: use table, markdown, csv or json", f.format)
-			}
-			var conds []spec.Condition
-			for _, text := range f.slo {
-				c, err := spec.ParseCondition(text)
-				if err != nil {
-					return usageErrorf("--slo %q: %v", text, err)
-				}
-				conds = append(conds, c)
-			}
-			var runs []report.Run
-			for i, path := range args {
-				doc, err := result.Load(path)
-				if err != nil {
-					return err
-				}
-				runs = append(runs, report.Run{Label: runLabel(path, i, args), Doc: doc})
-			}
-			base, err := pickBaseline(f.baseline, args, runs)
-			if err != nil {
-				return err
-			}
-			c, err := report.Compare(runs, base, conds, analysis.Options{})
-			if err != nil {
-				return err
-			}
-			c.Warnings = append(c.Warnings, certificateWarnings(runs, base)...)
-			var buf bytes.Buffer
-			if err := c.Render(&buf, format); err != nil {
-				return err
-			}
-			if err := writeOutput(s, f.output, buf.Bytes()); err != nil {
-				return err
-			}
-			if !c.Pass {
-				var lines []string
-				for _, r := range c.SLO {
-					if !r.Pass {
-						lines = append(lines, "SLO failed: "+r.Message)
-					}
-				}
-				return &exitError{code: exitSLO, err: errors.New(strings.Join(lines, "\n"))}
-			}
-			return nil
-		},
+		RunE: func(_ *cobra.Command, args []string) error { return compareCmd(s, f, args) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.baseline, "baseline", "", "the run the others are compared with: its file, label (file name without .json) or id (prefix); default the first")
@@ -107,6 +60,57 @@ violated condition.`,
 	fl.StringVarP(&f.output, "output", "o", "", "write to FILE instead of standard output")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"table", "markdown", "csv", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// compareCmd compares the runs of the files in args and prints the comparison; exit 3 when an SLO
+// condition fails.
+func compareCmd(s streams, f *compareFlags, args []string) error {
+	format, err := report.ParseFormat(f.format)
+	if err != nil || format == report.FormatHTML {
+		return usageErrorf("--format %q: use table, markdown, csv or json", f.format)
+	}
+	var conds []spec.Condition
+	for _, text := range f.slo {
+		c, err := spec.ParseCondition(text)
+		if err != nil {
+			return usageErrorf("--slo %q: %v", text, err)
+		}
+		conds = append(conds, c)
+	}
+	var runs []report.Run
+	for i, path := range args {
+		doc, err := result.Load(path)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, report.Run{Label: runLabel(path, i, args), Doc: doc})
+	}
+	base, err := pickBaseline(f.baseline, args, runs)
+	if err != nil {
+		return err
+	}
+	c, err := report.Compare(runs, base, conds, analysis.Options{})
+	if err != nil {
+		return err
+	}
+	c.Warnings = append(c.Warnings, certificateWarnings(runs, base)...)
+	var buf bytes.Buffer
+	if err := c.Render(&buf, format); err != nil {
+		return err
+	}
+	if err := writeOutput(s, f.output, buf.Bytes()); err != nil {
+		return err
+	}
+	if !c.Pass {
+		var lines []string
+		for _, r := range c.SLO {
+			if !r.Pass {
+				lines = append(lines, "SLO failed: "+r.Message)
+			}
+		}
+		return &exitError{code: exitSLO, err: errors.New(strings.Join(lines, "\n"))}
+	}
+	return nil
 }
 
 // certificateWarnings are smp certify's doubts about comparing each run with the

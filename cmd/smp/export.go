@@ -39,43 +39,7 @@ RESULT is a file written by smp run or smp load, or - for standard input.`,
   smp export run.json --format smp --arm builtin -o result.yaml
   smp export run.json --format fortio --arm baseline -o baseline.json   # for fortio report`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			doc, err := result.Load(args[0])
-			if err != nil {
-				return err
-			}
-			abs, _ := filepath.Abs(args[0])
-			opt := result.ExportOptions{Arm: f.arm, YAML: f.yaml, DetailsURI: "file://" + filepath.ToSlash(abs)}
-			if args[0] == "-" {
-				opt.DetailsURI = "urn:smp:run:" + doc.ID
-			}
-			if ext := strings.ToLower(filepath.Ext(f.output)); ext == ".yaml" || ext == ".yml" {
-				opt.YAML = true
-			}
-			var buf bytes.Buffer
-			switch f.format {
-			case "smp":
-				err = result.ExportSMP(&buf, doc, opt)
-			case "fortio":
-				if opt.YAML {
-					return usageErrorf("fortio's format is JSON; drop --yaml")
-				}
-				err = result.ExportFortio(&buf, doc, opt)
-			default:
-				return usageErrorf("unknown format %q: use smp or fortio", f.format)
-			}
-			if err != nil {
-				return err
-			}
-			if f.output == "" || f.output == "-" {
-				_, err = s.out.Write(buf.Bytes())
-				return err
-			}
-			if err := os.WriteFile(f.output, buf.Bytes(), 0o644); err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			return nil
-		},
+		RunE: func(_ *cobra.Command, args []string) error { return exportCmd(s, f, args[0]) },
 	}
 	cmd.Flags().StringVar(&f.format, "format", "smp", "output format: smp or fortio")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write to FILE instead of standard output (.yaml/.yml selects YAML)")
@@ -83,4 +47,43 @@ RESULT is a file written by smp run or smp load, or - for standard input.`,
 	cmd.Flags().BoolVar(&f.yaml, "yaml", false, "write YAML instead of JSON (smp format)")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"smp\tSMP messages", "fortio\tfortio result JSON"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// exportCmd writes the result document at path ("-": standard input) in f.format.
+func exportCmd(s streams, f *exportFlags, path string) error {
+	doc, err := result.Load(path)
+	if err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(path)
+	opt := result.ExportOptions{Arm: f.arm, YAML: f.yaml, DetailsURI: "file://" + filepath.ToSlash(abs)}
+	if path == "-" {
+		opt.DetailsURI = "urn:smp:run:" + doc.ID
+	}
+	if ext := strings.ToLower(filepath.Ext(f.output)); ext == ".yaml" || ext == ".yml" {
+		opt.YAML = true
+	}
+	var buf bytes.Buffer
+	switch f.format {
+	case "smp":
+		err = result.ExportSMP(&buf, doc, opt)
+	case "fortio":
+		if opt.YAML {
+			return usageErrorf("fortio's format is JSON; drop --yaml")
+		}
+		err = result.ExportFortio(&buf, doc, opt)
+	default:
+		return usageErrorf("unknown format %q: use smp or fortio", f.format)
+	}
+	if err != nil {
+		return err
+	}
+	if f.output == "" || f.output == "-" {
+		_, err = s.out.Write(buf.Bytes())
+		return err
+	}
+	if err := os.WriteFile(f.output, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"net/url"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/service-mesh-performance/smp/internal/experiment"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -84,8 +82,14 @@ The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.
 			return runPlan(cmd.Context(), s, plan, f.common, extra, runOutput{file: f.output, onlyWithFile: true, table: "trial"})
 		},
 	}
+	f.bind(cmd)
+	return cmd
+}
+
+// bind defines the command's flags on f.
+func (f *loadFlags) bind(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.Float64Var(&f.rate, "rate", 1000, "total requests per second; 0 = closed loop (as fast as possible)")
+	fl.Float64Var(&f.rate, "rate", experiment.DefaultLoadRate, "total requests per second; 0 = closed loop (as fast as possible)")
 	fl.IntVarP(&f.connections, "connections", "c", 16, "connections to open")
 	fl.IntVar(&f.streams, "streams", 1, "concurrent streams per connection (h2, h2c, grpc)")
 	fl.DurationVarP(&f.duration, "duration", "d", 30*time.Second, "length of the measured phase")
@@ -117,119 +121,39 @@ The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.
 	_ = cmd.RegisterFlagCompletionFunc("arrival", cobra.FixedCompletions([]string{"constant", "poisson", "uniform"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("generator", enumCompletion[spec.Generator]())
 	_ = cmd.RegisterFlagCompletionFunc("grpc-method", cobra.FixedCompletions([]string{"health", "echo"}, cobra.ShellCompDirectiveNoFileComp))
-	return cmd
 }
 
-// plan turns the command line into a plan: an external app at URL, one arm, no
-// collectors but the load generator's own CPU and memory.
-func (f *loadFlags) plan(cmd *cobra.Command, raw string) (*spec.Plan, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return nil, usageErrorf("%q is not a URL with a host; write e.g. http://127.0.0.1:8080/", raw)
+// plan turns the command line into the plan of one load run (experiment.LoadPlan).
+func (f *loadFlags) plan(cmd *cobra.Command, url string) (*spec.Plan, error) {
+	o := experiment.LoadOptions{URL: url, Connections: f.connections, Streams: f.streams, MaxInflight: f.maxInflight,
+		Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout, KeepAlive: f.keepAlive, Method: f.method, Body: f.body,
+		Headers: f.headers, PayloadSize: f.payloadSize, GRPCService: f.grpcService, Percentiles: f.percentiles,
+		TLS:    spec.TLS{CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile, InsecureSkipVerify: f.insecure},
+		Agents: f.agents, AgentCerts: f.agentCerts}
+	if cmd.Flags().Changed("rate") {
+		o.Rate = &f.rate
 	}
-	protocol := spec.ProtocolHTTP1
-	switch u.Scheme {
-	case "h2c":
-		protocol = spec.ProtocolH2C
-	case "h2":
-		protocol = spec.ProtocolH2
-	case "grpc", "grpcs":
-		protocol = spec.ProtocolGRPC
-	case "tcp":
-		protocol = spec.ProtocolTCP
-	case "http", "https":
-	default:
-		return nil, usageErrorf("unsupported URL scheme %q: use http, https, h2c, grpc or tcp", u.Scheme)
-	}
+	var err error
 	if f.protocol != "" {
-		p, err := parseEnum[spec.Protocol]("protocol", f.protocol)
-		if err != nil {
+		if o.Protocol, err = parseEnum[spec.Protocol]("protocol", f.protocol); err != nil {
 			return nil, err
 		}
-		protocol = p
 	}
-	w := spec.Workload{
-		Protocol:     protocol,
-		Rate:         &f.rate,
-		Connections:  f.connections,
-		Streams:      f.streams,
-		MaxInflight:  f.maxInflight,
-		Duration:     spec.Duration(f.duration),
-		Warmup:       ptr(spec.Duration(f.warmup)),
-		Timeout:      spec.Duration(f.timeout),
-		KeepAlive:    &f.keepAlive,
-		Method:       f.method,
-		Body:         f.body,
-		EndpointURLs: []string{raw},
-		TLS:          spec.TLS{CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile, InsecureSkipVerify: f.insecure},
-	}
-	if len(f.agents) > 0 || f.agentCerts != "" {
-		w.AgentURLs = f.agents
-		if f.agentCerts != "" {
-			dir, err := filepath.Abs(f.agentCerts)
-			if err != nil {
-				return nil, usageErrorf("--agent-certs: %v", err)
-			}
-			w.AgentCerts = dir
-		}
-	}
-	if f.payloadSize != "" {
-		size, err := spec.ParseSize(f.payloadSize)
-		if err != nil {
-			return nil, usageErrorf("--payload-size: %v", err)
-		}
-		w.RequestSize = size
-	}
-	if u.Scheme == "https" || u.Scheme == "grpcs" {
-		w.TLS.Enabled = true
-	}
-	pattern, err := parseEnum[spec.Pattern]("arrival", f.arrival)
-	if err != nil {
+	if o.Arrival, err = parseEnum[spec.Pattern]("arrival", f.arrival); err != nil {
 		return nil, err
 	}
-	w.Arrival.Pattern = pattern
-	gen, err := parseEnum[spec.Generator]("generator", f.generator)
-	if err != nil {
+	if o.Generator, err = parseEnum[spec.Generator]("generator", f.generator); err != nil {
 		return nil, err
 	}
-	w.LoadGenerator = gen
-	if gen == spec.GeneratorWrk && !cmd.Flags().Changed("rate") {
-		// wrk is closed loop only: its default is --rate 0, not the builtin's 1000.
-		zero := 0.0
-		w.Rate = &zero
+	if o.GRPCMethod, err = parseEnum[spec.GRPCMethod]("grpc-method", f.grpcMethod); err != nil {
+		return nil, err
 	}
-	if protocol == spec.ProtocolGRPC {
-		m, err := parseEnum[spec.GRPCMethod]("grpc-method", f.grpcMethod)
-		if err != nil {
-			return nil, err
-		}
-		w.GRPC = spec.GRPC{Method: m, Service: f.grpcService}
-	}
-	headers := map[string]string{}
-	for _, h := range f.headers {
-		k, v, ok := strings.Cut(h, ":")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, usageErrorf("-H %q: write 'Name: value'", h)
-		}
-		headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	if len(headers) > 0 {
-		w.Headers = headers
-	}
-	p := &spec.Plan{
-		Name:     "load",
-		Arms:     []spec.Arm{{Name: "target", Mesh: spec.MeshNone}},
-		Workload: w,
-		Metrics:  spec.Metrics{Percentiles: f.percentiles, Collectors: []spec.Collector{{Type: spec.CollectorProcfs}}},
-	}
-	full := p.WithDefaults()
-	if err := full.Validate(); err != nil {
+	plan, err := experiment.LoadPlan(o)
+	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	return full, nil
+	return plan, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // conditions turns --max-p99 and --max-error-rate into SLO conditions.
 func (f *loadFlags) conditions() ([]spec.Condition, error) {

@@ -38,7 +38,11 @@ as <id>.json, with an id that sorts by time and names the plan:
 		Args: cobra.NoArgs,
 	}
 	cmd.PersistentFlags().StringVar(&f.dir, "dir", "results", "the results folder")
+	cmd.AddCommand(newResultsListCommand(s, f), newResultsShowCommand(s, f))
+	return cmd
+}
 
+func newResultsListCommand(s streams, f *resultsFlags) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the runs in the results folder, oldest first",
@@ -50,49 +54,55 @@ must match), --since (a duration back from now such as 24h or 7d, or a date such
 		Example: `  smp results list
   smp results list --dir out --name 'istio-*' --arm istio --since 2026-11-01`,
 		Args: cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			filter := history.Filter{Name: f.name, Arm: f.arm}
-			if len(f.labels) > 0 {
-				filter.Labels = map[string]string{}
-				for _, kv := range f.labels {
-					k, v, ok := strings.Cut(kv, "=")
-					if !ok || k == "" {
-						return usageErrorf("--label %q: write key=value", kv)
-					}
-					filter.Labels[k] = v
-				}
-			}
-			if f.since != "" {
-				t, err := history.ParseSince(f.since, time.Now())
-				if err != nil {
-					return usageErrorf("--%v", err)
-				}
-				filter.Since = t
-			}
-			entries, skipped, err := history.List(f.dir, filter)
-			if err != nil {
-				return err
-			}
-			if !f.quiet {
-				for _, sk := range skipped {
-					fmt.Fprintf(s.err, "smp: skipped %s\n", sk)
-				}
-			}
-			if len(entries) == 0 {
-				if !f.quiet {
-					fmt.Fprintf(s.err, "smp: no results in %s match\n", f.dir)
-				}
-				return nil
-			}
-			return history.WriteTable(s.out, entries)
-		},
+		RunE: func(_ *cobra.Command, _ []string) error { return resultsList(s, f) },
 	}
 	list.Flags().StringVar(&f.name, "name", "", "only runs whose name matches this shell pattern")
 	list.Flags().StringVar(&f.arm, "arm", "", "only runs with this arm")
 	list.Flags().StringArrayVar(&f.labels, "label", nil, "only runs with this label, key=value (repeatable)")
 	list.Flags().StringVar(&f.since, "since", "", "only runs started since: a duration back from now (24h, 7d) or a date (2026-11-01)")
 	list.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no notes on stderr")
+	return list
+}
 
+// resultsList prints the table of the results folder's runs that pass the filters.
+func resultsList(s streams, f *resultsFlags) error {
+	filter := history.Filter{Name: f.name, Arm: f.arm}
+	if len(f.labels) > 0 {
+		filter.Labels = map[string]string{}
+		for _, kv := range f.labels {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return usageErrorf("--label %q: write key=value", kv)
+			}
+			filter.Labels[k] = v
+		}
+	}
+	if f.since != "" {
+		t, err := history.ParseSince(f.since, time.Now())
+		if err != nil {
+			return usageErrorf("--%v", err)
+		}
+		filter.Since = t
+	}
+	entries, skipped, err := history.List(f.dir, filter)
+	if err != nil {
+		return err
+	}
+	if !f.quiet {
+		for _, sk := range skipped {
+			fmt.Fprintf(s.err, "smp: skipped %s\n", sk)
+		}
+	}
+	if len(entries) == 0 {
+		if !f.quiet {
+			fmt.Fprintf(s.err, "smp: no results in %s match\n", f.dir)
+		}
+		return nil
+	}
+	return history.WriteTable(s.out, entries)
+}
+
+func newResultsShowCommand(s streams, f *resultsFlags) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one run's report, found by its id or a unique prefix of it",
@@ -125,7 +135,5 @@ result has, and prints its report, as smp report does (same --format and -o).`,
 	show.Flags().StringVarP(&f.report.output, "output", "o", "", "write to FILE instead of standard output")
 	show.Flags().BoolVar(&f.report.html, "html", false, "same as --format html")
 	_ = show.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formatNames(), cobra.ShellCompDirectiveNoFileComp))
-
-	cmd.AddCommand(list, show)
-	return cmd
+	return show
 }

@@ -90,21 +90,9 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 	if doc == nil {
 		return runErr
 	}
-	path := out.file
-	if path == "" && !out.onlyWithFile {
-		path = filepath.Join(plan.Output.Dir, doc.ID+".json")
-	}
-	htmlPath := ""
-	if path != "" {
-		if err := doc.Save(path); err != nil {
-			return err
-		}
-		if out.html || plan.Output.HTML {
-			htmlPath = strings.TrimSuffix(path, filepath.Ext(path)) + ".html"
-			if err := writeHTMLReport(doc, htmlPath); err != nil {
-				return err
-			}
-		}
+	path, htmlPath, err := saveResult(doc, plan, out)
+	if err != nil {
+		return err
 	}
 	switch out.table {
 	case "trial":
@@ -124,6 +112,34 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 			fmt.Fprintf(s.err, "smp: report written to %s\n", htmlPath)
 		}
 	}
+	return runOutcome(doc, runErr, path)
+}
+
+// saveResult writes the result document where out says (nowhere for smp load without
+// -o) and, when asked, the HTML report next to it; it returns both paths ("": none).
+func saveResult(doc *result.Document, plan *spec.Plan, out runOutput) (path, htmlPath string, err error) {
+	path = out.file
+	if path == "" && !out.onlyWithFile {
+		path = filepath.Join(plan.Output.Dir, doc.ID+".json")
+	}
+	if path == "" {
+		return "", "", nil
+	}
+	if err := doc.Save(path); err != nil {
+		return "", "", err
+	}
+	if out.html || plan.Output.HTML {
+		htmlPath = strings.TrimSuffix(path, filepath.Ext(path)) + ".html"
+		if err := writeHTMLReport(doc, htmlPath); err != nil {
+			return "", "", err
+		}
+	}
+	return path, htmlPath, nil
+}
+
+// runOutcome turns a run's outcome into the command's error and exit code: 1 when it
+// was interrupted or nothing could be measured, 3 when an SLO condition failed.
+func runOutcome(doc *result.Document, runErr error, path string) error {
 	if errors.Is(runErr, context.Canceled) || doc.Status == result.StatusInterrupted {
 		if path == "" {
 			return &exitError{code: exitFailure, err: errors.New("interrupted")}
@@ -206,26 +222,14 @@ uncertified or different environments (docs/certify.md).`,
   smp run plan.yaml --html            # results/<id>.json and results/<id>.html
   smp run cluster.yaml --kubeconfig ~/.kube/bench --context bench`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, err := spec.Load(args[0])
-			if err != nil {
-				return err
-			}
-			plan, err = f.override(plan)
-			if err != nil {
-				return err
-			}
-			if f.resultsDir != "" {
-				plan.Output.Dir = f.resultsDir
-			}
-			cert, err := resolveCertificate(s, f.certificate, plan.Output.Dir, f.common.quiet)
-			if err != nil {
-				return err
-			}
-			return runPlan(cmd.Context(), s, plan, f.common, nil,
-				runOutput{file: f.output, table: "overhead", baseDir: filepath.Dir(args[0]), html: f.html, certificate: cert})
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runCmd(cmd.Context(), s, f, args[0]) },
 	}
+	f.bind(cmd)
+	return cmd
+}
+
+// bind defines the command's flags on f.
+func (f *runFlags) bind(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.arms, "arms", nil, "run only these arms (comma-separated names)")
 	fl.IntVar(&f.repetitions, "repetitions", 0, "measure each arm this many times (overrides the plan)")
@@ -238,7 +242,27 @@ uncertified or different environments (docs/certify.md).`,
 	fl.BoolVar(&f.findMax, "find-max", false, "search each arm's highest rate within find_max's p99 and error-rate limits (workload.find_max's settings or their defaults)")
 	fl.StringVar(&f.certificate, "certificate", "auto", "smp certify certificate to embed: FILE, auto (the newest in the results folder) or none")
 	f.common.bind(cmd)
-	return cmd
+}
+
+// runCmd runs the plan at path with the command line's overrides.
+func runCmd(ctx context.Context, s streams, f *runFlags, path string) error {
+	plan, err := spec.Load(path)
+	if err != nil {
+		return err
+	}
+	plan, err = f.override(plan)
+	if err != nil {
+		return err
+	}
+	if f.resultsDir != "" {
+		plan.Output.Dir = f.resultsDir
+	}
+	cert, err := resolveCertificate(s, f.certificate, plan.Output.Dir, f.common.quiet)
+	if err != nil {
+		return err
+	}
+	return runPlan(ctx, s, plan, f.common, nil,
+		runOutput{file: f.output, table: "overhead", baseDir: filepath.Dir(path), html: f.html, certificate: cert})
 }
 
 // override applies command-line overrides to a loaded plan and validates it again, so an

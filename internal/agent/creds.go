@@ -150,6 +150,10 @@ func LoadFiles(role, caFile, certFile, keyFile, tokenFile string) (Credentials, 
 	return ParseCredentials(role, b[0], b[1], b[2], string(token))
 }
 
+// Validity is how long the certificates of a Bundle are valid: those of the run CA that
+// issues them (pki.Validity).
+const Validity = pki.Validity
+
 // Bundle is everything one set of agents and their controller need: a fresh CA and
 // one identity per role. The CA's key is never written anywhere: to add agents, make a
 // new bundle. Certificates expire after pki.Validity (a day).
