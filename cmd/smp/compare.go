@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -102,13 +101,7 @@ func compareCmd(s streams, f *compareFlags, args []string) error {
 		return err
 	}
 	if !c.Pass {
-		var lines []string
-		for _, r := range c.SLO {
-			if !r.Pass {
-				lines = append(lines, "SLO failed: "+r.Message)
-			}
-		}
-		return &exitError{code: exitSLO, err: errors.New(strings.Join(lines, "\n"))}
+		return sloFailed(c.SLO)
 	}
 	return nil
 }

@@ -150,15 +150,21 @@ func runOutcome(doc *result.Document, runErr error, path string) error {
 		return &exitError{code: exitFailure, err: fmt.Errorf("no trial produced a measurement: %s", strings.Join(doc.Errors, "; "))}
 	}
 	if a := doc.Analysis; a != nil && !a.Pass {
-		var lines []string
-		for _, r := range a.SLO {
-			if !r.Pass {
-				lines = append(lines, "SLO failed: "+r.Message)
-			}
-		}
-		return &exitError{code: exitSLO, err: errors.New(strings.Join(lines, "\n"))}
+		return sloFailed(a.SLO)
 	}
 	return nil
+}
+
+// sloFailed is the exit 3 of a run or comparison whose SLO conditions did not all pass,
+// with one line per failed condition.
+func sloFailed(rs []result.SLOResult) error {
+	var lines []string
+	for _, r := range rs {
+		if !r.Pass {
+			lines = append(lines, "SLO failed: "+r.Message)
+		}
+	}
+	return &exitError{code: exitSLO, err: errors.New(strings.Join(lines, "\n"))}
 }
 
 // writeHTMLReport writes the self-contained HTML report of doc to path.
