@@ -148,8 +148,8 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 		})
 	}
 	// Plain HTTP/1.1 takes the fast path (h1.go), which hands the rest to srv.
-	h1 := newH1Server(svc, base, httpLn.Addr())
-	serve("http", httpLn, h1.serve, net.ErrClosed)
+	h1 := newH1Server(svc, base, httpLn)
+	serve("http", httpLn, func(net.Listener) error { return h1.serve(ctx) }, net.ErrClosed)
 	serve("http", h1.fallback, srv.Serve, http.ErrServerClosed)
 	serve("tls", tlsLn, func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }, http.ErrServerClosed)
 	if gs != nil {

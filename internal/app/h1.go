@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/h1wire"
@@ -34,144 +32,55 @@ import (
 // it to take the fast path.
 const h1BufferSize = 8 << 10
 
-var ()
-
-// h1Server serves the plain HTTP port.
+// h1Server serves the plain HTTP port: it is the h1wire.Handler of its connections.
 type h1Server struct {
 	s        *service
 	base     context.Context // requests run under it (Run cancels it to cut them off)
+	ln       net.Listener
 	fallback *h1wire.HandOff
+	srv      *h1wire.Server
 	pm       *protoMetrics
 
 	// Reply pieces built once.
 	okHead  []byte // status line and the fixed headers of a 200
 	svcLine []byte // "X-Smp-Service: name\r\n"
 
-	mu      sync.Mutex
-	ln      net.Listener
-	conns   map[*h1ServerConn]struct{}
-	closing atomic.Bool
-	drained chan struct{}
-	wg      sync.WaitGroup
+	wg sync.WaitGroup // the connections' goroutines
 }
 
-type h1ServerConn struct {
-	c    net.Conn
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	idle atomic.Bool
-}
-
-func newH1Server(s *service, base context.Context, addr net.Addr) *h1Server {
+// newH1Server serves ln once serve is called.
+func newH1Server(s *service, base context.Context, ln net.Listener) *h1Server {
 	svcLine := []byte(headerService + ": " + s.cfg.Name + "\r\n")
 	okHead := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
 		strconv.Itoa(s.cfg.ResponseSize) + "\r\n")
-	return &h1Server{s: s, base: base, fallback: h1wire.NewHandOff(addr), pm: s.m.byProto[protoHTTP1],
-		okHead: append(okHead, svcLine...), svcLine: svcLine,
-		conns: map[*h1ServerConn]struct{}{}, drained: make(chan struct{})}
+	fallback := h1wire.NewHandOff(ln.Addr())
+	return &h1Server{s: s, base: base, ln: ln, fallback: fallback, pm: s.m.byProto[protoHTTP1],
+		srv:    h1wire.NewServer(fallback, h1BufferSize, serverIdleTimeout),
+		okHead: append(okHead, svcLine...), svcLine: svcLine}
 }
 
-// serve accepts on ln until it is closed (by shutdown), like http.Server.Serve.
-func (h *h1Server) serve(ln net.Listener) error {
-	h.mu.Lock()
-	h.ln = ln
-	closing := h.closing.Load()
-	h.mu.Unlock()
-	if closing {
-		ln.Close()
-		return net.ErrClosed
-	}
-	var delay time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if h.closing.Load() || errors.Is(err, net.ErrClosed) {
-				return net.ErrClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				h.s.log.Warn("accept", "err", err, "retry_in", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		h.wg.Go(func() { h.serveConn(c) })
-	}
+// serve accepts on the listener until shutdown closes it, like http.Server.Serve.
+func (h *h1Server) serve(ctx context.Context) error {
+	return h1wire.Accept(ctx, h.ln, h.s.log, func(c net.Conn) {
+		h.wg.Go(func() { h.srv.Serve(c, h) })
+	})
 }
 
-func isTemporary(err error) bool {
-	t, ok := err.(interface{ Temporary() bool })
-	return ok && t.Temporary()
-}
-
-func (h *h1Server) serveConn(c net.Conn) {
-	d := &h1ServerConn{c: c, br: bufio.NewReaderSize(c, h1BufferSize), bw: bufio.NewWriterSize(c, h1BufferSize)}
-	h.mu.Lock()
-	if h.closing.Load() {
-		h.mu.Unlock()
-		c.Close()
-		return
-	}
-	h.conns[d] = struct{}{}
-	h.mu.Unlock()
-	handedOver := false
-	defer func() {
-		if !handedOver {
-			c.Close()
-		}
-		h.mu.Lock()
-		delete(h.conns, d)
-		if h.closing.Load() && len(h.conns) == 0 {
-			h.closeDrained()
-		}
-		h.mu.Unlock()
-	}()
+// Handle serves one request of a connection, or leaves it to net/http.
+func (h *h1Server) Handle(c *h1wire.Conn, head []byte) h1wire.Next {
 	var req reqHead
-	var deadline time.Time
-	for {
-		d.idle.Store(true)
-		if h.closing.Load() {
-			return
-		}
-		// The server's IdleTimeout, moved once a second rather than per request.
-		if now := time.Now(); now.Add(serverIdleTimeout - time.Second).After(deadline) {
-			deadline = now.Add(serverIdleTimeout)
-			_ = c.SetReadDeadline(deadline)
-		}
-		raw, err := h1wire.PeekHead(d.br)
-		d.idle.Store(false)
-		if err != nil {
-			if errors.Is(err, h1wire.ErrHeadTooLarge) || errors.Is(err, h1wire.ErrMalformed) {
-				handedOver = h.handOver(d)
-			}
-			return
-		}
-		if !req.parse(raw) || string(req.target) == "/metrics" {
-			handedOver = h.handOver(d)
-			return
-		}
-		if !h.handle(d, &req) {
-			return
-		}
+	if !req.parse(head) || string(req.target) == "/metrics" {
+		return h1wire.Fallback
 	}
+	if h.answer(c, &req) {
+		return h1wire.KeepAlive
+	}
+	return h1wire.Close
 }
 
-// handOver gives the connection, with what is buffered, to the net/http server.
-func (h *h1Server) handOver(d *h1ServerConn) bool {
-	_ = d.c.SetReadDeadline(time.Time{})
-	var c net.Conn = d.c
-	if d.br.Buffered() > 0 {
-		c = &bufferedConn{Conn: d.c, r: d.br}
-	}
-	return h.fallback.Deliver(c)
-}
-
-// handle serves one request the way service.ServeHTTP does and reports whether the
+// answer serves one request the way service.ServeHTTP does and reports whether the
 // connection can serve another.
-func (h *h1Server) handle(d *h1ServerConn, req *reqHead) bool {
+func (h *h1Server) answer(c *h1wire.Conn, req *reqHead) bool {
 	s := h.s
 	// What is needed of the head is copied out before the body is read over it.
 	healthz, head := string(req.target) == "/healthz", string(req.method) == "HEAD"
@@ -183,22 +92,22 @@ func (h *h1Server) handle(d *h1ServerConn, req *reqHead) bool {
 		in.trace = req.trace()
 	}
 	// Body: read to the end and discarded (only Content-Length bodies get here).
-	d.br.Discard(len(req.raw))
+	c.R.Discard(len(req.raw))
 	if req.contentLength > 0 {
-		if _, err := d.br.Discard(int(req.contentLength)); err != nil {
+		if _, err := c.R.Discard(int(req.contentLength)); err != nil {
 			return false
 		}
 	}
 	req.head = head
-	keep := !req.close && !h.closing.Load()
-	w := d.bw
+	keep := !req.close && !h.srv.Closing()
+	w := c.W
 	if healthz {
 		w.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n")
-		return h.finish(d, req, keep, "ok\n")
+		return h.finish(w, req, keep, "ok\n")
 	}
 	if !s.enter() {
 		w.WriteString("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n")
-		return h.finish(d, req, false, s.cfg.Name+": shutting down\n")
+		return h.finish(w, req, false, s.cfg.Name+": shutting down\n")
 	}
 	defer s.handlers.Done()
 	start := time.Now()
@@ -210,7 +119,7 @@ func (h *h1Server) handle(d *h1ServerConn, req *reqHead) bool {
 	switch {
 	case ctx.Err() != nil:
 		code, counter, failure = http.StatusServiceUnavailable, pm.gone, s.cfg.Name+": request abandoned"
-	case rawio.PeerClosed(d.c):
+	case rawio.PeerClosed(c.Net):
 		// The caller went away while the request was served (noticed here, not
 		// while it happened: see the package documentation).
 		counter = pm.gone
@@ -232,7 +141,7 @@ func (h *h1Server) handle(d *h1ServerConn, req *reqHead) bool {
 		w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\n")
 		w.Write(h.svcLine)
 		writeHops(w, hops)
-		return h.finish(d, req, keep && code != http.StatusServiceUnavailable, failure+"\n")
+		return h.finish(w, req, keep && code != http.StatusServiceUnavailable, failure+"\n")
 	}
 	w.Write(h.okHead)
 	writeHops(w, hops)
@@ -249,8 +158,7 @@ func (h *h1Server) handle(d *h1ServerConn, req *reqHead) bool {
 
 // finish ends a reply whose status line and headers are written, with a short text
 // body.
-func (h *h1Server) finish(d *h1ServerConn, req *reqHead, keep bool, body string) bool {
-	w := d.bw
+func (h *h1Server) finish(w *bufio.Writer, req *reqHead, keep bool, body string) bool {
 	w.WriteString("Content-Length: ")
 	w.WriteString(strconv.Itoa(len(body)))
 	w.WriteString("\r\n")
@@ -279,53 +187,17 @@ func writeDate(w *bufio.Writer) {
 	w.Write(append(d, '\r', '\n'))
 }
 
-func (h *h1Server) closeDrained() {
-	select {
-	case <-h.drained:
-	default:
-		close(h.drained)
-	}
-}
-
 // shutdown stops serving: idle connections are closed at once, the others after their
-// current request. When ctx is done first, cut (Run's base cancel) is called and every
-// connection closed. It returns once every connection goroutine has.
+// current request. When ctx is done first, every connection is closed and cut (Run's
+// base cancel) called. It returns once every connection goroutine has.
 func (h *h1Server) shutdown(ctx context.Context, cut context.CancelFunc) {
-	h.mu.Lock()
-	h.closing.Store(true)
-	if h.ln != nil {
-		h.ln.Close()
-	}
+	h.ln.Close()
 	h.fallback.Close()
-	if len(h.conns) == 0 {
-		h.closeDrained()
-	}
-	for d := range h.conns {
-		if d.idle.Load() {
-			_ = d.c.SetReadDeadline(time.Unix(1, 0))
-		}
-	}
-	h.mu.Unlock()
-	select {
-	case <-h.drained:
-	case <-ctx.Done():
+	if h.srv.Shutdown(ctx) != nil {
 		cut()
-		h.mu.Lock()
-		for d := range h.conns {
-			d.c.Close()
-		}
-		h.mu.Unlock()
 	}
 	h.wg.Wait()
 }
-
-// bufferedConn reads what a bufio.Reader holds before the rest of the connection.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
 // reqHead is a request head parsed in place (its slices point into the reader).
 type reqHead struct {

@@ -1,10 +1,19 @@
-// Package h1wire holds what the fast HTTP/1.1 paths of the builtin app and sidecar share:
-// head parsing straight from a bufio.Reader's buffer (PeekHead, RequestLine, StatusLine,
-// Fields), without net/http's allocations (their CPU is what a run measures), and the
-// HandOff listener through which they pass the connections they do not serve themselves
-// to net/http. The parsers take only the common, unambiguous shape of HTTP/1.1 and say
-// "not mine" to anything else, which net/http then serves; FuzzHead holds them to what
-// they claim. Imports nothing of smp.
+// Package h1wire holds what the fast HTTP/1.1 paths of the builtin app and sidecar share,
+// so that each keeps only what it does with a request (the app answers it, the sidecar
+// forwards it):
+//
+//   - head parsing straight from a bufio.Reader's buffer (PeekHead, RequestLine,
+//     StatusLine, Fields), without net/http's allocations, since their CPU is what a run
+//     measures. The parsers take only the common, unambiguous shape of HTTP/1.1 and say
+//     "not mine" to anything else, which net/http then serves; FuzzHead holds them to
+//     what they claim;
+//   - the connection loop (Server: one goroutine per connection, idle deadlines,
+//     graceful shutdown) that gives each request head to a Handler;
+//   - the HandOff listener through which they pass the connections they do not serve
+//     themselves to net/http;
+//   - Accept, the accept loop with net/http's back-off, which nothing ties to HTTP.
+//
+// Imports nothing of smp.
 package h1wire
 
 import (

@@ -465,29 +465,7 @@ func (sc *sidecar) document(stats []*listenerStats) StatsDocument {
 // so that a slow handshake never holds up the next accept.
 func (sc *sidecar) acceptLoop(ctx context.Context, fe *frontend, errc chan<- error) {
 	defer sc.wg.Done()
-	var delay time.Duration
-	for {
-		c, err := fe.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				// EMFILE and friends: back off like net/http does.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				sc.log.Warn("accept", "listener", fe.st.name, "err", err, "retry_in", delay)
-				select {
-				case <-time.After(delay):
-					continue
-				case <-ctx.Done():
-					return
-				}
-			}
-			errc <- fmt.Errorf("%s: accept: %w", fe.st.name, err)
-			return
-		}
-		delay = 0
+	err := h1wire.Accept(ctx, fe.ln, sc.log.With("listener", fe.st.name), func(c net.Conn) {
 		c = rawio.Wrap(c)
 		sc.wg.Add(1)
 		go func() {
@@ -499,12 +477,10 @@ func (sc *sidecar) acceptLoop(ctx context.Context, fe *frontend, errc chan<- err
 			}
 			sc.classify(ctx, fe, c)
 		}()
+	})
+	if err != nil {
+		errc <- fmt.Errorf("%s: accept: %w", fe.st.name, err)
 	}
-}
-
-func isTemporary(err error) bool {
-	t, ok := err.(interface{ Temporary() bool })
-	return ok && t.Temporary()
 }
 
 // tlsRecordHandshake is the first byte of every TLS connection (a handshake record).

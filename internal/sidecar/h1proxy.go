@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/h1wire"
@@ -43,114 +42,50 @@ const (
 
 // h1Proxy is the fast path of one frontend.
 type h1Proxy struct {
-	st       *listenerStats
-	log      *slog.Logger
-	target   string
-	pool     *h1Pool
-	fallback *h1wire.HandOff // the frontend's net/http server
-
-	mu      sync.Mutex
-	conns   map[*h1Down]struct{}
-	closing atomic.Bool
-	drained chan struct{} // closed when closing and no connection is left
+	st     *listenerStats
+	log    *slog.Logger
+	target string
+	pool   *h1Pool
+	srv    *h1wire.Server // its connections; what they do not serve goes to the frontend's net/http server
 }
 
-// h1Down is one downstream connection.
+// h1Down is one downstream connection: the h1wire.Handler of its requests. The heads
+// are kept from one request to the next, so that their lines' slice is reused.
 type h1Down struct {
-	c    net.Conn
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	idle atomic.Bool // waiting for the next request head
-	req  head
-	resp head
+	*h1wire.Conn // set at each Handle: the same connection every time
+	p            *h1Proxy
+	req          head
+	resp         head
 }
 
 func newH1Proxy(st *listenerStats, log *slog.Logger, target string, pool *h1Pool, fallback *h1wire.HandOff) *h1Proxy {
-	return &h1Proxy{st: st, log: log, target: target, pool: pool, fallback: fallback,
-		conns: map[*h1Down]struct{}{}, drained: make(chan struct{})}
+	return &h1Proxy{st: st, log: log, target: target, pool: pool,
+		srv: h1wire.NewServer(fallback, h1BufferSize, serverIdleTimeout)}
 }
 
 // serve serves c until it closes, fails, is handed to net/http or the proxy shuts
 // down. It owns c.
 func (p *h1Proxy) serve(c net.Conn) {
-	d := &h1Down{c: c, br: bufio.NewReaderSize(c, h1BufferSize), bw: bufio.NewWriterSize(c, h1BufferSize)}
-	p.mu.Lock()
-	if p.closing.Load() {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	p.conns[d] = struct{}{}
-	p.mu.Unlock()
-	handedOver := false
-	defer func() {
-		if !handedOver {
-			c.Close()
-		}
-		p.mu.Lock()
-		delete(p.conns, d)
-		if p.closing.Load() && len(p.conns) == 0 {
-			p.closeDrained()
-		}
-		p.mu.Unlock()
-	}()
-	var deadline time.Time
-	for {
-		// Idle: wait for the next request for up to serverIdleTimeout. The deadline is
-		// moved only when it has aged by a second, not at every request.
-		d.idle.Store(true)
-		if p.closing.Load() {
-			return
-		}
-		if now := time.Now(); now.Add(serverIdleTimeout - time.Second).After(deadline) {
-			deadline = now.Add(serverIdleTimeout)
-			_ = c.SetReadDeadline(deadline)
-		}
-		raw, err := h1wire.PeekHead(d.br)
-		d.idle.Store(false)
-		if err != nil {
-			if errors.Is(err, h1wire.ErrHeadTooLarge) || errors.Is(err, h1wire.ErrMalformed) {
-				handedOver = p.handOver(d)
-			}
-			return
-		}
-		if !parseRequest(raw, &d.req) {
-			handedOver = p.handOver(d)
-			return
-		}
-		if d.req.chunked || d.req.contentLength > 0 {
-			// A body is read without a deadline (net/http has no ReadTimeout here
-			// either); the next idle wait sets one again. A bodiless request leaves
-			// the idle deadline alone: nothing is read from the client before the
-			// next head.
-			_ = c.SetReadDeadline(time.Time{})
-			deadline = time.Time{}
-		}
-		p.st.requests.Add(1)
-		if !p.roundTrip(d) {
-			return
-		}
-	}
+	p.srv.Serve(c, &h1Down{p: p})
 }
 
-// handOver gives the connection, with what is buffered, to the frontend's net/http
-// server. It reports whether the server took it.
-func (p *h1Proxy) handOver(d *h1Down) bool {
-	_ = d.c.SetReadDeadline(time.Time{})
-	var c net.Conn = d.c
-	if d.br.Buffered() > 0 {
-		c = &bufferedConn{Conn: d.c, r: d.br}
+// Handle forwards one request and its reply, or leaves the connection to net/http.
+func (d *h1Down) Handle(c *h1wire.Conn, raw []byte) h1wire.Next {
+	d.Conn = c
+	if !parseRequest(raw, &d.req) {
+		return h1wire.Fallback
 	}
-	return p.fallback.Deliver(c)
+	if d.req.chunked || d.req.contentLength > 0 {
+		// A body is read without a deadline (net/http has no ReadTimeout here
+		// either); the next idle wait sets one again.
+		c.NoReadDeadline()
+	}
+	d.p.st.requests.Add(1)
+	if d.p.roundTrip(d) {
+		return h1wire.KeepAlive
+	}
+	return h1wire.Close
 }
-
-// bufferedConn reads what a bufio.Reader holds before the rest of the connection.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
 // upstreamError is a failure on the upstream side of a request.
 type upstreamError struct {
@@ -169,13 +104,13 @@ func (p *h1Proxy) roundTrip(d *h1Down) bool {
 	if req.expect && hasBody {
 		// The client waits for this before it sends the body; the upstream's own 100
 		// Continue, if any, is skipped below.
-		if _, err := d.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil || d.bw.Flush() != nil {
+		if _, err := d.W.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil || d.W.Flush() != nil {
 			return false
 		}
 	}
-	// The head's bytes stay where they are until d.br reads again, which is after
+	// The head's bytes stay where they are until d.R reads again, which is after
 	// writeRequest has written them (only a body makes it read).
-	d.br.Discard(len(req.raw))
+	d.R.Discard(len(req.raw))
 	up, err := p.send(d, hasBody)
 	if err != nil {
 		// A request with a body that failed may have left part of it unread.
@@ -195,7 +130,7 @@ func (p *h1Proxy) roundTrip(d *h1Down) bool {
 		p.log.Debug("proxy error", "listener", p.st.name, "target", p.target, "err", err)
 		return false
 	}
-	return keepDown && !req.close && !p.closing.Load()
+	return keepDown && !req.close && !p.srv.Closing()
 }
 
 // send writes the request head and body to an upstream connection. A bodiless
@@ -243,9 +178,9 @@ func (p *h1Proxy) writeRequest(d *h1Down, up *h1Conn, hasBody bool) error {
 	var werr, rerr error
 	switch {
 	case req.chunked:
-		werr, rerr = copyChunked(w, d.br)
+		werr, rerr = copyChunked(w, d.R)
 	case hasBody:
-		werr, rerr = copyN(w, d.br, req.contentLength)
+		werr, rerr = copyN(w, d.R, req.contentLength)
 	}
 	if rerr != nil {
 		return rerr // the client's side failed: nothing to answer
@@ -281,13 +216,13 @@ func (p *h1Proxy) relay(d *h1Down, up *h1Conn) (keepUp, keepDown bool, err error
 			return false, false, &upstreamError{err: errors.New("101 Switching Protocols without an upgrade")}
 		}
 		if resp.status != 100 {
-			d.bw.Write(raw)
+			d.W.Write(raw)
 		}
 	}
 	noBody := string(d.req.method) == "HEAD" || resp.status == 204 || resp.status == 304
 	untilClose := !noBody && !resp.chunked && resp.contentLength < 0
-	keepDown = !untilClose && !p.closing.Load() && !d.req.close
-	w := d.bw
+	keepDown = !untilClose && !p.srv.Closing() && !d.req.close
+	w := d.W
 	w.Write(resp.statusLine)
 	w.WriteString("\r\n")
 	for _, l := range resp.lines {
@@ -334,8 +269,8 @@ func (p *h1Proxy) fail(d *h1Down, err error, bodyConsumed bool) bool {
 	}
 	p.st.errors.Add(1)
 	p.log.Debug("proxy error", "listener", p.st.name, "target", p.target, "err", err)
-	keep := bodyConsumed && !d.req.close && !p.closing.Load()
-	w := d.bw
+	keep := bodyConsumed && !d.req.close && !p.srv.Closing()
+	w := d.W
 	if d.req.grpc {
 		w.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\nGrpc-Status: 14\r\n" +
 			"Grpc-Message: upstream unavailable\r\nContent-Length: 0\r\n")
@@ -370,37 +305,10 @@ func isTimeout(err error) bool {
 // current request; when ctx is done first, every connection, downstream and upstream,
 // is closed.
 func (p *h1Proxy) shutdown(ctx context.Context) {
-	p.mu.Lock()
-	p.closing.Store(true)
-	if len(p.conns) == 0 {
-		p.closeDrained()
-	}
-	for d := range p.conns {
-		if d.idle.Load() {
-			_ = d.c.SetReadDeadline(time.Unix(1, 0))
-		}
-	}
-	p.mu.Unlock()
-	select {
-	case <-p.drained:
-	case <-ctx.Done():
-		p.mu.Lock()
-		for d := range p.conns {
-			d.c.Close()
-		}
-		p.mu.Unlock()
+	if p.srv.Shutdown(ctx) != nil {
 		p.pool.closeAll()
 	}
 	p.pool.closeIdle()
-}
-
-// closeDrained closes p.drained once; p.mu is held.
-func (p *h1Proxy) closeDrained() {
-	select {
-	case <-p.drained:
-	default:
-		close(p.drained)
-	}
 }
 
 // Copying bodies. Each returns the error of the writer (werr) and of the reader (rerr)
