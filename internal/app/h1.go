@@ -272,20 +272,8 @@ func (r *reqHead) trace() []string {
 
 // h1Caller calls one HTTP/1.1 upstream over its own keep-alive pool.
 type h1Caller struct {
-	addr   string
-	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	pool   *h1wire.Pool
 	reqTop []byte // " HTTP/1.1\r\nHost: addr\r\nUser-Agent: …\r\n"
-
-	mu     sync.Mutex
-	idle   []*h1ClientConn
-	closed bool
-}
-
-type h1ClientConn struct {
-	c      net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	idleAt time.Time
 }
 
 // clientIdleTimeout is how long a pooled upstream connection may stay idle, as
@@ -296,13 +284,14 @@ const clientIdleTimeout = 90 * time.Second
 const serverIdleTimeout = 5 * time.Minute
 
 func newH1Caller(addr string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *h1Caller {
-	return &h1Caller{addr: addr, dial: dial,
+	dialAddr := func(ctx context.Context) (net.Conn, error) { return dial(ctx, "tcp", addr) }
+	return &h1Caller{pool: h1wire.NewPool(dialAddr, h1BufferSize, clientIdleTimeout, maxIdlePerHost),
 		reqTop: []byte(" HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: Go-http-client/1.1\r\n")}
 }
 
 func (h *h1Caller) call(ctx context.Context, in inbound) callResult {
 	for attempt := 0; ; attempt++ {
-		c, reused, err := h.get(ctx)
+		c, reused, err := h.pool.Get(ctx)
 		if err != nil {
 			return callResult{outcome: outcomeError, err: err}
 		}
@@ -318,19 +307,19 @@ func (h *h1Caller) call(ctx context.Context, in inbound) callResult {
 
 // exchange sends one GET on c and reads the reply; c goes back to the pool or is
 // closed. answered reports whether any byte of a reply arrived.
-func (h *h1Caller) exchange(ctx context.Context, c *h1ClientConn, in inbound) (r callResult, answered bool) {
+func (h *h1Caller) exchange(ctx context.Context, c *h1wire.ClientConn, in inbound) (r callResult, answered bool) {
 	// ctx (its deadline or its cancellation) interrupts the exchange by poisoning the
 	// connection's deadline; such a connection is not reused.
-	stop := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { _ = c.Net.SetDeadline(time.Unix(1, 0)) })
 	reuse := false
 	defer func() {
 		if stop() && reuse {
-			h.put(c)
+			h.pool.Put(c)
 		} else {
-			c.c.Close()
+			h.pool.Discard(c)
 		}
 	}()
-	w := c.bw
+	w := c.W
 	w.WriteString("GET ")
 	w.WriteString(in.path)
 	w.Write(h.reqTop)
@@ -344,15 +333,15 @@ func (h *h1Caller) exchange(ctx context.Context, c *h1ClientConn, in inbound) (r
 	if err := w.Flush(); err != nil {
 		return callResult{outcome: outcomeError, err: err}, false
 	}
-	raw, err := h1wire.PeekHead(c.br)
+	raw, err := h1wire.PeekHead(c.R)
 	if err != nil {
-		return callResult{outcome: outcomeError, err: fmt.Errorf("read response: %w", err)}, c.br.Buffered() > 0
+		return callResult{outcome: outcomeError, err: fmt.Errorf("read response: %w", err)}, c.R.Buffered() > 0
 	}
 	var resp respHead
 	if !resp.parse(raw) {
 		return callResult{outcome: outcomeError, err: h1wire.ErrMalformed}, true
 	}
-	c.br.Discard(len(raw))
+	c.R.Discard(len(raw))
 	r = callResult{hops: parseHops(string(resp.hops)), outcome: outcomeOK}
 	noBody := resp.status == http.StatusNoContent || resp.status == http.StatusNotModified
 	var msg []byte
@@ -362,11 +351,11 @@ func (h *h1Caller) exchange(ctx context.Context, c *h1ClientConn, in inbound) (r
 	switch {
 	case noBody:
 	case resp.chunked:
-		msg, err = discardChunked(c.br, msg)
+		msg, err = discardChunked(c.R, msg)
 	case resp.contentLength >= 0:
-		msg, err = discardN(c.br, resp.contentLength, msg)
+		msg, err = discardN(c.R, resp.contentLength, msg)
 	default:
-		msg, err = discardN(c.br, -1, msg)
+		msg, err = discardN(c.R, -1, msg)
 		resp.close = true
 	}
 	if err != nil {
@@ -380,50 +369,8 @@ func (h *h1Caller) exchange(ctx context.Context, c *h1ClientConn, in inbound) (r
 	return r, true
 }
 
-// get returns an idle connection (reused) or a new one.
-func (h *h1Caller) get(ctx context.Context) (*h1ClientConn, bool, error) {
-	h.mu.Lock()
-	for n := len(h.idle); n > 0; n = len(h.idle) {
-		c := h.idle[n-1]
-		h.idle[n-1] = nil
-		h.idle = h.idle[:n-1]
-		if time.Since(c.idleAt) < clientIdleTimeout {
-			h.mu.Unlock()
-			return c, true, nil
-		}
-		c.c.Close()
-	}
-	h.mu.Unlock()
-	conn, err := h.dial(ctx, "tcp", h.addr)
-	if err != nil {
-		return nil, false, err
-	}
-	return &h1ClientConn{c: conn, br: bufio.NewReaderSize(conn, h1BufferSize), bw: bufio.NewWriterSize(conn, h1BufferSize)}, false, nil
-}
-
-func (h *h1Caller) put(c *h1ClientConn) {
-	c.idleAt = time.Now()
-	h.mu.Lock()
-	if !h.closed && len(h.idle) < maxIdlePerHost {
-		h.idle = append(h.idle, c)
-		h.mu.Unlock()
-		return
-	}
-	h.mu.Unlock()
-	c.c.Close()
-}
-
 // close closes the idle connections; those in use are closed when their call ends.
-func (h *h1Caller) close() {
-	h.mu.Lock()
-	h.closed = true
-	idle := h.idle
-	h.idle = nil
-	h.mu.Unlock()
-	for _, c := range idle {
-		c.c.Close()
-	}
-}
+func (h *h1Caller) close() { h.pool.Close() }
 
 // respHead is what a caller needs of a response head.
 type respHead struct {

@@ -274,7 +274,7 @@ func (sc *sidecar) addFrontend(name, direction, listen, target string, mode acce
 			// identity is checked by VerifyConnection, not by name.
 			h1TLS.ServerName, _, _ = net.SplitHostPort(target)
 		}
-		fe.h1 = newH1Proxy(st, sc.log, target, newH1Pool(target, h1TLS), fe.conns)
+		fe.h1 = newH1Proxy(st, sc.log, target, h1TLS, fe.conns)
 	}
 	return nil
 }

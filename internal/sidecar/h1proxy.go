@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/h1wire"
@@ -45,8 +44,12 @@ type h1Proxy struct {
 	st     *listenerStats
 	log    *slog.Logger
 	target string
-	pool   *h1Pool
 	srv    *h1wire.Server // its connections; what they do not serve goes to the frontend's net/http server
+	pool   *h1wire.Pool   // the keep-alive connections to target
+	// dials bounds the pool's dials and handshakes; cancelled once the pool is closed.
+	// It is not the sidecar's: requests in flight when it starts to stop may still dial.
+	dials     context.Context
+	stopDials context.CancelFunc
 }
 
 // h1Down is one downstream connection: the h1wire.Handler of its requests. The heads
@@ -58,9 +61,16 @@ type h1Down struct {
 	resp         head
 }
 
-func newH1Proxy(st *listenerStats, log *slog.Logger, target string, pool *h1Pool, fallback *h1wire.HandOff) *h1Proxy {
-	return &h1Proxy{st: st, log: log, target: target, pool: pool,
-		srv: h1wire.NewServer(fallback, h1BufferSize, serverIdleTimeout)}
+// newH1Proxy forwards to target, over TLS when upTLS is not nil, and hands what it
+// does not serve to fallback.
+func newH1Proxy(st *listenerStats, log *slog.Logger, target string, upTLS *tls.Config, fallback *h1wire.HandOff) *h1Proxy {
+	dials, stopDials := context.WithCancel(context.Background())
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	dial := func(ctx context.Context) (net.Conn, error) { return dialUpstream(ctx, dialer, target, upTLS) }
+	return &h1Proxy{st: st, log: log, target: target,
+		srv:   h1wire.NewServer(fallback, h1BufferSize, serverIdleTimeout),
+		pool:  h1wire.NewPool(dial, h1BufferSize, clientIdleTimeout, maxIdlePerHost),
+		dials: dials, stopDials: stopDials}
 }
 
 // serve serves c until it closes, fails, is handed to net/http or the proxy shuts
@@ -118,9 +128,9 @@ func (p *h1Proxy) roundTrip(d *h1Down) bool {
 	}
 	keepUp, keepDown, err := p.relay(d, up)
 	if keepUp {
-		p.pool.put(up)
+		p.pool.Put(up)
 	} else {
-		p.pool.discard(up)
+		p.pool.Discard(up)
 	}
 	if err != nil {
 		var ue *upstreamError
@@ -136,23 +146,23 @@ func (p *h1Proxy) roundTrip(d *h1Down) bool {
 // send writes the request head and body to an upstream connection. A bodiless
 // request that fails on a pooled connection before any answer (the upstream closed
 // it while idle) is sent once more on a new connection, as net/http's Transport does.
-func (p *h1Proxy) send(d *h1Down, hasBody bool) (*h1Conn, error) {
+func (p *h1Proxy) send(d *h1Down, hasBody bool) (*h1wire.ClientConn, error) {
 	for attempt := 0; ; attempt++ {
-		up, reused, err := p.pool.get()
+		up, reused, err := p.pool.Get(p.dials)
 		if err != nil {
-			return nil, err
+			return nil, &upstreamError{err: err}
 		}
 		err = p.writeRequest(d, up, hasBody)
 		if err == nil && !hasBody && reused {
 			// A dead pooled connection shows itself only when its answer is read.
-			if _, perr := up.br.Peek(1); perr != nil {
+			if _, perr := up.R.Peek(1); perr != nil {
 				err = &upstreamError{err: perr}
 			}
 		}
 		if err == nil {
 			return up, nil
 		}
-		p.pool.discard(up)
+		p.pool.Discard(up)
 		var ue *upstreamError
 		if !errors.As(err, &ue) || hasBody || !reused || attempt > 0 {
 			return nil, err
@@ -162,8 +172,8 @@ func (p *h1Proxy) send(d *h1Down, hasBody bool) (*h1Conn, error) {
 
 // writeRequest writes the request to up: request line, the end-to-end header lines as
 // they came, the body in the coding it came in.
-func (p *h1Proxy) writeRequest(d *h1Down, up *h1Conn, hasBody bool) error {
-	req, w := &d.req, up.bw
+func (p *h1Proxy) writeRequest(d *h1Down, up *h1wire.ClientConn, hasBody bool) error {
+	req, w := &d.req, up.W
 	w.Write(req.method)
 	w.WriteByte(' ')
 	w.Write(req.target)
@@ -197,10 +207,10 @@ func (p *h1Proxy) writeRequest(d *h1Down, up *h1Conn, hasBody bool) error {
 // relay reads the response from up and writes it to the client. keepUp tells whether
 // up can be pooled again, keepDown whether the client's connection stays open. An
 // *upstreamError with headSent false means nothing was written to the client yet.
-func (p *h1Proxy) relay(d *h1Down, up *h1Conn) (keepUp, keepDown bool, err error) {
+func (p *h1Proxy) relay(d *h1Down, up *h1wire.ClientConn) (keepUp, keepDown bool, err error) {
 	resp := &d.resp
 	for {
-		raw, err := h1wire.PeekHead(up.br)
+		raw, err := h1wire.PeekHead(up.R)
 		if err != nil {
 			return false, false, &upstreamError{err: err}
 		}
@@ -211,7 +221,7 @@ func (p *h1Proxy) relay(d *h1Down, up *h1Conn) (keepUp, keepDown bool, err error
 			break
 		}
 		// 1xx: 100 Continue was already sent to the client; others (103) are passed on.
-		up.br.Discard(len(raw))
+		up.R.Discard(len(raw))
 		if resp.status == 101 {
 			return false, false, &upstreamError{err: errors.New("101 Switching Protocols without an upgrade")}
 		}
@@ -235,16 +245,16 @@ func (p *h1Proxy) relay(d *h1Down, up *h1Conn) (keepUp, keepDown bool, err error
 		w.WriteString("Connection: close\r\n")
 	}
 	w.WriteString("\r\n")
-	up.br.Discard(len(resp.raw))
+	up.R.Discard(len(resp.raw))
 	var werr, rerr error
 	switch {
 	case noBody:
 	case resp.chunked:
-		werr, rerr = copyChunked(w, up.br)
+		werr, rerr = copyChunked(w, up.R)
 	case resp.contentLength >= 0:
-		werr, rerr = copyN(w, up.br, resp.contentLength)
+		werr, rerr = copyN(w, up.R, resp.contentLength)
 	default:
-		werr, rerr = copyUntilEOF(w, up.br)
+		werr, rerr = copyUntilEOF(w, up.R)
 	}
 	if werr == nil {
 		werr = w.Flush()
@@ -306,9 +316,11 @@ func isTimeout(err error) bool {
 // is closed.
 func (p *h1Proxy) shutdown(ctx context.Context) {
 	if p.srv.Shutdown(ctx) != nil {
-		p.pool.closeAll()
+		p.stopDials()
+		p.pool.CloseAll()
 	}
-	p.pool.closeIdle()
+	p.stopDials()
+	p.pool.Close()
 }
 
 // Copying bodies. Each returns the error of the writer (werr) and of the reader (rerr)
@@ -431,143 +443,23 @@ func indexLF(b []byte) int {
 	return -1
 }
 
-// h1Pool is the keep-alive pool of HTTP/1.1 connections to one target, last used
-// first, so that the connections a low rate needs stay warm and the rest age out.
-type h1Pool struct {
-	target string
-	dialer *net.Dialer
-	tls    *tls.Config // nil: plaintext
-	// ctx bounds dials and handshakes; cancelled once the pool is closed. It is not
-	// the sidecar's: requests in flight when it starts to stop may still dial.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	mu     sync.Mutex
-	idle   []*h1Conn
-	all    map[*h1Conn]struct{}
-	closed bool
-}
-
-// h1Conn is one upstream connection.
-type h1Conn struct {
-	c      net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	idleAt time.Time
-}
-
-func newH1Pool(target string, tlsConf *tls.Config) *h1Pool {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &h1Pool{target: target, dialer: &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
-		tls: tlsConf, ctx: ctx, cancel: cancel, all: map[*h1Conn]struct{}{}}
-}
-
-// get returns an idle connection (reused) or a new one.
-func (p *h1Pool) get() (c *h1Conn, reused bool, err error) {
-	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
-		c = p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
-		if time.Since(c.idleAt) < clientIdleTimeout {
-			p.mu.Unlock()
-			return c, true, nil
-		}
-		// Last in, first out: everything below is older still.
-		stale := append(p.idle, c)
-		p.idle = nil
-		for _, s := range stale {
-			delete(p.all, s)
-		}
-		p.mu.Unlock()
-		for _, s := range stale {
-			s.c.Close()
-		}
-	} else {
-		p.mu.Unlock()
-	}
-	c, err = p.dial()
-	if err != nil {
-		return nil, false, &upstreamError{err: err}
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		c.c.Close()
-		return nil, false, &upstreamError{err: net.ErrClosed}
-	}
-	p.all[c] = struct{}{}
-	p.mu.Unlock()
-	return c, false, nil
-}
-
-func (p *h1Pool) dial() (*h1Conn, error) {
-	conn, err := p.dialer.DialContext(p.ctx, "tcp", p.target)
+// dialUpstream opens a connection to target, with raw-syscall I/O, and completes the
+// TLS handshake when tlsConf is not nil.
+func dialUpstream(ctx context.Context, d *net.Dialer, target string, tlsConf *tls.Config) (net.Conn, error) {
+	conn, err := d.DialContext(ctx, "tcp", target)
 	if err != nil {
 		return nil, err
 	}
 	conn = rawio.Wrap(conn)
-	if p.tls != nil {
-		tc := tls.Client(conn, p.tls)
-		_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
-		if err := tc.HandshakeContext(p.ctx); err != nil {
-			conn.Close()
-			return nil, err
-		}
-		_ = tc.SetDeadline(time.Time{})
-		conn = tc
+	if tlsConf == nil {
+		return conn, nil
 	}
-	return &h1Conn{c: conn, br: bufio.NewReaderSize(conn, h1BufferSize), bw: bufio.NewWriterSize(conn, h1BufferSize)}, nil
-}
-
-// put returns a connection whose exchange completed.
-func (p *h1Pool) put(c *h1Conn) {
-	c.idleAt = time.Now()
-	p.mu.Lock()
-	if !p.closed && len(p.idle) < maxIdlePerHost {
-		p.idle = append(p.idle, c)
-		p.mu.Unlock()
-		return
+	tc := tls.Client(conn, tlsConf)
+	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
 	}
-	delete(p.all, c)
-	p.mu.Unlock()
-	c.c.Close()
-}
-
-// discard closes a connection that cannot be reused.
-func (p *h1Pool) discard(c *h1Conn) {
-	p.mu.Lock()
-	delete(p.all, c)
-	p.mu.Unlock()
-	c.c.Close()
-}
-
-// closeIdle closes the idle connections and refuses new ones.
-func (p *h1Pool) closeIdle() {
-	p.cancel()
-	p.mu.Lock()
-	p.closed = true
-	idle := p.idle
-	p.idle = nil
-	for _, c := range idle {
-		delete(p.all, c)
-	}
-	p.mu.Unlock()
-	for _, c := range idle {
-		c.c.Close()
-	}
-}
-
-// closeAll closes every connection, those in use included.
-func (p *h1Pool) closeAll() {
-	p.cancel()
-	p.mu.Lock()
-	p.closed = true
-	all := p.all
-	p.all = map[*h1Conn]struct{}{}
-	p.idle = nil
-	p.mu.Unlock()
-	for c := range all {
-		c.c.Close()
-	}
+	_ = tc.SetDeadline(time.Time{})
+	return tc, nil
 }
