@@ -11,50 +11,19 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/service-mesh-performance/smp/internal/h1wire/h1wiretest"
 )
-
-// rawConn is a client connection speaking raw HTTP/1.1.
-type rawConn struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func dialRaw(t *testing.T, addr string) *rawConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	return &rawConn{c: c, br: bufio.NewReader(c)}
-}
-
-func (rc *rawConn) roundTrip(t *testing.T, req, method string) (*http.Response, string) {
-	t.Helper()
-	if _, err := io.WriteString(rc.c, req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(rc.br, &http.Request{Method: method})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
-}
 
 // TestH1FastPathAndFallback: on one keep-alive connection, requests the fast path
 // takes and requests it hands to net/http (which then keeps the connection) are all
 // answered as ServeHTTP answers them.
 func TestH1FastPathAndFallback(t *testing.T) {
 	a := start(t, Config{Name: "svc-1", HTTPAddr: "127.0.0.1:0", ResponseSize: 5})
-	rc := dialRaw(t, a.HTTP)
+	rc := h1wiretest.Dial(t, a.HTTP)
 	check := func(name, req, method string, wantCode int, wantBody string) {
 		t.Helper()
-		resp, body := rc.roundTrip(t, req, method)
+		resp, body := rc.RoundTrip(t, req, method)
 		if resp.StatusCode != wantCode || body != wantBody {
 			t.Errorf("%s: reply %d %q, want %d %q", name, resp.StatusCode, body, wantCode, wantBody)
 		}
@@ -71,23 +40,23 @@ func TestH1FastPathAndFallback(t *testing.T) {
 	check("chunked body (net/http)", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n", "POST", 200, "abcde")
 	check("after net/http took the connection", "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200, "abcde")
 
-	rc = dialRaw(t, a.HTTP)
+	rc = h1wiretest.Dial(t, a.HTTP)
 	check("GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200, "abcde")
-	resp, body := rc.roundTrip(t, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	resp, body := rc.RoundTrip(t, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
 	if resp.StatusCode != 200 || !strings.Contains(body, "smp_app_requests_total") {
 		t.Errorf("/metrics after a fast-path request: %d", resp.StatusCode)
 	}
-	rc = dialRaw(t, a.HTTP)
+	rc = h1wiretest.Dial(t, a.HTTP)
 	check("HTTP/1.0 (net/http)", "GET /a HTTP/1.0\r\nHost: x\r\n\r\n", "GET", 200, "abcde")
-	rc = dialRaw(t, a.HTTP)
+	rc = h1wiretest.Dial(t, a.HTTP)
 	check("missing Host (net/http)", "GET /a HTTP/1.1\r\n\r\n", "GET", 400, "400 Bad Request: missing required Host header")
 
-	rc = dialRaw(t, a.HTTP)
-	resp, _ = rc.roundTrip(t, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "GET")
+	rc = h1wiretest.Dial(t, a.HTTP)
+	resp, _ = rc.RoundTrip(t, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "GET")
 	if !resp.Close {
 		t.Error("a request with Connection: close got a reply without it")
 	}
-	if _, err := rc.br.ReadByte(); err != io.EOF {
+	if _, err := rc.R.ReadByte(); err != io.EOF {
 		t.Errorf("connection still open after Connection: close: %v", err)
 	}
 	// Every request but /healthz, /metrics and the one without Host.
@@ -100,11 +69,9 @@ func TestH1FastPathAndFallback(t *testing.T) {
 // counted as 499 and gets no reply.
 func TestH1CallerGoneIs499(t *testing.T) {
 	a := start(t, Config{Name: "svc-1", HTTPAddr: "127.0.0.1:0", Delay: 100 * time.Millisecond})
-	rc := dialRaw(t, a.HTTP)
-	if _, err := io.WriteString(rc.c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	rc.c.Close()
+	rc := h1wiretest.Dial(t, a.HTTP)
+	rc.Send(t, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+	rc.Conn.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for metric(t, a, "smp_app_requests_total", "protocol=http1", "code=499") != 1 {
 		if time.Now().After(deadline) {

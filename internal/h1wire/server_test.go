@@ -1,7 +1,6 @@
 package h1wire
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/service-mesh-performance/smp/internal/h1wire/h1wiretest"
 )
 
 // testHandler answers GET /... with the path as its body, keeps the connection unless
@@ -76,37 +77,11 @@ func testServer(t *testing.T, bufferSize int) (*Server, *testHandler, string) {
 	return s, h, ln.Addr().String()
 }
 
-type client struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func dial(t *testing.T, addr string) *client {
+// get sends a GET for path, with extra header lines, and returns the reply's body.
+func get(t *testing.T, c *h1wiretest.Client, path, extra string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	return &client{c: c, br: bufio.NewReader(c)}
-}
-
-func (cl *client) get(t *testing.T, path string, extra string) string {
-	t.Helper()
-	if _, err := io.WriteString(cl.c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n"+extra+"\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(cl.br, nil)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	_, body := c.RoundTrip(t, "GET "+path+" HTTP/1.1\r\nHost: x\r\n"+extra+"\r\n", "GET")
+	return body
 }
 
 // TestServerKeepAliveAndFallback: one connection serves requests through the Handler
@@ -114,27 +89,27 @@ func (cl *client) get(t *testing.T, path string, extra string) string {
 // were buffered; a head too large for the buffer goes to net/http too.
 func TestServerKeepAliveAndFallback(t *testing.T) {
 	_, _, addr := testServer(t, 256)
-	cl := dial(t, addr)
+	cl := h1wiretest.Dial(t, addr)
 	for _, path := range []string{"/a", "/b"} {
-		if got := cl.get(t, path, ""); got != path {
+		if got := get(t, cl, path, ""); got != path {
 			t.Fatalf("GET %s = %q", path, got)
 		}
 	}
-	if got := cl.get(t, "/fallback", ""); got != "net/http /fallback" {
+	if got := get(t, cl, "/fallback", ""); got != "net/http /fallback" {
 		t.Fatalf("GET /fallback = %q", got)
 	}
-	if got := cl.get(t, "/after", ""); got != "net/http /after" {
+	if got := get(t, cl, "/after", ""); got != "net/http /after" {
 		t.Errorf("after the hand-over, GET /after = %q", got)
 	}
-	cl = dial(t, addr)
-	if got := cl.get(t, "/big", "X-Big: "+strings.Repeat("b", 300)+"\r\n"); got != "net/http /big" {
+	cl = h1wiretest.Dial(t, addr)
+	if got := get(t, cl, "/big", "X-Big: "+strings.Repeat("b", 300)+"\r\n"); got != "net/http /big" {
 		t.Errorf("a head over the buffer: %q", got)
 	}
-	cl = dial(t, addr)
-	if got := cl.get(t, "/close", ""); got != "/close" {
+	cl = h1wiretest.Dial(t, addr)
+	if got := get(t, cl, "/close", ""); got != "/close" {
 		t.Fatalf("GET /close = %q", got)
 	}
-	if _, err := cl.br.ReadByte(); err != io.EOF {
+	if _, err := cl.R.ReadByte(); err != io.EOF {
 		t.Errorf("after Close the connection reads %v, want EOF", err)
 	}
 }
@@ -143,15 +118,15 @@ func TestServerKeepAliveAndFallback(t *testing.T) {
 // request first, and one still busy when ctx ends is closed under it.
 func TestServerShutdown(t *testing.T) {
 	s, h, addr := testServer(t, 1024)
-	idle, busy := dial(t, addr), dial(t, addr)
-	if got := idle.get(t, "/a", ""); got != "/a" {
+	idle, busy := h1wiretest.Dial(t, addr), h1wiretest.Dial(t, addr)
+	if got := get(t, idle, "/a", ""); got != "/a" {
 		t.Fatal(got)
 	}
-	io.WriteString(busy.c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.WriteString(busy.Conn, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	<-h.busy
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(context.Background()) }()
-	if _, err := idle.br.ReadByte(); err != io.EOF {
+	if _, err := idle.R.ReadByte(); err != io.EOF {
 		t.Errorf("the idle connection reads %v, want EOF", err)
 	}
 	select {
@@ -163,27 +138,27 @@ func TestServerShutdown(t *testing.T) {
 		t.Error("Closing is false during Shutdown")
 	}
 	close(h.release)
-	resp, err := http.ReadResponse(busy.br, nil)
+	resp, err := http.ReadResponse(busy.R, nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("the busy request: %v", err)
 	}
 	if err := <-done; err != nil {
 		t.Errorf("Shutdown = %v", err)
 	}
-	if _, err := dial(t, addr).br.ReadByte(); err == nil {
+	if _, err := h1wiretest.Dial(t, addr).R.ReadByte(); err == nil {
 		t.Error("a connection after Shutdown was served")
 	}
 
 	s2, h2, addr2 := testServer(t, 1024)
-	stuck := dial(t, addr2)
-	io.WriteString(stuck.c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	stuck := h1wiretest.Dial(t, addr2)
+	io.WriteString(stuck.Conn, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	<-h2.busy
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := s2.Shutdown(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Shutdown with a done ctx = %v", err)
 	}
-	if _, err := stuck.br.ReadByte(); err == nil {
+	if _, err := stuck.R.ReadByte(); err == nil {
 		t.Error("the stuck connection was not closed")
 	}
 	close(h2.release)

@@ -78,9 +78,11 @@ func TestImportRules(t *testing.T) {
 		"internal/platform/external": {"internal/platform", "spec"},
 		"internal/platform/open": {"internal/platform", "internal/platform/external", "internal/platform/local", "internal/platform/kube",
 			"internal/agent", "internal/version", "spec"},
-		// The test control plane (kwok, kube-apiserver, …) for kube's and cmd/smp's tests;
+		// The test control plane (kwok, kube-apiserver, …) for kube's and cmd/smp's tests,
+		// and the raw HTTP/1.1 client of the app's, the sidecar's and h1wire's tests;
 		// imported by test files only (checked below).
 		"internal/platform/kube/kubetest": {"internal/mesh", "spec"},
+		"internal/h1wire/h1wiretest":      {},
 		"internal/experiment":             {"*"},
 		"cmd/smp":                         {"*"},
 	}
@@ -123,8 +125,8 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 		for _, imp := range p.imports {
-			if imp == module+"/internal/platform/kube/kubetest" {
-				t.Errorf("%s imports internal/platform/kube/kubetest; only tests may", name)
+			if imp == module+"/internal/platform/kube/kubetest" || imp == module+"/internal/h1wire/h1wiretest" {
+				t.Errorf("%s imports %s; only tests may", name, strings.TrimPrefix(imp, module+"/"))
 			}
 		}
 		for _, d := range p.deps {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/service-mesh-performance/smp/internal/h1wire/h1wiretest"
 )
 
 // scriptedUpstream is an HTTP/1.1 server on a raw listener whose handler sees each
@@ -92,54 +94,17 @@ func h1Sidecar(t *testing.T, target string) Addrs {
 		Protocol: HTTP1, MTLS: Off, AdminListen: "127.0.0.1:0"})
 }
 
-// rawClient is one downstream connection speaking raw HTTP/1.1.
-type rawClient struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func dialRaw(t *testing.T, addr string) *rawClient {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	return &rawClient{c: c, br: bufio.NewReader(c)}
-}
-
-func (rc *rawClient) send(t *testing.T, s string) {
-	t.Helper()
-	if _, err := io.WriteString(rc.c, s); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (rc *rawClient) read(t *testing.T, method string) (*http.Response, string) {
-	t.Helper()
-	resp, err := http.ReadResponse(rc.br, &http.Request{Method: method})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
-}
-
 // TestH1Forwarding: the fast path passes end-to-end headers (Host included) and drops
 // hop-by-hop ones both ways, including those Connection names, and reuses one
 // upstream connection for a keep-alive client.
 func TestH1Forwarding(t *testing.T) {
 	up := startScripted(t, okReply)
 	a := h1Sidecar(t, up.addr)
-	rc := dialRaw(t, a.Outbounds[0])
+	rc := h1wiretest.Dial(t, a.Outbounds[0])
 	for i := range 3 {
-		rc.send(t, "GET /p/"+fmt.Sprint(i)+"?q=1 HTTP/1.1\r\nHost: svc-1:80\r\nX-Smp-Hops: 2\r\ntraceparent: 00-abc-def-01\r\n"+
+		rc.Send(t, "GET /p/"+fmt.Sprint(i)+"?q=1 HTTP/1.1\r\nHost: svc-1:80\r\nX-Smp-Hops: 2\r\ntraceparent: 00-abc-def-01\r\n"+
 			"Connection: keep-alive, X-Drop\r\nX-Drop: 1\r\nKeep-Alive: 300\r\nProxy-Connection: keep-alive\r\nTe: gzip\r\n\r\n")
-		resp, body := rc.read(t, "GET")
+		resp, body := rc.Read(t, "GET")
 		if resp.StatusCode != 200 || body != fmt.Sprintf("hello /p/%d", i) {
 			t.Fatalf("reply %d %q", resp.StatusCode, body)
 		}
@@ -189,17 +154,17 @@ func TestH1Bodies(t *testing.T) {
 	a := h1Sidecar(t, up.addr)
 
 	t.Run("content-length", func(t *testing.T) {
-		rc := dialRaw(t, a.Outbounds[0])
+		rc := h1wiretest.Dial(t, a.Outbounds[0])
 		big := strings.Repeat("x", 3*h1BufferSize+7)
-		rc.send(t, fmt.Sprintf("POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", len(big), big))
-		if resp, body := rc.read(t, "POST"); resp.StatusCode != 200 || body != big {
+		rc.Send(t, fmt.Sprintf("POST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", len(big), big))
+		if resp, body := rc.Read(t, "POST"); resp.StatusCode != 200 || body != big {
 			t.Errorf("reply %d, %d bytes, want %d", resp.StatusCode, len(body), len(big))
 		}
 	})
 	t.Run("chunked both ways with trailers", func(t *testing.T) {
-		rc := dialRaw(t, a.Outbounds[0])
-		rc.send(t, "POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Req: t\r\n\r\n")
-		resp, body := rc.read(t, "POST")
+		rc := h1wiretest.Dial(t, a.Outbounds[0])
+		rc.Send(t, "POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Req: t\r\n\r\n")
+		resp, body := rc.Read(t, "POST")
 		if resp.StatusCode != 200 || body != "echo:abcde" || resp.Trailer.Get("X-Sum") != "5" {
 			t.Errorf("reply %d %q, trailer %v", resp.StatusCode, body, resp.Trailer)
 		}
@@ -209,52 +174,52 @@ func TestH1Bodies(t *testing.T) {
 		}
 	})
 	t.Run("expect 100-continue", func(t *testing.T) {
-		rc := dialRaw(t, a.Outbounds[0])
-		rc.send(t, "PUT /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
-		line, err := rc.br.ReadString('\n')
+		rc := h1wiretest.Dial(t, a.Outbounds[0])
+		rc.Send(t, "PUT /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+		line, err := rc.R.ReadString('\n')
 		if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
 			t.Fatalf("first line %q, %v; want a 100 Continue before the body is sent", line, err)
 		}
-		if blank, _ := rc.br.ReadString('\n'); blank != "\r\n" {
+		if blank, _ := rc.R.ReadString('\n'); blank != "\r\n" {
 			t.Fatalf("100 Continue ends with %q", blank)
 		}
-		rc.send(t, "body")
-		if resp, body := rc.read(t, "PUT"); resp.StatusCode != 200 || body != "body" {
+		rc.Send(t, "body")
+		if resp, body := rc.Read(t, "PUT"); resp.StatusCode != 200 || body != "body" {
 			t.Errorf("reply %d %q", resp.StatusCode, body)
 		}
 	})
 	t.Run("HEAD and 204 have no body", func(t *testing.T) {
-		rc := dialRaw(t, a.Outbounds[0])
-		rc.send(t, "HEAD /cl HTTP/1.1\r\nHost: a\r\n\r\n")
-		if resp, body := rc.read(t, "HEAD"); resp.StatusCode != 200 || body != "" {
+		rc := h1wiretest.Dial(t, a.Outbounds[0])
+		rc.Send(t, "HEAD /cl HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, body := rc.Read(t, "HEAD"); resp.StatusCode != 200 || body != "" {
 			t.Errorf("HEAD: %d %q", resp.StatusCode, body)
 		}
-		rc.send(t, "GET /empty HTTP/1.1\r\nHost: a\r\n\r\n")
-		if resp, _ := rc.read(t, "GET"); resp.StatusCode != 204 || resp.Header.Get("X-A") != "1" {
+		rc.Send(t, "GET /empty HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, _ := rc.Read(t, "GET"); resp.StatusCode != 204 || resp.Header.Get("X-A") != "1" {
 			t.Errorf("204: %d %v", resp.StatusCode, resp.Header)
 		}
 		// The connection is still in step: one more request on it.
-		rc.send(t, "GET /cl HTTP/1.1\r\nHost: a\r\n\r\n")
-		if resp, _ := rc.read(t, "GET"); resp.StatusCode != 200 {
+		rc.Send(t, "GET /cl HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, _ := rc.Read(t, "GET"); resp.StatusCode != 200 {
 			t.Errorf("after HEAD and 204: %d", resp.StatusCode)
 		}
 	})
 	t.Run("body until close", func(t *testing.T) {
-		rc := dialRaw(t, a.Outbounds[0])
-		rc.send(t, "GET /eof HTTP/1.1\r\nHost: a\r\n\r\n")
-		resp, body := rc.read(t, "GET")
+		rc := h1wiretest.Dial(t, a.Outbounds[0])
+		rc.Send(t, "GET /eof HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, body := rc.Read(t, "GET")
 		if resp.StatusCode != 200 || body != "until close" || !resp.Close {
 			t.Errorf("reply %d %q close=%v", resp.StatusCode, body, resp.Close)
 		}
-		if _, err := rc.br.ReadByte(); err != io.EOF {
+		if _, err := rc.R.ReadByte(); err != io.EOF {
 			t.Errorf("the client's connection stays open after a body delimited by close: %v", err)
 		}
 	})
 	t.Run("pipelined", func(t *testing.T) {
-		rc := dialRaw(t, a.Outbounds[0])
-		rc.send(t, "GET /cl HTTP/1.1\r\nHost: a\r\n\r\nPOST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhiGET /empty HTTP/1.1\r\nHost: a\r\n\r\n")
+		rc := h1wiretest.Dial(t, a.Outbounds[0])
+		rc.Send(t, "GET /cl HTTP/1.1\r\nHost: a\r\n\r\nPOST /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhiGET /empty HTTP/1.1\r\nHost: a\r\n\r\n")
 		for i, want := range []int{200, 200, 204} {
-			if resp, _ := rc.read(t, "GET"); resp.StatusCode != want {
+			if resp, _ := rc.Read(t, "GET"); resp.StatusCode != want {
 				t.Errorf("reply %d: %d, want %d", i, resp.StatusCode, want)
 			}
 		}
@@ -273,9 +238,9 @@ func TestH1Streaming(t *testing.T) {
 		return false
 	})
 	a := h1Sidecar(t, up.addr)
-	rc := dialRaw(t, a.Outbounds[0])
-	rc.send(t, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n")
-	resp, err := http.ReadResponse(rc.br, nil)
+	rc := h1wiretest.Dial(t, a.Outbounds[0])
+	rc.Send(t, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, err := http.ReadResponse(rc.R, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,10 +263,10 @@ func TestH1UpstreamClosesIdle(t *testing.T) {
 		return true // closes without saying so
 	})
 	a := h1Sidecar(t, up.addr)
-	rc := dialRaw(t, a.Outbounds[0])
+	rc := h1wiretest.Dial(t, a.Outbounds[0])
 	for i := range 3 {
-		rc.send(t, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
-		if resp, _ := rc.read(t, "GET"); resp.StatusCode != 200 {
+		rc.Send(t, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, _ := rc.Read(t, "GET"); resp.StatusCode != 200 {
 			t.Fatalf("request %d: %d", i, resp.StatusCode)
 		}
 		time.Sleep(20 * time.Millisecond) // the close reaches the pooled connection
@@ -325,14 +290,14 @@ func TestH1Errors(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close()
 	a := h1Sidecar(t, dead)
-	rc := dialRaw(t, a.Outbounds[0])
-	rc.send(t, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
-	resp, body := rc.read(t, "GET")
+	rc := h1wiretest.Dial(t, a.Outbounds[0])
+	rc.Send(t, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, body := rc.Read(t, "GET")
 	if resp.StatusCode != http.StatusBadGateway || body != "sidecar: upstream unavailable\n" {
 		t.Errorf("reply %d %q", resp.StatusCode, body)
 	}
-	rc.send(t, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Type: application/grpc\r\nContent-Length: 0\r\n\r\n")
-	resp, _ = rc.read(t, "POST")
+	rc.Send(t, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Type: application/grpc\r\nContent-Length: 0\r\n\r\n")
+	resp, _ = rc.Read(t, "POST")
 	if resp.StatusCode != 200 || resp.Header.Get("Grpc-Status") != "14" {
 		t.Errorf("gRPC reply %d %v", resp.StatusCode, resp.Header)
 	}
@@ -358,9 +323,9 @@ func TestH1FallsBackToNetHTTP(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rc := dialRaw(t, a.Outbounds[0])
-			rc.send(t, tc.req)
-			if resp, body := rc.read(t, "GET"); resp.StatusCode != 200 || body != "hello over HTTP/1 /hello" {
+			rc := h1wiretest.Dial(t, a.Outbounds[0])
+			rc.Send(t, tc.req)
+			if resp, body := rc.Read(t, "GET"); resp.StatusCode != 200 || body != "hello over HTTP/1 /hello" {
 				t.Errorf("reply %d %q", resp.StatusCode, body)
 			}
 		})
@@ -389,9 +354,9 @@ func TestH1RefusesControlCharacters(t *testing.T) {
 		"GET /x HTTP/1.1\r\nHost: a\r\nX-A: 1\rX-Injected: 1\r\n\r\n",
 		"GET /x\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
 	} {
-		rc := dialRaw(t, a.Outbounds[0])
-		rc.send(t, req)
-		if resp, _ := rc.read(t, "GET"); resp.StatusCode != http.StatusBadRequest {
+		rc := h1wiretest.Dial(t, a.Outbounds[0])
+		rc.Send(t, req)
+		if resp, _ := rc.Read(t, "GET"); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%q: reply %d, want 400", req, resp.StatusCode)
 		}
 	}
@@ -412,9 +377,9 @@ func TestH1ShutdownClosesIdleConnections(t *testing.T) {
 			Protocol: HTTP1, MTLS: Off, AdminListen: "127.0.0.1:0"}, func(a Addrs) { addrs <- a })
 	}()
 	a := <-addrs
-	rc := dialRaw(t, a.Outbounds[0])
-	rc.send(t, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
-	if resp, _ := rc.read(t, "GET"); resp.StatusCode != 200 {
+	rc := h1wiretest.Dial(t, a.Outbounds[0])
+	rc.Send(t, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp, _ := rc.Read(t, "GET"); resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
 	}
 	start := time.Now()
@@ -425,7 +390,7 @@ func TestH1ShutdownClosesIdleConnections(t *testing.T) {
 	if d := time.Since(start); d > shutdownTimeout/2 {
 		t.Errorf("Run took %v to stop with an idle keep-alive connection", d)
 	}
-	if _, err := rc.br.ReadByte(); err == nil {
+	if _, err := rc.R.ReadByte(); err == nil {
 		t.Error("the idle client connection is still open")
 	}
 }
