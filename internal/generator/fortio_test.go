@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/service-mesh-performance/smp/internal/hist"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -272,8 +273,8 @@ func TestFortioToHist(t *testing.T) {
 		if math.Abs(got-truth) > width+truth*0.001+1e-6 {
 			t.Errorf("p%g: %gs, truth %gs, fortio bucket width %gs", p, got, truth, width)
 		}
-		// And it agrees with fortio's own interpolation to 1/fortioSpread of a bucket.
-		if f := data.CalcPercentile(p); math.Abs(got-f) > width/fortioSpread*2+f*0.001+1e-6 {
+		// And it agrees with fortio's own interpolation to 1/hist.SpreadPoints of a bucket.
+		if f := data.CalcPercentile(p); math.Abs(got-f) > width/hist.SpreadPoints*2+f*0.001+1e-6 {
 			t.Errorf("p%g: %gs, fortio interpolates %gs (bucket width %gs)", p, got, f, width)
 		}
 	}

@@ -18,69 +18,38 @@ import (
 // fortio's stats.HistogramData lists non-empty buckets (Start, End] in seconds with their
 // counts; the first bucket starts at Min, the last ends at Max, and fortio reads a
 // percentile by linear interpolation inside its bucket. smp cannot know where inside a
-// bucket the values were, so it spreads each bucket's count evenly over the bucket: in up
-// to fortioSpread equal slices, each slice's share at its middle. That reproduces fortio's
-// interpolated percentiles to within 1/fortioSpread of a bucket width; the truth can be
-// anywhere in the bucket, so a percentile read from the result is only known to within
-// that bucket's width: 10–25% of the value between 10 and 1000 × fortioResolution
-// (100 µs to 10 ms), wider above (the bucket from 1000 to 2000 × resolution is 100%). The
-// smallest and largest calls are recorded exactly at Min and Max.
-
-// fortioSpread is how many points one fortio bucket is spread over.
-const fortioSpread = 64
+// bucket the values were, so hist.Spread spreads each bucket's count evenly over the
+// bucket. That reproduces fortio's interpolated percentiles to within a small fraction
+// of a bucket width; the truth can be anywhere in the bucket, so a percentile read from
+// the result is only known to within that bucket's width: 10–25% of the value between 10
+// and 1000 × fortioResolution (100 µs to 10 ms), wider above (the bucket from 1000 to
+// 2000 × resolution is 100%). The smallest and largest calls are recorded exactly at Min
+// and Max.
 
 // fortioToHist converts fortio's histogram of all calls minus its histogram of failed
 // calls into an HDR histogram of the calls that succeeded (errs may be nil). A count in
 // errs is taken off the bucket of all that holds its interval.
 func fortioToHist(all, errs *stats.HistogramData) *hist.Histogram {
-	h := hist.New()
 	if all == nil || all.Count == 0 || len(all.Data) == 0 {
-		return h
+		return hist.New()
 	}
-	buckets := append([]stats.Bucket(nil), all.Data...)
-	if errs != nil {
-		for _, e := range errs.Data {
-			for i := range buckets {
-				if e.End <= buckets[i].End || i == len(buckets)-1 {
-					buckets[i].Count = max(buckets[i].Count-e.Count, 0)
-					break
-				}
-			}
-		}
+	return hist.Spread(hist.Without(fortioRanges(all), fortioRanges(errs)), fortioSeconds(all.Min), fortioSeconds(all.Max))
+}
+
+func fortioSeconds(v float64) time.Duration {
+	return time.Duration(math.Round(v * float64(time.Second)))
+}
+
+// fortioRanges are a fortio histogram's buckets as hist ranges (none for nil).
+func fortioRanges(h *stats.HistogramData) []hist.Range {
+	if h == nil {
+		return nil
 	}
-	first, last := -1, -1
-	for i, b := range buckets {
-		if b.Count > 0 {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
+	out := make([]hist.Range, len(h.Data))
+	for i, b := range h.Data {
+		out[i] = hist.Range{Start: fortioSeconds(b.Start), End: fortioSeconds(b.End), Count: b.Count}
 	}
-	if first < 0 {
-		return h
-	}
-	seconds := func(v float64) time.Duration { return time.Duration(math.Round(v * float64(time.Second))) }
-	for i, b := range buckets {
-		n := b.Count
-		if n == 0 {
-			continue
-		}
-		if i == first {
-			h.Record(seconds(all.Min)) // the smallest call, exactly
-			n--
-		}
-		if i == last && n > 0 {
-			h.Record(seconds(all.Max)) // the largest call, exactly
-			n--
-		}
-		k := min(n, fortioSpread)
-		for j := range k {
-			share := (j+1)*n/k - j*n/k // the ranks of slice j, spread evenly
-			h.RecordN(seconds(b.Start+(float64(j)+0.5)/float64(k)*(b.End-b.Start)), share)
-		}
-	}
-	return h
+	return out
 }
 
 // fortioHistogramsInto fills m from fortio's own results: its histograms of all and of
