@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -166,8 +167,9 @@ func round32(v float64) int32 {
 	return int32(math.Round(v))
 }
 
-// smpMeshNumber maps a mesh type to SMP's ServiceMesh.Type; the local sidecars and the
-// baseline have no SMP value and export as INVALID_MESH (0) with a label saying what they are.
+// smpMeshNumber maps a mesh type to SMP's ServiceMesh.Type; the local sidecars (builtin,
+// haproxy, nginx, envoy) have no SMP value and export as INVALID_MESH (0), with a label
+// saying what they are (see smpMeshOf).
 func smpMeshNumber(m spec.MeshType) int32 {
 	info, _ := spec.Enum(m)
 	for n, name := range info.Numbers {
@@ -235,6 +237,9 @@ func buildSMP(d *Document, opt ExportOptions) (*smpExport, error) {
 		totals := d.Totals(arm)
 		meshID := d.ID + "/" + arm + "/mesh"
 		labels := map[string]string{"smp.dev/run": d.ID, "smp.dev/arm": arm}
+		if m := armMesh(d, arm); m != "" {
+			labels[smpMeshLabel] = string(m)
+		}
 		for k, v := range d.Labels {
 			labels[k] = v
 		}
@@ -305,8 +310,27 @@ func smpTestConfig(d *Document, testID string) smpPerformanceTestConfig {
 		cl.EndpointURLs = firstTargets(d)
 	}
 	c.Clients = []smpClient{cl}
-	c.Duration = w.Duration.String()
+	c.Duration = mesheryDuration(w.Duration.D())
 	return c
+}
+
+// mesheryDuration writes d as one number and one unit (90s, 5m, 2h), the only form
+// mesheryctl reads: it takes the last character as the unit and the rest as a whole
+// number, so "1m30s" would become 1s. Other readers parse it as a Go duration. A duration
+// that is no whole number of seconds has no such form and is written as Go writes it
+// (1.5s), which Meshery cannot read.
+func mesheryDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
 }
 
 func firstTargets(d *Document) []string {
@@ -404,9 +428,12 @@ func sumUsage(us []componentUsage) *smpComponentUsage {
 	return &smpComponentUsage{Count: int32(len(us)), CPUMcores: round32(cpu), MemMB: round32(mem / bytesPerMB)}
 }
 
-func smpMeshConfig(d *Document, arm, meshID string) smpServiceMeshConfig {
-	c := smpServiceMeshConfig{SMPVersion: SMPSpecVersion, ID: meshID, ExpGroupUUID: d.ID, ExpUUID: d.ID + "/" + arm,
-		Labels: map[string]string{"smp.dev/run": d.ID, "smp.dev/arm": arm}}
+// smpMeshLabel names the mesh of an arm in SMP labels, for what SMP's enum cannot say:
+// smp's own sidecars, and no mesh at all.
+const smpMeshLabel = "smp.dev/mesh"
+
+// armInfo is what an arm ran: its first measured trial's mesh, else the plan's arm.
+func armInfo(d *Document, arm string) (MeshInfo, *spec.Arm) {
 	var info MeshInfo
 	if ts := d.TrialsOf(arm); len(ts) > 0 {
 		info = ts[0].Mesh
@@ -422,7 +449,48 @@ func smpMeshConfig(d *Document, arm, meshID string) smpServiceMeshConfig {
 	if info.Type == "" && planArm != nil {
 		info.Type, info.Version, info.MTLS, info.ProxyConcurrency = planArm.Mesh, planArm.Version, planArm.MTLS, planArm.ProxyConcurrency
 	}
-	c.Labels["smp.dev/mesh"] = string(info.Type)
+	return info, planArm
+}
+
+func armMesh(d *Document, arm string) spec.MeshType {
+	info, _ := armInfo(d, arm)
+	return info.Type
+}
+
+// smpMeshOf is an arm's SMP ServiceMesh: none for the baseline (no mesh was in the data
+// path, which SMP's enum cannot say: INVALID_MESH is also what a reader sees for a mesh
+// it does not know), the SMP number for the meshes SMP names, and INVALID_MESH with the
+// label smp.dev/mesh for smp's own sidecars, so that a reader tells them from the
+// baseline and from each other.
+func smpMeshOf(info MeshInfo, planArm *spec.Arm) *smpServiceMesh {
+	if info.Type == "" || info.Type.IsBaseline() {
+		return nil
+	}
+	mesh := &smpServiceMesh{Type: smpMeshNumber(info.Type), Version: info.Version}
+	if planArm != nil {
+		mesh.Labels, mesh.Annotations = planArm.Labels, planArm.Annotations
+	}
+	if mesh.Type == 0 {
+		labels := map[string]string{smpMeshLabel: string(info.Type)}
+		for k, v := range mesh.Labels {
+			labels[k] = v
+		}
+		mesh.Labels = labels
+	}
+	return mesh
+}
+
+// smpMeshConfig is an arm's ServiceMeshConfig, with what was declared or measured only:
+// mtls_enabled, profile and proxy_concurrency as the trial recorded them (for an external
+// app, what the plan said; nothing when it said nothing), builds as found, usage as
+// measured.
+func smpMeshConfig(d *Document, arm, meshID string) smpServiceMeshConfig {
+	c := smpServiceMeshConfig{SMPVersion: SMPSpecVersion, ID: meshID, ExpGroupUUID: d.ID, ExpUUID: d.ID + "/" + arm,
+		Labels: map[string]string{"smp.dev/run": d.ID, "smp.dev/arm": arm}}
+	info, planArm := armInfo(d, arm)
+	if info.Type != "" {
+		c.Labels[smpMeshLabel] = string(info.Type)
+	}
 	c.MTLSEnabled = info.MTLS == spec.MTLSStrict || info.MTLS == spec.MTLSPermissive
 	c.ProxyConcurrency = int32(info.ProxyConcurrency)
 	c.MeshBuild = info.Version
@@ -430,11 +498,7 @@ func smpMeshConfig(d *Document, arm, meshID string) smpServiceMeshConfig {
 	if info.DataPlane != "" {
 		c.Profile = string(info.DataPlane)
 	}
-	mesh := &smpServiceMesh{Type: smpMeshNumber(info.Type), Version: info.Version}
-	if planArm != nil {
-		mesh.Labels, mesh.Annotations = planArm.Labels, planArm.Annotations
-	}
-	c.MeshType = mesh
+	c.MeshType = smpMeshOf(info, planArm)
 	c.Sidecar = sumUsage(usageByComponent(d, arm, RoleProxy))
 	if c.Sidecar != nil {
 		c.Sidecar.RPS = round32(d.Totals(arm).AchievedRPS())

@@ -48,7 +48,7 @@ func (p *Plan) WithDefaults() *Plan {
 		out.Arms = []Arm{{}}
 	}
 	for i := range out.Arms {
-		out.Arms[i] = out.Arms[i].withDefaults(out.Environment.Platform)
+		out.Arms[i] = out.Arms[i].withDefaults(out.Environment.Platform, out.Workload.App.Kind == AppExternal)
 	}
 	if out.Baseline == "" {
 		for _, a := range out.Arms {
@@ -75,7 +75,11 @@ func (p *Plan) hasEndpoints() bool {
 	return false
 }
 
-func (a Arm) withDefaults(platform Platform) Arm {
+// withDefaults fills in an arm. With an external app smp deploys and configures nothing,
+// so a mesh arm's data plane and mTLS stay as the plan says (empty: not known), rather
+// than smp's defaults for meshes it installs: a result then records only what was
+// declared or measured.
+func (a Arm) withDefaults(platform Platform, external bool) Arm {
 	if a.Mesh == "" {
 		a.Mesh = MeshNone
 	}
@@ -90,6 +94,9 @@ func (a Arm) withDefaults(platform Platform) Arm {
 		if a.MTLS == "" {
 			a.MTLS = MTLSOff
 		}
+		return a
+	}
+	if external {
 		return a
 	}
 	if a.DataPlane == "" {

@@ -58,11 +58,13 @@ type Arm struct {
 	Mesh MeshType `json:"mesh,omitempty" default:"none" alias:"type"`
 	// Version of the mesh, as installed (Kubernetes) or as found on PATH (local).
 	Version string `json:"version,omitempty"`
-	// Where the proxies run. Default: node for cilium, sidecar otherwise.
+	// Where the proxies run. Default: node for cilium, sidecar otherwise; none with an
+	// external app (smp did not deploy it, so only what the plan says is recorded).
 	DataPlane DataPlane `json:"data_plane,omitempty" alias:"mode"`
 	// How sidecars are injected (Kubernetes). Default: namespace.
 	Injection Injection `json:"injection,omitempty"`
-	// mTLS between proxies. Default: strict for meshes, off for none.
+	// mTLS between proxies. Default: strict for meshes, off for none; with an external app,
+	// none for meshes (smp did not configure it, so only what the plan says is recorded).
 	MTLS MTLSMode `json:"mtls,omitempty"`
 	// Worker threads per proxy (Envoy --concurrency, HAProxy nbthread, nginx
 	// worker_processes, builtin GOMAXPROCS). 0 leaves the proxy's own default, which is
