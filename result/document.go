@@ -47,6 +47,21 @@ type Document struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Errors that ended or prevented trials.
 	Errors []string `json:"errors,omitempty"`
+	// Imported is set when smp did not measure this document but read it from another
+	// tool's result (an SMP PerformanceTestResult, a fortio JSON result): what it was and
+	// what it lacks. Nothing is written back to the file it came from.
+	Imported *Import `json:"imported,omitempty"`
+}
+
+// Import describes a document read from another tool's result.
+type Import struct {
+	// Format is what was read: "smp" (SMP PerformanceTestResult) or "fortio" (fortio's
+	// result JSON, also as Meshery stores it).
+	Format string `json:"format"`
+	// Lacks lists what the source does not hold that an smp result does, in words.
+	Lacks []string `json:"lacks,omitempty"`
+	// Notes say how it was read (units, fingerprints of known exporters).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Status says how far a run or trial got.
@@ -451,6 +466,11 @@ type Distribution struct {
 	Clamped   int64     `json:"clamped,omitempty"`
 	Histogram Histogram `json:"histogram"`
 	Buckets   []Bucket  `json:"buckets,omitempty"`
+	// Rebuilt is set when the histogram was not recorded but rebuilt from what an
+	// imported result holds (fortio's buckets, SMP's six statistics), and says how: its
+	// percentiles are known only as closely as that source allows, and no confidence
+	// interval is computed from it.
+	Rebuilt string `json:"rebuilt,omitempty"`
 }
 
 // Percentile is one percentile of a distribution.

@@ -42,6 +42,9 @@ type fortioResult struct {
 	DisableKeepAlive        bool             `json:"DisableKeepAlive"`
 	Sizes                   *fortioHistogram `json:"Sizes,omitempty"`
 	SocketCount             int64            `json:"SocketCount"`
+	// TCP runs (tcprunner.RunnerResults).
+	BytesSent     int64 `json:"BytesSent,omitempty"`
+	BytesReceived int64 `json:"BytesReceived,omitempty"`
 	// gRPC runs (fgrpc.GRPCRunnerResults).
 	Destination string `json:"Destination,omitempty"`
 	Streams     int    `json:"Streams,omitempty"`

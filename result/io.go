@@ -72,7 +72,9 @@ func (d *Document) Save(path string) error {
 	return nil
 }
 
-// Read decodes a result document and checks its version and kind.
+// Read decodes a result document and checks its version and kind. Another tool's result
+// (an SMP PerformanceTestResult, JSON or YAML; fortio's result JSON, alone, in an array or
+// in a Meshery result) is read as a document marked Imported, with what it lacks.
 func Read(r io.Reader) (*Document, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -82,12 +84,18 @@ func Read(r io.Reader) (*Document, error) {
 		APIVersion string `json:"api_version"`
 		Kind       string `json:"kind"`
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("read result: not a JSON result document: %w", err)
+	jsonErr := json.Unmarshal(data, &head)
+	if jsonErr != nil || head.Kind != Kind {
+		if doc, ok, err := readImported(data); ok {
+			return doc, err
+		}
 	}
 	switch {
+	case jsonErr != nil:
+		return nil, fmt.Errorf("read result: not a JSON result document, an SMP PerformanceTestResult or a fortio result: %w", jsonErr)
 	case head.Kind != Kind:
-		return nil, fmt.Errorf("read result: kind is %q, not %q (is this a plan? results come from `smp run`)", head.Kind, Kind)
+		return nil, fmt.Errorf("read result: kind is %q, not %q, and this is no SMP PerformanceTestResult or fortio result either "+
+			"(is this a plan? results come from `smp run`)", head.Kind, Kind)
 	case head.APIVersion != APIVersion:
 		return nil, fmt.Errorf("read result: api_version %q is not %q; use an smp that reads it", head.APIVersion, APIVersion)
 	}

@@ -34,6 +34,10 @@ runs have one. Each difference has a 95% bootstrap confidence interval from the 
 histograms, resampling repetitions and requests as smp run does, and a verdict:
 "significant, worse", "significant, better" or "no significant change".
 
+A RESULT may also be an SMP PerformanceTestResult or a fortio JSON result (a Meshery or
+fortio history): it is marked imported, with what it lacks, and its differences have no
+interval or verdict, since its histogram is rebuilt from a summary.
+
 A run measured elsewhere (other cores, CPU, kernel, Kubernetes version, load generator
 or workload) is compared all the same, with a warning; so is a run without an smp certify
 certificate or whose environment failed certification, runs certified in different
@@ -48,7 +52,8 @@ violated condition.`,
 		Example: `  smp compare results/main.json results/pr.json
   smp compare main.json pr.json --slo 'overhead.latency.p99 < 5%' --slo 'error_rate < 0.1%'
   smp compare istio.json linkerd.json cilium.json --baseline linkerd --format markdown
-  smp compare a.json b.json --format json -o comparison.json`,
+  smp compare a.json b.json --format json -o comparison.json
+  smp compare smp-run.json fortio.json meshery-result.yaml`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error { return compareCmd(s, f, args) },
 	}

@@ -90,7 +90,9 @@ func newReportCommand(s streams) *cobra.Command {
 		Use:   "report RESULT",
 		Short: "Show a result: per-arm summary, overhead with confidence intervals, MeshMark, errors, environment",
 		Long: `Report renders a result document written by smp run or smp load (or - for standard
-input), on standard output or to -o FILE:
+input), on standard output or to -o FILE. It also reads an SMP PerformanceTestResult (JSON
+or YAML, as Meshery and protobuf write it) and fortio's result JSON, marked as imported,
+with what they lack (docs/results.md):
 
   table     for a terminal (default)
   markdown  GitHub-flavoured tables, for a pull request or a wiki

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/service-mesh-performance/smp/internal/hist"
 	"github.com/service-mesh-performance/smp/result"
@@ -147,6 +148,9 @@ type armData struct {
 	// dists holds the decoded distributions of each kind (latency, service_time,
 	// start_lag), set by dist.
 	dists map[string]*pooledDist
+	// imported is the format of a document read from another tool (result.Import), whose
+	// source lacks some figures; empty for smp's own.
+	imported string
 }
 
 // roleUsage is the usage of the components of one role, per trial.
@@ -171,6 +175,9 @@ func (a *analyzer) arm(name string) *armData {
 // a run; run and arm when runs are compared).
 func newArmData(doc *result.Document, name, key string) *armData {
 	ad := &armData{name: key, trials: doc.TrialsOf(name), roles: map[result.Role]*roleUsage{}, dists: map[string]*pooledDist{}}
+	if doc.Imported != nil {
+		ad.imported = doc.Imported.Format
+	}
 	// The plan says what the arm is; the trials' observed mesh stands in without a plan.
 	ad.meshless = len(ad.trials) == 0 || ad.trials[0].Mesh.Type.IsBaseline()
 	if doc.Plan != nil {
@@ -387,29 +394,64 @@ func (a *analyzer) deltas(base, ad *armData) ([]result.Delta, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A histogram rebuilt from another tool's summary has no sampling behind it that a
+	// bootstrap could resample: its differences are shown without an interval or verdict.
+	measured := !base.rebuilt() && !ad.rebuilt()
 	if bl.pooled.Count() > 0 && al.pooled.Count() > 0 {
-		lo, hi, ok := a.latencyIntervals(ad.name, bl.resampler(), al.resampler())
+		var lo, hi []float64
+		var ok []bool
+		if measured {
+			lo, hi, ok = a.latencyIntervals(ad.name, bl.resampler(), al.resampler())
+		}
 		for i, p := range DeltaPercentiles() {
 			d := newDelta("latency.p"+strconv.FormatFloat(p, 'f', -1, 64), "ms", ms(bl.pooled.Percentile(p)), ms(al.pooled.Percentile(p)))
-			if ok[i] {
+			if measured && ok[i] {
 				a.setCI(&d, lo[i], hi[i])
 			}
 			out = append(out, d)
 		}
 	}
 	for _, m := range scalars {
+		if base.lacks(m.metric) || ad.lacks(m.metric) {
+			continue
+		}
 		bv, bok := m.eval(base, ones(len(base.trials)))
 		av, aok := m.eval(ad, ones(len(ad.trials)))
 		if !bok || !aok {
 			continue
 		}
 		d := newDelta(m.metric, m.unit, bv, av)
-		if lo, hi, ok := a.scalarInterval(m, base, ad); ok {
+		if lo, hi, ok := a.scalarInterval(m, base, ad); ok && measured {
 			a.setCI(&d, lo, hi)
 		}
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// lacks reports whether an imported arm's source cannot give metric: no imported result
+// holds CPU or memory figures, and an SMP result holds no error counts.
+func (ad *armData) lacks(metric string) bool {
+	switch {
+	case ad.imported == "":
+		return false
+	case strings.HasPrefix(metric, "cpu.") || strings.HasPrefix(metric, "memory."):
+		return true
+	case metric == "error_rate":
+		return ad.imported == result.ImportSMP
+	}
+	return false
+}
+
+// rebuilt reports whether any of the arm's latencies was rebuilt from an imported
+// result's summary rather than recorded (result.Distribution.Rebuilt).
+func (ad *armData) rebuilt() bool {
+	for _, t := range ad.trials {
+		if t.Latency.Rebuilt != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func newDelta(metric, unit string, base, value float64) result.Delta {

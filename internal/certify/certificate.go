@@ -141,6 +141,8 @@ func Compatible(a, b *result.Document) []string {
 	}
 	for _, d := range []*result.Document{a, b} {
 		switch c := d.Certificate; {
+		case d.Imported != nil:
+			// Another tool's result: its environment is unknown, which the import says.
 		case c == nil:
 			out = append(out, fmt.Sprintf("%s comes from an uncertified environment (run smp certify before smp run)", name(d)))
 		case c.Verdict == result.VerdictFail:

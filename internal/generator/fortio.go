@@ -479,16 +479,13 @@ func (f Fortio) tcpOnce(ro periodic.RunnerOptions, p fortioPlan, t fortioTarget,
 	r := fortioOnce{res: res.RunnerResults, sockets: int64(res.SocketCount), bytesReceived: res.BytesReceived,
 		out: out.String(), retCodes: map[string]int64{}}
 	for k, n := range res.RetCodes {
-		if k == tcprunner.TCPStatusOK {
-			k = fortioTCPOK
+		if st, _ := result.FortioTCPOutcome(k); st != "" {
+			k = st
 		}
 		r.retCodes[k] += n
 	}
 	return r, nil
 }
-
-// fortioTCPOK is smp's status key of a complete echo, as the builtin engine writes it.
-const fortioTCPOK = "tcp:OK"
 
 // fortioHealthCall is one goroutine's gRPC health check, as fgrpc's runner makes it, with
 // the workload's timeout as deadline. Its details name the outcome in smp's status
@@ -580,7 +577,7 @@ func (r *fortioRecorder) Report(_ context.Context, id periodic.ThreadID, _ int64
 // classify turns a call's details into a status key and an error class ("" = success).
 func (r *fortioRecorder) classify(details string) (key, class string) {
 	if r.tcp {
-		return classifyFortioTCP(details)
+		return result.FortioTCPOutcome(details)
 	}
 	if r.grpc {
 		switch {
@@ -600,26 +597,6 @@ func (r *fortioRecorder) classify(details string) (key, class string) {
 		return details, "http"
 	}
 	return details, ""
-}
-
-// classifyFortioTCP sorts the outcome fortio's TCP runner reports: "OK", or the text of
-// the error (its own "short read" and "read not echoing writes", or the socket's).
-func classifyFortioTCP(details string) (key, class string) {
-	switch {
-	case details == tcprunner.TCPStatusOK:
-		return fortioTCPOK, ""
-	case strings.Contains(details, "not echoing"):
-		return "", "protocol"
-	case strings.Contains(details, "short read"), strings.Contains(details, "EOF"):
-		return "", "closed"
-	case strings.Contains(details, "connection refused"):
-		return "", "refused"
-	case strings.Contains(details, "connection reset"), strings.Contains(details, "broken pipe"):
-		return "", "reset"
-	case strings.Contains(details, "timeout"):
-		return "", "timeout"
-	}
-	return "", "other"
 }
 
 // Info implements periodic.AccessLogger.

@@ -30,6 +30,9 @@ type Entry struct {
 	Arms []Arm
 	// SLOResults and SLOFailed count the analysis' SLO results and the failed ones.
 	SLOResults, SLOFailed int
+	// Imported names the format of a result smp read from another tool ("fortio",
+	// "smp"); empty for smp's own.
+	Imported string
 }
 
 // Arm is one arm of a listed run.
@@ -130,6 +133,9 @@ func List(dir string, f Filter) (entries []Entry, skipped []string, err error) {
 
 func summarise(p string, d *result.Document) Entry {
 	e := Entry{Path: p, ID: d.ID, Name: d.Name, Status: d.Status, StartTime: d.StartTime, Labels: d.Labels}
+	if d.Imported != nil {
+		e.Imported = d.Imported.Format
+	}
 	for _, arm := range d.Arms() {
 		a := Arm{Name: arm, P99MS: math.NaN()}
 		var dists []result.Distribution
@@ -235,7 +241,7 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 }
 
 // WriteTable writes entries as a table: id, start time (UTC), name, arms, status with
-// SLO verdicts, and each arm's p99.
+// SLO verdicts ("imported fortio" for another tool's result), and each arm's p99.
 func WriteTable(w io.Writer, entries []Entry) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME (UTC)\tNAME\tARMS\tSTATUS\tP99")
@@ -250,6 +256,9 @@ func WriteTable(w io.Writer, entries []Entry) error {
 			p99 = append(p99, a.Name+" "+v)
 		}
 		status := string(e.Status)
+		if e.Imported != "" {
+			status = "imported " + e.Imported
+		}
 		switch {
 		case e.SLOFailed > 0:
 			status += fmt.Sprintf(", %d SLO failed", e.SLOFailed)

@@ -79,6 +79,12 @@ func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Opt
 		c.Runs = append(c.Runs, RunInfo{Label: r.Label, ID: r.Doc.ID, Name: r.Doc.Name, Status: r.Doc.Status,
 			Time: formatSpan(r.Doc.StartTime, r.Doc.EndTime), Environment: r.Doc.Environment.ID})
 	}
+	for _, r := range runs {
+		if im := r.Doc.Imported; im != nil {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is imported from %s, not measured by smp: differences with it have "+
+				"no confidence interval or verdict; it lacks %s", r.Label, importName(im.Format), strings.Join(im.Lacks, "; ")))
+		}
+	}
 	baseSum, err := Summarize(base.Doc)
 	if err != nil {
 		return nil, fmt.Errorf("compare %s: %w", base.Label, err)
@@ -88,7 +94,10 @@ func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Opt
 		if i == baseline {
 			continue
 		}
-		c.Warnings = append(c.Warnings, differences(base, r)...)
+		if base.Doc.Imported == nil && r.Doc.Imported == nil {
+			// An imported result's environment and workload are unknown; its warning says so.
+			c.Warnings = append(c.Warnings, differences(base, r)...)
+		}
 		sum, err := Summarize(r.Doc)
 		if err != nil {
 			return nil, fmt.Errorf("compare %s: %w", r.Label, err)
@@ -120,7 +129,7 @@ func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Opt
 				doc   *result.Document
 				arm   string
 			}{{base.Label, base.Doc, p.base}, {r.Label, r.Doc, p.other}} {
-				if n := len(side.doc.TrialsOf(side.arm)); n == 1 {
+				if n := len(side.doc.TrialsOf(side.arm)); n == 1 && side.doc.Imported == nil {
 					single[side.label] = true
 				}
 			}
@@ -137,6 +146,17 @@ func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Opt
 			"not of a rerun; plan 3 or more repetitions for verdicts to gate on", strings.Join(labels, " and ")))
 	}
 	return c, nil
+}
+
+// importName says what an imported document was.
+func importName(format string) string {
+	switch format {
+	case result.ImportSMP:
+		return "an SMP PerformanceTestResult"
+	case result.ImportFortio:
+		return "a fortio result"
+	}
+	return format
 }
 
 func markOf(s *Summary, arm string) *result.MeshMark {
@@ -320,7 +340,12 @@ func verdictLine(p ArmPair) string {
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", shortMetric(d.Metric), strings.TrimSuffix(formatDelta(d), " ≈"), v))
 	}
 	if len(parts) == 0 {
-		return "no significant change"
+		for _, d := range p.Deltas {
+			if d.Significant != nil {
+				return "no significant change"
+			}
+		}
+		return "no verdict: no confidence intervals (an imported result)"
 	}
 	return strings.Join(parts, "; ")
 }
