@@ -204,3 +204,24 @@ func (h *Histogram) Snapshot() Summary {
 		StdDev:  h.StdDev(),
 	}
 }
+
+// Resolution returns the width of the HDR bucket that holds d: the smallest
+// difference the histogram can tell near d. Two durations in one bucket are
+// recorded as the same value, so a difference of percentiles smaller than the
+// resolution at the larger of them is not a measured difference. It is 1 µs
+// (LowestDiscernible, the recording unit) up to 2048 µs, and doubles with each
+// power of two above: 3 significant figures keep 1024 to 2047 sub-buckets per
+// power of two. d at or above Highest gives the width of Highest's bucket.
+func Resolution(d time.Duration) time.Duration {
+	v, _ := toUnits(d)
+	const subBuckets = 2048 // 2^⌈log2(2·10^SignificantFigures)⌉
+	if v < subBuckets {
+		return LowestDiscernible
+	}
+	width := int64(1)
+	for v >= subBuckets {
+		v >>= 1
+		width <<= 1
+	}
+	return time.Duration(width) * LowestDiscernible
+}

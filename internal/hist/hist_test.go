@@ -414,3 +414,22 @@ func TestSetClamped(t *testing.T) {
 		t.Error("SetClamped(1) on an empty histogram: want an error")
 	}
 }
+
+// TestResolution checks Resolution against the library's own buckets: a value and the
+// value one resolution below the top of its bucket share a bar, and the next value up
+// starts a new one.
+func TestResolution(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Microsecond, 999 * time.Microsecond, 2047 * time.Microsecond,
+		2048 * time.Microsecond, 3 * time.Millisecond, 12345 * time.Microsecond, time.Second, 59 * time.Minute} {
+		res := Resolution(d)
+		h := New()
+		h.Record(d)
+		bar := h.Bars()[0]
+		if d > 0 && bar.To-bar.From != res {
+			t.Errorf("Resolution(%v) = %v; the bucket holding it is (%v, %v], %v wide", d, res, bar.From, bar.To, bar.To-bar.From)
+		}
+		if d == 0 && res != LowestDiscernible {
+			t.Errorf("Resolution(0) = %v, want %v", res, LowestDiscernible)
+		}
+	}
+}
