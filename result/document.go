@@ -593,12 +593,21 @@ type Analysis struct {
 	SLO      []SLOResult   `json:"slo,omitempty"`
 	// Pass is false when any SLO failed.
 	Pass bool `json:"pass"`
+	// Failed says why the run did not measure what it was asked to, one line per trial:
+	// no request succeeded, or its error rate exceeded workload.error_ceiling. smp run and
+	// smp load exit 1 when it is not empty.
+	Failed []string `json:"failed,omitempty"`
 	// Method says how confidence intervals were computed, so they can be reproduced.
 	Method *AnalysisMethod `json:"method,omitempty"`
 }
 
 // AnalysisMethod are the settings of the bootstrap behind the confidence intervals.
 type AnalysisMethod struct {
+	// Test names how deltas are tested when arms have repetitions (internal/analysis).
+	Test string `json:"test,omitempty"`
+	// Family says which deltas share a family-wise error rate, and how it is held.
+	Family string `json:"family,omitempty"`
+	// Bootstrap describes the resampling behind the intervals of arms measured once.
 	Bootstrap  string  `json:"bootstrap"`
 	Replicates int     `json:"replicates"`
 	Confidence float64 `json:"confidence"`
@@ -614,36 +623,70 @@ type ArmOverhead struct {
 }
 
 // MeshMark is smp's 0–100 score of how efficiently an arm does the baseline's work: 100 ×
-// the weighted mean of per-input efficiencies (baseline cost / arm cost, at most 1), so
-// 100 means "costs nothing over the baseline". Defined in docs/meshmark.md.
+// the weighted geometric mean of per-input efficiencies (baseline cost / arm cost, at
+// most 1), so 100 means "costs nothing over the baseline". Defined in docs/meshmark.md;
+// Version says which definition (1: a weighted arithmetic mean with goodput as an input
+// in every run; 2: the current one).
 type MeshMark struct {
 	// Version of the definition (docs/meshmark.md); scores of different versions are not
 	// comparable.
 	Version int `json:"version"`
-	// Score is absent when a required input (latency, goodput) could not be computed.
+	// Score is absent when the arm cannot be scored: Invalid says why, or a required
+	// input's Missing does.
 	Score *float64 `json:"score,omitempty"`
-	// Partial is set when an optional input (cpu, memory) could not be computed: its
-	// weight went to the other inputs, and the score is not comparable with a full one.
+	// CILow and CIHigh bound Score at Confidence, from the spread between repetitions
+	// (absent with one repetition per arm). A missing input raises CIHigh to the score the
+	// arm would have if that input cost nothing (version 2).
+	CILow      *float64 `json:"ci_low,omitempty"`
+	CIHigh     *float64 `json:"ci_high,omitempty"`
+	Confidence float64  `json:"confidence,omitempty"`
+	// Partial is set when an optional input (cpu, memory) could not be computed: the score
+	// is that of the inputs measured, and is not comparable with a full one.
 	Partial bool `json:"partial,omitempty"`
-	// Inputs are the per-input efficiencies the score is the weighted mean of.
+	// Invalid says why the arm gets no score although it was measured: a trial whose
+	// error rate (overflow included) exceeds 1% or breaks the plan's error_rate SLO did
+	// not do the work the others are measured doing (version 2).
+	Invalid string `json:"invalid,omitempty"`
+	// Mode is what the run could measure of capacity (version 2): "open_loop" (goodput
+	// is a factor, achieved over offered), "closed_loop" (goodput is an input) or
+	// "capacity" (find_max's highest rate is an input).
+	Mode string `json:"mode,omitempty"`
+	// Inputs are the per-input efficiencies the score is made of.
 	Inputs []MeshMarkInput `json:"inputs"`
 }
 
+// MeshMark modes (MeshMark.Mode).
+const (
+	MeshMarkOpenLoop   = "open_loop"
+	MeshMarkClosedLoop = "closed_loop"
+	MeshMarkCapacity   = "capacity"
+)
+
 // MeshMarkInput is one input of a MeshMark: a cost of the baseline and of the arm.
 type MeshMarkInput struct {
-	// Name: latency.p50, latency.p99, goodput, cpu, memory.
+	// Name: latency.p50, latency.p99, cpu, memory, and goodput or capacity.
 	Name string `json:"name"`
-	// Unit of Baseline and Value: "ms", "rps", "mcores_per_krps", "bytes".
+	// Unit of Baseline and Value: "ms", "rps", "mcores_per_krps", "bytes", or "ratio" for
+	// an open-loop goodput (successful requests over those offered).
 	Unit     string  `json:"unit"`
 	Baseline float64 `json:"baseline"`
 	Value    float64 `json:"value"`
-	// Efficiency is baseline cost / arm cost (arm / baseline for goodput), clamped to 0..1.
+	// Efficiency is baseline cost / arm cost (arm / baseline for goodput and capacity),
+	// clamped to 0..1; for an open-loop goodput, the arm's share of the offered requests
+	// that succeeded.
 	Efficiency float64 `json:"efficiency"`
-	// Weight is the input's weight in the definition; the weights add up to 1.
+	// Weight is the input's weight in the definition; the weights add up to 1. An
+	// open-loop goodput has weight 0: it is a factor of the score, which can only lose by it.
 	Weight float64 `json:"weight"`
-	// Points is what the input adds to Score: 100 × Efficiency × Weight / (sum of the
-	// weights of the inputs present). 100 × Weight' − Points is what the arm lost there.
-	Points float64 `json:"points"`
+	// Factor is what the input multiplies the score by (version 2): Efficiency^(Weight/W),
+	// W the sum of the weights present; the score is 100 × the product of the factors.
+	Factor float64 `json:"factor,omitempty"`
+	// Lost is how many of the 100 − Score points the arm lost are the input's (version
+	// 2): the loss split in proportion to each input's term of log(Score/100).
+	Lost float64 `json:"lost,omitempty"`
+	// Points is what the input adds to Score in version 1 (a weighted arithmetic mean):
+	// the points of the inputs add up to the score.
+	Points float64 `json:"points,omitempty"`
 	// Missing says why the input could not be computed; it then adds nothing.
 	Missing string `json:"missing,omitempty"`
 }
@@ -659,11 +702,55 @@ type Delta struct {
 	// DeltaPercent is relative to the baseline; absent when the baseline is 0.
 	DeltaPercent *float64 `json:"delta_percent,omitempty"`
 	// CILow and CIHigh bound Delta at Confidence (e.g. 0.95), when it could be estimated.
-	CILow       *float64 `json:"ci_low,omitempty"`
-	CIHigh      *float64 `json:"ci_high,omitempty"`
-	Confidence  float64  `json:"confidence,omitempty"`
-	Significant *bool    `json:"significant,omitempty"`
+	CILow      *float64 `json:"ci_low,omitempty"`
+	CIHigh     *float64 `json:"ci_high,omitempty"`
+	Confidence float64  `json:"confidence,omitempty"`
+	// Interval says what the interval holds: IntervalTrials (the spread between
+	// repetitions: what a rerun would see) or IntervalRequests (the sampling noise of one
+	// repetition's requests only). Absent in older results.
+	Interval string `json:"interval,omitempty"`
+	// PValue is the two-sided p-value of the test that Delta is 0, before any correction
+	// for the number of deltas; PAdjusted is the same after it (Holm's step-down over the
+	// family the analysis names in AnalysisMethod.Family). Absent when there is no test
+	// (one repetition per arm).
+	PValue    *float64 `json:"p_value,omitempty"`
+	PAdjusted *float64 `json:"p_adjusted,omitempty"`
+	// Resolution is the smallest difference the instrument can tell for this metric, in
+	// Unit (the HDR bucket width at the larger latency, one request over the measured time,
+	// one clock tick of CPU, one page of memory). A smaller |Delta| is never significant.
+	Resolution float64 `json:"resolution,omitempty"`
+	// Verdict is VerdictSignificant, VerdictNotSignificant, VerdictBelowResolution or
+	// VerdictNone; absent in results written before verdicts were recorded, where
+	// Significant alone says it.
+	Verdict string `json:"verdict,omitempty"`
+	// Significant is Verdict == VerdictSignificant; absent when there is no verdict.
+	Significant *bool `json:"significant,omitempty"`
 }
+
+// What a delta's interval holds (Delta.Interval).
+const (
+	// IntervalTrials: from the spread of the repetitions of each arm (a t interval over
+	// per-trial figures), so it holds what changes from one deployment to the next.
+	IntervalTrials = "trials"
+	// IntervalRequests: from resampling the requests of a single repetition; it holds
+	// sampling noise only, and supports no verdict.
+	IntervalRequests = "requests"
+)
+
+// Verdicts of a delta (Delta.Verdict).
+const (
+	// VerdictSignificant: the adjusted p-value is below 1 − Confidence and |Delta| is at
+	// least the resolution.
+	VerdictSignificant = "significant"
+	// VerdictNotSignificant: the difference may be noise.
+	VerdictNotSignificant = "not_significant"
+	// VerdictBelowResolution: |Delta| is smaller than the instrument can tell, whatever
+	// the test says.
+	VerdictBelowResolution = "below_resolution"
+	// VerdictNone: no test was possible (an arm measured once has no spread between
+	// repetitions to test against).
+	VerdictNone = "none"
+)
 
 // SLOResult is one SLO condition evaluated for one arm.
 type SLOResult struct {

@@ -34,8 +34,12 @@ type Plan struct {
 	Metrics Metrics `json:"metrics,omitzero"`
 	// Where the system under test runs, and what the environment is expected to be.
 	Environment Environment `json:"environment,omitzero"`
-	// How many times each arm is measured.
-	Repetitions int `json:"repetitions,omitempty" default:"1"`
+	// How many times each arm is measured, each time deployed afresh, for
+	// workload.duration, interleaved with the other arms. Two or more give every
+	// difference an interval and a verdict (five tell a 25% change of p50 from noise
+	// where three often cannot); with one, an arm's figures have no spread between runs
+	// to be judged against, and get no verdict.
+	Repetitions int `json:"repetitions,omitempty" default:"5"`
 	// Order of trials across arms.
 	Order Order `json:"order,omitempty" default:"interleaved"`
 	// Seed for everything random in the plan (random order, arrival processes).
@@ -98,6 +102,11 @@ type Workload struct {
 	// Requests that may be due but not yet sent; beyond it, scheduled requests are skipped
 	// and counted as overflow so memory cannot grow without bound.
 	MaxInflight int `json:"max_inflight,omitempty" default:"10000"`
+	// The highest share of failed requests (overflow included) a trial may have and still
+	// count as a measurement, as a fraction (0.1 = 10%). A trial above it, or in which no
+	// request succeeded, fails the run: smp exits 1 and says which. SLO conditions on
+	// error_rate are the finer gate (exit 3).
+	ErrorCeiling *float64 `json:"error_ceiling,omitempty" default:"0.1"`
 	// How long the measured phase lasts (SMP's duration).
 	Duration Duration `json:"duration,omitempty" default:"30s"`
 	// A phase before measurement with the same schedule; its samples are kept apart.

@@ -159,3 +159,17 @@ func (s *Size) UnmarshalJSON(b []byte) error {
 	*s = v
 	return nil
 }
+
+// ParseRatio reads a share written as a percentage ("10%", "0.5%") or a fraction ("0.1").
+func ParseRatio(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	pct := strings.HasSuffix(t, "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%q is not a share: write a percentage such as 10%% or a fraction such as 0.1", s)
+	}
+	if pct {
+		f /= 100
+	}
+	return f, nil
+}

@@ -214,6 +214,9 @@ func (v *validator) workload() {
 		v.errorf("workload.streams", "set protocol: h2, h2c or grpc, or streams: 1",
 			"%s has one request per connection at a time; streams apply to HTTP/2 and gRPC", w.Protocol)
 	}
+	if c := w.ErrorCeiling; c != nil && !(*c >= 0 && *c <= 1) {
+		v.errorf("workload.error_ceiling", "use a fraction between 0 and 1, e.g. 0.1 for 10%", "error_ceiling must be between 0 and 1, got %g", *c)
+	}
 	if w.MaxInflight < 1 {
 		v.errorf("workload.max_inflight", "use a positive number, e.g. 10000", "max_inflight must be positive, got %d", w.MaxInflight)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -30,9 +31,11 @@ func newCompareCommand(s streams) *cobra.Command {
 		Long: `Compare puts the same arms of several runs side by side (other meshes, versions, days, a
 pull request against main): every arm of every run against the same arm of the baseline
 run (the first RESULT, or --baseline), paired by name, or the single arm of each when both
-runs have one. Each difference has a 95% bootstrap confidence interval from the stored
-histograms, resampling repetitions and requests as smp run does, and a verdict:
-"significant, worse", "significant, better" or "no significant change".
+runs have one. Each difference has a 95% confidence interval from the spread of the
+repetitions, as smp run computes it, and a verdict: "significant, worse", "significant,
+better", "no significant change" or "below resolution" (smaller than the instrument can
+tell). The verdicts of the whole comparison are one family: Holm's correction holds the
+chance of any false "significant" among them to 5%.
 
 A RESULT may also be an SMP PerformanceTestResult or a fortio JSON result (a Meshery or
 fortio history): it is marked imported, with what it lacks, and its differences have no
@@ -41,9 +44,9 @@ interval or verdict, since its histogram is rebuilt from a summary.
 A run measured elsewhere (other cores, CPU, kernel, Kubernetes version, load generator
 or workload) is compared all the same, with a warning; so is a run without an smp certify
 certificate or whose environment failed certification, runs certified in different
-environments, and runs whose calibration was noisy (docs/certify.md). Runs of one
-repetition per arm get intervals that hold the noise of the requests only; plan three or
-more repetitions for verdicts to gate on.
+environments, and runs whose calibration was noisy (docs/certify.md). Arms measured once
+get intervals that hold the noise of the requests only, and no verdict; a result without
+any measured trial is refused (exit 2).
 
 --slo conditions are evaluated on every arm of every run but the baseline run;
 overhead.* means "against the same arm of the baseline run": 'overhead.latency.p99 < 5%'
@@ -67,7 +70,7 @@ violated condition.`,
 }
 
 // compareCmd compares the runs of the files in args and prints the comparison; exit 3 when an SLO
-// condition fails.
+// condition fails, 2 when a result has no measured trial.
 func compareCmd(s streams, f *compareFlags, args []string) error {
 	format, err := report.ParseFormat(f.format)
 	if err != nil || format == report.FormatHTML {
@@ -94,6 +97,9 @@ func compareCmd(s streams, f *compareFlags, args []string) error {
 		return err
 	}
 	c, err := report.Compare(runs, base, conds, analysis.Options{})
+	if errors.Is(err, report.ErrNothingMeasured) {
+		return &exitError{code: exitUsage, err: err}
+	}
 	if err != nil {
 		return err
 	}

@@ -268,6 +268,7 @@ func kubePlan(t *testing.T, duration string, extra ...string) string {
 	}
 	return writePlan(t, `
 name: kube
+repetitions: 1
 arms: [baseline, istio]
 environment:
   platform: kubernetes
@@ -362,7 +363,7 @@ func TestRunKube(t *testing.T) {
 // Secret's credentials, as the pods would) each run their share against the arm's
 // in-cluster entry URL, and the trial is the merge of what they sent. That URL does not
 // resolve outside a cluster, so every request fails with a DNS error, which each trial
-// says.
+// says, and the run exits 1 saying so in one line.
 func TestRunKubeAgents(t *testing.T) {
 	cl := testCluster(t)
 	bin := buildSMP(t)
@@ -382,8 +383,8 @@ func TestRunKubeAgents(t *testing.T) {
 	if len(doc.Trials) != 2 {
 		t.Fatalf("exit %d, %d trials, want 2\nstderr:\n%s", code, len(doc.Trials), stderr)
 	}
-	if code != exitOK || doc.Status != result.StatusComplete {
-		t.Errorf("exit %d, status %s; want %d and complete (no SLO to break)", code, doc.Status, exitOK)
+	if code != exitFailure || doc.Status != result.StatusComplete || !strings.Contains(stderr, "smp: error: trial baseline-1: no request succeeded: ") {
+		t.Errorf("exit %d, status %s; want %d (nothing succeeded) and complete\nstderr:\n%s", code, doc.Status, exitFailure, stderr)
 	}
 	e := &kubeEnv
 	e.agentMu.Lock()

@@ -60,7 +60,8 @@ default, is read back whole; --keepalive=false connects, exchanges and closes pe
 message). Flags are named like the plan's workload fields (docs/plan.md).
 
 It prints a summary; -o writes the result document, which smp export and smp report read.
-The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails.`,
+The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails, and 1
+when no request succeeded or more than --error-ceiling of them failed.`,
 		Example: `  smp load http://127.0.0.1:8080/ --rate 1000 -c 16 -d 30s
   smp load http://127.0.0.1:8080/ --rate 0 -c 64 -d 10s          # closed loop: maximum throughput
   smp load h2c://127.0.0.1:8080/ --rate 5000 -c 4 --streams 16
@@ -151,6 +152,9 @@ func (f *loadFlags) plan(cmd *cobra.Command, url string) (*spec.Plan, error) {
 	plan, err := experiment.LoadPlan(o)
 	if err != nil {
 		return nil, usageErrorf("%v", err)
+	}
+	if err := f.common.applyCeiling(&plan.Workload); err != nil {
+		return nil, err
 	}
 	return plan, nil
 }

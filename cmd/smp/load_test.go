@@ -82,10 +82,18 @@ func TestLoadWritesTheResult(t *testing.T) {
 }
 
 // TestLoadGates: --max-p99 and --max-error-rate turn into exit code 3 with one line per
-// violated condition, and pass when they hold.
+// violated condition, and pass when they hold. A load in which no request succeeded, or
+// more than --error-ceiling (10% by default) failed, exits 1 with the reason in one line.
 func TestLoadGates(t *testing.T) {
 	ok, _ := countingServer(t, http.StatusOK)
 	failing, _ := countingServer(t, http.StatusServiceUnavailable)
+	var n atomic.Int64
+	half := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1)%2 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(half.Close)
 	for _, c := range []struct {
 		name   string
 		args   []string
@@ -94,7 +102,12 @@ func TestLoadGates(t *testing.T) {
 	}{
 		{"p99 impossible", []string{ok.URL, "--max-p99", "1ns"}, exitSLO, "SLO failed: target: latency.p99 ="},
 		{"p99 generous", []string{ok.URL, "--max-p99", "10s"}, exitOK, ""},
-		{"errors", []string{failing.URL, "--max-error-rate", "1%"}, exitSLO, "SLO failed: target: error_rate = 100%"},
+		{"nothing succeeded", []string{failing.URL, "--max-error-rate", "1%"}, exitFailure,
+			"smp: error: trial target-1: no request succeeded: 30 of 30 failed (http 30)\n"},
+		{"half failed", []string{half.URL}, exitFailure, "smp: error: trial target-1: error rate 50% exceeds the ceiling of 10% (workload.error_ceiling)\n"},
+		{"half failed, ceiling raised", []string{half.URL, "--error-ceiling", "60%", "--max-error-rate", "1%"}, exitSLO,
+			"SLO failed: target: error_rate = 50%"},
+		{"bad ceiling", []string{ok.URL, "--error-ceiling", "lots"}, exitUsage, "--error-ceiling: \"lots\" is not a share"},
 		{"slo flag", []string{ok.URL, "--slo", "throughput > 1000000"}, exitSLO, "SLO failed: target: throughput ="},
 		{"bad slo", []string{ok.URL, "--slo", "latency.p99 < fast"}, exitUsage, "is not a number"},
 		{"bad url", []string{"ftp://x/"}, exitUsage, "unsupported URL scheme"},

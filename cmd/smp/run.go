@@ -20,12 +20,30 @@ import (
 
 // runCommon are the flags `run` and `load` share.
 type runCommon struct {
-	slo      []string
-	quiet    bool
-	progress string
+	slo          []string
+	quiet        bool
+	progress     string
+	errorCeiling string
+}
+
+// applyCeiling sets workload.error_ceiling from --error-ceiling.
+func (c *runCommon) applyCeiling(w *spec.Workload) error {
+	if c.errorCeiling == "" {
+		return nil
+	}
+	v, err := spec.ParseRatio(c.errorCeiling)
+	if err != nil {
+		return usageErrorf("--error-ceiling: %v", err)
+	}
+	if v < 0 || v > 1 {
+		return usageErrorf("--error-ceiling %s: use a share between 0%% and 100%%", c.errorCeiling)
+	}
+	w.ErrorCeiling = &v
+	return nil
 }
 
 func (c *runCommon) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.errorCeiling, "error-ceiling", "", "a trial with more failed requests than this (e.g. 10%) fails the run, exit 1 (workload.error_ceiling, default 10%)")
 	cmd.Flags().StringArrayVar(&c.slo, "slo", nil, "an SLO condition such as 'latency.p99 < 25ms' (repeatable; exit 3 when one fails)")
 	cmd.Flags().BoolVarP(&c.quiet, "quiet", "q", false, "no progress or status lines on stderr")
 	cmd.Flags().StringVar(&c.progress, "progress", "auto", "progress display: auto, live, lines or quiet")
@@ -72,7 +90,7 @@ type runOutput struct {
 }
 
 // runPlan runs a plan, writes its result, prints the table and turns the outcome into an
-// exit code: 3 when an SLO failed, 1 when interrupted or nothing could be measured.
+// exit code (runOutcome).
 func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra []spec.Condition, out runOutput) error {
 	mode, err := c.mode()
 	if err != nil {
@@ -138,7 +156,9 @@ func saveResult(doc *result.Document, plan *spec.Plan, out runOutput) (path, htm
 }
 
 // runOutcome turns a run's outcome into the command's error and exit code: 1 when it
-// was interrupted or nothing could be measured, 3 when an SLO condition failed.
+// was interrupted, nothing could be measured or a trial is not a measurement
+// (report.RunFailure: no request succeeded, too many failed), 3 when an SLO condition
+// failed.
 func runOutcome(doc *result.Document, runErr error, path string) error {
 	if errors.Is(runErr, context.Canceled) || doc.Status == result.StatusInterrupted {
 		if path == "" {
@@ -148,6 +168,9 @@ func runOutcome(doc *result.Document, runErr error, path string) error {
 	}
 	if doc.Status == result.StatusFailed {
 		return &exitError{code: exitFailure, err: fmt.Errorf("no trial produced a measurement: %s", strings.Join(doc.Errors, "; "))}
+	}
+	if why := report.RunFailure(doc); why != "" {
+		return &exitError{code: exitFailure, err: errors.New(why)}
 	}
 	if a := doc.Analysis; a != nil && !a.Pass {
 		return sloFailed(a.SLO)
@@ -206,7 +229,9 @@ Then it compares every arm with the baseline and prints the overhead table.
 The result document is written to <output.dir>/<id>.json (./results by default), or to
 -o FILE; with --html (or output.html: true in the plan) the HTML report goes next to it,
 as <id>.html. Ctrl-C stops the run, tears everything down and writes the partial result.
-The exit code is 3 when an SLO condition fails (plan's slo section or --slo).
+The exit code is 3 when an SLO condition fails (plan's slo section or --slo), and 1 when
+a trial is not a measurement: none of its requests succeeded, or more than
+workload.error_ceiling (--error-ceiling, default 10%) failed.
 
 A plan with environment.platform: kubernetes runs on the cluster that --kubeconfig and
 --context name (else the plan's environment.kubeconfig and context, else $KUBECONFIG or
@@ -306,6 +331,9 @@ func (f *runFlags) override(plan *spec.Plan) (*spec.Plan, error) {
 	}
 	if f.findMax {
 		p.Workload.FindMax.Enabled = true
+	}
+	if err := f.common.applyCeiling(&p.Workload); err != nil {
+		return nil, err
 	}
 	if f.kubeconfig != "" || f.kubeContext != "" {
 		if p.Environment.Platform != spec.PlatformKubernetes {

@@ -22,6 +22,9 @@ type Options struct {
 	Confidence float64
 	// Seed of the bootstrap. Default: the plan's seed, or 1 for a document without a plan.
 	Seed int64
+	// Percentiles are the latency percentiles compared. Default: the plan's
+	// metrics.percentiles, or spec.DefaultPercentiles for a document without a plan.
+	Percentiles []float64
 }
 
 const (
@@ -43,6 +46,12 @@ func (o Options) withDefaults(doc *result.Document) Options {
 			o.Seed = doc.Plan.Seed
 		}
 	}
+	if len(o.Percentiles) == 0 {
+		o.Percentiles = spec.DefaultPercentiles()
+		if doc.Plan != nil && len(doc.Plan.Metrics.Percentiles) > 0 {
+			o.Percentiles = doc.Plan.Metrics.Percentiles
+		}
+	}
 	return o
 }
 
@@ -55,11 +64,22 @@ func (o Options) Validate() error {
 	if !(o.Confidence > 0 && o.Confidence < 1) {
 		errs = append(errs, fmt.Errorf("analysis: confidence %g is not between 0 and 1", o.Confidence))
 	}
+	for _, p := range o.Percentiles {
+		if !(p > 0 && p <= 100) {
+			errs = append(errs, fmt.Errorf("analysis: percentile %g is not in (0, 100]", p))
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// DeltaPercentiles are the latency percentiles compared with the baseline.
-func DeltaPercentiles() []float64 { return []float64{50, 90, 95, 99, 99.9} }
+// The method, as the result records it (result.AnalysisMethod).
+const (
+	methodTest = "Student's t over per-trial figures (latency percentiles on a log scale), " +
+		"pooled variance; with one repetition per arm no test, and a request bootstrap interval"
+	methodFamily     = "holm over the deltas of each arm"
+	methodBootstrap  = "percentile; requests resampled (arms measured once)"
+	methodCompFamily = "holm over every delta of the comparison"
+)
 
 // Analyze compares every arm of doc with the baseline arm (doc.Plan.Baseline) and
 // evaluates the plan's SLOs and the extra conditions (which apply to every arm; overhead
@@ -82,7 +102,7 @@ func Analyze(doc *result.Document, extra []spec.Condition, opts Options) (*resul
 	}
 	a := newAnalyzer(doc, opts)
 	out := &result.Analysis{Baseline: a.baseline, Method: &result.AnalysisMethod{
-		Bootstrap:  "percentile; two-level (trials, then requests) with 2+ repetitions",
+		Test: methodTest, Family: methodFamily, Bootstrap: methodBootstrap,
 		Replicates: opts.Replicates, Confidence: opts.Confidence, Seed: opts.Seed}}
 	if base := a.arm(a.baseline); base != nil && len(base.trials) > 0 {
 		for _, name := range a.arms {
@@ -94,7 +114,7 @@ func Analyze(doc *result.Document, extra []spec.Condition, opts Options) (*resul
 			if err != nil {
 				return nil, err
 			}
-			mark, err := meshMark(base, ad)
+			mark, err := a.meshMark(base, ad)
 			if err != nil {
 				return nil, err
 			}
@@ -106,6 +126,7 @@ func Analyze(doc *result.Document, extra []spec.Condition, opts Options) (*resul
 		return nil, err
 	}
 	out.SLO = slos
+	out.Failed = failures(doc)
 	out.Pass = true
 	for _, s := range out.SLO {
 		out.Pass = out.Pass && s.Pass
@@ -307,6 +328,9 @@ type scalar struct {
 	// fixed reports whether the arm's value does not depend on its trials (the proxy usage
 	// of an arm without proxies), so that it needs no repetitions for an interval.
 	fixed func(ad *armData) bool
+	// resolution is the smallest difference of the metric the instrument can tell
+	// (resolution.go).
+	resolution func(base, ad *armData) float64
 }
 
 func never(*armData) bool { return false }
@@ -370,46 +394,28 @@ func proxyPerKRPS(ad *armData, w []float64) (float64, bool) {
 }
 
 var scalars = []scalar{
-	{"throughput", "rps", throughput, never},
-	{"error_rate", "ratio", errorRate, never},
-	{"cpu.proxy", "mcores", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.cpuMean }), proxyFixed},
-	{"memory.proxy", "bytes", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.memMean }), proxyFixed},
-	{"cpu.app", "mcores", roleMean(result.RoleApp, func(u *roleUsage) []float64 { return u.cpuMean }), never},
-	{"cpu.proxy.per_krps", "mcores", proxyPerKRPS, proxyFixed},
+	{"throughput", "rps", throughput, never, oneRequestPerSecond},
+	{"error_rate", "ratio", errorRate, never, oneRequestInAll},
+	{"cpu.proxy", "mcores", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.cpuMean }), proxyFixed, oneTick},
+	{"memory.proxy", "bytes", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.memMean }), proxyFixed, onePage},
+	{"cpu.app", "mcores", roleMean(result.RoleApp, func(u *roleUsage) []float64 { return u.cpuMean }), never, oneTick},
+	{"cpu.proxy.per_krps", "mcores", proxyPerKRPS, proxyFixed, oneTickPerKRPS},
 	// Keep-alive off only (handshake.go): mean connect + TLS time per request, and TLS alone.
-	{"handshake", "ms", handshakeMean(false), never},
-	{"handshake.tls", "ms", handshakeMean(true), never},
+	{"handshake", "ms", handshakeMean(false), never, oneMicrosecond},
+	{"handshake.tls", "ms", handshakeMean(true), never, oneMicrosecond},
 	// Capacity searches only (handshake.go): the highest rate that held the SLO.
-	{"max_rate", "rps", maxRate, never},
+	{"max_rate", "rps", maxRate, never, searchBracket},
 }
 
-// deltas compares arm ad with the baseline.
+// deltas compares arm ad with the baseline, and gives the arm's deltas their verdicts as
+// one family (controlFamily). A histogram rebuilt from another tool's summary has no
+// sampling behind it that a test could use: its differences are shown without an
+// interval or verdict, and figures its source lacks are left out.
 func (a *analyzer) deltas(base, ad *armData) ([]result.Delta, error) {
-	var out []result.Delta
-	bl, err := base.dist("latency")
-	if err != nil {
-		return nil, err
-	}
-	al, err := ad.dist("latency")
-	if err != nil {
-		return nil, err
-	}
-	// A histogram rebuilt from another tool's summary has no sampling behind it that a
-	// bootstrap could resample: its differences are shown without an interval or verdict.
 	measured := !base.rebuilt() && !ad.rebuilt()
-	if bl.pooled.Count() > 0 && al.pooled.Count() > 0 {
-		var lo, hi []float64
-		var ok []bool
-		if measured {
-			lo, hi, ok = a.latencyIntervals(ad.name, bl.resampler(), al.resampler())
-		}
-		for i, p := range DeltaPercentiles() {
-			d := newDelta("latency.p"+strconv.FormatFloat(p, 'f', -1, 64), "ms", ms(bl.pooled.Percentile(p)), ms(al.pooled.Percentile(p)))
-			if measured && ok[i] {
-				a.setCI(&d, lo[i], hi[i])
-			}
-			out = append(out, d)
-		}
+	out, err := a.latencyDeltas(base, ad, measured)
+	if err != nil {
+		return nil, err
 	}
 	for _, m := range scalars {
 		if base.lacks(m.metric) || ad.lacks(m.metric) {
@@ -421,11 +427,20 @@ func (a *analyzer) deltas(base, ad *armData) ([]result.Delta, error) {
 			continue
 		}
 		d := newDelta(m.metric, m.unit, bv, av)
-		if lo, hi, ok := a.scalarInterval(m, base, ad); ok && measured {
-			a.setCI(&d, lo, hi)
+		d.Resolution = m.resolution(base, ad)
+		bFixed, aFixed := m.fixed(base), m.fixed(ad)
+		if s, ok := trialSpread(perTrial(m, base), perTrial(m, ad), bFixed, aFixed); ok && measured {
+			lo, hi, p := tTest(d.Delta, s, a.opts.Confidence)
+			a.setCI(&d, lo, hi, result.IntervalTrials)
+			d.PValue = &p
 		}
 		out = append(out, d)
 	}
+	family := make([]*result.Delta, len(out))
+	for i := range out {
+		family[i] = &out[i]
+	}
+	controlFamily(family, a.opts.Confidence)
 	return out, nil
 }
 
@@ -454,6 +469,86 @@ func (ad *armData) rebuilt() bool {
 	return false
 }
 
+// perTrial is a scalar metric of each trial alone (NaN where the trial has none).
+func perTrial(m scalar, ad *armData) []float64 {
+	out := make([]float64, len(ad.trials))
+	w := make([]float64, len(ad.trials))
+	for j := range ad.trials {
+		clear(w)
+		w[j] = 1
+		v, ok := m.eval(ad, w)
+		out[j] = v
+		if !ok {
+			out[j] = math.NaN()
+		}
+	}
+	return out
+}
+
+// latencyDeltas compares the latency percentiles of the plan (metrics.percentiles) of
+// arm ad with the baseline's. Each figure is the percentile of the arm's pooled
+// histogram. With repetitions, the interval and test come from the spread of the
+// per-trial percentiles, on a log scale (trialSpread, tTest): a repetition's whole
+// distribution moves by a factor (another placement, another CPU frequency), and a ratio
+// is what both arms share. With one repetition per arm, the interval resamples requests
+// and there is no verdict; an arm that was not measured (rebuilt histograms) gets
+// neither.
+func (a *analyzer) latencyDeltas(base, ad *armData, measured bool) ([]result.Delta, error) {
+	bl, err := base.dist("latency")
+	if err != nil {
+		return nil, err
+	}
+	al, err := ad.dist("latency")
+	if err != nil {
+		return nil, err
+	}
+	if bl.pooled.Count() == 0 || al.pooled.Count() == 0 {
+		return nil, nil
+	}
+	ps := a.opts.Percentiles
+	var lo, hi []float64
+	var bootOK []bool
+	out := make([]result.Delta, len(ps))
+	for i, p := range ps {
+		bp, ap := bl.pooled.Percentile(p), al.pooled.Percentile(p)
+		d := newDelta(latencyMetric(p), "ms", ms(bp), ms(ap))
+		d.Resolution = ms(hist.Resolution(max(bp, ap)))
+		if !measured {
+			out[i] = d
+			continue
+		}
+		if s, ok := trialSpread(logPercentiles(bl, p), logPercentiles(al, p), false, false); ok {
+			llo, lhi, pv := tTest(math.Log(ms(ap)/ms(bp)), s, a.opts.Confidence)
+			a.setCI(&d, ms(bp)*math.Expm1(llo), ms(bp)*math.Expm1(lhi), result.IntervalTrials)
+			d.PValue = &pv
+		} else {
+			if lo == nil {
+				lo, hi, bootOK = a.percentileIntervals(ad.name, ps, bl.resampler(), al.resampler())
+			}
+			if bootOK[i] {
+				a.setCI(&d, lo[i], hi[i], result.IntervalRequests)
+			}
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+func latencyMetric(p float64) string { return "latency.p" + strconv.FormatFloat(p, 'f', -1, 64) }
+
+// logPercentiles is the log of percentile p (in ms) of each trial that has latencies;
+// NaN for one without. A percentile reads the top of an HDR bucket, never 0.
+func logPercentiles(pd *pooledDist, p float64) []float64 {
+	out := make([]float64, len(pd.trials))
+	for j, h := range pd.trials {
+		out[j] = math.NaN()
+		if h.Count() > 0 {
+			out[j] = math.Log(ms(max(h.Percentile(p), hist.LowestDiscernible)))
+		}
+	}
+	return out
+}
+
 func newDelta(metric, unit string, base, value float64) result.Delta {
 	d := result.Delta{Metric: metric, Unit: unit, Baseline: base, Value: value, Delta: value - base}
 	if base != 0 {
@@ -463,20 +558,13 @@ func newDelta(metric, unit string, base, value float64) result.Delta {
 	return d
 }
 
-func (a *analyzer) setCI(d *result.Delta, lo, hi float64) {
-	sig := lo > 0 || hi < 0
-	d.CILow, d.CIHigh, d.Confidence, d.Significant = &lo, &hi, a.opts.Confidence, &sig
-}
-
-// latencyIntervals bootstraps the difference of each DeltaPercentile between the arm and
-// the baseline.
-func (a *analyzer) latencyIntervals(arm string, bboot, aboot *histBoot) (lo, hi []float64, ok []bool) {
-	return a.percentileIntervals(arm, DeltaPercentiles(), bboot, aboot)
+func (a *analyzer) setCI(d *result.Delta, lo, hi float64, interval string) {
+	d.CILow, d.CIHigh, d.Confidence, d.Interval = &lo, &hi, a.opts.Confidence, interval
 }
 
 // percentileIntervals bootstraps the difference of each percentile in ps between the arm
-// and the baseline (two-level, see replicate); ok[i] is false when too few replicates
-// held a value.
+// and the baseline by resampling requests (see histBoot.replicate); ok[i] is false when
+// too few replicates held a value. It is the interval of arms measured once.
 func (a *analyzer) percentileIntervals(arm string, ps []float64, bboot, aboot *histBoot) (lo, hi []float64, ok []bool) {
 	r := newRand(a.opts.Seed, arm, "latency")
 	B := a.opts.Replicates
@@ -498,31 +586,4 @@ func (a *analyzer) percentileIntervals(arm string, ps []float64, bboot, aboot *h
 		lo[i], hi[i], ok[i] = interval(reps[i], a.opts.Confidence)
 	}
 	return lo, hi, ok
-}
-
-// scalarInterval bootstraps the difference of a trial-level metric by resampling each
-// arm's trials. It needs two trials in every arm whose value depends on its trials.
-func (a *analyzer) scalarInterval(m scalar, base, ad *armData) (lo, hi float64, ok bool) {
-	bFixed, aFixed := m.fixed(base), m.fixed(ad)
-	if bFixed && aFixed || !bFixed && len(base.trials) < 2 || !aFixed && len(ad.trials) < 2 {
-		return 0, 0, false
-	}
-	r := newRand(a.opts.Seed, ad.name, m.metric)
-	bw, aw := ones(len(base.trials)), ones(len(ad.trials))
-	reps := make([]float64, a.opts.Replicates)
-	for b := range reps {
-		if !bFixed {
-			trialWeights(r, bw)
-		}
-		if !aFixed {
-			trialWeights(r, aw)
-		}
-		bv, bok := m.eval(base, bw)
-		av, aok := m.eval(ad, aw)
-		reps[b] = math.NaN()
-		if bok && aok {
-			reps[b] = av - bv
-		}
-	}
-	return interval(reps, a.opts.Confidence)
 }

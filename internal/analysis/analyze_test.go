@@ -39,7 +39,7 @@ func newFixture(t testing.TB, reps int) fixture {
 			res := []result.Resource{app("svc-1", 100+float64(rep)*10, 20<<20), app("svc-2", 50, 10<<20)}
 			if a.mesh != spec.MeshNone {
 				median = 450 * time.Microsecond
-				res = append(res, proxy("svc-1-proxy", 80+float64(rep)*20, 30<<20), proxy("svc-2-proxy", 60, 28<<20),
+				res = append(res, proxy("svc-1-proxy", 80+float64(rep)*2, 30<<20), proxy("svc-2-proxy", 60, 28<<20),
 					// A proxy that could not be measured at all is left out.
 					result.Resource{Component: "client-proxy", Role: result.RoleProxy, Error: "process 1 was not found", Source: "procfs"})
 			}
@@ -65,7 +65,7 @@ func TestDeltasMatchRawSamples(t *testing.T) {
 	if !got.Pass || len(got.SLO) != 0 {
 		t.Errorf("no SLOs: Pass %v, SLO %+v; want true and none", got.Pass, got.SLO)
 	}
-	for _, p := range analysis.DeltaPercentiles() {
+	for _, p := range spec.DefaultPercentiles() {
 		name := "latency.p" + strconv.FormatFloat(p, 'f', -1, 64)
 		d := findDelta(t, got, "sidecar", name)
 		wb, wa := exactPercentileMS(f.samples["baseline"], p), exactPercentileMS(f.samples["sidecar"], p)
@@ -169,28 +169,56 @@ func TestDeltasMatchRawSamples(t *testing.T) {
 	}
 }
 
+// TestIntervalsNeedRepetitions: an arm measured once has no spread between repetitions,
+// so its deltas get no verdict. Latency keeps an interval of the requests' sampling
+// noise, marked as such; trial-level figures get none.
 func TestIntervalsNeedRepetitions(t *testing.T) {
 	f := newFixture(t, 1)
 	got, err := analysis.Analyze(f.doc, nil, analysis.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, metric := range []string{"throughput", "error_rate", "cpu.app"} {
-		if d := findDelta(t, got, "sidecar", metric); d.CILow != nil || d.Significant != nil {
-			t.Errorf("%s: interval %v..%v from one repetition per arm; want none", metric, *d.CILow, *d.CIHigh)
+	for _, metric := range []string{"throughput", "error_rate", "cpu.app", "cpu.proxy"} {
+		// A difference below the resolution is called so either way.
+		if d := findDelta(t, got, "sidecar", metric); d.CILow != nil || d.PValue != nil ||
+			!(d.Verdict == result.VerdictNone && d.Significant == nil || d.Verdict == result.VerdictBelowResolution && !*d.Significant) {
+			t.Errorf("%s: interval %v..%v, p %v, verdict %q from one repetition per arm; want none", metric, d.CILow, d.CIHigh, d.PValue, d.Verdict)
 		}
 	}
-	// Latency still has one: the requests of a trial resample.
-	if d := findDelta(t, got, "sidecar", "latency.p99"); d.CILow == nil {
-		t.Error("latency.p99: no interval from one repetition")
-	}
-	// Proxy figures of a meshless baseline are fixed at 0, but one sidecar trial is not
-	// enough to know their spread.
-	if d := findDelta(t, got, "sidecar", "cpu.proxy"); d.CILow != nil {
-		t.Error("cpu.proxy: interval from one repetition of the mesh arm")
+	for _, p := range spec.DefaultPercentiles() {
+		d := findDelta(t, got, "sidecar", latencyName(p))
+		if d.CILow == nil || d.Interval != result.IntervalRequests || d.PValue != nil || d.Significant != nil || d.Verdict != result.VerdictNone {
+			t.Errorf("%s from one repetition: interval %v (%s), p %v, significant %v, verdict %q; want a request interval and no verdict",
+				d.Metric, d.CILow, d.Interval, d.PValue, d.Significant, d.Verdict)
+		}
 	}
 }
 
+// TestVerdictsWithRepetitions: with repetitions every delta that varies gets a trial
+// interval, a p-value, its Holm adjustment and a verdict; the 50% median shift is
+// significant and an adjusted p-value is never below the raw one.
+func TestVerdictsWithRepetitions(t *testing.T) {
+	f := newFixture(t, 3)
+	got, err := analysis.Analyze(f.doc, nil, analysis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range got.Overhead[0].Deltas {
+		if d.CILow == nil || d.Interval != result.IntervalTrials || d.PValue == nil || d.PAdjusted == nil || *d.PAdjusted < *d.PValue ||
+			d.Verdict == "" || d.Verdict == result.VerdictNone || d.Significant == nil {
+			t.Errorf("%s: interval %v (%s), p %v adjusted %v, verdict %q", d.Metric, d.CILow, d.Interval, d.PValue, d.PAdjusted, d.Verdict)
+		}
+		if (d.Verdict == result.VerdictSignificant) != *d.Significant {
+			t.Errorf("%s: verdict %q but significant %v", d.Metric, d.Verdict, *d.Significant)
+		}
+	}
+	if d := findDelta(t, got, "sidecar", "latency.p50"); d.Verdict != result.VerdictSignificant || *d.CILow <= 0 {
+		t.Errorf("p50 +50%% over three repetitions: %+v", d)
+	}
+	if m := got.Method; m == nil || m.Family == "" || m.Test == "" {
+		t.Errorf("method %+v does not name the test and the family", m)
+	}
+}
 func TestUncomputableDeltasLeftOut(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	doc := buildDoc(t, mustPlan(t, `
@@ -222,7 +250,7 @@ arms: [baseline, {name: sidecar, mesh: builtin}, {name: empty, mesh: builtin}]
 }
 
 func TestDeterminism(t *testing.T) {
-	f := newFixture(t, 2)
+	f := newFixture(t, 1) // one repetition: the bootstrap's seed matters
 	a1, err := analysis.Analyze(f.doc, nil, analysis.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/hist"
 	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
 )
 
 // histFrom records samples and takes them through a result document's encoding and back,
@@ -222,7 +223,7 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-// BenchmarkLatencyBootstrap: 1000 replicates of the five delta percentiles for one arm
+// BenchmarkLatencyBootstrap: 1000 replicates of the five default percentiles for one arm
 // against the baseline, three trials each: the two-level bootstrap alone.
 func BenchmarkLatencyBootstrap(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
@@ -241,7 +242,7 @@ func BenchmarkLatencyBootstrap(b *testing.B) {
 	a := &analyzer{opts: Options{Replicates: 1000, Confidence: 0.95, Seed: 1}}
 	b.ReportAllocs()
 	for b.Loop() {
-		a.latencyIntervals("arm", base, arm)
+		a.percentileIntervals("arm", spec.DefaultPercentiles(), base, arm)
 	}
 	b.ReportMetric(float64(len(base.tops)+len(arm.tops))/2, "buckets")
 }

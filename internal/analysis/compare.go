@@ -3,7 +3,6 @@ package analysis
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/service-mesh-performance/smp/internal/hist"
 	"github.com/service-mesh-performance/smp/result"
@@ -92,23 +91,19 @@ func Compare(base, other Side, conds []spec.Condition, opts Options) (*Compariso
 }
 
 // CompareDistributions compares the latency percentiles ps of two sets of distributions
-// (each set one arm's trials, pooled losslessly) with the bootstrap of Analyze: the
-// difference other − base of each percentile, its interval, and whether the interval
-// excludes 0. With two or more distributions in a set, its repetitions are resampled
-// too, so that disagreeing repetitions widen the interval.
+// (each set one arm's trials, pooled losslessly) as Analyze compares arms: the difference
+// other − base of each pooled percentile, with a t interval from the spread of the
+// per-distribution percentiles when a set has two or more, else a request bootstrap
+// interval and no verdict; the deltas form one family (Holm).
 //
 // Edge cases: a set holding no value gives no deltas (an empty slice, no error); a
 // percentile outside (0, 100] is an error, as are invalid options and undecodable
 // histograms. opts.Seed 0 means 1.
 func CompareDistributions(base, other []result.Distribution, ps []float64, opts Options) ([]result.Delta, error) {
+	opts.Percentiles = ps
 	opts = opts.withDefaults(&result.Document{})
 	if err := opts.Validate(); err != nil {
 		return nil, err
-	}
-	for _, p := range ps {
-		if !(p > 0 && p <= 100) {
-			return nil, fmt.Errorf("analysis: percentile %g is not in (0, 100]", p)
-		}
 	}
 	bd, err := pooled(base)
 	if err != nil {
@@ -122,14 +117,16 @@ func CompareDistributions(base, other []result.Distribution, ps []float64, opts 
 		return []result.Delta{}, nil
 	}
 	a := &analyzer{opts: opts}
-	lo, hi, ok := a.percentileIntervals("distributions", ps, bd.resampler(), od.resampler())
-	out := make([]result.Delta, len(ps))
-	for i, p := range ps {
-		out[i] = newDelta("latency.p"+strconv.FormatFloat(p, 'f', -1, 64), "ms", ms(bd.pooled.Percentile(p)), ms(od.pooled.Percentile(p)))
-		if ok[i] {
-			a.setCI(&out[i], lo[i], hi[i])
-		}
+	out, err := a.latencyDeltas(&armData{name: "distributions", dists: map[string]*pooledDist{"latency": bd}},
+		&armData{name: "distributions", dists: map[string]*pooledDist{"latency": od}}, true)
+	if err != nil {
+		return nil, err
 	}
+	family := make([]*result.Delta, len(out))
+	for i := range out {
+		family[i] = &out[i]
+	}
+	controlFamily(family, opts.Confidence)
 	return out, nil
 }
 

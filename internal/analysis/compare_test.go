@@ -23,12 +23,13 @@ func runOf(t *testing.T, r *rand.Rand, reps int, scale float64) []result.Distrib
 }
 
 // TestCompareDistributionsVerdicts: synthetic runs drawn from known distributions. Two
-// runs of the same distribution, or of distributions 0.5% apart (well inside the sampling
-// noise of 5000 requests: the p99's standard error is about 2.5%), are called
-// insignificant in most experiments — a 95% interval excludes the truth 5% of the time, so
-// at least 40 of 50 (the expected 47.5 minus 3.4 standard deviations). An injected 25%
+// runs of the same distribution, or of distributions 0.5% apart (well inside the noise of
+// 5000 requests: the p99's standard error is about 2.5%), are called insignificant in most
+// experiments: a 95% test is wrong 5% of the time before the family correction, so at
+// least 40 of 50 (the expected 47.5 minus 3.4 standard deviations). An injected 25%
 // regression (+0.25 ms at p50, +0.8 ms at p99, six standard errors or more) is called
-// significant, and positive, in every one of them.
+// significant, and positive, in every one of them. Runs measured once get a request
+// interval and no verdict.
 func TestCompareDistributionsVerdicts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation")
@@ -40,11 +41,11 @@ func TestCompareDistributionsVerdicts(t *testing.T) {
 		reps        int
 		significant bool
 	}{
-		{"same distribution", 1, 1, false},
-		{"0.5% apart", 1.005, 1, false},
-		{"same distribution, 3 repetitions", 1, 3, false},
-		{"25% regression", 1.25, 1, true},
-		{"25% regression, 3 repetitions", 1.25, 3, true},
+		{"same distribution, once", 1, 1, false},
+		{"25% regression, once", 1.25, 1, false},
+		{"same distribution", 1, 3, false},
+		{"0.5% apart", 1.005, 3, false},
+		{"25% regression", 1.25, 3, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			agree := map[float64]int{}
@@ -59,11 +60,20 @@ func TestCompareDistributionsVerdicts(t *testing.T) {
 					t.Fatalf("%d deltas, want %d", len(got), len(ps))
 				}
 				for i, d := range got {
-					if d.Significant == nil || d.CILow == nil || d.CIHigh == nil {
+					if d.CILow == nil || d.CIHigh == nil {
 						t.Fatalf("%s: no interval", d.Metric)
 					}
 					if *d.CILow > d.Delta || *d.CIHigh < d.Delta {
 						t.Errorf("%s: interval [%g, %g] does not hold the delta %g", d.Metric, *d.CILow, *d.CIHigh, d.Delta)
+					}
+					if c.reps == 1 {
+						noVerdict := d.Significant == nil && d.Verdict == result.VerdictNone ||
+							d.Verdict == result.VerdictBelowResolution && !*d.Significant
+						if !noVerdict || d.Interval != result.IntervalRequests {
+							t.Fatalf("%s measured once: verdict %q, significant %v, interval %q; want none, from requests", d.Metric, d.Verdict, d.Significant, d.Interval)
+						}
+						agree[ps[i]]++
+						continue
 					}
 					if *d.Significant == c.significant && (!c.significant || *d.CILow > 0) {
 						agree[ps[i]]++
@@ -72,7 +82,7 @@ func TestCompareDistributionsVerdicts(t *testing.T) {
 			}
 			for _, p := range ps {
 				want := 40
-				if c.significant {
+				if c.significant || c.reps == 1 {
 					want = 50
 				}
 				t.Logf("p%g: verdict as expected in %d of 50", p, agree[p])

@@ -1,21 +1,24 @@
 // Package analysis turns a result document into its verdict: what each arm costs compared
-// with the baseline (overhead deltas with bootstrap confidence intervals) and whether the
-// SLOs hold. It is pure: a document and options in, a result.Analysis out, no I/O, no
-// printing, the same answer for the same seed.
+// with the baseline (overhead deltas with confidence intervals and tested verdicts),
+// whether the SLOs hold, whether the run measured anything at all, and each arm's
+// MeshMark. It is pure: a document and options in, a result.Analysis out, no I/O, no
+// printing, the same answer for the same document.
 //
-// It owns the statistics (pooling, deltas, intervals, SLO evaluation and its messages,
-// MeshMark, comparisons across runs).
-// It does not own the document format (package result), the condition syntax (package
-// spec) or any rendering (package report). Imports: result, spec, internal/hist and the
-// standard library; never anything that runs load or touches a platform.
+// It owns the statistics (pooling, deltas, intervals, tests and their family-wise
+// correction, the instrument's resolution, SLO evaluation and its messages, MeshMark,
+// comparisons across runs). It does not own the document format (package result), the
+// condition syntax (package spec) or any rendering (package report). Imports: result,
+// spec, internal/hist, gonum's stat/distuv (Student's t) and the standard library; never
+// anything that runs load or touches a platform.
 //
 // # Deltas
 //
 // For every arm but the baseline, Analyze reports, each beside the baseline's figure:
 //
-//   - latency.p50, p90, p95, p99, p99.9 (ms): percentiles of the arm's latency histograms
-//     pooled across repetitions (result.Pool: exact, as if one generator had recorded
-//     every request), not means of per-run percentiles;
+//   - latency.pNN (ms) for every percentile of the plan's metrics.percentiles (default
+//     p50, p90, p95, p99, p99.9): percentiles of the arm's latency histograms pooled
+//     across repetitions (result.Pool: exact, as if one generator had recorded every
+//     request), not means of per-run percentiles;
 //   - throughput (rps): requests over measured time, summed across repetitions;
 //   - error_rate (ratio): (failed + overflow) / (requests + overflow) over all repetitions;
 //   - cpu.proxy (mcores) and memory.proxy (bytes): mean per proxy (sum over the proxies of
@@ -32,50 +35,148 @@
 // samples) are left out. A delta that cannot be computed (a mesh arm whose proxies were
 // not measured) is left out; DeltaPercent is absent when the baseline is 0.
 //
-// # Confidence intervals
+// # Verdicts: the trial is the unit
 //
-// Every interval is a percentile bootstrap (the central Confidence of B replicates of
-// the arm's figure minus the baseline's; default 95% of 1000), and a delta is significant
-// when its interval excludes 0. Arms are resampled independently. The random stream of
-// each (arm, metric) is seeded from the plan's seed and the names, so the same document
-// gives the same intervals.
+// Whether a difference between two arms is real depends on how much the figure changes
+// when the same arm is measured again, deployed afresh: other CPUs, other cache and
+// memory placement, another moment of the machine's other tenants. That trial-level
+// variation is invisible inside one trial. Requests of one trial are not independent
+// either: a stalled process, a garbage collection or a queue delays neighbours together.
+// So a verdict is drawn from the repetitions: each trial gives one figure, and the
+// difference of the arms' figures is tested against the spread of those figures.
 //
-// Latency percentiles use a two-level bootstrap. Level 1, when an arm has two or more
-// repetitions: draw that many trials with replacement. Level 2: draw as many requests as
-// the drawn trials hold, with replacement, from their pooled HDR histogram, and read the
-// percentile. Level 1 carries run-to-run drift into the interval: repetitions that
-// disagree widen it, as they must, because a second run would not reproduce the first.
-// Level 2 carries the sampling noise of a finite number of requests.
+//   - Latency percentile p: each trial's own percentile, on a log scale (a trial effect
+//     moves a whole distribution by a factor), tested with Student's t; the interval of
+//     log(arm/baseline) is centred on the pooled percentiles' ratio and mapped to
+//     milliseconds through the baseline's pooled percentile, so it always holds the
+//     delta shown.
+//   - Throughput, error rate, CPU, memory and the other scalar deltas: each trial's own
+//     figure, tested with Student's t on its scale, centred on the delta shown. An arm
+//     without a mesh has proxy usage 0 by design, known exactly: the test is then on the
+//     mesh arm's trials alone.
+//   - Two arms with the same number of trials (the default design) share a pooled
+//     variance with 2k−2 degrees of freedom: with equal sizes the pooled test keeps its
+//     level when the two variances differ (Scheffé 1959), and has more degrees of freedom
+//     than Welch's, which few repetitions are short of. Unequal sizes (a failed trial)
+//     use Welch's test.
+//   - An arm measured once has no spread between trials: its latency deltas keep an
+//     interval from resampling the requests (Interval "requests"; the percentile
+//     bootstrap below), which holds sampling noise only, and no verdict
+//     (VerdictNone); its scalar deltas get neither.
 //
-// Level 2 is not done request by request, nor bucket by bucket: the percentile of N draws
-// is their r-th smallest (r = ⌊p/100·N + ½⌋, hist's rank rule), and the r-th smallest of
-// N draws from a distribution F is F⁻¹(U), with U ~ Beta(r, N−r+1) the r-th smallest of N
-// uniforms. One replicate of one percentile is thus one Beta draw (two Marsaglia–Tsang
-// gamma draws) and a binary search over the pooled buckets: O(k·log buckets) for k
-// trials, independent of the request count, and exactly the distribution that a
-// multinomial resample over the buckets would give that percentile. (Each percentile's
-// interval is computed from its own marginal; nothing here needs their joint law.)
+// # Many deltas, one family
 //
-// Throughput, error rate and resource deltas resample trials (level 1 only): one trial is
-// one observation of them. They get an interval only when every arm whose figure varies
-// has at least two repetitions; a meshless baseline's proxy usage is a fixed 0.
+// An arm has a dozen deltas, and at 5% each a dozen independent tests would call one of
+// them significant in 46% of A/A runs. The deltas of one arm against the baseline are a
+// family, and Holm's step-down procedure (Holm 1979) holds the chance of one or more
+// false "significant" verdicts in the family at 1 − Confidence, whatever the dependence
+// between the deltas: sort the p-values, multiply the i-th smallest by (m − i + 1), keep
+// them non-decreasing (PAdjusted). `smp compare` tests every delta of every pair of arms
+// it shows, so its family is the whole comparison (ControlFamily). The intervals stay
+// marginal 95% intervals; a delta whose interval excludes 0 can still be "not
+// significant" after the correction, and the reports say so.
 //
-// Assumptions, and what they cost:
-//   - Requests within a trial are treated as independent draws. Latencies are
-//     autocorrelated (a GC pause or a queue delays neighbours together), so with one
-//     repetition the interval reflects sampling noise only and is too narrow; with
-//     repetitions, level 1 captures the correlated part. Plan three or more repetitions
-//     when the interval matters.
-//   - Trials of one arm are exchangeable (no trend across repetitions). Interleaving arms
-//     turns a machine's drift into spread that every arm shares, which widens intervals
-//     rather than biasing deltas.
-//   - Resampling both levels double-counts a little of the within-trial noise (level 1
-//     already contains it), so intervals are slightly conservative when repetitions
-//     agree; with two or three repetitions level 1 alone would have too few distinct
-//     resamples to give a usable interval.
-//   - The percentile bootstrap of extreme percentiles needs data in the tail: the p99.9
-//     interval from 10 000 requests rests on about 10 of them and is rough.
-//   - HDR buckets are 0.1% wide; the deltas and intervals inherit that resolution.
+// A delta smaller than the instrument's resolution (Delta.Resolution) is never
+// significant, however narrow its interval (VerdictBelowResolution): for latency the
+// width of the HDR bucket that holds the larger of the two percentiles (hist.Resolution:
+// 1 µs, the recording unit, up to 2 ms, then 0.1%); for throughput one request over the
+// mean measured time of a trial; for an error rate one request among a trial's; for CPU
+// one clock tick of /proc (10 ms) over the measured time; for memory one 4 KiB page; for
+// a capacity search the bracket between its last good and first bad rate.
+//
+// # The default design, and why
+//
+// The default design is five repetitions of each arm, interleaved, each deployed afresh
+// (spec.DefaultRepetitions), with the tests above. It was chosen by measuring candidates
+// on simulated runs whose truth is known (TestCalibration; `go test
+// ./internal/analysis -run TestCalibration -calibration -v` prints the table), then
+// checked with a real A/A run on the local platform.
+//
+// The simulation draws open-loop runs of 500 requests per second (the quickstart's rate,
+// median 0.34 ms) from five models: independent lognormal requests; an AR(1) process
+// between consecutive requests (φ = 0.99: neighbours strongly alike); a narrow body with
+// a tail made of stalls that hold every request due during them (as the local
+// platform's p99 is made: its per-trial p99 varies about as much, 15–20% at 3500
+// requests); the stalls with trial effects of a quiet machine; and with trial effects at
+// the limits a machine passing `smp certify` may have (p50 varying 5% between identical
+// runs). An A/A run has two identical arms without a mesh; the alternative makes every
+// request of a mesh arm 25% slower. Each cell is 300 runs; the measured time per arm is
+// the quickstart's 21 s, split between the repetitions (5 × 30 s is the default plan's).
+// False positives are the latency deltas called significant among the A/A runs' five;
+// "raw" counts p < 0.05 before the family correction; "old" is the interval smp used
+// before (one repetition: requests resampled; more: a two-level bootstrap of trials
+// then requests).
+//
+//	model                        design    trial CV     A/A false positives    power (25%)
+//	                                       p50   p99    Holm   raw     old     p50    p99
+//	independent                  1 × 21 s   —     —     no verdict      4.3%   no verdict
+//	independent                  3 × 7 s   1.1%  3.2%   0.7%   5.7%    1.4%   100%    96%
+//	independent                  5 × 4.2 s 1.6%  4.5%   0.7%   4.4%    0.6%   100%   100%
+//	AR(1) φ=0.99                 1 × 21 s   —     —     no verdict     80.3%   no verdict
+//	AR(1) φ=0.99                 3 × 7 s  13.0% 21.8%   1.2%   6.2%   17.0%     5%     2%
+//	AR(1) φ=0.99                 5 × 4.2 s 17.6% 27.9%  1.2%   8.2%   10.7%    16%     7%
+//	stalls                       1 × 21 s   —     —     no verdict      4.4%   no verdict
+//	stalls                       3 × 7 s   0.4% 16.9%   0.9%   4.9%    1.5%   100%     6%
+//	stalls                       5 × 4.2 s 0.5% 21.6%   0.9%   6.2%    1.0%   100%    11%
+//	trial effects, quiet         1 × 21 s   —     —     no verdict     46.1%   no verdict
+//	trial effects, quiet         3 × 7 s   2.2% 17.5%   0.3%   4.9%   11.3%    99%     5%
+//	trial effects, quiet         5 × 4.2 s 2.6% 23.8%   0.7%   4.7%    5.1%   100%     9%
+//	trial effects, certify lim.  1 × 21 s   —     —     no verdict     65.0%   no verdict
+//	trial effects, certify lim.  3 × 7 s   4.4% 20.4%   0.5%   5.3%   12.4%    68%     4%
+//	trial effects, certify lim.  5 × 4.2 s 4.5% 26.7%   0.9%   7.1%    9.2%   100%     6%
+//
+// What the measurements say:
+//
+//   - One repetition cannot be judged. With trial effects, the request interval of a
+//     single trial called 46–65% of A/A latency deltas significant (80% with correlated
+//     requests): it holds sampling noise only, and two deployments differ by more. This
+//     is what a real A/A run showed (11 of 20 deltas). No within-trial method fixes it,
+//     a block bootstrap included: one trial carries no information about the next
+//     deployment. So one repetition gets no verdict.
+//   - The two-level bootstrap over three trials was still too eager (11–17%): a
+//     percentile bootstrap of three values is narrower than their spread warrants.
+//     Student's t over per-trial figures held its level in every model (raw 4.4–8.2%
+//     at a nominal 5%), and Holm's correction brought the verdicts to 0.3–1.5%.
+//   - Five repetitions beat three at the same measured time: with trial effects at
+//     certify's limits, a 25% p50 regression was found in 100% of runs with 5 × 4.2 s
+//     and 68% with 3 × 7 s (and 69% with 3 × 10 s, the same wall time), because the
+//     trial effect averages over more deployments and the t test has 8 degrees of
+//     freedom instead of 4. That is the default.
+//   - p99 is another matter. When the tail is made of stalls, a trial's p99 rests on a
+//     few dozen requests and varies 15–25% from trial to trial by sampling alone, so a
+//     25% change of p99 is not distinguishable from noise in 21 s per arm, by any
+//     method: even a known variance would find it about half the time. The
+//     quickstart's p99 verdict is therefore usually "≈", honestly. It takes about
+//     2.5 minutes of measured time per arm at 500 rps: the default plan's 5 × 30 s found
+//     it in most runs (see the -calibration table); more requests per second shorten
+//     that in proportion.
+//
+// A real A/A run on the local platform (two identical arms without a mesh, the
+// quickstart's chain, 500 rps, 16 connections, 10 s, defaults otherwise: 5 × 10 s per
+// arm), repeated four times: see the closing note of issue 14 and docs/reports.md for the
+// counts; the goal was at most 2 of 20 latency deltas significant.
+//
+// # The request bootstrap (arms measured once)
+//
+// The interval of a latency percentile of an arm measured once is a percentile bootstrap
+// (the central Confidence of Replicates replicates of the arm's figure minus the
+// baseline's; default 95% of 1000). The random stream of each (arm, metric) is seeded from
+// the plan's seed and the names, so the same document gives the same intervals. A
+// replicate draws as many requests as the trial holds, with replacement, from its HDR
+// histogram, and reads the percentile. That draw is not done request by request, nor
+// bucket by bucket: the percentile of N draws is their r-th smallest (r = ⌊p/100·N + ½⌋,
+// hist's rank rule), and the r-th smallest of N draws from a distribution F is F⁻¹(U),
+// with U ~ Beta(r, N−r+1) the r-th smallest of N uniforms. One replicate of one
+// percentile is thus one Beta draw (two Marsaglia–Tsang gamma draws) and a binary search
+// over the buckets, independent of the request count, and exactly the distribution that a
+// multinomial resample over the buckets would give that percentile.
+//
+// # A run that measured nothing
+//
+// Analysis.Failed lists the trials that are not measurements: no request was sent, none
+// succeeded, or more than the plan's workload.error_ceiling (default 10%) failed. smp run
+// and smp load exit 1 when it is not empty. SLO conditions on error_rate remain the finer
+// gate (exit 3).
 //
 // # SLOs
 //
@@ -93,24 +194,26 @@
 // baseline's value for conditions written in %. A metric that cannot be computed (no
 // baseline, no resources collected, no successful request, a distribution the generator
 // did not record, a relative overhead over 0) fails its condition with the reason: an
-// SLO never passes for want of data.
+// SLO never passes for want of data. An SLO is a threshold on the estimate, not a test:
+// use the verdicts (or smp compare's) to ask whether a difference is real.
 //
 // # MeshMark
 //
 // Each arm's overhead carries its MeshMark (docs/meshmark.md, version MeshMarkVersion):
-// 100 × the weighted mean of per-input efficiencies min(1, baseline cost / arm cost) —
-// latency p50 and p99 (0.125 each), goodput (0.25: successful requests per second), CPU
-// of app, proxy and control-plane components per 1000 rps handled (0.25), and their
-// memory (0.25). Latency and goodput are required (without them for the baseline there
-// is no score); a missing CPU or memory input gives its weight to the others and marks
-// the score partial; an arm without a successful request has latency and goodput
-// efficiency 0.
+// 100 × the weighted geometric mean of per-input efficiencies min(1, baseline cost / arm
+// cost) over latency p50 and p99, CPU per 1000 rps and memory of the system under test,
+// and capacity where it can differ (closed loop, find_max), times the share of offered
+// requests that succeeded in an open-loop run; no score for an arm with a trial above 1%
+// errors or breaking an error_rate SLO; a t interval over the trials like the deltas';
+// a missing CPU or memory input marks the score partial and raises its interval's upper
+// end.
 //
 // # Comparing runs
 //
 // Compare measures an arm of one document against an arm of another (a pull request
-// against main): the deltas and intervals above, the two sides resampled independently,
-// and conditions evaluated on the compared arm with overhead.* against the reference
-// arm. CompareDistributions does the same for latency percentiles of bare distributions.
-// Across runs, a relative overhead of 0 over 0 (no proxies in either) is a change of 0%.
+// against main): the deltas, tests and intervals above, with other in the place of the
+// arm and base in the place of the baseline, and conditions evaluated on the compared arm
+// with overhead.* against the reference arm. CompareDistributions does the same for
+// latency percentiles of bare distributions. Across runs, a relative overhead of 0 over 0
+// (no proxies in either) is a change of 0%.
 package analysis

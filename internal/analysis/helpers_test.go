@@ -27,6 +27,11 @@ type trialSpec struct {
 	resources []result.Resource
 	// withServiceTime records ServiceTime (= the latencies) and StartLag (all zero).
 	withServiceTime bool
+	// rate is the requested rate of an open-loop trial (requests per second); closedLoop
+	// marks a closed-loop one; search is a capacity search's result.
+	rate       float64
+	closedLoop bool
+	search     *result.Search
 }
 
 type armSpec struct {
@@ -77,6 +82,8 @@ func buildDoc(t testing.TB, plan *spec.Plan, arms []armSpec) *result.Document {
 				Counts:    result.Counts{Requests: n + ts.failed, Succeeded: n, Failed: ts.failed, Overflow: ts.overflow},
 				Latency:   distOf(t, ts.samples),
 				Resources: ts.resources,
+				Load:      result.LoadStats{RequestedRateRPS: ts.rate, ClosedLoop: ts.closedLoop},
+				Search:    ts.search,
 			}
 			if ts.withServiceTime {
 				st := distOf(t, ts.samples)

@@ -86,6 +86,7 @@ func TestRunExpectations(t *testing.T) {
 	host := sysinfo.Read()
 	plan := parse(t, `
 name: expectations
+repetitions: 1
 workload: {rate: 50, connections: 1, duration: 200ms, warmup: 0s, endpoint_urls: ["`+srv.URL+`"]}
 metrics: {collectors: []}
 environment:

@@ -15,11 +15,9 @@
 package experiment
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -320,32 +318,12 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, runGen
 	if ctx.Err() != nil && t.Status == result.StatusComplete {
 		t.Status = result.StatusPartial
 	}
-	if why := nothingSucceeded(t); why != "" && t.Search == nil {
+	if why := analysis.NothingSucceeded(t); why != "" && t.Search == nil {
 		// Its latency is of no request and its throughput of failures. The trial stays
-		// complete, so that an error_rate SLO judges it (exit code 3) as the plan says.
+		// complete; the analysis calls the run failed (Analysis.Failed, exit code 1).
 		t.Warnings = append(t.Warnings, why+": the trial has no latency")
 	}
 	return t
-}
-
-// nothingSucceeded says why a trial that sent load has no successful request, or "".
-func nothingSucceeded(t result.Trial) string {
-	c := t.Counts
-	if c.Succeeded > 0 || c.Requests+c.Overflow == 0 {
-		return ""
-	}
-	classes := slices.SortedFunc(maps.Keys(t.ErrorsByClass), func(a, b string) int {
-		return cmp.Or(cmp.Compare(t.ErrorsByClass[b], t.ErrorsByClass[a]), cmp.Compare(a, b))
-	})
-	parts := make([]string, len(classes))
-	for i, k := range classes {
-		parts[i] = fmt.Sprintf("%s %d", k, t.ErrorsByClass[k])
-	}
-	why := fmt.Sprintf("no request succeeded: %d of %d failed", c.Failed+c.Overflow, c.Requests+c.Overflow)
-	if len(parts) > 0 {
-		why += " (" + strings.Join(parts, ", ") + ")"
-	}
-	return why
 }
 
 // saturationShare is the share of its CPUs above which the system under test queues for

@@ -92,6 +92,7 @@ func TestRunExternal(t *testing.T) {
 	defer slowSrv.Close()
 	plan := parse(t, `
 name: external
+repetitions: 1
 arms:
   - {name: direct, mesh: none, endpoint_urls: ["`+fastSrv.URL+`"]}
   - {name: broken, mesh: envoy, endpoint_urls: ["`+slowSrv.URL+`"]}

@@ -182,6 +182,7 @@ func TestFindMaxFindsKnee(t *testing.T) {
 	defer srv.Close()
 	plan := parse(t, fmt.Sprintf(`
 name: knee
+repetitions: 1
 arms: [{name: direct, mesh: none, endpoint_urls: [%q]}]
 workload:
   connections: 256

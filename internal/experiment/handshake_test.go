@@ -65,6 +65,7 @@ func TestHandshakeCostLocal(t *testing.T) {
 	}
 	plan := parse(t, `
 name: handshake
+repetitions: 1
 arms:
 `+arms+`workload:
   keep_alive: false

@@ -71,10 +71,11 @@ func LoadPlan(o LoadOptions) (*spec.Plan, error) {
 	}
 	w.TLS.Enabled = w.TLS.Enabled || u.Scheme == "https" || u.Scheme == "grpcs"
 	p := &spec.Plan{
-		Name:     "load",
-		Arms:     []spec.Arm{{Name: "target", Mesh: spec.MeshNone}},
-		Workload: w,
-		Metrics:  spec.Metrics{Percentiles: o.Percentiles, Collectors: []spec.Collector{{Type: spec.CollectorProcfs}}},
+		Name:        "load",
+		Repetitions: 1, // one load run, like fortio load: nothing to compare it with
+		Arms:        []spec.Arm{{Name: "target", Mesh: spec.MeshNone}},
+		Workload:    w,
+		Metrics:     spec.Metrics{Percentiles: o.Percentiles, Collectors: []spec.Collector{{Type: spec.CollectorProcfs}}},
 	}
 	full := p.WithDefaults()
 	if err := full.Validate(); err != nil {

@@ -100,25 +100,39 @@ func (s *Summary) charts() ([]string, error) {
 
 func (s *Summary) meshMarkChart() *bars {
 	c := &bars{id: "meshmark", title: "MeshMark by arm", max: 100, unit: "points (100 = no cost over " + s.Baseline + ")",
-		caption: "Each bar stacks the points an arm earned per input (docs/meshmark.md); the gap to 100 is what the mesh costs."}
+		caption: "Each bar is the arm's score, then the points it lost on each input (docs/meshmark.md); the gap to the score is what the mesh costs."}
 	seen := map[string]bool{}
+	legend := func(key, label, color string) {
+		if !seen[key] {
+			seen[key] = true
+			c.legend = append(c.legend, legendItem{key, label, color})
+		}
+	}
 	for _, a := range s.Arms {
 		m := a.MeshMark
 		if m == nil || m.Score == nil {
 			continue
 		}
 		r := barRow{label: a.Name, text: formatScore(m)}
+		if m.Version >= 2 {
+			r.segs = append(r.segs, segment{key: "score", color: scoreColor, value: *m.Score,
+				title: fmt.Sprintf("%s: MeshMark %s", a.Name, formatScore(m))})
+			legend("score", "score", scoreColor)
+		}
 		for _, in := range m.Inputs {
 			if in.Missing != "" {
 				continue
 			}
-			r.segs = append(r.segs, segment{key: in.Name, color: inputColor(in.Name), value: in.Points,
+			seg := segment{key: in.Name, color: inputColor(in.Name), value: in.Points,
 				title: fmt.Sprintf("%s: %s: %.1f of %.1f points (%s → %s)", a.Name, in.Name, in.Points, maxPoints(m, in),
-					formatCost(in.Baseline, in.Unit), formatCost(in.Value, in.Unit))})
-			if !seen[in.Name] {
-				seen[in.Name] = true
-				c.legend = append(c.legend, legendItem{in.Name, in.Name, inputColor(in.Name)})
+					formatCost(in.Baseline, in.Unit), formatCost(in.Value, in.Unit))}
+			if m.Version >= 2 {
+				seg.value = in.Lost
+				seg.title = fmt.Sprintf("%s: %s: lost %.1f points, ×%.3f (%s → %s)", a.Name, in.Name, in.Lost, in.Factor,
+					formatCost(in.Baseline, in.Unit), formatCost(in.Value, in.Unit))
 			}
+			r.segs = append(r.segs, seg)
+			legend(in.Name, in.Name, inputColor(in.Name))
 		}
 		c.rows = append(c.rows, r)
 	}
@@ -128,6 +142,10 @@ func (s *Summary) meshMarkChart() *bars {
 	c.ticks = linearTicks(0, 100, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
 	return c
 }
+
+// scoreColor is the MeshMark chart's score segment: a neutral grey, so that the colours
+// are the losses.
+const scoreColor = "#999999"
 
 // niceLogRange widens [lo, hi] to round values on a log axis and returns ticks: powers of
 // ten, and 2 and 5 between them when the range spans two decades or less.

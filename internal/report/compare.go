@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -60,18 +61,25 @@ type ArmPair struct {
 
 // Compare pairs the arms of every run with those of runs[baseline] (by name; when both
 // runs have a single arm, those two whatever their names) and measures each pair with
-// analysis.Compare: deltas with bootstrap intervals, and the conditions evaluated on the
-// run's arm, overhead conditions against the reference run's same arm. Runs of different
+// analysis.Compare: deltas with intervals, and the conditions evaluated on the run's arm,
+// overhead conditions against the reference run's same arm. The verdicts of all pairs
+// are one family (analysis.ControlFamily). Runs of different
 // environments, generators or workloads are compared all the same, with a warning each.
 //
-// Edge cases: fewer than two runs, or a baseline index out of range, is an error; an arm
-// without a partner has no deltas (its overhead conditions fail saying so) and a warning.
+// Edge cases: fewer than two runs, a baseline index out of range, or a run without any
+// measured trial (ErrNothingMeasured) is an error; an arm without a partner has no deltas
+// (its overhead conditions fail saying so) and a warning.
 func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Options) (*Comparison, error) {
 	if len(runs) < 2 {
 		return nil, fmt.Errorf("compare: %d result(s); give at least two", len(runs))
 	}
 	if baseline < 0 || baseline >= len(runs) {
 		return nil, fmt.Errorf("compare: no run %d to compare with", baseline)
+	}
+	for _, r := range runs {
+		if !measuredAny(r.Doc) {
+			return nil, fmt.Errorf("compare: %s (%s) has no measured trial: %w", r.Label, r.Doc.ID, ErrNothingMeasured)
+		}
 	}
 	base := runs[baseline]
 	c := &Comparison{Baseline: base.Label, Pass: true}
@@ -135,6 +143,12 @@ func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Opt
 			}
 		}
 	}
+	// Every delta shown is a test: the family is the whole comparison.
+	families := make([][]result.Delta, len(c.Arms))
+	for i, p := range c.Arms {
+		families[i] = p.Deltas
+	}
+	analysis.ControlFamily(families...)
 	if len(single) > 0 {
 		var labels []string
 		for _, r := range runs {
@@ -143,7 +157,7 @@ func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Opt
 			}
 		}
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s measured some arms once: their intervals hold the noise of the requests, "+
-			"not of a rerun; plan 3 or more repetitions for verdicts to gate on", strings.Join(labels, " and ")))
+			"not of a rerun, and give no verdict; plan 3 or more repetitions", strings.Join(labels, " and ")))
 	}
 	return c, nil
 }
@@ -157,6 +171,20 @@ func importName(format string) string {
 		return "a fortio result"
 	}
 	return format
+}
+
+// ErrNothingMeasured is the error Compare wraps when a result has no measured trial:
+// there is nothing to compare, and its SLOs must not pass for want of data.
+var ErrNothingMeasured = errors.New("nothing to compare")
+
+// measuredAny reports whether any arm of doc has a measured trial.
+func measuredAny(doc *result.Document) bool {
+	for _, arm := range doc.Arms() {
+		if len(doc.TrialsOf(arm)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func markOf(s *Summary, arm string) *result.MeshMark {
@@ -297,9 +325,16 @@ func (i intStr) String() string { return fmt.Sprint(int(i)) }
 func higherIsBetter(metric string) bool { return metric == "throughput" || metric == "max_rate" }
 
 // verdict reads a delta: "significant, worse", "significant, better", "no significant
-// change", or "" when there is no interval.
+// change", "below resolution", "no verdict (measured once)", or "" when there is no
+// interval.
 func verdict(d result.Delta) string {
 	switch {
+	case d.Verdict == result.VerdictNone && d.Interval == result.IntervalRequests:
+		return "no verdict (measured once)"
+	case d.Verdict == result.VerdictNone:
+		return "no verdict"
+	case d.Verdict == result.VerdictBelowResolution:
+		return "below resolution"
 	case d.Significant == nil:
 		return ""
 	case !*d.Significant:
@@ -312,7 +347,9 @@ func verdict(d result.Delta) string {
 
 // shortMetric names a metric in a verdict line: p99, throughput, error rate.
 func shortMetric(m string) string {
-	m = strings.TrimPrefix(m, "latency.")
+	if _, ok := latencyPercentile(m); ok {
+		return strings.TrimPrefix(m, "latency.")
+	}
 	for _, ml := range metricLabels() {
 		if ml.metric == m {
 			return ml.label
@@ -337,7 +374,7 @@ func verdictLine(p ArmPair) string {
 		if !keep[d.Metric] || !strings.HasPrefix(v, "significant") {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", shortMetric(d.Metric), strings.TrimSuffix(formatDelta(d), " ≈"), v))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", shortMetric(d.Metric), trimMark(formatDelta(d)), v))
 	}
 	if len(parts) == 0 {
 		for _, d := range p.Deltas {
@@ -371,13 +408,13 @@ func (c *Comparison) tables() []table {
 	var verdicts []string
 	for _, p := range c.Arms {
 		t := table{id: "arm-" + p.Run + "-" + p.Arm, title: fmt.Sprintf("%s: %s vs %s", c.armLabel(p), p.Run, c.Baseline),
-			note: "95% confidence intervals", numeric: true,
+			note: "95% confidence intervals; verdicts held to a 5% family-wise error over every delta of the comparison (Holm)", numeric: true,
 			header: []string{"", c.Baseline, p.Run, "Δ", "verdict"}}
 		byMetric := map[string]result.Delta{}
 		for _, d := range p.Deltas {
 			byMetric[d.Metric] = d
 		}
-		for _, ml := range metricLabels() {
+		for _, ml := range metricLabels(p.Deltas) {
 			d, ok := byMetric[ml.metric]
 			if !ok {
 				continue
@@ -387,7 +424,7 @@ func (c *Comparison) tables() []table {
 				v = "—" // no interval: a side has a single repetition
 			}
 			t.rows = append(t.rows, []string{ml.label, FormatValue(d.Baseline, d.Unit), FormatValue(d.Value, d.Unit),
-				strings.TrimSuffix(formatDelta(d), " ≈"), v})
+				trimMark(formatDelta(d)), v})
 		}
 		if p.MeshMark != nil || p.BaseMeshMark != nil {
 			delta := ""

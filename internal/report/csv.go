@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/service-mesh-performance/smp/result"
 )
@@ -30,6 +31,28 @@ func optBool(v *bool) string {
 		return ""
 	}
 	return strconv.FormatBool(*v)
+}
+
+// deltaNote is a delta's verdict and what it rests on: "verdict significant, p 0.0004,
+// holm 0.004, resolution 0.001, interval from trials".
+func deltaNote(d result.Delta) string {
+	var parts []string
+	if d.Verdict != "" {
+		parts = append(parts, "verdict "+d.Verdict)
+	}
+	if d.PValue != nil {
+		parts = append(parts, "p "+num(*d.PValue))
+	}
+	if d.PAdjusted != nil {
+		parts = append(parts, "holm "+num(*d.PAdjusted))
+	}
+	if d.Resolution > 0 {
+		parts = append(parts, "resolution "+num(d.Resolution))
+	}
+	if d.Interval != "" {
+		parts = append(parts, "interval from "+d.Interval)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeCSV writes every figure of the report as a row: per-arm figures (section "arm"),
@@ -89,13 +112,18 @@ func (s *Summary) writeCSV(w io.Writer) error {
 		for _, d := range o.Deltas {
 			r := row("overhead", o.Arm, d.Metric, d.Unit, num(d.Value))
 			r[5], r[6], r[7], r[8], r[9], r[10] = num(d.Baseline), num(d.Delta), optNum(d.DeltaPercent), optNum(d.CILow), optNum(d.CIHigh), optBool(d.Significant)
+			r[12] = deltaNote(d)
 			rows = append(rows, r)
 		}
 		if m := o.MeshMark; m != nil {
 			r := row("meshmark", o.Arm, "meshmark", "points", optNum(m.Score))
+			r[8], r[9] = optNum(m.CILow), optNum(m.CIHigh)
 			r[12] = fmt.Sprintf("version %d", m.Version)
 			if m.Partial {
 				r[12] += ", partial"
+			}
+			if m.Invalid != "" {
+				r[12] += ", invalid: " + m.Invalid
 			}
 			rows = append(rows, r)
 			for _, in := range m.Inputs {
@@ -103,6 +131,9 @@ func (s *Summary) writeCSV(w io.Writer) error {
 				if in.Missing == "" {
 					r[4], r[5], r[6] = num(in.Value), num(in.Baseline), num(in.Value-in.Baseline)
 					r[12] = fmt.Sprintf("efficiency %s, weight %s, points %s", num(in.Efficiency), num(in.Weight), num(in.Points))
+					if m.Version >= 2 {
+						r[12] = fmt.Sprintf("efficiency %s, weight %s, factor %s, lost %s", num(in.Efficiency), num(in.Weight), num(in.Factor), num(in.Lost))
+					}
 				} else {
 					r[12] = "missing: " + in.Missing
 				}

@@ -6,23 +6,38 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
 )
 
 // metricLabel names an analysis metric in tables.
 type metricLabel struct{ metric, label string }
 
-// metricLabels names the analysis metrics in tables, in the order they are shown.
-func metricLabels() []metricLabel {
-	return []metricLabel{
-		{"latency.p50", "latency p50"},
-		{"latency.p90", "latency p90"},
-		{"latency.p95", "latency p95"},
-		{"latency.p99", "latency p99"},
-		{"latency.p99.9", "latency p99.9"},
+// metricLabels names the analysis metrics in tables, in the order they are shown: the
+// latency percentiles that the deltas hold (the plan's metrics.percentiles), ascending,
+// or the default ones when there are no deltas; then the other metrics.
+func metricLabels(deltas ...[]result.Delta) []metricLabel {
+	var ps []float64
+	for _, ds := range deltas {
+		for _, d := range ds {
+			if p, ok := latencyPercentile(d.Metric); ok && !slices.Contains(ps, p) {
+				ps = append(ps, p)
+			}
+		}
+	}
+	if len(ps) == 0 {
+		ps = spec.DefaultPercentiles()
+	}
+	slices.Sort(ps)
+	var out []metricLabel
+	for _, p := range ps {
+		out = append(out, metricLabel{"latency." + percentileLabel(p), "latency " + percentileLabel(p)})
+	}
+	return append(out, []metricLabel{
 		{"throughput", "throughput"},
 		{"error_rate", "error rate"},
 		{"cpu.proxy", "CPU per proxy"},
@@ -32,7 +47,17 @@ func metricLabels() []metricLabel {
 		{"handshake", "connection setup per request"},
 		{"handshake.tls", "TLS handshake per request"},
 		{"max_rate", "highest rate within the SLO"},
+	}...)
+}
+
+// latencyPercentile reads the percentile of a latency metric ("latency.p99.9" → 99.9).
+func latencyPercentile(metric string) (float64, bool) {
+	p, ok := strings.CutPrefix(metric, "latency.p")
+	if !ok {
+		return 0, false
 	}
+	v, err := strconv.ParseFloat(p, 64)
+	return v, err == nil
 }
 
 // FormatValue prints a metric value in its unit.
@@ -53,7 +78,8 @@ func FormatValue(v float64, unit string) string {
 }
 
 // formatDelta prints a difference with its sign, confidence interval and verdict:
-// "+0.243 ms ±0.012 (+59%)", with "≈" when the interval includes zero.
+// "+0.243 ms ±0.012 (+59%)"; "≈" marks a difference that is not significant (or smaller
+// than the instrument's resolution) and "?" one without a verdict (arms measured once).
 func formatDelta(d result.Delta) string {
 	sign := "+"
 	if d.Delta < 0 {
@@ -73,6 +99,8 @@ func formatDelta(d result.Delta) string {
 			s += fmt.Sprintf(" ±%.2f", 100*half)
 		case "ms":
 			s += " ±" + FormatMS(half)
+		case "bytes":
+			s += " ±" + FormatValue(half, d.Unit) // its own unit: ±512.0 KiB on +48.8 MiB
 		default:
 			s += " ±" + strings.Fields(FormatValue(half, d.Unit))[0]
 		}
@@ -80,10 +108,41 @@ func formatDelta(d result.Delta) string {
 	if d.DeltaPercent != nil && d.Unit != "ratio" {
 		s += fmt.Sprintf(" (%+.0f%%)", *d.DeltaPercent)
 	}
-	if d.Significant != nil && !*d.Significant {
+	switch {
+	case d.Verdict == result.VerdictNone:
+		s += " ?"
+	case d.Significant != nil && !*d.Significant:
 		s += " ≈"
 	}
 	return s
+}
+
+// trimMark drops formatDelta's verdict mark, for tables that spell the verdict out.
+func trimMark(s string) string { return strings.TrimSuffix(strings.TrimSuffix(s, " ≈"), " ?") }
+
+// verdictLegend says how to read the marks of formatDelta for the deltas shown.
+func verdictLegend(overhead []result.ArmOverhead) []string {
+	var family, once bool
+	conf := 0.95
+	for _, o := range overhead {
+		for _, d := range o.Deltas {
+			family = family || d.PAdjusted != nil
+			once = once || d.Verdict == result.VerdictNone && d.Interval == result.IntervalRequests
+			if d.Confidence > 0 {
+				conf = d.Confidence
+			}
+		}
+	}
+	var parts []string
+	if family {
+		parts = append(parts, fmt.Sprintf("±: %.0f%% interval from the spread between repetitions; "+
+			"≈: not significant (Holm over each arm's deltas) or below the instrument's resolution", 100*conf))
+	}
+	if once {
+		parts = append(parts, "?: measured once, no verdict: ± holds the sampling noise of the requests, not what a rerun would "+
+			"show; plan repetitions: 3 or more")
+	}
+	return parts
 }
 
 // Overhead writes the table `smp run` prints: one row per metric, the baseline's value,
@@ -98,6 +157,11 @@ func Overhead(w io.Writer, doc *result.Document) error {
 	}
 	if err := writeGrid(w, "", t.header, t.rows); err != nil {
 		return err
+	}
+	if len(t.lines) > 0 {
+		if _, err := fmt.Fprintln(w, "\n"+strings.Join(t.lines, "\n")); err != nil {
+			return err
+		}
 	}
 	return writeNotes(w, doc)
 }
@@ -125,7 +189,11 @@ func overheadTable(a *result.Analysis) *table {
 	for _, arm := range others {
 		t.header = append(t.header, arm, "Δ "+arm)
 	}
-	for _, ml := range metricLabels() {
+	var all [][]result.Delta
+	for _, o := range a.Overhead {
+		all = append(all, o.Deltas)
+	}
+	for _, ml := range metricLabels(all...) {
 		var base *result.Delta
 		for _, arm := range others {
 			if d, ok := byArm[arm][ml.metric]; ok {
@@ -150,6 +218,7 @@ func overheadTable(a *result.Analysis) *table {
 		}
 		t.rows = append(t.rows, row)
 	}
+	t.lines = verdictLegend(a.Overhead)
 	if marks {
 		row := []string{"MeshMark", "100"}
 		for _, o := range a.Overhead {

@@ -22,7 +22,7 @@ func (s *Summary) tables() []table {
 	var out []table
 	out = append(out, s.runTable(), s.armsTable(), s.trialsTable())
 	if t := overheadTable(&result.Analysis{Baseline: s.Baseline, Overhead: s.Overhead}); t != nil {
-		t.note = "95% confidence intervals; ≈ not significant"
+		t.note = "differences from the baseline with confidence intervals"
 		out = append(out, *t)
 	}
 	if t := meshMarkTable(s); t != nil {

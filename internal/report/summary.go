@@ -178,3 +178,17 @@ func latencyNote(doc *result.Document) string {
 	}
 	return "latency " + notes[0]
 }
+
+// RunFailure is the one line that says why a run failed although it ran: its analysis
+// found trials that are not measurements (no request succeeded, too many errors). The
+// first reason is given, and how many more there are; "" when none failed.
+func RunFailure(doc *result.Document) string {
+	if doc.Analysis == nil || len(doc.Analysis.Failed) == 0 {
+		return ""
+	}
+	f := doc.Analysis.Failed
+	if len(f) == 1 {
+		return f[0]
+	}
+	return fmt.Sprintf("%s (and %d more trial(s))", f[0], len(f)-1)
+}
