@@ -49,7 +49,7 @@ workload:
   rate: 500                 # total requests per second; 0 = closed loop (as fast as possible)
   arrival: constant         # constant | poisson | uniform | ramp | step
   connections: 16
-  duration: 20s             # measured phase
+  duration: 10s             # measured phase of each repetition
   warmup: 5s                # same schedule, not measured
   timeout: 10s
   keep_alive: true          # false opens a connection per request (handshake cost)
@@ -79,7 +79,7 @@ environment:
     namespace_prefix: smp        # two namespaces per arm: smp-<run key>-<arm> and the same with -load
 {{- end}}
 
-repetitions: 1              # each arm this many times; more gives confidence intervals
+repetitions: 5              # each arm this many times, deployed afresh: intervals and verdicts (1 gives none)
 order: interleaved          # interleaved | sequential | random
 
 # Pass/fail conditions; smp exits with code 3 when one fails.

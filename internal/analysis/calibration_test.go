@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,7 @@ import (
 var (
 	fullCalibration = flag.Bool("calibration", false, "run the whole calibration sweep (slow) and print its table")
 	calibrationRuns = flag.Int("calibration.runs", 500, "simulated runs per cell of the -calibration sweep")
+	calibrationOnly = flag.String("calibration.only", "", "with -calibration: only these designs and models, e.g. '5x60s stalls' (designs as REPSxLENGTH, models by a word of their name)")
 )
 
 // streamModel is how a simulated trial's latencies are drawn: an open-loop schedule of
@@ -263,8 +266,9 @@ func TestCalibration(t *testing.T) {
 		designs = []calDesign{evenSplit(1), evenSplit(3), evenSplit(5), {3, 10 * time.Second}, {5, 6 * time.Second}, {5, 30 * time.Second}}
 		n = *calibrationRuns
 	}
+	designs, models := selectCalibration(t, designs, calModels(), *calibrationOnly)
 	t.Logf("%-30s %-10s  %s  %s  %s  %s", "model", "design", "trial CV p50 p99", "A/A: Holm    raw", "old", "power: p50    p99")
-	for _, m := range calModels() {
+	for _, m := range models {
 		for _, d := range designs {
 			o := calibrate(t, m, d, n)
 			t.Log(o.row(m, d))
@@ -281,4 +285,94 @@ func TestCalibration(t *testing.T) {
 			}
 		}
 	}
+}
+
+// selectCalibration narrows a sweep to the designs ("5x60s") and models (a word of their
+// name) that only lists; an empty only keeps everything.
+func selectCalibration(t *testing.T, designs []calDesign, models []streamModel, only string) ([]calDesign, []streamModel) {
+	var ds []calDesign
+	var words []string
+	for _, f := range strings.Fields(only) {
+		reps, length, ok := strings.Cut(f, "x")
+		n, err := strconv.Atoi(reps)
+		d, err2 := time.ParseDuration(length)
+		if !ok || err != nil || err2 != nil {
+			words = append(words, f)
+			continue
+		}
+		ds = append(ds, calDesign{n, d})
+	}
+	if len(ds) > 0 {
+		designs = ds
+	}
+	if len(words) == 0 {
+		return designs, models
+	}
+	var ms []streamModel
+	for _, m := range models {
+		for _, w := range words {
+			if strings.Contains(m.name, w) {
+				ms = append(ms, m)
+				break
+			}
+		}
+	}
+	if len(ms) == 0 {
+		t.Fatalf("-calibration.only %q names no model", only)
+	}
+	return designs, ms
+}
+
+var aaResults = flag.String("aa.results", "", "folder of result documents of A/A runs (two arms, the same configuration) for TestAAResults")
+
+// TestAAResults reads real A/A runs (every document in -aa.results: two arms of one
+// configuration) and counts the latency deltas called significant by the analysis and by
+// the two-level bootstrap smp used before, to check the simulation against a real
+// platform. It only reports: whether a real machine is quiet enough is not a test's call.
+//
+//	go test ./internal/analysis -run TestAAResults -aa.results /tmp/aa -v
+func TestAAResults(t *testing.T) {
+	if *aaResults == "" {
+		t.Skip("no -aa.results folder")
+	}
+	files, err := filepath.Glob(filepath.Join(*aaResults, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no result documents in %s (%v)", *aaResults, err)
+	}
+	var deltas, sig, old int
+	for _, f := range files {
+		doc, err := result.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := analysis.Analyze(doc, nil, analysis.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Overhead) != 1 {
+			t.Fatalf("%s: %d arms besides the baseline, want 1", f, len(a.Overhead))
+		}
+		o := a.Overhead[0]
+		ps := doc.Plan.Metrics.Percentiles
+		prev, err := analysis.TwoLevelBootstrap(doc, a.Baseline, o.Arm, ps, doc.Plan.Seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var line []string
+		for i, p := range ps {
+			d := findDelta(t, a, o.Arm, latencyName(p))
+			deltas++
+			mark := "≈"
+			if d.Significant != nil && *d.Significant {
+				sig++
+				mark = "SIGNIFICANT"
+			}
+			if prev[i] {
+				old++
+			}
+			line = append(line, fmt.Sprintf("p%g %+.3f ms (p %.3f, Holm %.3f) %s", p, d.Delta, *d.PValue, *d.PAdjusted, mark))
+		}
+		t.Logf("%s (%d trials): %s", filepath.Base(f), len(doc.Trials), strings.Join(line, "; "))
+	}
+	t.Logf("%d of %d latency deltas significant; the two-level bootstrap would call %d", sig, deltas, old)
 }
