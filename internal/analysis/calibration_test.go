@@ -20,10 +20,11 @@ import (
 // Analyze as smp run analyses a real one. Under the null hypothesis (two identical arms,
 // an A/A test) every "significant" latency delta is a false positive; under the
 // alternative (the second arm 25% slower, every request) every latency delta should be
-// significant. TestCalibration checks the default design in CI; -calibration runs the
-// whole sweep of doc.go's table (about ten minutes):
+// significant. TestCalibration checks the default design in CI (about 15 s); -calibration
+// runs the whole sweep of doc.go's table (about 25 minutes at 300 runs per cell on a busy
+// 2-core machine):
 //
-//	go test ./internal/analysis -run TestCalibration -calibration -v
+//	go test ./internal/analysis -run TestCalibration -calibration -calibration.runs 300 -v -timeout 2h
 var (
 	fullCalibration = flag.Bool("calibration", false, "run the whole calibration sweep (slow) and print its table")
 	calibrationRuns = flag.Int("calibration.runs", 500, "simulated runs per cell of the -calibration sweep")
@@ -60,11 +61,13 @@ const (
 	calEffect = 1.25 // the regression to detect: every latency 25% longer
 )
 
-// calModels are the streams of the calibration. The last two are the realistic ones: a
-// narrow body with a tail made of stalls, as the local platform's quickstart shows (p50
-// 0.34 ms, p99 about 6× that), correlated neighbours, and trial effects of the size a
+// calModels are the streams of the calibration: independent requests; strongly
+// correlated neighbours (a stress test, held to the false-positive goal only); a narrow
+// body with a tail made of stalls, as the local platform's quickstart shows (p50 0.34 ms,
+// p99 about 6× that, varying about 16% between trials of 3500 requests); and the stalls
+// with correlated neighbours and trial effects of a quiet machine or of the size a
 // machine that passes `smp certify` allows (docs/certify.md: identical runs agree within
-// 5% at p50 and 10% at p99) or of a quieter one.
+// 5% at p50).
 func calModels() []streamModel {
 	stalls := streamModel{sigma: 0.2, pauseEvery: 50 * time.Millisecond, pauseMean: time.Millisecond, realistic: true}
 	quiet, certify := stalls, stalls

@@ -107,7 +107,8 @@
 // (five per run) called significant in A/A runs; "raw" counts p < 0.05 before the family
 // correction; "old" is the interval smp used before (one repetition: requests
 // resampled; more: a two-level bootstrap of trials, then requests). Trial CV is how much
-// a trial's own p50 and p99 vary between repetitions of one arm.
+// a trial's own p50 and p99 vary between repetitions of one arm. (* 200 runs, with
+// -calibration.only "5x60s stalls quiet".)
 //
 //	model                       design     trial CV       A/A false positives     power, 25% slower
 //	                                       p50    p99     verdict  raw    old     p50     p99
@@ -122,10 +123,12 @@
 //	                            3 × 7 s    0.4%  16.9%    0.9%     4.9%   1.5%    100%      6%
 //	                            5 × 4.2 s  0.5%  21.6%    0.9%     6.2%   1.0%    100%     11%
 //	                            5 × 30 s   0.2%   8.4%    0.7%     7.1%   1.0%    100%     71%
+//	                            5 × 60 s*  0.1%   6.1%    1.0%     5.4%   0.4%    100%     95%
 //	trial effects, quiet        1 × 21 s     —      —     none       —    46.1%   none
 //	                            3 × 7 s    2.2%  17.5%    0.3%     4.9%  11.3%     99%      5%
 //	                            5 × 4.2 s  2.6%  23.8%    0.7%     4.7%   5.1%    100%      9%
 //	                            5 × 30 s   2.1%  10.4%    0.7%     4.9%   7.3%    100%     56%
+//	                            5 × 60 s*  1.9%   8.5%    0.5%     5.4%   8.5%    100%     64%
 //	trial effects, certify's    1 × 21 s     —      —     none       —    65.0%   none
 //	limits                      3 × 7 s    4.4%  20.4%    0.5%     5.3%  12.4%     68%      4%
 //	                            5 × 4.2 s  4.5%  26.7%    0.9%     7.1%   9.2%    100%      6%
@@ -157,10 +160,12 @@
 //     change of p99 cannot be told from noise in 21 s per arm by any method (even with
 //     the variance known, a two-sided 5% test would find it about half the time). The
 //     goal of finding it in 90% of runs is met where the tail is not made of stalls
-//     (independent requests: 100%), and not in the stall models: 71% with the default
-//     plan's 5 × 30 s per arm, fewer with trial effects, which only more repetitions
-//     reduce. The quickstart's p99 verdict is therefore usually "≈", honestly; tail
-//     verdicts want more requests (a higher rate, a longer duration) and more
+//     (independent requests: 100% with the default design), and with stalls it takes
+//     about 150 000 requests per arm (5 × 60 s at 500 rps: 95%; the default plan's
+//     5 × 30 s: 71%). When the tail itself moves between deployments (the quiet and
+//     certify models) longer trials barely help (64% at 5 × 60 s) and only more
+//     repetitions do. The quickstart's p99 verdict is therefore usually "≈", honestly;
+//     tail verdicts want more requests (a higher rate, a longer duration) and more
 //     repetitions, and `smp certify` says how noisy the machine is.
 //
 // A real A/A run on the local platform checks the simulation: see the last section.
