@@ -84,171 +84,22 @@ const (
 type obj = map[string]any
 
 func renderEnvoy(s Spec, t Tool) (*Plan, error) {
-	addr := func(hostport string) (obj, error) {
-		host, port, err := net.SplitHostPort(hostport)
-		if err != nil {
-			return nil, err
-		}
-		n, err := strconv.Atoi(port)
-		if err != nil {
-			return nil, err
-		}
-		return obj{"socket_address": obj{"address": host, "port_value": n}}, nil
-	}
-	identity := func() obj {
-		return obj{
-			"certificate_chain": obj{"filename": s.CertFile},
-			"private_key":       obj{"filename": s.KeyFile},
-		}
-	}
-	hcm := func(prefix, cluster string) obj {
-		return obj{
-			"name": envoyHCM,
-			"typed_config": obj{
-				"@type":               typeHCM,
-				"stat_prefix":         prefix,
-				"codec_type":          "AUTO",
-				"generate_request_id": false,
-				"stream_idle_timeout": envoyDuration(serverIdleTimeout),
-				"common_http_protocol_options": obj{
-					"idle_timeout": envoyDuration(serverIdleTimeout),
-				},
-				"route_config": obj{
-					"name": prefix,
-					"virtual_hosts": []obj{{
-						"name":    prefix,
-						"domains": []string{"*"},
-						"routes": []obj{{
-							"match": obj{"prefix": "/"},
-							// timeout 0s: no route timeout (gRPC streams, slow services).
-							"route": obj{"cluster": cluster, "timeout": "0s"},
-						}},
-					}},
-				},
-				"http_filters": []obj{{
-					"name":         envoyRouter,
-					"typed_config": obj{"@type": typeRouter, "dynamic_stats": false},
-				}},
-			},
-		}
-	}
-	cluster := func(name, target string, upstreamTLS bool, upstreamID string) (obj, error) {
-		a, err := addr(target)
-		if err != nil {
-			return nil, err
-		}
-		discovery := "STATIC"
-		if host, _, _ := net.SplitHostPort(target); net.ParseIP(host) == nil {
-			discovery = "STRICT_DNS"
-		}
-		httpCfg := obj{"http_protocol_options": obj{}}
-		alpn := []string{"http/1.1"}
-		if s.Protocol != HTTP1 {
-			httpCfg = obj{"http2_protocol_options": obj{}}
-			alpn = []string{"h2"}
-		}
-		c := obj{
-			"name":            name,
-			"type":            discovery,
-			"connect_timeout": envoyDuration(dialTimeout),
-			"load_assignment": obj{
-				"cluster_name": name,
-				"endpoints":    []obj{{"lb_endpoints": []obj{{"endpoint": obj{"address": a}}}}},
-			},
-			"circuit_breakers": obj{"thresholds": []obj{{
-				"max_connections":      circuitOpen,
-				"max_pending_requests": circuitOpen,
-				"max_requests":         circuitOpen,
-				"max_retries":          circuitOpen,
-			}}},
-			"typed_extension_protocol_options": obj{
-				envoyHTTPOpts: obj{
-					"@type":                        typeHTTPOptions,
-					"explicit_http_config":         httpCfg,
-					"common_http_protocol_options": obj{"idle_timeout": envoyDuration(clientIdleTimeout)},
-				},
-			},
-		}
-		if upstreamTLS {
-			validation := obj{"trusted_ca": obj{"filename": s.CAFile}}
-			if upstreamID != "" {
-				validation["match_typed_subject_alt_names"] = []obj{{
-					"san_type": "URI",
-					"matcher":  obj{"exact": upstreamID},
-				}}
-			}
-			c["transport_socket"] = obj{
-				"name": envoyTLSSocket,
-				"typed_config": obj{
-					"@type": typeUpTLS,
-					"common_tls_context": obj{
-						"tls_certificates":   []obj{identity()},
-						"validation_context": validation,
-						"alpn_protocols":     alpn,
-					},
-				},
-			}
-		}
-		return c, nil
-	}
-	downstreamTLS := obj{
-		"name": envoyTLSSocket,
-		"typed_config": obj{
-			"@type":                      typeDownTLS,
-			"require_client_certificate": true,
-			"common_tls_context": obj{
-				"tls_certificates":   []obj{identity()},
-				"validation_context": obj{"trusted_ca": obj{"filename": s.CAFile}},
-				"alpn_protocols":     []string{"h2", "http/1.1"},
-			},
-		},
-	}
-
 	var listeners, clusters []obj
 	if s.Inbound != nil {
-		a, err := addr(s.Inbound.Listen)
+		l, c, err := envoyInbound(s)
 		if err != nil {
-			return nil, fmt.Errorf("inbound listen: %w", err)
+			return nil, err
 		}
-		l := obj{"name": "inbound", "stat_prefix": "inbound", "address": a}
-		filters := []obj{hcm("inbound", "app")}
-		switch s.MTLS {
-		case Strict:
-			l["filter_chains"] = []obj{{"filters": filters, "transport_socket": downstreamTLS}}
-		case Permissive:
-			l["listener_filters"] = []obj{{"name": envoyInspector, "typed_config": obj{"@type": typeInspector}}}
-			l["filter_chains"] = []obj{
-				{"name": "mtls", "filter_chain_match": obj{"transport_protocol": "tls"}, "filters": filters, "transport_socket": downstreamTLS},
-				{"name": "plaintext", "filter_chain_match": obj{"transport_protocol": "raw_buffer"}, "filters": filters},
-			}
-		case Off:
-			l["filter_chains"] = []obj{{"filters": filters}}
-		}
-		listeners = append(listeners, l)
-		c, err := cluster("app", s.Inbound.App, false, "")
-		if err != nil {
-			return nil, fmt.Errorf("inbound app: %w", err)
-		}
-		clusters = append(clusters, c)
+		listeners, clusters = append(listeners, l), append(clusters, c)
 	}
 	for i, o := range s.Outbounds {
-		name := fmt.Sprintf("outbound_%d", i)
-		up := fmt.Sprintf("upstream_%d", i)
-		a, err := addr(o.Listen)
+		l, c, err := envoyOutbound(s, i, o)
 		if err != nil {
-			return nil, fmt.Errorf("outbounds[%d] listen: %w", i, err)
+			return nil, err
 		}
-		listeners = append(listeners, obj{
-			"name": name, "stat_prefix": name, "address": a,
-			"filter_chains": []obj{{"filters": []obj{hcm(name, up)}}},
-		})
-		c, err := cluster(up, o.Upstream, s.MTLS != Off, o.UpstreamID)
-		if err != nil {
-			return nil, fmt.Errorf("outbounds[%d] upstream: %w", i, err)
-		}
-		clusters = append(clusters, c)
+		listeners, clusters = append(listeners, l), append(clusters, c)
 	}
-	admin, err := addr(s.AdminListen)
+	admin, err := envoyAddress(s.AdminListen)
 	if err != nil {
 		return nil, fmt.Errorf("admin listen: %w", err)
 	}
@@ -274,6 +125,196 @@ func renderEnvoy(s Spec, t Tool) (*Plan, error) {
 		ReadyURL:   base + "/ready",
 		MetricsURL: base + "/stats/prometheus",
 	}, nil
+}
+
+// envoyInbound is the inbound listener, with mTLS as s.MTLS says, and the app's
+// cluster.
+func envoyInbound(s Spec) (listener, cluster obj, err error) {
+	a, err := envoyAddress(s.Inbound.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inbound listen: %w", err)
+	}
+	l := obj{"name": "inbound", "stat_prefix": "inbound", "address": a}
+	filters := []obj{envoyConnectionManager("inbound", "app")}
+	switch s.MTLS {
+	case Strict:
+		l["filter_chains"] = []obj{{"filters": filters, "transport_socket": envoyDownstreamTLS(s)}}
+	case Permissive:
+		l["listener_filters"] = []obj{{"name": envoyInspector, "typed_config": obj{"@type": typeInspector}}}
+		l["filter_chains"] = []obj{
+			{"name": "mtls", "filter_chain_match": obj{"transport_protocol": "tls"}, "filters": filters, "transport_socket": envoyDownstreamTLS(s)},
+			{"name": "plaintext", "filter_chain_match": obj{"transport_protocol": "raw_buffer"}, "filters": filters},
+		}
+	case Off:
+		l["filter_chains"] = []obj{{"filters": filters}}
+	}
+	c, err := envoyCluster(s, "app", s.Inbound.App, false, "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("inbound app: %w", err)
+	}
+	return l, c, nil
+}
+
+// envoyOutbound is outbound i's listener and its upstream's cluster, over mTLS unless
+// s.MTLS is off.
+func envoyOutbound(s Spec, i int, o Outbound) (listener, cluster obj, err error) {
+	name := fmt.Sprintf("outbound_%d", i)
+	up := fmt.Sprintf("upstream_%d", i)
+	a, err := envoyAddress(o.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("outbounds[%d] listen: %w", i, err)
+	}
+	l := obj{
+		"name": name, "stat_prefix": name, "address": a,
+		"filter_chains": []obj{{"filters": []obj{envoyConnectionManager(name, up)}}},
+	}
+	c, err := envoyCluster(s, up, o.Upstream, s.MTLS != Off, o.UpstreamID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("outbounds[%d] upstream: %w", i, err)
+	}
+	return l, c, nil
+}
+
+// envoyAddress is a host:port as an Envoy socket address.
+func envoyAddress(hostport string) (obj, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, err
+	}
+	return obj{"socket_address": obj{"address": host, "port_value": n}}, nil
+}
+
+// envoyIdentity is the sidecar's certificate and key.
+func envoyIdentity(s Spec) obj {
+	return obj{
+		"certificate_chain": obj{"filename": s.CertFile},
+		"private_key":       obj{"filename": s.KeyFile},
+	}
+}
+
+// envoyConnectionManager is the HTTP connection manager of a listener: every request
+// routed to cluster, without a route timeout, request ids or dynamic stats.
+func envoyConnectionManager(prefix, cluster string) obj {
+	return obj{
+		"name": envoyHCM,
+		"typed_config": obj{
+			"@type":               typeHCM,
+			"stat_prefix":         prefix,
+			"codec_type":          "AUTO",
+			"generate_request_id": false,
+			"stream_idle_timeout": envoyDuration(serverIdleTimeout),
+			"common_http_protocol_options": obj{
+				"idle_timeout": envoyDuration(serverIdleTimeout),
+			},
+			"route_config": obj{
+				"name": prefix,
+				"virtual_hosts": []obj{{
+					"name":    prefix,
+					"domains": []string{"*"},
+					"routes": []obj{{
+						"match": obj{"prefix": "/"},
+						// timeout 0s: no route timeout (gRPC streams, slow services).
+						"route": obj{"cluster": cluster, "timeout": "0s"},
+					}},
+				}},
+			},
+			"http_filters": []obj{{
+				"name":         envoyRouter,
+				"typed_config": obj{"@type": typeRouter, "dynamic_stats": false},
+			}},
+		},
+	}
+}
+
+// envoyDownstreamTLS terminates mTLS with a client certificate from the run's CA.
+func envoyDownstreamTLS(s Spec) obj {
+	return obj{
+		"name": envoyTLSSocket,
+		"typed_config": obj{
+			"@type":                      typeDownTLS,
+			"require_client_certificate": true,
+			"common_tls_context": obj{
+				"tls_certificates":   []obj{envoyIdentity(s)},
+				"validation_context": obj{"trusted_ca": obj{"filename": s.CAFile}},
+				"alpn_protocols":     []string{"h2", "http/1.1"},
+			},
+		},
+	}
+}
+
+// envoyCluster is the cluster of one target: the protocol of s, circuit breakers out
+// of the way, and mTLS towards upstreamID when upstreamTLS.
+func envoyCluster(s Spec, name, target string, upstreamTLS bool, upstreamID string) (obj, error) {
+	a, err := envoyAddress(target)
+	if err != nil {
+		return nil, err
+	}
+	discovery := "STATIC"
+	if host, _, _ := net.SplitHostPort(target); net.ParseIP(host) == nil {
+		discovery = "STRICT_DNS"
+	}
+	httpCfg := obj{"http_protocol_options": obj{}}
+	if s.Protocol != HTTP1 {
+		httpCfg = obj{"http2_protocol_options": obj{}}
+	}
+	c := obj{
+		"name":            name,
+		"type":            discovery,
+		"connect_timeout": envoyDuration(dialTimeout),
+		"load_assignment": obj{
+			"cluster_name": name,
+			"endpoints":    []obj{{"lb_endpoints": []obj{{"endpoint": obj{"address": a}}}}},
+		},
+		"circuit_breakers": obj{"thresholds": []obj{{
+			"max_connections":      circuitOpen,
+			"max_pending_requests": circuitOpen,
+			"max_requests":         circuitOpen,
+			"max_retries":          circuitOpen,
+		}}},
+		"typed_extension_protocol_options": obj{
+			envoyHTTPOpts: obj{
+				"@type":                        typeHTTPOptions,
+				"explicit_http_config":         httpCfg,
+				"common_http_protocol_options": obj{"idle_timeout": envoyDuration(clientIdleTimeout)},
+			},
+		},
+	}
+	if upstreamTLS {
+		c["transport_socket"] = envoyUpstreamTLS(s, upstreamID)
+	}
+	return c, nil
+}
+
+// envoyUpstreamTLS is the client side of mTLS towards an upstream sidecar: the
+// sidecar's identity, the run's CA and, when given, the upstream's SPIFFE id as an
+// exact URI SAN.
+func envoyUpstreamTLS(s Spec, upstreamID string) obj {
+	alpn := []string{"http/1.1"}
+	if s.Protocol != HTTP1 {
+		alpn = []string{"h2"}
+	}
+	validation := obj{"trusted_ca": obj{"filename": s.CAFile}}
+	if upstreamID != "" {
+		validation["match_typed_subject_alt_names"] = []obj{{
+			"san_type": "URI",
+			"matcher":  obj{"exact": upstreamID},
+		}}
+	}
+	return obj{
+		"name": envoyTLSSocket,
+		"typed_config": obj{
+			"@type": typeUpTLS,
+			"common_tls_context": obj{
+				"tls_certificates":   []obj{envoyIdentity(s)},
+				"validation_context": validation,
+				"alpn_protocols":     alpn,
+			},
+		},
+	}
 }
 
 // envoyDuration writes d as a protobuf Duration in JSON ("5s", "0.250s").

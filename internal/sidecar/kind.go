@@ -218,3 +218,11 @@ func (s Spec) listenAddrs() []string {
 	}
 	return append(a, s.AdminListen)
 }
+
+// confWriter builds a line-oriented configuration file (haproxy's, nginx's).
+type confWriter struct{ b strings.Builder }
+
+// line writes one line, formatted as fmt.Sprintf does.
+func (w *confWriter) line(format string, args ...any) { fmt.Fprintf(&w.b, format+"\n", args...) }
+
+func (w *confWriter) String() string { return w.b.String() }
