@@ -69,34 +69,11 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-
-	var lns listeners
+	lns, err := listen(ctx, c)
+	if err != nil {
+		return err
+	}
 	defer func() { lns.close() }() // closes nothing once the servers own them
-	var lc net.ListenConfig
-	listen := func(what, addr string) (net.Listener, error) {
-		if addr == "" {
-			return nil, nil
-		}
-		ln, err := lc.Listen(context.WithoutCancel(ctx), "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("service %s: listen %s on %s: %w", c.Name, what, addr, err)
-		}
-		ln = rawIOListener{ln}
-		lns = append(lns, ln)
-		return ln, nil
-	}
-	httpLn, err := listen("http", c.HTTPAddr)
-	if err != nil {
-		return err
-	}
-	grpcLn, err := listen("grpc", c.GRPCAddr)
-	if err != nil {
-		return err
-	}
-	tlsLn, err := listen("tls", c.TLSAddr)
-	if err != nil {
-		return err
-	}
 
 	callers, cl, err := newCallers(c)
 	if err != nil {
@@ -109,61 +86,13 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 	// the servers drain, and are cut off by cancelling base.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true) // prior knowledge on the plain port
-	protocols.SetHTTP2(true)            // ALPN h2 on the TLS port
-	srv := &http.Server{
-		Handler:           svc,
-		Protocols:         &protocols,
-		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
-		TLSConfig:         tlsConf,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       5 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelDebug),
-	}
-
-	var gs *grpc.Server
-	var hs *health.Server
-	if grpcLn != nil {
-		gs = grpc.NewServer(grpc.WaitForHandlers(true), grpc.MaxConcurrentStreams(maxConcurrentStreams))
-		grpcecho.Register(gs, echoServer{svc})
-		hs = health.NewServer()
-		hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-		hs.SetServingStatus(grpcecho.ServiceName, healthpb.HealthCheckResponse_SERVING)
-		healthpb.RegisterHealthServer(gs, hs)
-	}
-
-	failed := make(chan error, 3)
+	s := newServers(c, svc, tlsConf, base, lns.http)
+	failed := make(chan error, 4) // one per serving goroutine: a send never blocks
 	var wg sync.WaitGroup
-	serve := func(what string, ln net.Listener, fn func(net.Listener) error, closed error) {
-		if ln == nil {
-			return
-		}
-		wg.Go(func() {
-			if err := fn(ln); err != nil && !errors.Is(err, closed) {
-				failed <- fmt.Errorf("service %s: serve %s on %s: %w", c.Name, what, ln.Addr(), err)
-			}
-		})
-	}
-	// Plain HTTP/1.1 takes the fast path (h1.go), which hands the rest to srv.
-	h1 := newH1Server(svc, base, httpLn)
-	serve("http", httpLn, func(net.Listener) error { return h1.serve(ctx) }, net.ErrClosed)
-	serve("http", h1.fallback, srv.Serve, http.ErrServerClosed)
-	serve("tls", tlsLn, func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }, http.ErrServerClosed)
-	if gs != nil {
-		serve("grpc", grpcLn, gs.Serve, grpc.ErrServerStopped)
-	}
-	lns = nil // the servers close them now
+	s.serve(ctx, c.Name, lns, &wg, failed)
+	addrs := lns.addrs()
+	lns = listeners{} // the servers close them now
 
-	addrs := Addrs{HTTP: httpLn.Addr().String()}
-	if grpcLn != nil {
-		addrs.GRPC = grpcLn.Addr().String()
-	}
-	if tlsLn != nil {
-		addrs.TLS = tlsLn.Addr().String()
-	}
 	c.Logger.Info("serving", "service", c.Name, "http", addrs.HTTP, "grpc", addrs.GRPC, "tls", addrs.TLS,
 		"upstreams", len(c.Upstreams), "upstream_protocol", string(c.UpstreamProtocol))
 	if ready != nil {
@@ -176,30 +105,90 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 	case runErr = <-failed:
 	}
 	c.Logger.Info("stopping", "service", c.Name)
-	shutdown(srv, h1, gs, hs, cancelBase)
+	s.shutdown(cancelBase)
 	wg.Wait()
 	svc.stop()
 	return runErr
 }
 
-// shutdown drains both servers for up to drainTimeout, then cancels what
-// is still running and closes every connection. It returns once the gRPC
-// handlers have returned; HTTP handlers are waited for by service.stop.
-func shutdown(srv *http.Server, h1 *h1Server, gs *grpc.Server, hs *health.Server, cancelBase context.CancelFunc) {
-	if hs != nil {
-		hs.Shutdown() // NOT_SERVING, for anyone watching
+// servers are the servers of one Run: net/http's (h2c, TLS, and what the HTTP/1.1 fast
+// path hands over), the fast path, and gRPC's with its health service.
+type servers struct {
+	http *http.Server
+	h1   *h1Server
+	grpc *grpc.Server // nil without a gRPC listener
+	hs   *health.Server
+}
+
+func newServers(c Config, svc *service, tlsConf *tls.Config, base context.Context, httpLn net.Listener) *servers {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // prior knowledge on the plain port
+	protocols.SetHTTP2(true)            // ALPN h2 on the TLS port
+	s := &servers{
+		http: &http.Server{
+			Handler:           svc,
+			Protocols:         &protocols,
+			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
+			TLSConfig:         tlsConf,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       5 * time.Minute,
+			BaseContext:       func(net.Listener) context.Context { return base },
+			ErrorLog:          slog.NewLogLogger(c.Logger.Handler(), slog.LevelDebug),
+		},
+		// Plain HTTP/1.1 takes the fast path (h1.go), which hands the rest to http.
+		h1: newH1Server(svc, base, httpLn),
+	}
+	if c.GRPCAddr != "" {
+		s.grpc = grpc.NewServer(grpc.WaitForHandlers(true), grpc.MaxConcurrentStreams(maxConcurrentStreams))
+		grpcecho.Register(s.grpc, echoServer{svc})
+		s.hs = health.NewServer()
+		s.hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		s.hs.SetServingStatus(grpcecho.ServiceName, healthpb.HealthCheckResponse_SERVING)
+		healthpb.RegisterHealthServer(s.grpc, s.hs)
+	}
+	return s
+}
+
+// serve starts a goroutine (counted by wg) per listener; a server that fails on its
+// own sends the error to failed.
+func (s *servers) serve(ctx context.Context, name string, lns listeners, wg *sync.WaitGroup, failed chan<- error) {
+	serve := func(what string, ln net.Listener, fn func(net.Listener) error, closed error) {
+		if ln == nil {
+			return
+		}
+		wg.Go(func() {
+			if err := fn(ln); err != nil && !errors.Is(err, closed) {
+				failed <- fmt.Errorf("service %s: serve %s on %s: %w", name, what, ln.Addr(), err)
+			}
+		})
+	}
+	serve("http", lns.http, func(net.Listener) error { return s.h1.serve(ctx) }, net.ErrClosed)
+	serve("http", s.h1.fallback, s.http.Serve, http.ErrServerClosed)
+	serve("tls", lns.tls, func(ln net.Listener) error { return s.http.ServeTLS(ln, "", "") }, http.ErrServerClosed)
+	if s.grpc != nil {
+		serve("grpc", lns.grpc, s.grpc.Serve, grpc.ErrServerStopped)
+	}
+}
+
+// shutdown drains the servers for up to drainTimeout, then cancels what is still
+// running and closes every connection. It returns once the gRPC handlers have
+// returned; HTTP handlers are waited for by service.stop.
+func (s *servers) shutdown(cancelBase context.CancelFunc) {
+	if s.hs != nil {
+		s.hs.Shutdown() // NOT_SERVING, for anyone watching
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if srv.Shutdown(dctx) != nil {
+		if s.http.Shutdown(dctx) != nil {
 			cancelBase()
-			_ = srv.Close()
+			_ = s.http.Close()
 		}
 	})
-	wg.Go(func() { h1.shutdown(dctx, cancelBase) })
-	if gs != nil {
+	wg.Go(func() { s.h1.shutdown(dctx, cancelBase) })
+	if gs := s.grpc; gs != nil {
 		wg.Go(func() {
 			stopped := make(chan struct{})
 			go func() { gs.GracefulStop(); close(stopped) }()
@@ -216,7 +205,7 @@ func shutdown(srv *http.Server, h1 *h1Server, gs *grpc.Server, hs *health.Server
 }
 
 // rawIOListener gives the servers connections that do their I/O with raw system
-// calls (rawio_linux.go).
+// calls (internal/rawio).
 type rawIOListener struct{ net.Listener }
 
 func (l rawIOListener) Accept() (net.Conn, error) {
@@ -227,11 +216,55 @@ func (l rawIOListener) Accept() (net.Conn, error) {
 	return rawio.Wrap(c), nil
 }
 
-// listeners closes what Run opened if it returns before serving.
-type listeners []net.Listener
+// listeners are Run's listeners; http is always there, grpc and tls when configured.
+type listeners struct{ http, grpc, tls net.Listener }
 
+// listen opens c's listeners, with raw-syscall I/O; on an error it closes what it
+// opened.
+func listen(ctx context.Context, c Config) (listeners, error) {
+	var lns listeners
+	var lc net.ListenConfig
+	open := func(what, addr string) (net.Listener, error) {
+		if addr == "" {
+			return nil, nil
+		}
+		ln, err := lc.Listen(context.WithoutCancel(ctx), "tcp", addr)
+		if err != nil {
+			lns.close()
+			return nil, fmt.Errorf("service %s: listen %s on %s: %w", c.Name, what, addr, err)
+		}
+		return rawIOListener{ln}, nil
+	}
+	var err error
+	if lns.http, err = open("http", c.HTTPAddr); err != nil {
+		return listeners{}, err
+	}
+	if lns.grpc, err = open("grpc", c.GRPCAddr); err != nil {
+		return listeners{}, err
+	}
+	if lns.tls, err = open("tls", c.TLSAddr); err != nil {
+		return listeners{}, err
+	}
+	return lns, nil
+}
+
+// addrs are the listeners' addresses.
+func (l listeners) addrs() Addrs {
+	a := Addrs{HTTP: l.http.Addr().String()}
+	if l.grpc != nil {
+		a.GRPC = l.grpc.Addr().String()
+	}
+	if l.tls != nil {
+		a.TLS = l.tls.Addr().String()
+	}
+	return a
+}
+
+// close closes what Run opened if it returns before serving.
 func (l listeners) close() {
-	for _, ln := range l {
-		_ = ln.Close()
+	for _, ln := range []net.Listener{l.http, l.grpc, l.tls} {
+		if ln != nil {
+			_ = ln.Close()
+		}
 	}
 }

@@ -97,7 +97,7 @@
 // its request is counted as 499 but its upstream calls run to the end.
 //
 // Every TCP connection the app accepts or dials does its reads and writes
-// with raw system calls inside syscall.RawConn callbacks (rawio_linux.go),
+// with raw system calls inside syscall.RawConn callbacks (internal/rawio),
 // which keeps the Go scheduler from handing its P to another thread and
 // waking sysmon around every loopback write. Per request, a service at the
 // end of a chain went from about 105µs of CPU to about 45µs, one in the
