@@ -206,146 +206,176 @@ func entryPath(w spec.Workload, natural string) string {
 
 // buildApp returns the objects of the plan's application in namespace e.namespace.
 func buildApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
-	set := &appSet{}
-	host := func(svc string) string { return svc + "." + e.namespace + ".svc" }
 	switch w.App.Kind {
 	case spec.AppBuiltin, "":
-		n := max(w.App.Services, 1)
-		names := make([]string, n)
-		for i := range names {
-			names[i] = fmt.Sprintf("svc-%d", i+1)
-		}
-		grpc := w.Protocol == spec.ProtocolGRPC
-		proto := app.HTTP1
-		switch w.Protocol {
-		case spec.ProtocolH2C:
-			proto = app.H2C
-		case spec.ProtocolGRPC:
-			proto = app.GRPC
-		}
-		for i, name := range names {
-			var ups []int
-			switch {
-			case w.App.Topology == spec.TopologyFanout && i == 0:
-				for j := 1; j < n; j++ {
-					ups = append(ups, j)
-				}
-			case w.App.Topology != spec.TopologyFanout && i+1 < n:
-				ups = []int{i + 1}
-			}
-			cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf(":%d", builtinHTTPPort), UpstreamProtocol: proto,
-				ResponseSize: int(w.App.ResponseSize), CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
-			if grpc {
-				cfg.GRPCAddr = fmt.Sprintf(":%d", builtinGRPCPort)
-			}
-			for _, j := range ups {
-				port := builtinHTTPPort
-				if grpc {
-					port = builtinGRPCPort
-				}
-				cfg.Upstreams = append(cfg.Upstreams, app.Upstream{Name: names[j], Addr: fmt.Sprintf("%s:%d", names[j], port)})
-			}
-			data, err := json.Marshal(cfg)
-			if err != nil {
-				return nil, fmt.Errorf("builtin app %s: %w", name, err)
-			}
-			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name + "-config"}, Data: map[string]string{"app.json": string(data)}}
-			// Istio and Linkerd read the protocol from the port's name (http, http2, grpc).
-			httpName := "http"
-			if proto == app.H2C {
-				httpName = "http2"
-			}
-			ports := []corev1.ServicePort{tcpPort(httpName, builtinHTTPPort)}
-			cports := []corev1.ContainerPort{containerPort("http", builtinHTTPPort)}
-			if grpc {
-				ports = append(ports, tcpPort("grpc", builtinGRPCPort))
-				cports = append(cports, containerPort("grpc", builtinGRPCPort))
-			}
-			probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(builtinHTTPPort)}},
-				PeriodSeconds: 2, FailureThreshold: 3}
-			s := service{name: name, configMaps: []*corev1.ConfigMap{cm}, ports: ports,
-				containers: []corev1.Container{{Name: "app", Image: smpImage, Args: []string{"app", "--config", appConfigFile},
-					Ports: cports, ReadinessProbe: probe,
-					VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/smp", ReadOnly: true}}}},
-				volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-					LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}}}}}}
-			set.add(e.objectsOf(s, RoleApp)...)
-			set.deployments = append(set.deployments, name)
-		}
-		set.services = n
-		if grpc {
-			set.entry = []string{fmt.Sprintf("grpc://%s:%d", host(names[0]), builtinGRPCPort)}
-		} else {
-			set.entry = []string{fmt.Sprintf("http://%s:%d%s", host(names[0]), builtinHTTPPort, w.Path)}
-		}
+		return builtinApp(w, e, smpImage)
 	case spec.AppBookinfo:
-		// istio/istio samples/bookinfo/platform/kube/bookinfo.yaml: four services on 9080,
-		// reviews in three versions; the Java and Python services write to /tmp.
-		tmp := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-		mk := func(name string, versions []string, env []corev1.EnvVar, vols []corev1.Volume, mounts []corev1.VolumeMount) service {
-			image := BookinfoImagePrefix + name + "-v1:" + BookinfoTag
-			if len(versions) > 0 {
-				image = BookinfoImagePrefix + name + "-{version}:" + BookinfoTag
-			}
-			return service{name: name, versions: versions, ports: []corev1.ServicePort{tcpPort("http", bookinfoPort)}, volumes: vols,
-				containers: []corev1.Container{{Name: name, Image: image, Env: env, VolumeMounts: mounts,
-					Ports: []corev1.ContainerPort{containerPort("http", bookinfoPort)}, ReadinessProbe: tcpProbe(bookinfoPort)}}}
-		}
-		wlp := append(append([]corev1.Volume(nil), tmp...), corev1.Volume{Name: "wlp-output", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-		for _, s := range []service{
-			mk("details", []string{"v1"}, nil, nil, nil),
-			mk("ratings", []string{"v1"}, nil, nil, nil),
-			mk("reviews", []string{"v1", "v2", "v3"}, []corev1.EnvVar{{Name: "LOG_DIR", Value: "/tmp/logs"}}, wlp,
-				[]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "wlp-output", MountPath: "/opt/ibm/wlp/output"}}),
-			mk("productpage", []string{"v1"}, nil, tmp, []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}),
-		} {
-			set.add(e.objectsOf(s, RoleApp)...)
-			for _, v := range s.versions {
-				set.deployments = append(set.deployments, s.name+"-"+v)
-			}
-		}
-		set.services = 4
-		set.entry = []string{fmt.Sprintf("http://%s:%d%s", host("productpage"), bookinfoPort, entryPath(w, "/productpage"))}
+		return bookinfoApp(w, e), nil
 	case spec.AppEmojivoto:
-		// linkerd emojivoto (kinvolk's benchmark app): web (HTTP) → emoji-svc and
-		// voting-svc (gRPC on 8080, Prometheus on 8801); the vote-bot is left out, smp is
-		// the load.
-		grpcSvc := func(name string) service {
-			return service{name: name, ports: []corev1.ServicePort{tcpPort("grpc", 8080), tcpPort("prom", 8801)},
-				containers: []corev1.Container{{Name: name, Image: EmojivotoImagePrefix + name + ":" + EmojivotoTag,
-					Env:   []corev1.EnvVar{{Name: "GRPC_PORT", Value: "8080"}, {Name: "PROM_PORT", Value: "8801"}},
-					Ports: []corev1.ContainerPort{containerPort("grpc", 8080), containerPort("prom", 8801)}, ReadinessProbe: tcpProbe(8080)}}}
-		}
-		web := service{name: "web-svc", ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}},
-			containers: []corev1.Container{{Name: "web-svc", Image: EmojivotoImagePrefix + "web:" + EmojivotoTag,
-				Env: []corev1.EnvVar{{Name: "WEB_PORT", Value: "8080"}, {Name: "EMOJISVC_HOST", Value: "emoji-svc:8080"},
-					{Name: "VOTINGSVC_HOST", Value: "voting-svc:8080"}, {Name: "INDEX_BUNDLE", Value: "dist/index_bundle.js"}},
-				Ports: []corev1.ContainerPort{containerPort("http", 8080)}, ReadinessProbe: tcpProbe(8080)}}}
-		for _, s := range []service{grpcSvc("emoji-svc"), grpcSvc("voting-svc"), web} {
-			set.add(e.objectsOf(s, RoleApp)...)
-			set.deployments = append(set.deployments, s.name)
-		}
-		set.services = 3
-		set.entry = []string{fmt.Sprintf("http://%s:80%s", host("web-svc"), entryPath(w, "/api/list"))}
+		return emojivotoApp(w, e), nil
 	case spec.AppFortio:
-		// The two-pod micro benchmark (istio/tools perf/benchmark): a fortio echo server;
-		// the load pod is the client.
-		s := service{name: "fortio-server", ports: []corev1.ServicePort{tcpPort("http", fortioHTTPPort), tcpPort("grpc", fortioGRPCPort)},
-			containers: []corev1.Container{{Name: "fortio", Image: FortioImage, Args: []string{"server"},
-				Ports:          []corev1.ContainerPort{containerPort("http", fortioHTTPPort), containerPort("grpc", fortioGRPCPort)},
-				ReadinessProbe: tcpProbe(fortioHTTPPort)}}}
-		set.add(e.objectsOf(s, RoleApp)...)
-		set.deployments = append(set.deployments, s.name)
-		set.services = 1
-		if w.Protocol == spec.ProtocolGRPC {
-			set.entry = []string{fmt.Sprintf("grpc://%s:%d", host("fortio-server"), fortioGRPCPort)}
-		} else {
-			set.entry = []string{fmt.Sprintf("http://%s:%d%s", host("fortio-server"), fortioHTTPPort, entryPath(w, "/echo"))}
-		}
+		return fortioApp(w, e), nil
 	default:
 		return nil, fmt.Errorf("the kubernetes platform cannot deploy app %s", w.App.Kind)
 	}
+}
+
+// host is the cluster DNS name of service svc in e's namespace.
+func (e podEnv) host(svc string) string { return svc + "." + e.namespace + ".svc" }
+
+// builtinApp is smp's sample app: services svc-1 … svc-n in a chain or a fan-out from
+// svc-1, each a pod running `smp app` with its configuration in a ConfigMap.
+func builtinApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
+	set := &appSet{}
+	n := max(w.App.Services, 1)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("svc-%d", i+1)
+	}
+	for i, name := range names {
+		var ups []string
+		switch {
+		case w.App.Topology == spec.TopologyFanout && i == 0:
+			ups = names[1:]
+		case w.App.Topology != spec.TopologyFanout && i+1 < n:
+			ups = names[i+1 : i+2]
+		}
+		s, err := builtinService(w, name, ups, smpImage)
+		if err != nil {
+			return nil, err
+		}
+		set.add(e.objectsOf(s, RoleApp)...)
+		set.deployments = append(set.deployments, name)
+	}
+	set.services = n
+	if w.Protocol == spec.ProtocolGRPC {
+		set.entry = []string{fmt.Sprintf("grpc://%s:%d", e.host(names[0]), builtinGRPCPort)}
+	} else {
+		set.entry = []string{fmt.Sprintf("http://%s:%d%s", e.host(names[0]), builtinHTTPPort, w.Path)}
+	}
 	return set, nil
+}
+
+// builtinService is one service of the sample app, calling the services named ups.
+func builtinService(w spec.Workload, name string, ups []string, smpImage string) (service, error) {
+	grpc := w.Protocol == spec.ProtocolGRPC
+	proto := app.HTTP1
+	switch w.Protocol {
+	case spec.ProtocolH2C:
+		proto = app.H2C
+	case spec.ProtocolGRPC:
+		proto = app.GRPC
+	}
+	cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf(":%d", builtinHTTPPort), UpstreamProtocol: proto,
+		ResponseSize: int(w.App.ResponseSize), CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
+	port := builtinHTTPPort
+	if grpc {
+		cfg.GRPCAddr = fmt.Sprintf(":%d", builtinGRPCPort)
+		port = builtinGRPCPort
+	}
+	for _, up := range ups {
+		cfg.Upstreams = append(cfg.Upstreams, app.Upstream{Name: up, Addr: fmt.Sprintf("%s:%d", up, port)})
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return service{}, fmt.Errorf("builtin app %s: %w", name, err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name + "-config"}, Data: map[string]string{"app.json": string(data)}}
+	// Istio and Linkerd read the protocol from the port's name (http, http2, grpc).
+	httpName := "http"
+	if proto == app.H2C {
+		httpName = "http2"
+	}
+	ports := []corev1.ServicePort{tcpPort(httpName, builtinHTTPPort)}
+	cports := []corev1.ContainerPort{containerPort("http", builtinHTTPPort)}
+	if grpc {
+		ports = append(ports, tcpPort("grpc", builtinGRPCPort))
+		cports = append(cports, containerPort("grpc", builtinGRPCPort))
+	}
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(builtinHTTPPort)}},
+		PeriodSeconds: 2, FailureThreshold: 3}
+	return service{name: name, configMaps: []*corev1.ConfigMap{cm}, ports: ports,
+		containers: []corev1.Container{{Name: "app", Image: smpImage, Args: []string{"app", "--config", appConfigFile},
+			Ports: cports, ReadinessProbe: probe,
+			VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/smp", ReadOnly: true}}}},
+		volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}}}}}}, nil
+}
+
+// bookinfoApp is istio/istio samples/bookinfo/platform/kube/bookinfo.yaml: four services
+// on 9080, reviews in three versions; the Java and Python services write to /tmp.
+func bookinfoApp(w spec.Workload, e podEnv) *appSet {
+	set := &appSet{}
+	tmp := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	mk := func(name string, versions []string, env []corev1.EnvVar, vols []corev1.Volume, mounts []corev1.VolumeMount) service {
+		image := BookinfoImagePrefix + name + "-v1:" + BookinfoTag
+		if len(versions) > 0 {
+			image = BookinfoImagePrefix + name + "-{version}:" + BookinfoTag
+		}
+		return service{name: name, versions: versions, ports: []corev1.ServicePort{tcpPort("http", bookinfoPort)}, volumes: vols,
+			containers: []corev1.Container{{Name: name, Image: image, Env: env, VolumeMounts: mounts,
+				Ports: []corev1.ContainerPort{containerPort("http", bookinfoPort)}, ReadinessProbe: tcpProbe(bookinfoPort)}}}
+	}
+	wlp := append(append([]corev1.Volume(nil), tmp...), corev1.Volume{Name: "wlp-output", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	for _, s := range []service{
+		mk("details", []string{"v1"}, nil, nil, nil),
+		mk("ratings", []string{"v1"}, nil, nil, nil),
+		mk("reviews", []string{"v1", "v2", "v3"}, []corev1.EnvVar{{Name: "LOG_DIR", Value: "/tmp/logs"}}, wlp,
+			[]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "wlp-output", MountPath: "/opt/ibm/wlp/output"}}),
+		mk("productpage", []string{"v1"}, nil, tmp, []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}),
+	} {
+		set.add(e.objectsOf(s, RoleApp)...)
+		for _, v := range s.versions {
+			set.deployments = append(set.deployments, s.name+"-"+v)
+		}
+	}
+	set.services = 4
+	set.entry = []string{fmt.Sprintf("http://%s:%d%s", e.host("productpage"), bookinfoPort, entryPath(w, "/productpage"))}
+	return set
+}
+
+// emojivotoApp is linkerd's emojivoto (kinvolk's benchmark app): web (HTTP) → emoji-svc
+// and voting-svc (gRPC on 8080, Prometheus on 8801); the vote-bot is left out, smp is
+// the load.
+func emojivotoApp(w spec.Workload, e podEnv) *appSet {
+	set := &appSet{}
+	grpcSvc := func(name string) service {
+		return service{name: name, ports: []corev1.ServicePort{tcpPort("grpc", 8080), tcpPort("prom", 8801)},
+			containers: []corev1.Container{{Name: name, Image: EmojivotoImagePrefix + name + ":" + EmojivotoTag,
+				Env:   []corev1.EnvVar{{Name: "GRPC_PORT", Value: "8080"}, {Name: "PROM_PORT", Value: "8801"}},
+				Ports: []corev1.ContainerPort{containerPort("grpc", 8080), containerPort("prom", 8801)}, ReadinessProbe: tcpProbe(8080)}}}
+	}
+	web := service{name: "web-svc", ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}},
+		containers: []corev1.Container{{Name: "web-svc", Image: EmojivotoImagePrefix + "web:" + EmojivotoTag,
+			Env: []corev1.EnvVar{{Name: "WEB_PORT", Value: "8080"}, {Name: "EMOJISVC_HOST", Value: "emoji-svc:8080"},
+				{Name: "VOTINGSVC_HOST", Value: "voting-svc:8080"}, {Name: "INDEX_BUNDLE", Value: "dist/index_bundle.js"}},
+			Ports: []corev1.ContainerPort{containerPort("http", 8080)}, ReadinessProbe: tcpProbe(8080)}}}
+	for _, s := range []service{grpcSvc("emoji-svc"), grpcSvc("voting-svc"), web} {
+		set.add(e.objectsOf(s, RoleApp)...)
+		set.deployments = append(set.deployments, s.name)
+	}
+	set.services = 3
+	set.entry = []string{fmt.Sprintf("http://%s:80%s", e.host("web-svc"), entryPath(w, "/api/list"))}
+	return set
+}
+
+// fortioApp is the two-pod micro benchmark (istio/tools perf/benchmark): a fortio echo
+// server; the load pod is the client.
+func fortioApp(w spec.Workload, e podEnv) *appSet {
+	set := &appSet{}
+	s := service{name: "fortio-server", ports: []corev1.ServicePort{tcpPort("http", fortioHTTPPort), tcpPort("grpc", fortioGRPCPort)},
+		containers: []corev1.Container{{Name: "fortio", Image: FortioImage, Args: []string{"server"},
+			Ports:          []corev1.ContainerPort{containerPort("http", fortioHTTPPort), containerPort("grpc", fortioGRPCPort)},
+			ReadinessProbe: tcpProbe(fortioHTTPPort)}}}
+	set.add(e.objectsOf(s, RoleApp)...)
+	set.deployments = append(set.deployments, s.name)
+	set.services = 1
+	if w.Protocol == spec.ProtocolGRPC {
+		set.entry = []string{fmt.Sprintf("grpc://%s:%d", e.host("fortio-server"), fortioGRPCPort)}
+	} else {
+		set.entry = []string{fmt.Sprintf("http://%s:%d%s", e.host("fortio-server"), fortioHTTPPort, entryPath(w, "/echo"))}
+	}
+	return set
 }
 
 // LoadPod describes the load generator's pods: the image, its arguments, how many, and
