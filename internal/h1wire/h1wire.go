@@ -11,6 +11,8 @@
 //     graceful shutdown) that gives each request head to a Handler;
 //   - the HandOff listener through which they pass the connections they do not serve
 //     themselves to net/http;
+//   - Pool, the keep-alive pool of upstream connections on which the caller writes a
+//     request and reads its reply itself;
 //   - Accept, the accept loop with net/http's back-off, which nothing ties to HTTP.
 //
 // Imports nothing of smp.
