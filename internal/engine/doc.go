@@ -96,7 +96,13 @@
 // core idle, so each write pays a cross-CPU wake-up (0.66 IPIs per request
 // on nginx's core against 0.004 in closed loop), and the generator's core
 // runs 80–90% busy; the lag p99 then grows to 0.3–1ms, more when other
-// processes share the core.
+// processes share the core. At 40–50k/s (issue 18) the lag of requests
+// whose connection was free had p99 0.39–0.43ms with the core 79–87% busy:
+// queueing behind other workers on the one P. Neither GC (4 cycles, all in
+// the first 2ms: the histograms) nor timer slack (a timerfd's hrtimer has
+// none) took part; the overall p99 on the shared machine (4–131ms) came
+// from scheduler stalls of up to 10ms on the generator's core and 17ms on
+// nginx's (perf sched), which the result blames on the machine.
 //
 // # Protocol clients
 //
