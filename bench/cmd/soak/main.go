@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,9 +60,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.rate, "rate", 1000, "total requests per second")
 	fs.IntVar(&o.conns, "c", 16, "connections")
 	fs.Float64Var(&o.maxGrowth, "max-growth", 0.05, "largest growth after -settle that counts as flat")
-	if err := fs.Parse(args); err != nil || o.smp == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: soak -smp PATH [-out DIR] [-d 10m] [-every 10s] [-rate 1000] [-c 16]")
+	replot := fs.String("plot", "", "only redraw soak.svg in -out from this samples.csv, and report on it")
+	if err := fs.Parse(args); err != nil || (o.smp == "") == (*replot == "") || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "usage: soak -smp PATH [-out DIR] [-d 10m] [-every 10s] [-rate 1000] [-c 16] | soak -plot samples.csv [-out DIR]")
 		return 2
+	}
+	if *replot != "" {
+		s, err := readSamples(*replot)
+		if err == nil {
+			err = s.write(o.out)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "soak:", err)
+			return 1
+		}
+		if !s.report(stdout, o.settle, o.maxGrowth) {
+			return 1
+		}
+		return 0
 	}
 	flat, err := soak(ctx, o, stdout)
 	if err != nil {
@@ -137,7 +153,10 @@ type sampler struct {
 }
 
 func newSampler(proxies []platform.Component) *sampler {
-	s := &sampler{proxies: proxies, names: []string{"generator_rss_mib", "generator_goroutines"}, client: http.Client{Timeout: 2 * time.Second}}
+	// The generator's Go heap beside its RSS tells memory the engine holds
+	// from pages of its fixed-size histograms touched for the first time.
+	s := &sampler{proxies: proxies, names: []string{"generator_rss_mib", "generator_goroutines", "generator_heap_mib"},
+		client: http.Client{Timeout: 2 * time.Second}}
 	for _, c := range proxies {
 		s.names = append(s.names, c.Name+"_rss_mib", c.Name+"_goroutines")
 	}
@@ -146,7 +165,9 @@ func newSampler(proxies []platform.Component) *sampler {
 
 // sample reads every process's RSS and goroutines; a value it cannot read is -1.
 func (s *sampler) sample(at time.Duration) {
-	row := sample{t: at.Seconds(), vals: []float64{rssMiB(os.Getpid()), float64(runtime.NumGoroutine())}}
+	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(heap)
+	row := sample{t: at.Seconds(), vals: []float64{rssMiB(os.Getpid()), float64(runtime.NumGoroutine()), float64(heap[0].Value.Uint64()) / (1 << 20)}}
 	for _, c := range s.proxies {
 		row.vals = append(row.vals, rssMiB(c.PID), s.goroutines(c.MetricsURL))
 	}
@@ -193,6 +214,37 @@ func (s *sampler) goroutines(url string) float64 {
 	return -1
 }
 
+// readSamples reads a samples.csv that write saved.
+func readSamples(path string) (*sampler, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	head := strings.Split(lines[0], ",")
+	s := &sampler{names: head[1:]}
+	for i, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if len(f) != len(head) {
+			return nil, fmt.Errorf("%s:%d: %d fields, want %d", path, i+2, len(f), len(head))
+		}
+		var r sample
+		for j, v := range f {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, i+2, err)
+			}
+			if j == 0 {
+				r.t = x
+			} else {
+				r.vals = append(r.vals, x)
+			}
+		}
+		s.rows = append(s.rows, r)
+	}
+	return s, nil
+}
+
 // write saves samples.csv and soak.svg in dir.
 func (s *sampler) write(dir string) error {
 	var b strings.Builder
@@ -208,9 +260,10 @@ func (s *sampler) write(dir string) error {
 		return err
 	}
 	rss := report.LineChart{Title: "Resident memory", XLabel: "seconds", YLabel: "MiB",
-		Caption: "VmRSS from /proc/PID/status"}
+		Caption: "VmRSS from /proc/PID/status; dashed: the generator's live Go heap (runtime/metrics)"}
 	gor := report.LineChart{Title: "Goroutines", XLabel: "seconds", YLabel: "goroutines",
 		Caption: "runtime.NumGoroutine (generator), go_goroutines from /metrics (sidecars)"}
+	var heap []report.Line // drawn last, so each process keeps its colour in both charts
 	for i, name := range s.names {
 		l := report.Line{Name: strings.TrimSuffix(strings.TrimSuffix(name, "_rss_mib"), "_goroutines")}
 		for _, r := range s.rows {
@@ -218,12 +271,17 @@ func (s *sampler) write(dir string) error {
 				l.Points = append(l.Points, [2]float64{r.t, r.vals[i]})
 			}
 		}
-		if i%2 == 0 {
-			rss.Lines = append(rss.Lines, l)
-		} else {
+		switch {
+		case strings.HasSuffix(name, "_goroutines"):
 			gor.Lines = append(gor.Lines, l)
+		case strings.HasSuffix(name, "_heap_mib"):
+			l.Name, l.Dashed = "generator Go heap (objects)", true
+			heap = append(heap, l)
+		default:
+			rss.Lines = append(rss.Lines, l)
 		}
 	}
+	rss.Lines = append(rss.Lines, heap...)
 	return os.WriteFile(filepath.Join(dir, "soak.svg"), report.ChartsSVG(rss, gor), 0o644)
 }
 
