@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -333,5 +334,43 @@ func TestResourceMeasuredRule(t *testing.T) {
 	}
 	if d := findDelta(t, got, "sidecar", "cpu.proxy"); d.Value != 300 {
 		t.Errorf("cpu.proxy = %g, want (100+500)/2 = 300", d.Value)
+	}
+}
+
+// TestDeltasHonourPercentiles: the latency deltas are those of the plan's
+// metrics.percentiles, in its order, each with the pooled figures and a verdict;
+// Options.Percentiles overrides them.
+func TestDeltasHonourPercentiles(t *testing.T) {
+	f := newFixture(t, 3)
+	f.doc.Plan.Metrics.Percentiles = []float64{75, 99.99, 50}
+	got, err := analysis.Analyze(f.doc, nil, analysis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range got.Overhead[0].Deltas {
+		if strings.HasPrefix(d.Metric, "latency.") {
+			names = append(names, d.Metric)
+			if d.Verdict == "" || d.CILow == nil {
+				t.Errorf("%s: no interval or verdict", d.Metric)
+			}
+		}
+	}
+	if want := []string{"latency.p75", "latency.p99.99", "latency.p50"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("latency deltas %v, want the plan's %v", names, want)
+	}
+	d := findDelta(t, got, "sidecar", "latency.p99.99")
+	if wb := exactPercentileMS(f.samples["baseline"], 99.99); !withinHDR(d.Baseline, wb) {
+		t.Errorf("p99.99 of the baseline %g ms, raw samples give %g", d.Baseline, wb)
+	}
+	o, err := analysis.Analyze(f.doc, nil, analysis.Options{Percentiles: []float64{90}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasDelta(o, "sidecar", "latency.p90") || hasDelta(o, "sidecar", "latency.p75") {
+		t.Errorf("Options.Percentiles [90]: deltas %+v", o.Overhead[0].Deltas)
+	}
+	if _, err := analysis.Analyze(f.doc, nil, analysis.Options{Percentiles: []float64{0}}); err == nil {
+		t.Error("percentile 0 accepted")
 	}
 }

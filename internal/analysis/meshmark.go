@@ -156,7 +156,7 @@ func shareLosses(m *result.MeshMark, W, logS float64) {
 			term *= in.Weight / W
 		}
 		in.Factor = math.Exp(term)
-		if logS < 0 {
+		if logS < 0 && term < 0 {
 			in.Lost = lost * term / logS
 		}
 	}

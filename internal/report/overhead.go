@@ -78,7 +78,7 @@ func FormatValue(v float64, unit string) string {
 }
 
 // formatDelta prints a difference with its sign, confidence interval and verdict:
-// "+0.243 ms ±0.012 (+59%)"; "≈" marks a difference that is not significant (or smaller
+// "+0.243 ms [+0.229, +0.258] (+59%)", "+54 m ±3"; "≈" marks a difference that is not significant (or smaller
 // than the instrument's resolution) and "?" one without a verdict (arms measured once).
 func formatDelta(d result.Delta) string {
 	sign := "+"
@@ -92,7 +92,11 @@ func formatDelta(d result.Delta) string {
 	default:
 		s = sign + strings.TrimPrefix(FormatValue(math.Abs(d.Delta), d.Unit), "-")
 	}
-	if d.CILow != nil && d.CIHigh != nil {
+	if d.CILow != nil && d.CIHigh != nil && d.Unit == "ms" && d.Interval == result.IntervalTrials {
+		// A latency interval from the trials is a ratio's, asymmetric around the delta:
+		// its bounds, not a half-width that would hide which side of 0 it lies.
+		s += " [" + signedMS(*d.CILow) + ", " + signedMS(*d.CIHigh) + "]"
+	} else if d.CILow != nil && d.CIHigh != nil {
 		half := (*d.CIHigh - *d.CILow) / 2
 		switch d.Unit {
 		case "ratio":
@@ -117,6 +121,14 @@ func formatDelta(d result.Delta) string {
 	return s
 }
 
+// signedMS prints a difference in ms with its sign: "+0.231", "-1.05".
+func signedMS(v float64) string {
+	if v < 0 {
+		return "-" + FormatMS(-v)
+	}
+	return "+" + FormatMS(v)
+}
+
 // trimMark drops formatDelta's verdict mark, for tables that spell the verdict out.
 func trimMark(s string) string { return strings.TrimSuffix(strings.TrimSuffix(s, " ≈"), " ?") }
 
@@ -135,7 +147,7 @@ func verdictLegend(overhead []result.ArmOverhead) []string {
 	}
 	var parts []string
 	if family {
-		parts = append(parts, fmt.Sprintf("±: %.0f%% interval from the spread between repetitions; "+
+		parts = append(parts, fmt.Sprintf("[…] and ±: %.0f%% interval from the spread between repetitions; "+
 			"≈: not significant (Holm over each arm's deltas) or below the instrument's resolution", 100*conf))
 	}
 	if once {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +174,21 @@ func TestFormatMS(t *testing.T) {
 	}
 	if got := FormatBytes(23 << 20); got != "23.0 MiB" {
 		t.Errorf("FormatBytes = %q", got)
+	}
+}
+
+// TestOverheadRowsFollowPercentiles: the overhead table shows a row for every latency
+// percentile the deltas hold (the plan's metrics.percentiles), ascending, and no row for
+// one they do not.
+func TestOverheadRowsFollowPercentiles(t *testing.T) {
+	deltas := []result.Delta{{Metric: "latency.p99.99", Unit: "ms"}, {Metric: "latency.p75", Unit: "ms"}, {Metric: "throughput", Unit: "rps"}}
+	a := &result.Analysis{Baseline: "baseline", Overhead: []result.ArmOverhead{{Arm: "mesh", Deltas: deltas}}}
+	tab := overheadTable(a)
+	var labels []string
+	for _, r := range tab.rows {
+		labels = append(labels, r[0])
+	}
+	if want := []string{"latency p75", "latency p99.99", "throughput"}; !slices.Equal(labels, want) {
+		t.Errorf("rows %q, want %q", labels, want)
 	}
 }
