@@ -164,11 +164,7 @@ func (d *Document) Totals(arm string) ArmTotals {
 	t := ArmTotals{StatusCodes: map[string]int64{}, ErrorsByClass: map[string]int64{}}
 	for _, tr := range d.TrialsOf(arm) {
 		t.Trials++
-		t.Counts.Requests += tr.Counts.Requests
-		t.Counts.Succeeded += tr.Counts.Succeeded
-		t.Counts.Failed += tr.Counts.Failed
-		t.Counts.Overflow += tr.Counts.Overflow
-		t.Counts.ConnectionsOpened += tr.Counts.ConnectionsOpened
+		t.Counts.Add(tr.Counts)
 		t.BytesSent += tr.BytesSent
 		t.BytesReceived += tr.BytesReceived
 		for k, v := range tr.StatusCodes {

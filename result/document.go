@@ -445,6 +445,17 @@ type Counts struct {
 	ConnectionsOpened int64 `json:"connections_opened,omitempty"`
 }
 
+// Add adds o's counts to c's: the counts of two workers, agents, phases or trials
+// together. It is the one merge of counts (the engine's workers, the agents'
+// phases, an arm's trials).
+func (c *Counts) Add(o Counts) {
+	c.Requests += o.Requests
+	c.Succeeded += o.Succeeded
+	c.Failed += o.Failed
+	c.Overflow += o.Overflow
+	c.ConnectionsOpened += o.ConnectionsOpened
+}
+
 // ErrorRate is (failed + overflow) / (requests + overflow), or 0 when nothing was due.
 func (c Counts) ErrorRate() float64 {
 	if c.Requests+c.Overflow == 0 {

@@ -199,9 +199,9 @@ func TestFourAgentsMergeExactly(t *testing.T) {
 	for _, r := range own {
 		ownRequests += r.Measure.Requests
 	}
-	if m.Measure.Requests != ownRequests || m.Measure.Latency.Count() != m.Measure.OK {
+	if m.Measure.Requests != ownRequests || m.Measure.Latency.Count() != m.Measure.Succeeded {
 		t.Errorf("merged %d requests (%d latency samples for %d ok), the agents sent %d",
-			m.Measure.Requests, m.Measure.Latency.Count(), m.Measure.OK, ownRequests)
+			m.Measure.Requests, m.Measure.Latency.Count(), m.Measure.Succeeded, ownRequests)
 	}
 	if got := served.Load(); got != m.Warmup.Requests+m.Measure.Requests {
 		t.Errorf("the server saw %d requests, the merged result %d + %d", got, m.Warmup.Requests, m.Measure.Requests)

@@ -78,6 +78,7 @@
 // into the https:// form. The controller side is Controller{Agents, Credentials:
 // Bundle.ControllerCredentials()}; the controller's key never leaves its process.
 //
-// Imports: internal/engine, internal/hist, internal/pki and the standard library.
+// Imports: internal/engine, internal/hist, internal/pki, result (Counts, which the
+// merge adds up with their one Add) and the standard library.
 // Nothing here prints; Server and Controller log through an injected *slog.Logger.
 package agent

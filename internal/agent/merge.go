@@ -63,10 +63,7 @@ func merge(total engine.Config, parts []*AgentRun) *engine.Result {
 			dst.Service.Merge(src.Service)
 			dst.StartLag.Merge(src.StartLag)
 			dst.ErrorLatency.Merge(src.ErrorLatency)
-			dst.Requests += src.Requests
-			dst.OK += src.OK
-			dst.Failed += src.Failed
-			dst.Overflow += src.Overflow
+			dst.Counts.Add(src.Counts)
 			dst.BytesSent += src.BytesSent
 			dst.BytesReceived += src.BytesReceived
 			for k, v := range src.Status {

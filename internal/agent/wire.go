@@ -10,6 +10,7 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/engine"
 	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/result"
 )
 
 // ProtocolVersion is the version of the messages below. A controller refuses an agent
@@ -349,7 +350,7 @@ func reportOf(res *engine.Result, startAt time.Time) (*Report, error) {
 		dst *PhaseReport
 	}{{&res.Warmup, &r.Warmup}, {&res.Measure, &r.Measure}} {
 		s, d := p.src, p.dst
-		*d = PhaseReport{Start: s.Start, End: s.End, DurationNS: int64(s.Duration), Requests: s.Requests, OK: s.OK,
+		*d = PhaseReport{Start: s.Start, End: s.End, DurationNS: int64(s.Duration), Requests: s.Requests, OK: s.Succeeded,
 			Failed: s.Failed, Overflow: s.Overflow, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
 			Status: s.Status, Errors: s.Errors}
 		var err error
@@ -382,8 +383,8 @@ func (r *Report) result(cfg engine.Config, offset time.Duration) (*engine.Result
 	}{{&r.Warmup, &res.Warmup}, {&r.Measure, &res.Measure}} {
 		s, d := p.src, p.dst
 		*d = engine.PhaseResult{Start: s.Start.Add(-offset).UTC(), End: s.End.Add(-offset).UTC(),
-			Duration: time.Duration(s.DurationNS), Requests: s.Requests, OK: s.OK, Failed: s.Failed,
-			Overflow: s.Overflow, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
+			Duration: time.Duration(s.DurationNS), BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
+			Counts: result.Counts{Requests: s.Requests, Succeeded: s.OK, Failed: s.Failed, Overflow: s.Overflow},
 			Status: orEmpty(s.Status), Errors: orEmpty(s.Errors)}
 		var err error
 		for _, h := range []struct {

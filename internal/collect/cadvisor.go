@@ -150,7 +150,7 @@ func (c *CAdvisor) fetch(ctx context.Context, targets []Target) ([]point, []erro
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, t := range targets {
-		name, ok := c.names[t.Component]
+		name, ok := c.names[t.Name]
 		p, found := stats[name]
 		if !ok || !found {
 			errs[i] = fmt.Errorf("cAdvisor has no stats for %s", containerRef(t))
@@ -167,7 +167,7 @@ func (c *CAdvisor) resolve(ctx context.Context, targets []Target) error {
 	c.mu.Lock()
 	missing := false
 	for _, t := range targets {
-		if _, ok := c.names[t.Component]; !ok {
+		if _, ok := c.names[t.Name]; !ok {
 			missing = true
 		}
 	}
@@ -187,7 +187,7 @@ func (c *CAdvisor) resolve(ctx context.Context, targets []Target) error {
 	defer c.mu.Unlock()
 	for _, t := range targets {
 		if name := specs.find(t); name != "" {
-			c.names[t.Component] = name
+			c.names[t.Name] = name
 		}
 	}
 	return nil

@@ -4,30 +4,23 @@ import (
 	"context"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 )
 
 // Target is one component whose resource usage is measured: a process (local platform)
-// or a container or node (Kubernetes). Each collector uses the fields it understands
-// (procfs: PID; Prometheus: Namespace, Pod and Container, or URL on the local platform;
-// cAdvisor: Namespace, Pod, Container; Envoy admin: AdminURL; linkerd-proxy: URL) and
-// copies the rest into the result.
-type Target struct {
-	// Component names it in the result, e.g. "svc-1-sidecar".
-	Component string
-	// Role is one of the result.Role values: "proxy", "app", "load_generator", …
-	Role string
-	// Service is the application service it belongs to, if any.
-	Service string
-	// PID of the process; procfs counts its descendants as part of it.
-	PID int
-	// Kubernetes coordinates.
-	Namespace, Pod, Container, Node string
-	// URL of the component's Prometheus metrics endpoint ("" when it has none).
-	URL string
-	// AdminURL of the proxy's admin endpoint (Envoy admin); collectors use its scheme and
-	// host, since admin paths are fixed.
-	AdminURL string
+// or a container or node (Kubernetes), as the platform deployed it. It is the platform's
+// Component itself (one type from deployment to collector, no copy at the seam); the
+// name says what a collector does with it. Each collector uses the fields it understands
+// (procfs: PID; Prometheus: Namespace, Pod and Container, or MetricsURL on the local
+// platform; cAdvisor: Namespace, Pod, Container; Envoy admin: AdminURL; linkerd-proxy:
+// MetricsURL) and copies the rest into the result (resourceOf).
+type Target = platform.Component
+
+// resourceOf is a Resource of t, before any figure: who it is, in the result's terms.
+func resourceOf(t Target) result.Resource {
+	return result.Resource{Component: t.Name, Role: t.Role, Service: t.Service, PID: t.PID,
+		Namespace: t.Namespace, Pod: t.Pod, Container: t.Container, Node: t.Node}
 }
 
 // Window is a period to report usage over: the measured phase of a trial.

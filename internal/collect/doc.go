@@ -10,9 +10,11 @@
 // passes each trial's window), and it never prints. docs/collectors.md is the user's
 // view of all of this.
 //
-// Imports: result, internal/mesh (profiles as data) and the standard library, plus
+// Imports: result, internal/platform (a Target is the platform's Component),
+// internal/mesh (profiles as data) and the standard library, plus
 // prometheus/client_golang's API client and prometheus/common/expfmt, which no other
-// package of smp may import. Never platform, experiment or any load code.
+// package of smp may import. Never a platform implementation, experiment or any load
+// code.
 //
 // # procfs
 //

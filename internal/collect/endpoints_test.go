@@ -139,10 +139,10 @@ func TestEnvoyAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	startCollector(t, e,
-		collect.Target{Component: "svc-1-proxy", Role: "proxy", AdminURL: envoy.srv.URL + "/stats"},
-		collect.Target{Component: "svc-2-proxy", Role: "proxy", AdminURL: broken.srv.URL},
-		collect.Target{Component: "svc-3-proxy", Role: "proxy"},
-		collect.Target{Component: "svc-1", Role: "app", AdminURL: envoy.srv.URL})
+		collect.Target{Name: "svc-1-proxy", Role: "proxy", AdminURL: envoy.srv.URL + "/stats"},
+		collect.Target{Name: "svc-2-proxy", Role: "proxy", AdminURL: broken.srv.URL},
+		collect.Target{Name: "svc-3-proxy", Role: "proxy"},
+		collect.Target{Name: "svc-1", Role: "app", AdminURL: envoy.srv.URL})
 	const d = 1500 * time.Millisecond
 	res, err := e.Collect(context.Background(), newWindow(d))
 	if err != nil {
@@ -227,8 +227,8 @@ func TestLinkerdProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startCollector(t, l, collect.Target{Component: "svc-1-proxy", Role: "proxy", URL: proxy.srv.URL + "/metrics"})
-	startCollector(t, lp, collect.Target{Component: "svc-1-proxy", Role: "proxy", URL: "http://127.0.0.1:1/metrics"})
+	startCollector(t, l, collect.Target{Name: "svc-1-proxy", Role: "proxy", MetricsURL: proxy.srv.URL + "/metrics"})
+	startCollector(t, lp, collect.Target{Name: "svc-1-proxy", Role: "proxy", MetricsURL: "http://127.0.0.1:1/metrics"})
 	const d = 1500 * time.Millisecond
 	w := newWindow(d)
 	for _, c := range []*collect.LinkerdProxy{l, lp} {
@@ -277,11 +277,11 @@ func TestCAdvisor(t *testing.T) {
 		"/api/v2.0/spec?type=docker&recursive=true":          "cadvisor/v2-spec.json.tmpl",
 		"/api/v2.0/stats?type=docker&recursive=true&count=1": "cadvisor/v2-stats.json.tmpl",
 	})
-	proxy := collect.Target{Component: "svc-1-proxy", Role: "proxy", Namespace: "smp-linkerd", Pod: "svc-1-6d4cf56db6-9xk2p", Container: "linkerd-proxy"}
-	app := collect.Target{Component: "svc-1", Role: "app", Namespace: "smp-linkerd", Pod: "svc-1-6d4cf56db6-9xk2p", Container: "app"}
-	pause := collect.Target{Component: "pause", Role: "app", Namespace: "smp-linkerd", Pod: "svc-1-6d4cf56db6-9xk2p", Container: "POD"}
-	bare := collect.Target{Component: "echo", Role: "app", Container: "echo-server"}
-	lg := collect.Target{Component: "load-generator", Role: "load_generator", PID: 1}
+	proxy := collect.Target{Name: "svc-1-proxy", Role: "proxy", Namespace: "smp-linkerd", Pod: "svc-1-6d4cf56db6-9xk2p", Container: "linkerd-proxy"}
+	app := collect.Target{Name: "svc-1", Role: "app", Namespace: "smp-linkerd", Pod: "svc-1-6d4cf56db6-9xk2p", Container: "app"}
+	pause := collect.Target{Name: "pause", Role: "app", Namespace: "smp-linkerd", Pod: "svc-1-6d4cf56db6-9xk2p", Container: "POD"}
+	bare := collect.Target{Name: "echo", Role: "app", Container: "echo-server"}
+	lg := collect.Target{Name: "load-generator", Role: "load_generator", PID: 1}
 	const d = 1500 * time.Millisecond
 	for _, c := range []struct {
 		url     string

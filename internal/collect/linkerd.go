@@ -82,7 +82,7 @@ func NewLinkerdProxy(cfg EndpointConfig) (*LinkerdProxy, error) {
 	l.s = newSampler(samplerConfig{name: "linkerd-proxy", interval: cfg.Interval, retention: cfg.Retention,
 		memoryMetric: "rss", fetch: l.fetch, skip: urlMissing,
 		describe: func(t Target) string {
-			u, _ := withPort(t.URL, cfg.Port)
+			u, _ := withPort(t.MetricsURL, cfg.Port)
 			return "GET " + u + ": process_cpu_seconds_total, process_resident_memory_bytes, response_latency_ms by direction"
 		}})
 	return l, nil
@@ -90,7 +90,7 @@ func NewLinkerdProxy(cfg EndpointConfig) (*LinkerdProxy, error) {
 
 // urlMissing says why a target without a metrics URL is not read.
 func urlMissing(t Target) string {
-	if t.URL == "" {
+	if t.MetricsURL == "" {
 		return "no metrics URL for this component"
 	}
 	return ""
@@ -128,7 +128,7 @@ func (l *LinkerdProxy) Notes() Notes { return l.notes }
 
 func (l *LinkerdProxy) fetch(ctx context.Context, targets []Target) ([]point, []error) {
 	return fetchEach(ctx, targets, func(ctx context.Context, t Target) (point, error) {
-		u, err := withPort(t.URL, l.cfg.Port)
+		u, err := withPort(t.MetricsURL, l.cfg.Port)
 		if err != nil {
 			return point{}, err
 		}
@@ -189,7 +189,7 @@ func parseLinkerdMetrics(body []byte, at time.Time) (point, error) {
 func proxiesOf(targets []Target) []Target {
 	var out []Target
 	for _, t := range targets {
-		if t.Role == string(result.RoleProxy) {
+		if t.Role == result.RoleProxy {
 			out = append(out, t)
 		}
 	}

@@ -556,11 +556,8 @@ func waitForSample(ctx context.Context, end time.Time, interval time.Duration, p
 
 // resource summarises one target over the window. Callers hold p.mu.
 func (p *ProcFS) resource(tr *tracked, w Window) result.Resource {
-	r := result.Resource{
-		Component: tr.t.Component, Role: result.Role(tr.t.Role), Service: tr.t.Service, PID: tr.t.PID,
-		Namespace: tr.t.Namespace, Pod: tr.t.Pod, Container: tr.t.Container, Node: tr.t.Node,
-		MemoryMetric: "rss", Source: "procfs",
-	}
+	r := resourceOf(tr.t)
+	r.MemoryMetric, r.Source = "rss", "procfs"
 	if tr.missing != "" {
 		r.Error = tr.missing
 		return r

@@ -205,8 +205,8 @@ func TestBusyAndIdle(t *testing.T) {
 	busy := startPinned(t, lastCPU(), "sh", "-c", busyLoop)
 	idle := start(t, "sleep", "60")
 	p := newProcFS(t,
-		collect.Target{Component: "busy", Role: "app", PID: busy.cmd.Process.Pid},
-		collect.Target{Component: "idle", Role: "app", PID: idle.cmd.Process.Pid})
+		collect.Target{Name: "busy", Role: "app", PID: busy.cmd.Process.Pid},
+		collect.Target{Name: "idle", Role: "app", PID: idle.cmd.Process.Pid})
 	kernel := kernelRate(t, busy.cmd.Process.Pid)
 	res := measure(t, p, window)
 	b := res[0]
@@ -249,7 +249,7 @@ func TestMemory(t *testing.T) {
 	if s, err := bufio.NewReader(out).ReadString('\n'); err != nil || s != "ready\n" {
 		t.Fatalf("helper said %q, %v", s, err)
 	}
-	p := newProcFS(t, collect.Target{Component: "alloc", Role: "app", PID: c.Process.Pid})
+	p := newProcFS(t, collect.Target{Name: "alloc", Role: "app", PID: c.Process.Pid})
 	r := measure(t, p, 5*interval)[0]
 	if r.Error != "" || r.MemoryBytesAvg < n<<20 || r.MemoryBytesMax < r.MemoryBytesAvg {
 		t.Errorf("RSS avg %d max %d (error %q), want at least %d", r.MemoryBytesAvg, r.MemoryBytesMax, r.Error, n<<20)
@@ -280,8 +280,8 @@ func TestDescendantsSummed(t *testing.T) {
 	// Two collectors over the same window: targets of one collector nest (a child that is
 	// a target is counted there, not in its parent's tree), so the children are measured
 	// on their own by a second one.
-	whole := newProcFS(t, collect.Target{Component: "tree", PID: sh.cmd.Process.Pid})
-	parts := newProcFS(t, collect.Target{Component: "a", PID: a}, collect.Target{Component: "b", PID: b})
+	whole := newProcFS(t, collect.Target{Name: "tree", PID: sh.cmd.Process.Pid})
+	parts := newProcFS(t, collect.Target{Name: "a", PID: a}, collect.Target{Name: "b", PID: b})
 	kernel := kernelRate(t, a, b)
 	w := collect.Window{Start: time.Now()}
 	w.End = w.Start.Add(window)
@@ -319,8 +319,8 @@ func TestDescendantsSummed(t *testing.T) {
 func TestShortLivedChildrenCounted(t *testing.T) {
 	sh := startPinned(t, lastCPU(), "sh", "-c", "while :; do /bin/true; done")
 	loop := startPinned(t, lastCPU(), "sh", "-c", busyLoop)
-	p := newProcFS(t, collect.Target{Component: "forker", PID: sh.cmd.Process.Pid},
-		collect.Target{Component: "loop", PID: loop.cmd.Process.Pid})
+	p := newProcFS(t, collect.Target{Name: "forker", PID: sh.cmd.Process.Pid},
+		collect.Target{Name: "loop", PID: loop.cmd.Process.Pid})
 	res := measure(t, p, window)
 	forker, yardstick := res[0].CPUMcoresAvg, res[1].CPUMcoresAvg
 	t.Logf("fork loop %.0f mcores, busy loop on the same CPU %.0f", forker, yardstick)
@@ -345,7 +345,7 @@ func enoughCPU(t *testing.T, mcores float64) {
 // work shows it.
 func TestWindowExcludesLaterWork(t *testing.T) {
 	c := start(t, "sh", "-c", "read go; "+busyLoop)
-	p := newProcFS(t, collect.Target{Component: "late", PID: c.cmd.Process.Pid})
+	p := newProcFS(t, collect.Target{Name: "late", PID: c.cmd.Process.Pid})
 	idleStart := time.Now()
 	idle := collect.Window{Start: idleStart, End: idleStart.Add(window)}
 	if _, err := p.Collect(context.Background(), idle); err != nil { // returns once the window is over
@@ -374,8 +374,8 @@ func TestExitMidWindow(t *testing.T) {
 	doomed := start(t, "sleep", "60")
 	stays := start(t, "sleep", "60")
 	p := newProcFS(t,
-		collect.Target{Component: "doomed", PID: doomed.cmd.Process.Pid},
-		collect.Target{Component: "stays", PID: stays.cmd.Process.Pid})
+		collect.Target{Name: "doomed", PID: doomed.cmd.Process.Pid},
+		collect.Target{Name: "stays", PID: stays.cmd.Process.Pid})
 	w := collect.Window{Start: time.Now()}
 	w.End = w.Start.Add(window)
 	// Wait (by polling, with a deadline) until the window has a few samples, then kill.
@@ -422,7 +422,7 @@ func TestLifecycle(t *testing.T) {
 		t.Error("Collect before Start did not fail")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := p.Start(ctx, []collect.Target{{Component: "self", PID: os.Getpid()}, {Component: "gone", PID: 1 << 30}}); err != nil {
+	if err := p.Start(ctx, []collect.Target{{Name: "self", PID: os.Getpid()}, {Name: "gone", PID: 1 << 30}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Start(ctx, nil); err == nil {
@@ -449,7 +449,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("nonexistent PID: error %q", r.Error)
 	}
 	// After Stop, Start begins afresh with other targets.
-	if err := p.Start(context.Background(), []collect.Target{{Component: "again", PID: os.Getpid()}}); err != nil {
+	if err := p.Start(context.Background(), []collect.Target{{Name: "again", PID: os.Getpid()}}); err != nil {
 		t.Fatalf("Start after Stop: %v", err)
 	}
 	again := time.Now()
@@ -459,7 +459,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("restarted collector: %+v, %v", res, err)
 	}
 	// A cancelled context makes a running collector's Collect answer at once.
-	q := newProcFS(t, collect.Target{Component: "self", PID: os.Getpid()})
+	q := newProcFS(t, collect.Target{Name: "self", PID: os.Getpid()})
 	done, stop := context.WithCancel(context.Background())
 	stop()
 	began := time.Now()

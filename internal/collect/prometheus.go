@@ -198,15 +198,15 @@ type fileSDGroup struct {
 func writeFileSD(path string, targets []Target) error {
 	groups := []fileSDGroup{}
 	for _, t := range targets {
-		if t.URL == "" || t.Pod != "" {
+		if t.MetricsURL == "" || t.Pod != "" {
 			continue
 		}
-		u, err := url.Parse(t.URL)
+		u, err := url.Parse(t.MetricsURL)
 		if err != nil || u.Host == "" {
 			continue
 		}
 		labels := map[string]string{"__scheme__": u.Scheme, "__metrics_path__": u.Path,
-			"smp_component": t.Component, "smp_role": t.Role}
+			"smp_component": t.Name, "smp_role": string(t.Role)}
 		if t.Service != "" {
 			labels["smp_service"] = t.Service
 		}
@@ -313,8 +313,8 @@ func (r *promRun) run(ctx context.Context, targets []Target) ([]result.Resource,
 		case t.Pod != "" && t.Container != "":
 			r.containers[containerKey(t.Namespace, t.Pod, t.Container)] = t
 			namespaces = append(namespaces, t.Namespace)
-		case t.URL != "":
-			if u, err := url.Parse(t.URL); err == nil && u.Host != "" {
+		case t.MetricsURL != "":
+			if u, err := url.Parse(t.MetricsURL); err == nil && u.Host != "" {
 				r.processes[u.Host] = t
 				instances = append(instances, u.Host)
 			}
@@ -338,9 +338,9 @@ func (r *promRun) run(ctx context.Context, targets []Target) ([]result.Resource,
 		case t.Pod != "" && t.Container != "":
 			res.MemoryMetric = "working_set"
 			res.Error = "no cAdvisor series for this container"
-		case t.URL != "":
+		case t.MetricsURL != "":
 			res.MemoryMetric = "rss"
-			res.Error = "no process_cpu_seconds_total or process_resident_memory_bytes series from " + t.URL
+			res.Error = "no process_cpu_seconds_total or process_resident_memory_bytes series from " + t.MetricsURL
 		default:
 			res.Error = "nothing to find this component's series by: no pod and container, no metrics URL"
 		}
@@ -413,8 +413,9 @@ func collectOrdered(out map[string]*result.Resource, order []string) []result.Re
 }
 
 func baseResource(t Target) result.Resource {
-	return result.Resource{Component: t.Component, Role: result.Role(t.Role), Service: t.Service, PID: t.PID,
-		Namespace: t.Namespace, Pod: t.Pod, Container: t.Container, Node: t.Node, Source: "prometheus"}
+	r := resourceOf(t)
+	r.Source = "prometheus"
+	return r
 }
 
 func containerKey(ns, pod, container string) string { return ns + "/" + pod + "/" + container }
@@ -727,8 +728,8 @@ func (r *promRun) containerGroup(ctx context.Context, g string) []result.Resourc
 	// Targets of this group (proxies in the proxy group, the other containers in the app
 	// group) that no query returned keep an error, with the queries.
 	for k, t := range r.containers {
-		mine := g == groupProxy && t.Role == string(result.RoleProxy) ||
-			g == groupApp && (t.Role != string(result.RoleProxy) || r.p.cfg.Profile.PromQL.ProxyContainer == "")
+		mine := g == groupProxy && t.Role == result.RoleProxy ||
+			g == groupApp && (t.Role != result.RoleProxy || r.p.cfg.Profile.PromQL.ProxyContainer == "")
 		if _, found := f.cpu[k]; found || !mine {
 			continue
 		}
@@ -826,7 +827,7 @@ func (r *promRun) latency(ctx context.Context) []result.ProxyLatency {
 		case len(r.processes) > 0:
 			var inst []string
 			for i, t := range r.processes {
-				if t.Role == lm.Role {
+				if string(t.Role) == lm.Role {
 					inst = append(inst, i)
 				}
 			}
@@ -837,7 +838,7 @@ func (r *promRun) latency(ctx context.Context) []result.ProxyLatency {
 			by = "instance,"
 			key = func(m model.Metric) (string, bool) {
 				t, ok := r.processes[string(m["instance"])]
-				return t.Component, ok
+				return t.Name, ok
 			}
 		case r.vars["namespaces"] != "":
 			if lm.NamespaceLabel != "" {

@@ -17,12 +17,12 @@ import (
 // kubeTargets are the containers the Kubernetes platform would hand over for the fake
 // node's application pods.
 func kubeTargets() []collect.Target {
-	t := func(comp, role, pod, ctr string) collect.Target {
-		return collect.Target{Component: comp, Role: role, Service: strings.SplitN(comp, "-", 3)[0] + "-" + strings.SplitN(comp, "-", 3)[1],
+	t := func(comp string, role result.Role, pod, ctr string) collect.Target {
+		return collect.Target{Name: comp, Role: role, Service: strings.SplitN(comp, "-", 3)[0] + "-" + strings.SplitN(comp, "-", 3)[1],
 			Namespace: ns, Pod: pod, Container: ctr}
 	}
 	return []collect.Target{
-		{Component: "load-generator", Role: "load_generator", PID: 1},
+		{Name: "load-generator", Role: "load_generator", PID: 1},
 		t("svc-1-proxy", "proxy", "svc-1-6d4cf56db6-9xk2p", "istio-proxy"),
 		t("svc-1-app", "app", "svc-1-6d4cf56db6-9xk2p", "app"),
 		t("svc-2-proxy", "proxy", "svc-2-7c9b5d8f4-x7q2m", "istio-proxy"),

@@ -72,10 +72,10 @@ func TestPrometheusLocal(t *testing.T) {
 `)
 	targetsFile := filepath.Join(prom.Dir, "targets.json")
 	targets := []collect.Target{
-		{Component: "load-generator", Role: "load_generator", PID: os.Getpid()},
-		{Component: "svc-1", Role: "app", Service: "svc-1", PID: os.Getpid(), URL: "http://" + svc1.HTTP + "/metrics"},
-		{Component: "svc-2", Role: "app", Service: "svc-2", PID: os.Getpid(), URL: "http://" + svc2.HTTP + "/metrics"},
-		{Component: "svc-2-proxy", Role: "proxy", Service: "svc-2", PID: os.Getpid(), URL: "http://" + proxy.Admin + "/metrics"},
+		{Name: "load-generator", Role: "load_generator", PID: os.Getpid()},
+		{Name: "svc-1", Role: "app", Service: "svc-1", PID: os.Getpid(), MetricsURL: "http://" + svc1.HTTP + "/metrics"},
+		{Name: "svc-2", Role: "app", Service: "svc-2", PID: os.Getpid(), MetricsURL: "http://" + svc2.HTTP + "/metrics"},
+		{Name: "svc-2-proxy", Role: "proxy", Service: "svc-2", PID: os.Getpid(), MetricsURL: "http://" + proxy.Admin + "/metrics"},
 	}
 	profile, _ := mesh.For(mesh.Local, spec.MeshBuiltin, "")
 	pc, err := collect.NewPrometheus(collect.PrometheusConfig{URL: prom.URL, Interval: scrapeInterval, Profile: profile, TargetsFile: targetsFile})
@@ -88,7 +88,7 @@ func TestPrometheusLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	procTargets := append(slices.Clone(targets[1:]), collect.Target{Component: "prometheus", PID: prom.PID})
+	procTargets := append(slices.Clone(targets[1:]), collect.Target{Name: "prometheus", PID: prom.PID})
 	for _, c := range []struct {
 		c  collect.Collector
 		ts []collect.Target

@@ -240,7 +240,7 @@ func (s *sampler) collect(ctx context.Context, w Window) ([]result.Resource, map
 		r, h := s.summarise(st, w)
 		out = append(out, r)
 		if len(h) > 0 {
-			hists[st.t.Component] = h
+			hists[st.t.Name] = h
 		}
 	}
 	return out, hists, nil
@@ -258,9 +258,8 @@ func (s *sampler) waitPast(ctx context.Context, end time.Time) {
 // histograms. Callers hold s.mu.
 func (s *sampler) summarise(st *sampled, w Window) (result.Resource, map[string]hist) {
 	t := st.t
-	r := result.Resource{Component: t.Component, Role: result.Role(t.Role), Service: t.Service, PID: t.PID,
-		Namespace: t.Namespace, Pod: t.Pod, Container: t.Container, Node: t.Node,
-		MemoryMetric: s.cfg.memoryMetric, Source: s.cfg.name}
+	r := resourceOf(t)
+	r.MemoryMetric, r.Source = s.cfg.memoryMetric, s.cfg.name
 	if st.skip != "" {
 		r.Error = st.skip
 		return r, nil

@@ -145,7 +145,7 @@ func TestTreeAccounting(t *testing.T) {
 	for _, p := range []fakeProc{root, kid, grandkid, other} {
 		f.set(p)
 	}
-	m := newManual(t, f, Target{Component: "shell", Role: "app", PID: 100})
+	m := newManual(t, f, Target{Name: "shell", Role: "app", PID: 100})
 	m.sampleOnce() // the baseline
 	if got := m.cum(t, 0); got != 0 {
 		t.Fatalf("after the first sample: %d ticks counted, want 0 (it is the baseline)", got)
@@ -218,7 +218,7 @@ func TestNestedTargets(t *testing.T) {
 	f.set(fakeProc{pid: 301, ppid: 300, start: 3001, rssKiB: 200})
 	f.set(fakeProc{pid: 302, ppid: 300, start: 3002, rssKiB: 400})
 	f.set(fakeProc{pid: 303, ppid: 301, start: 3003, rssKiB: 800})
-	m := newManual(t, f, Target{Component: "load generator", PID: 300}, Target{Component: "svc-1", PID: 301})
+	m := newManual(t, f, Target{Name: "load generator", PID: 300}, Target{Name: "svc-1", PID: 301})
 	m.sampleOnce()
 	if got := m.targets[0].ring.at(0); got.procs != 2 || got.rss != (100+400)*1024 {
 		t.Errorf("outer target: %d processes, rss %d; want itself and its helper: 2, %d", got.procs, got.rss, 500*1024)
@@ -240,8 +240,8 @@ func TestRootGoneAndPIDReuse(t *testing.T) {
 	f := newFakeFS(t)
 	f.set(fakeProc{pid: 500, ppid: 1, start: 5000, utime: 1})
 	f.set(fakeProc{pid: 600, ppid: 1, start: 6000, utime: 1})
-	m := newManual(t, f, Target{Component: "reused", PID: 500}, Target{Component: "zombie", PID: 600},
-		Target{Component: "absent", PID: 700}, Target{Component: "no pid"})
+	m := newManual(t, f, Target{Name: "reused", PID: 500}, Target{Name: "zombie", PID: 600},
+		Target{Name: "absent", PID: 700}, Target{Name: "no pid"})
 	m.sampleOnce()
 	m.step()
 	// 500 ends and its PID is reused by an unrelated process; 600 becomes a zombie.
@@ -271,7 +271,7 @@ func TestCollectWindow(t *testing.T) {
 	f := newFakeFS(t)
 	p := fakeProc{pid: 800, ppid: 1, start: 8000, rssKiB: 1000, pssKiB: 600}
 	f.set(p)
-	m := newManual(t, f, Target{Component: "svc-1-proxy", Role: "proxy", Service: "svc-1", PID: 800, Pod: "p"})
+	m := newManual(t, f, Target{Name: "svc-1-proxy", Role: "proxy", Service: "svc-1", PID: 800, Pod: "p"})
 	m.sampleOnce() // t0
 	// Ticks per second: 0→1: 50 (warm-up), 1→2: 20, 2→3: 40, 3→4: 90 (cool-down).
 	for i, add := range []uint64{50, 20, 40, 90} {
@@ -325,7 +325,7 @@ func TestPSSUnavailable(t *testing.T) {
 	f := newFakeFS(t)
 	f.set(fakeProc{pid: 900, ppid: 1, start: 9000, rssKiB: 1000, pssKiB: 500})
 	f.set(fakeProc{pid: 901, ppid: 900, start: 9001, rssKiB: 1000, noSmaps: true})
-	m := newManual(t, f, Target{Component: "x", PID: 900})
+	m := newManual(t, f, Target{Name: "x", PID: 900})
 	m.sampleOnce()
 	m.step()
 	r := m.collect(t, Window{t0, t0.Add(time.Second)})[0]
@@ -338,7 +338,7 @@ func TestPSSUnavailable(t *testing.T) {
 func TestRetention(t *testing.T) {
 	f := newFakeFS(t)
 	f.set(fakeProc{pid: 950, ppid: 1, start: 9500})
-	m := newManual(t, f, Target{Component: "x", PID: 950})
+	m := newManual(t, f, Target{Name: "x", PID: 950})
 	capacity := m.cfg.capacity()
 	if capacity != 12 {
 		t.Fatalf("capacity for 10s at 1s = %d, want 12", capacity)

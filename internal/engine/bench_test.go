@@ -87,7 +87,7 @@ func BenchmarkRecord(b *testing.B) {
 			ps.latency.Record(d)
 			ps.service.Record(d / 2)
 			cur.Record(d)
-			ps.requests++
+			ps.counts.Requests++
 			ps.status[200]++
 			d += 7
 		}

@@ -10,10 +10,12 @@
 // document (package result), or any printing: the engine returns values and
 // calls Config.Progress; internal/term renders them.
 //
-// Imports: internal/hist, the standard library and golang.org/x/net/http2
-// (its frame and setting constants, and HPACK's encoder and Huffman
-// decoder). Nothing else from this module; in particular never spec, result
-// or term. grpc-go and protobuf are not linked: the gRPC client is built on
+// Imports: internal/hist, result for Counts only (the counts every layer
+// shares, merged by one Add from a worker's phase to an arm's trials), the
+// standard library and golang.org/x/net/http2 (its frame and setting
+// constants, and HPACK's encoder and Huffman decoder). Nothing else from this
+// module; in particular never spec or term, and nothing of result's document
+// (internal/generator turns a Result into a trial). grpc-go and protobuf are not linked: the gRPC client is built on
 // the engine's own HTTP/2 client (see Protocol clients); the tests use
 // grpc-go servers and internal/grpcecho to check it against the real thing.
 //

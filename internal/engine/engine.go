@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/result"
 )
 
 // caller sends one request on one stream of one connection and reads the
@@ -72,10 +73,10 @@ type phaseStats struct {
 	readyLag                *hist.Histogram
 	readyLagSum, busyLagSum time.Duration
 
-	requests, ok, failed, overflow int64
-	bytesSent, bytesRecv           int64
-	status                         [statusSlots]int64
-	errs                           [numClasses]int64
+	counts               result.Counts
+	bytesSent, bytesRecv int64
+	status               [statusSlots]int64
+	errs                 [numClasses]int64
 
 	// Keep-alive off (HTTP/1.1 and TCP) only, else nil: connect, TLS handshake
 	// and first-byte times of every request (see dialPhases.recordDial).
@@ -321,7 +322,7 @@ func (w *worker) loop(ctx context.Context) {
 		if late := now - at; late > 0 {
 			if late > r.cfg.Timeout || (r.maxInflight > 0 && r.sched.shape.countAt(now.Seconds())-n > r.maxInflight) {
 				ps := w.phases[r.phaseOf(at)]
-				ps.overflow++
+				ps.counts.Overflow++
 				ps.errs[classOverflow]++
 				continue
 			}
@@ -391,7 +392,7 @@ func (w *worker) send(ctx context.Context, intended, actual time.Duration, varia
 		// Interrupted by cancellation: not a measurement of the target.
 		return
 	}
-	ps.requests++
+	ps.counts.Requests++
 	if ps.mix != nil {
 		ps.mix[variant/r.mix.sizes]++
 	}
@@ -416,14 +417,14 @@ func (w *worker) send(ctx context.Context, intended, actual time.Duration, varia
 	// Latency and service time describe successful requests only, so that a mesh that
 	// answers fast with 503s does not look fast; failures have their own histogram.
 	if err == nil && statusOK(status) {
-		ps.ok++
+		ps.counts.Succeeded++
 		ps.latency.Record(lat)
 		if r.open {
 			ps.service.Record(done - actual)
 		}
 		w.cur.Record(lat)
 	} else {
-		ps.failed++
+		ps.counts.Failed++
 		w.live.failed[ph].Add(1)
 		ps.errLatency.Record(lat)
 		switch {
@@ -474,7 +475,7 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 			} else {
 				// See send: closed loop records neither.
 				pr.Service.Merge(ps.latency)
-				pr.StartLag.RecordN(0, ps.requests)
+				pr.StartLag.RecordN(0, ps.counts.Requests)
 			}
 			pr.ErrorLatency.Merge(ps.errLatency)
 			if ps.connect != nil {
@@ -493,10 +494,7 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 					pr.Mix[i] += n
 				}
 			}
-			pr.Requests += ps.requests
-			pr.OK += ps.ok
-			pr.Failed += ps.failed
-			pr.Overflow += ps.overflow
+			pr.Counts.Add(ps.counts)
 			pr.BytesSent += ps.bytesSent
 			pr.BytesReceived += ps.bytesRecv
 			for i, n := range ps.status {

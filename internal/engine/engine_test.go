@@ -49,8 +49,8 @@ func TestClosedLoopCountsMatchServer(t *testing.T) {
 	s, served := okServer(t)
 	res := mustRun(t, Config{Target: s.URL + "/x?y=1", Connections: 4, Duration: 300 * time.Millisecond})
 	m := res.Measure
-	if m.Requests == 0 || m.OK != m.Requests || m.Failed != 0 {
-		t.Fatalf("requests %d ok %d failed %d errors %v, want all ok", m.Requests, m.OK, m.Failed, m.Errors)
+	if m.Requests == 0 || m.Succeeded != m.Requests || m.Failed != 0 {
+		t.Fatalf("requests %d ok %d failed %d errors %v, want all ok", m.Requests, m.Succeeded, m.Failed, m.Errors)
 	}
 	if got := served.Load(); got != m.Requests {
 		t.Errorf("server saw %d requests, engine counted %d", got, m.Requests)
@@ -185,8 +185,8 @@ func TestErrorClasses(t *testing.T) {
 			res := mustRun(t, Config{Target: tc.target(t), Rate: 40, Connections: 2, Duration: duration, Timeout: timeout})
 			elapsed := time.Since(start)
 			m := res.Measure
-			if m.Requests == 0 || m.OK != 0 || m.Failed != m.Requests {
-				t.Fatalf("requests %d ok %d failed %d, want all failed", m.Requests, m.OK, m.Failed)
+			if m.Requests == 0 || m.Succeeded != 0 || m.Failed != m.Requests {
+				t.Fatalf("requests %d ok %d failed %d, want all failed", m.Requests, m.Succeeded, m.Failed)
 			}
 			if got := m.Errors[tc.class]; got != m.Failed {
 				t.Errorf("errors %v, want all %d in class %q", m.Errors, m.Failed, tc.class)
@@ -293,8 +293,8 @@ func TestKeepAliveOffOpensOneConnectionPerRequest(t *testing.T) {
 	defer s.Close()
 	res := mustRun(t, Config{Target: s.URL, Rate: 100, Connections: 2, Duration: 500 * time.Millisecond, KeepAlive: boolp(false)})
 	m := res.Measure
-	if m.OK != m.Requests || m.Requests < 45 {
-		t.Fatalf("requests %d ok %d (%v)", m.Requests, m.OK, m.Errors)
+	if m.Succeeded != m.Requests || m.Requests < 45 {
+		t.Fatalf("requests %d ok %d (%v)", m.Requests, m.Succeeded, m.Errors)
 	}
 	if got := accepted.Load(); got != m.Requests || res.Connections != m.Requests {
 		t.Errorf("server accepted %d connections, engine opened %d, for %d requests: want equal", got, res.Connections, m.Requests)
@@ -315,11 +315,11 @@ func TestDeadKeepAliveConnectionIsReplaced(t *testing.T) {
 	})
 	res := mustRun(t, Config{Target: srv.URL(), Rate: 50, Duration: 400 * time.Millisecond})
 	m := res.Measure
-	if m.Failed != 0 || m.OK < 15 {
-		t.Fatalf("ok %d failed %d (%v), want all ok", m.OK, m.Failed, m.Errors)
+	if m.Failed != 0 || m.Succeeded < 15 {
+		t.Fatalf("ok %d failed %d (%v), want all ok", m.Succeeded, m.Failed, m.Errors)
 	}
-	if res.Reconnects < m.OK-2 {
-		t.Errorf("reconnects %d for %d requests, want one per request after the first", res.Reconnects, m.OK)
+	if res.Reconnects < m.Succeeded-2 {
+		t.Errorf("reconnects %d for %d requests, want one per request after the first", res.Reconnects, m.Succeeded)
 	}
 }
 
@@ -377,8 +377,8 @@ func TestHTTP1Bodies(t *testing.T) {
 			}
 			res := mustRun(t, c)
 			m := res.Measure
-			if m.Requests == 0 || m.OK != m.Requests {
-				t.Fatalf("requests %d ok %d status %v errors %v", m.Requests, m.OK, m.Status, m.Errors)
+			if m.Requests == 0 || m.Succeeded != m.Requests {
+				t.Fatalf("requests %d ok %d status %v errors %v", m.Requests, m.Succeeded, m.Status, m.Errors)
 			}
 			per := m.BytesReceived / m.Requests
 			if per < tc.minBody || (tc.maxTotal > 0 && per > tc.maxTotal) {
@@ -409,22 +409,22 @@ func TestMTLS(t *testing.T) {
 	t.Run("with client certificate", func(t *testing.T) {
 		res := mustRun(t, Config{Target: s.URL, Rate: 100, Connections: 2, Duration: 300 * time.Millisecond,
 			TLS: &TLS{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}})
-		if m := res.Measure; m.Requests < 25 || m.OK != m.Requests {
-			t.Errorf("requests %d ok %d status %v errors %v", m.Requests, m.OK, m.Status, m.Errors)
+		if m := res.Measure; m.Requests < 25 || m.Succeeded != m.Requests {
+			t.Errorf("requests %d ok %d status %v errors %v", m.Requests, m.Succeeded, m.Status, m.Errors)
 		}
 	})
 	t.Run("keep-alive off pays a handshake each time", func(t *testing.T) {
 		res := mustRun(t, Config{Target: s.URL, Rate: 100, Duration: 300 * time.Millisecond, KeepAlive: boolp(false),
 			TLS: &TLS{Config: &tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.client}}}})
-		if m := res.Measure; m.OK != m.Requests || res.Connections != m.Requests {
-			t.Errorf("ok %d of %d, %d connections", m.OK, m.Requests, res.Connections)
+		if m := res.Measure; m.Succeeded != m.Requests || res.Connections != m.Requests {
+			t.Errorf("ok %d of %d, %d connections", m.Succeeded, m.Requests, res.Connections)
 		}
 	})
 	t.Run("without client certificate", func(t *testing.T) {
 		res := mustRun(t, Config{Target: s.URL, Rate: 100, Duration: 300 * time.Millisecond, TLS: &TLS{CAFile: pki.caFile}})
 		m := res.Measure
-		if m.Requests == 0 || m.OK != 0 || m.Errors[ClassTLS] == 0 {
-			t.Errorf("requests %d ok %d errors %v, want TLS failures", m.Requests, m.OK, m.Errors)
+		if m.Requests == 0 || m.Succeeded != 0 || m.Errors[ClassTLS] == 0 {
+			t.Errorf("requests %d ok %d errors %v, want TLS failures", m.Requests, m.Succeeded, m.Errors)
 		}
 	})
 	t.Run("unknown CA", func(t *testing.T) {
@@ -568,11 +568,11 @@ func TestHTTPErrorStatusIsAFailureWithItsOwnLatency(t *testing.T) {
 	if m.Status["503"] == 0 || m.Status["200"] == 0 {
 		t.Fatalf("status %v: want both 200 and 503", m.Status)
 	}
-	if m.OK != m.Status["200"] || m.Failed != m.Status["503"] || m.Errors[ClassHTTP] != m.Status["503"] {
-		t.Errorf("ok %d failed %d errors %v status %v", m.OK, m.Failed, m.Errors, m.Status)
+	if m.Succeeded != m.Status["200"] || m.Failed != m.Status["503"] || m.Errors[ClassHTTP] != m.Status["503"] {
+		t.Errorf("ok %d failed %d errors %v status %v", m.Succeeded, m.Failed, m.Errors, m.Status)
 	}
-	if m.Latency.Count() != m.OK || m.Service.Count() != m.OK || m.ErrorLatency.Count() != m.Failed {
+	if m.Latency.Count() != m.Succeeded || m.Service.Count() != m.Succeeded || m.ErrorLatency.Count() != m.Failed {
 		t.Errorf("latency %d service %d error latency %d samples for %d ok and %d failed",
-			m.Latency.Count(), m.Service.Count(), m.ErrorLatency.Count(), m.OK, m.Failed)
+			m.Latency.Count(), m.Service.Count(), m.ErrorLatency.Count(), m.Succeeded, m.Failed)
 	}
 }

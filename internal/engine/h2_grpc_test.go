@@ -59,8 +59,8 @@ func TestH2CStreamLimitHonoured(t *testing.T) {
 
 	res := mustRun(t, Config{Target: s.URL, Protocol: H2C, Connections: conns, Streams: streams, Duration: 500 * time.Millisecond})
 	m := res.Measure
-	if m.Requests < 100 || m.OK != m.Requests {
-		t.Fatalf("requests %d ok %d errors %v", m.Requests, m.OK, m.Errors)
+	if m.Requests < 100 || m.Succeeded != m.Requests {
+		t.Fatalf("requests %d ok %d errors %v", m.Requests, m.Succeeded, m.Errors)
 	}
 	if peak := cc.peak.Load(); peak > conns*serverLimit || peak < conns*serverLimit-1 {
 		t.Errorf("server saw %d concurrent requests, want %d (conns × MAX_CONCURRENT_STREAMS)", peak, conns*serverLimit)
@@ -92,8 +92,8 @@ func TestH2OverTLSWithALPN(t *testing.T) {
 	res := mustRun(t, Config{Target: s.URL, Protocol: H2, Rate: 200, Connections: 2, Streams: 4, PayloadSize: 1000,
 		Duration: 300 * time.Millisecond, TLS: &TLS{Config: &tls.Config{RootCAs: pool}}})
 	m := res.Measure
-	if m.Requests < 55 || m.OK != m.Requests || notH2.Load() != 0 {
-		t.Fatalf("requests %d ok %d non-h2 %d errors %v", m.Requests, m.OK, notH2.Load(), m.Errors)
+	if m.Requests < 55 || m.Succeeded != m.Requests || notH2.Load() != 0 {
+		t.Fatalf("requests %d ok %d non-h2 %d errors %v", m.Requests, m.Succeeded, notH2.Load(), m.Errors)
 	}
 	if m.BytesReceived != 1000*m.Requests || m.BytesSent != 1000*m.Requests {
 		t.Errorf("bytes sent %d received %d for %d echoed 1000-byte bodies", m.BytesSent, m.BytesReceived, m.Requests)
@@ -161,10 +161,10 @@ func TestGRPCStatusCodesCounted(t *testing.T) {
 	if m.Status["grpc:OK"] != h.ok || m.Status["grpc:UNAVAILABLE"] != h.failed || h.ok == 0 || h.failed == 0 {
 		t.Errorf("status %v, server answered %d OK and %d UNAVAILABLE", m.Status, h.ok, h.failed)
 	}
-	if m.OK != h.ok || m.Failed != h.failed || len(m.Errors) != 1 || m.Errors[ClassGRPC] != h.failed {
-		t.Errorf("ok %d failed %d errors %v: a server's non-OK status is class grpc, not a transport error", m.OK, m.Failed, m.Errors)
+	if m.Succeeded != h.ok || m.Failed != h.failed || len(m.Errors) != 1 || m.Errors[ClassGRPC] != h.failed {
+		t.Errorf("ok %d failed %d errors %v: a server's non-OK status is class grpc, not a transport error", m.Succeeded, m.Failed, m.Errors)
 	}
-	if m.Latency.Count() != m.OK || m.ErrorLatency.Count() != h.failed {
+	if m.Latency.Count() != m.Succeeded || m.ErrorLatency.Count() != h.failed {
 		t.Errorf("latency %d error latency %d samples", m.Latency.Count(), m.ErrorLatency.Count())
 	}
 	if h.lastService != "smp.test" || res.Connections != 2 {
@@ -177,8 +177,8 @@ func TestGRPCEcho(t *testing.T) {
 	res := mustRun(t, Config{Target: "grpc://" + addr, Protocol: GRPC, GRPCCall: Echo, PayloadSize: 100,
 		Rate: 300, Connections: 2, Streams: 2, Duration: 300 * time.Millisecond})
 	m := res.Measure
-	if m.Requests < 85 || m.OK != m.Requests {
-		t.Fatalf("requests %d ok %d status %v errors %v", m.Requests, m.OK, m.Status, m.Errors)
+	if m.Requests < 85 || m.Succeeded != m.Requests {
+		t.Fatalf("requests %d ok %d status %v errors %v", m.Requests, m.Succeeded, m.Status, m.Errors)
 	}
 	respSize := int64(proto.Size(&wrapperspb.BytesValue{Value: make([]byte, 1000)}))
 	reqSize := int64(proto.Size(&wrapperspb.BytesValue{Value: make([]byte, 100)}))
@@ -197,8 +197,8 @@ func TestGRPCUnreachable(t *testing.T) {
 	start := time.Now()
 	res := mustRun(t, Config{Target: addr, Protocol: GRPC, Rate: 50, Duration: 300 * time.Millisecond, Timeout: 200 * time.Millisecond})
 	m := res.Measure
-	if m.Requests == 0 || m.OK != 0 || m.Errors[ClassRefused]+m.Errors[ClassTimeout] != m.Requests {
-		t.Errorf("requests %d ok %d errors %v status %v, want refused (or timeout while backing off)", m.Requests, m.OK, m.Errors, m.Status)
+	if m.Requests == 0 || m.Succeeded != 0 || m.Errors[ClassRefused]+m.Errors[ClassTimeout] != m.Requests {
+		t.Errorf("requests %d ok %d errors %v status %v, want refused (or timeout while backing off)", m.Requests, m.Succeeded, m.Errors, m.Status)
 	}
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Errorf("took %v", elapsed)

@@ -89,8 +89,8 @@ func TestH2FlowControlLargeBodies(t *testing.T) {
 	res := mustRun(t, Config{Target: s.URL, Protocol: H2C, PayloadSize: reqSize, Connections: 2, Streams: 3,
 		Duration: 250 * time.Millisecond})
 	m := res.Measure
-	if m.Requests < 5 || m.OK != m.Requests || bad.Load() != 0 {
-		t.Fatalf("requests %d ok %d errors %v, %d bodies arrived short", m.Requests, m.OK, m.Errors, bad.Load())
+	if m.Requests < 5 || m.Succeeded != m.Requests || bad.Load() != 0 {
+		t.Fatalf("requests %d ok %d errors %v, %d bodies arrived short", m.Requests, m.Succeeded, m.Errors, bad.Load())
 	}
 	if m.BytesSent != reqSize*m.Requests || m.BytesReceived != respSize*m.Requests {
 		t.Errorf("sent %d received %d for %d requests", m.BytesSent, m.BytesReceived, m.Requests)
@@ -111,8 +111,8 @@ func TestH2GoAwayReconnects(t *testing.T) {
 	})
 	res := mustRun(t, Config{Target: srv.URL(), Protocol: H2C, Rate: 200, Connections: 1, Streams: 2, Duration: 200 * time.Millisecond})
 	m := res.Measure
-	if m.Requests < 30 || m.OK != m.Requests {
-		t.Fatalf("requests %d ok %d errors %v", m.Requests, m.OK, m.Errors)
+	if m.Requests < 30 || m.Succeeded != m.Requests {
+		t.Fatalf("requests %d ok %d errors %v", m.Requests, m.Succeeded, m.Errors)
 	}
 	if res.Reconnects < 8 || res.Connections < res.Reconnects {
 		t.Errorf("connections %d reconnects %d for %d requests at 3 per connection", res.Connections, res.Reconnects, m.Requests)
@@ -139,8 +139,8 @@ func TestH2StreamResetAndTimeout(t *testing.T) {
 	elapsed := time.Since(start)
 	m := res.Measure
 	third := m.Requests / 3
-	if m.Requests < 60 || absDiff(m.OK, third) > 2 || absDiff(m.Errors[ClassProtocol], third) > 2 || absDiff(m.Errors[ClassTimeout], third) > 2 {
-		t.Fatalf("requests %d ok %d errors %v: want a third each of ok, protocol and timeout", m.Requests, m.OK, m.Errors)
+	if m.Requests < 60 || absDiff(m.Succeeded, third) > 2 || absDiff(m.Errors[ClassProtocol], third) > 2 || absDiff(m.Errors[ClassTimeout], third) > 2 {
+		t.Fatalf("requests %d ok %d errors %v: want a third each of ok, protocol and timeout", m.Requests, m.Succeeded, m.Errors)
 	}
 	if lo, hi := m.ErrorLatency.Max(), timeout+timeout/8+20*time.Millisecond; lo < timeout || lo > hi {
 		t.Errorf("slowest failure %v, want a timeout between %v and %v", lo, timeout, hi)
@@ -228,8 +228,8 @@ func TestH2IndexesRequestHeaders(t *testing.T) {
 		Headers: []string{"X-Tenant: blue", "Authorization: Bearer secret"}})
 	mu.Lock()
 	defer mu.Unlock()
-	if res.Measure.OK < 10 || bad > 0 {
-		t.Fatalf("%d ok, %d bad blocks: %v", res.Measure.OK, bad, problems[:min(len(problems), 3)])
+	if res.Measure.Succeeded < 10 || bad > 0 {
+		t.Fatalf("%d ok, %d bad blocks: %v", res.Measure.Succeeded, bad, problems[:min(len(problems), 3)])
 	}
 	// Indexed: one byte per field, plus the authorization literal (~25 bytes).
 	if maxLater*2 > firstLen {
@@ -303,8 +303,8 @@ func TestH2HonoursHeaderTableSize(t *testing.T) {
 			if len(problems) > 0 {
 				t.Fatalf("%d problems, first: %v", len(problems), problems[:min(len(problems), 3)])
 			}
-			if res.Measure.OK < 10 || tc.shrinkAfter > 0 && afterShrink < 5 {
-				t.Fatalf("%d ok, %d after the shrink", res.Measure.OK, afterShrink)
+			if res.Measure.Succeeded < 10 || tc.shrinkAfter > 0 && afterShrink < 5 {
+				t.Fatalf("%d ok, %d after the shrink", res.Measure.Succeeded, afterShrink)
 			}
 		})
 	}

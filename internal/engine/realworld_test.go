@@ -272,8 +272,8 @@ func TestHandshakePhases(t *testing.T) {
 	mtls := mustRun(t, Config{Target: tlsSrv.URL, Rate: 100, Connections: 2, Duration: 400 * time.Millisecond, KeepAlive: boolp(false),
 		TLS: &TLS{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}})
 	m := mtls.Measure
-	if m.Requests < 30 || m.OK != m.Requests || m.Connect == nil {
-		t.Fatalf("mTLS: requests %d ok %d errors %v connect %v", m.Requests, m.OK, m.Errors, m.Connect)
+	if m.Requests < 30 || m.Succeeded != m.Requests || m.Connect == nil {
+		t.Fatalf("mTLS: requests %d ok %d errors %v connect %v", m.Requests, m.Succeeded, m.Errors, m.Connect)
 	}
 	for name, h := range map[string]int64{"connect": m.Connect.Count(), "tls": m.TLSHandshake.Count(), "first byte": m.FirstByte.Count()} {
 		if h != m.Requests {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/result"
 )
 
 // Phase names a part of the run.
@@ -46,7 +47,7 @@ type PhaseResult struct {
 
 	// Latency is done − intended for every request that succeeded (HTTP
 	// 1xx–3xx, gRPC OK, a matching TCP echo): the coordinated-omission-correct
-	// view. Its count is OK.
+	// view. Its count is Succeeded.
 	Latency *hist.Histogram
 	// Service is done − actual for the same requests: the uncorrected view.
 	Service *hist.Histogram
@@ -63,10 +64,12 @@ type PhaseResult struct {
 	// succeed: transport errors and non-success statuses. Its count is Failed.
 	ErrorLatency *hist.Histogram
 
-	Requests int64 // sent (overflowed slots are not sent)
-	OK       int64 // HTTP 1xx–3xx, gRPC OK or a matching TCP echo
-	Failed   int64 // Requests − OK
-	Overflow int64 // slots skipped by the overflow rule; also in Errors["overflow"]
+	// Counts are the phase's requests: Requests sent (overflowed slots are not sent),
+	// Succeeded (HTTP 1xx–3xx, gRPC OK or a matching TCP echo), Failed (Requests −
+	// Succeeded), and Overflow (slots skipped by the overflow rule; also in
+	// Errors["overflow"]). Connections are counted per run (Result.Connections), not
+	// per phase: ConnectionsOpened stays 0 here.
+	result.Counts
 
 	BytesSent     int64 // request bytes written (HTTP/1.1: on the wire; h2/gRPC: bodies)
 	BytesReceived int64 // response bytes read (HTTP/1.1: on the wire; h2/gRPC: bodies)

@@ -33,8 +33,8 @@ func TestTCPEchoClosedLoop(t *testing.T) {
 	srv := newEchoServer(t)
 	res := mustRun(t, Config{Target: srv.tcpURL(), Protocol: TCP, PayloadSize: 100, Connections: 4, Duration: 300 * time.Millisecond})
 	m := res.Measure
-	if m.Requests == 0 || m.OK != m.Requests || m.Failed != 0 {
-		t.Fatalf("requests %d ok %d failed %d errors %v, want all ok", m.Requests, m.OK, m.Failed, m.Errors)
+	if m.Requests == 0 || m.Succeeded != m.Requests || m.Failed != 0 {
+		t.Fatalf("requests %d ok %d failed %d errors %v, want all ok", m.Requests, m.Succeeded, m.Failed, m.Errors)
 	}
 	if m.Status["tcp:OK"] != m.Requests || len(m.Status) != 1 {
 		t.Errorf("status %v, want every request tcp:OK", m.Status)
@@ -57,8 +57,8 @@ func TestTCPEchoClosedLoop(t *testing.T) {
 func TestTCPDefaultMessageIs1KiB(t *testing.T) {
 	srv := newEchoServer(t)
 	res := mustRun(t, Config{Target: srv.tcpURL(), Protocol: TCP, Rate: 200, Duration: 200 * time.Millisecond})
-	if m := res.Measure; m.OK == 0 || m.BytesSent != 1024*m.Requests {
-		t.Errorf("ok %d, sent %d bytes for %d messages, want 1024 each", m.OK, m.BytesSent, m.Requests)
+	if m := res.Measure; m.Succeeded == 0 || m.BytesSent != 1024*m.Requests {
+		t.Errorf("ok %d, sent %d bytes for %d messages, want 1024 each", m.Succeeded, m.BytesSent, m.Requests)
 	}
 }
 
@@ -121,8 +121,8 @@ func TestTCPConnectionRate(t *testing.T) {
 	res := mustRun(t, Config{Target: srv.tcpURL(), Protocol: TCP, PayloadSize: 32, Rate: 200, Connections: 2,
 		Duration: 400 * time.Millisecond, KeepAlive: boolp(false)})
 	m := res.Measure
-	if m.Requests < 60 || m.OK != m.Requests {
-		t.Fatalf("requests %d ok %d (%v)", m.Requests, m.OK, m.Errors)
+	if m.Requests < 60 || m.Succeeded != m.Requests {
+		t.Fatalf("requests %d ok %d (%v)", m.Requests, m.Succeeded, m.Errors)
 	}
 	if got := srv.accepted.Load(); got != res.Connections || res.Connections != m.Requests {
 		t.Errorf("server accepted %d connections, engine opened %d, for %d messages: want equal", got, res.Connections, m.Requests)
@@ -157,12 +157,12 @@ func TestTCPOverMTLS(t *testing.T) {
 	res := mustRun(t, Config{Target: url, Protocol: TCP, PayloadSize: 512, Rate: 100, Duration: 300 * time.Millisecond, KeepAlive: boolp(false),
 		TLS: &TLS{CAFile: pki.caFile, CertFile: pki.clientCert, KeyFile: pki.clientKey}})
 	m := res.Measure
-	if m.Requests < 20 || m.OK != m.Requests || m.TLSHandshake.Count() != m.Requests {
-		t.Errorf("ok %d of %d, %d handshakes (%v)", m.OK, m.Requests, m.TLSHandshake.Count(), m.Errors)
+	if m.Requests < 20 || m.Succeeded != m.Requests || m.TLSHandshake.Count() != m.Requests {
+		t.Errorf("ok %d of %d, %d handshakes (%v)", m.Succeeded, m.Requests, m.TLSHandshake.Count(), m.Errors)
 	}
 	res = mustRun(t, Config{Target: url, Protocol: TCP, Rate: 50, Duration: 200 * time.Millisecond, TLS: &TLS{CAFile: pki.caFile}})
-	if m := res.Measure; m.Requests == 0 || m.OK != 0 || m.Errors[ClassTLS]+m.Errors[ClassReset]+m.Errors[ClassClosed] != m.Requests {
-		t.Errorf("without a client certificate: requests %d ok %d errors %v, want all refused by the handshake", m.Requests, m.OK, m.Errors)
+	if m := res.Measure; m.Requests == 0 || m.Succeeded != 0 || m.Errors[ClassTLS]+m.Errors[ClassReset]+m.Errors[ClassClosed] != m.Requests {
+		t.Errorf("without a client certificate: requests %d ok %d errors %v, want all refused by the handshake", m.Requests, m.Succeeded, m.Errors)
 	}
 }
 
@@ -181,8 +181,8 @@ func TestTCPFailures(t *testing.T) {
 			}
 		})
 		res := mustRun(t, Config{Target: srv.tcpURL(), Protocol: TCP, PayloadSize: 16, Rate: 100, Duration: 200 * time.Millisecond})
-		if m := res.Measure; m.Requests == 0 || m.Errors[ClassProtocol] != m.Requests || m.OK != 0 {
-			t.Errorf("requests %d ok %d errors %v, want every one a protocol error", m.Requests, m.OK, m.Errors)
+		if m := res.Measure; m.Requests == 0 || m.Errors[ClassProtocol] != m.Requests || m.Succeeded != 0 {
+			t.Errorf("requests %d ok %d errors %v, want every one a protocol error", m.Requests, m.Succeeded, m.Errors)
 		}
 	})
 	t.Run("short echo then close", func(t *testing.T) {
@@ -217,11 +217,11 @@ func TestTCPFailures(t *testing.T) {
 		})
 		res := mustRun(t, Config{Target: srv.tcpURL(), Protocol: TCP, PayloadSize: 16, Rate: 50, Duration: 400 * time.Millisecond})
 		m := res.Measure
-		if m.Failed != 0 || m.OK < 15 {
-			t.Fatalf("ok %d failed %d (%v), want all ok", m.OK, m.Failed, m.Errors)
+		if m.Failed != 0 || m.Succeeded < 15 {
+			t.Fatalf("ok %d failed %d (%v), want all ok", m.Succeeded, m.Failed, m.Errors)
 		}
-		if res.Reconnects < m.OK-2 {
-			t.Errorf("reconnects %d for %d messages, want one per message after the first", res.Reconnects, m.OK)
+		if res.Reconnects < m.Succeeded-2 {
+			t.Errorf("reconnects %d for %d messages, want one per message after the first", res.Reconnects, m.Succeeded)
 		}
 	})
 }

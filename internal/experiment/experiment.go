@@ -29,6 +29,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/analysis"
 	"github.com/service-mesh-performance/smp/internal/certify"
 	"github.com/service-mesh-performance/smp/internal/collect"
+	"github.com/service-mesh-performance/smp/internal/engine"
 	"github.com/service-mesh-performance/smp/internal/generator"
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
@@ -287,14 +288,10 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, runGen
 		}
 	}()
 
-	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, BaseDir: opt.BaseDir,
-		Target: generator.Target{URLs: d.Target.URLs}}
-	if tls := d.Target.TLS; tls != nil {
-		job.Target.TLS = &generator.TLS{CAFile: tls.CAFile, CertFile: tls.CertFile, KeyFile: tls.KeyFile, ServerName: tls.ServerName}
-	}
+	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, BaseDir: opt.BaseDir, Target: d.Target}
 	if opt.Progress != term.Quiet && opt.Status != nil {
 		pp := term.NewProgressPrinter(status, opt.Progress)
-		job.Progress = pp.Update
+		job.Progress = func(p engine.Progress) { pp.Update(progressLine(p)) }
 		defer pp.Done()
 	}
 	var lt result.Trial
@@ -324,6 +321,13 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, runGen
 		t.Warnings = append(t.Warnings, why+": the trial has no latency")
 	}
 	return t
+}
+
+// progressLine is the engine's progress as the status line shows it.
+func progressLine(p engine.Progress) term.Progress {
+	return term.Progress{Phase: p.Phase.String(), Elapsed: p.Elapsed, PhaseDuration: p.PhaseDuration,
+		Requests: p.Requests, Errors: p.Errors, Rate: p.Rate, RequestedRate: p.RequestedRate,
+		InFlight: p.InFlight, P50: p.P50, P99: p.P99}
 }
 
 // saturationShare is the share of its CPUs above which the system under test queues for
@@ -388,15 +392,11 @@ func addTool(doc *result.Document, tool result.Tool) {
 // targetsOf lists what collectors observe: the deployment's components and the load
 // generator, which runs in this process.
 func targetsOf(d *platform.Deployment) []collect.Target {
-	var out []collect.Target
-	if !slices.ContainsFunc(d.Components, func(c platform.Component) bool { return c.Role == platform.RoleLoadGenerator }) {
-		out = append(out, collect.Target{Component: "load-generator", Role: platform.RoleLoadGenerator, PID: os.Getpid()})
+	if slices.ContainsFunc(d.Components, func(c platform.Component) bool { return c.Role == result.RoleLoadGenerator }) {
+		return slices.Clone(d.Components)
 	}
-	for _, c := range d.Components {
-		out = append(out, collect.Target{Component: c.Name, Role: c.Role, Service: c.Service, PID: c.PID,
-			Namespace: c.Namespace, Pod: c.Pod, Container: c.Container, Node: c.Node, URL: c.MetricsURL, AdminURL: c.AdminURL})
-	}
-	return out
+	self := platform.Component{Name: "load-generator", Role: result.RoleLoadGenerator, PID: os.Getpid()}
+	return append([]platform.Component{self}, d.Components...)
 }
 
 // Collector construction and the cross-check of their results. -------------------------

@@ -12,7 +12,6 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/engine"
 	"github.com/service-mesh-performance/smp/internal/hist"
-	"github.com/service-mesh-performance/smp/internal/term"
 	"github.com/service-mesh-performance/smp/internal/version"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
@@ -151,7 +150,7 @@ func EngineConfig(job Job) (engine.Config, error) {
 			ServerName: w.TLS.ServerName, Insecure: w.TLS.InsecureSkipVerify}
 	}
 	if job.Progress != nil {
-		c.Progress = func(p engine.Progress) { job.Progress(progressOf(p)) }
+		c.Progress = job.Progress
 	}
 	return c, nil
 }
@@ -175,12 +174,6 @@ func (Builtin) Check(_ context.Context, w spec.Workload) error {
 		return fmt.Errorf("the builtin engine sends a request mix (workload.mix) over HTTP/1.1 only, not %s", w.Protocol)
 	}
 	return nil
-}
-
-func progressOf(p engine.Progress) term.Progress {
-	return term.Progress{Phase: p.Phase.String(), Elapsed: p.Elapsed, PhaseDuration: p.PhaseDuration,
-		Requests: p.Requests, Errors: p.Errors, Rate: p.Rate, RequestedRate: p.RequestedRate,
-		InFlight: p.InFlight, P50: p.P50, P99: p.P99}
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -215,7 +208,7 @@ func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Tri
 		Status:        result.StatusComplete,
 		StartTime:     m.Start.UTC(),
 		EndTime:       m.End.UTC(),
-		Counts:        result.Counts{Requests: m.Requests, Succeeded: m.OK, Failed: m.Failed, Overflow: m.Overflow, ConnectionsOpened: res.Connections},
+		Counts:        m.Counts,
 		ErrorsByClass: nonEmpty(m.Errors),
 		StatusCodes:   nonEmpty(m.Status),
 		BytesSent:     m.BytesSent,
@@ -232,6 +225,7 @@ func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Tri
 			SpinUS:           float64(res.Generator.Spin) / float64(time.Microsecond),
 		},
 	}
+	t.Counts.ConnectionsOpened = res.Connections // counted per run, not per phase
 	if g := res.Generator; g.Wall > 0 && g.CPU > 0 {
 		t.Load.GeneratorCPUMcores = 1000 * g.CPU.Seconds() / g.Wall.Seconds()
 	}

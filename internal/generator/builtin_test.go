@@ -6,6 +6,7 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/engine"
 	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -22,7 +23,7 @@ func TestTrialOfReportsGeneratorCost(t *testing.T) {
 		LateCause: engine.LateEngine,
 		Generator: engine.GeneratorStats{CPU: 100 * time.Millisecond, Wall: 400 * time.Millisecond, CPUs: 1, Spin: 75 * time.Microsecond}}
 	res.Measure.ReadyLag = ready
-	job := Job{Target: Target{URLs: []string{"http://127.0.0.1:1/"}}, Workload: workload(t, func(*spec.Workload) {}),
+	job := Job{Target: platform.Target{URLs: []string{"http://127.0.0.1:1/"}}, Workload: workload(t, func(*spec.Workload) {}),
 		Metrics: (&spec.Plan{}).WithDefaults().Metrics}
 	tr, err := TrialOf(res, Builtin{}.Info(), job)
 	if err != nil {

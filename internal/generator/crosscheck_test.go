@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -50,7 +51,7 @@ func TestCrossCheck(t *testing.T) {
 	p50 := map[spec.Generator]float64{}
 	for _, g := range []Generator{Builtin{}, Fortio{}, NewWrk()} {
 		name := g.Info().Name
-		tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{tg.URL}}})
+		tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{tg.URL}}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

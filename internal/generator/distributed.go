@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/agent"
-	"github.com/service-mesh-performance/smp/internal/engine"
 	"github.com/service-mesh-performance/smp/result"
 )
 
@@ -49,9 +48,7 @@ func (d Distributed) Run(ctx context.Context, job Job) (result.Trial, error) {
 	}
 	cfg.Progress = nil
 	c := agent.Controller{Agents: d.Agents, Credentials: d.Credentials, RunID: d.RunID, Logger: d.Logger, Lead: d.Lead}
-	if job.Progress != nil {
-		c.Progress = func(p engine.Progress) { job.Progress(progressOf(p)) }
-	}
+	c.Progress = job.Progress
 	out, err := c.Run(ctx, cfg)
 	if err != nil {
 		return result.Trial{}, fmt.Errorf("distributed load: %w", err)

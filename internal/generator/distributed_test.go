@@ -11,7 +11,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/agent"
 	"github.com/service-mesh-performance/smp/internal/engine"
 	"github.com/service-mesh-performance/smp/internal/hist"
-	"github.com/service-mesh-performance/smp/internal/term"
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -39,9 +39,9 @@ func TestDistributedTrialWithALostAgent(t *testing.T) {
 			w.Agents = 4
 		}),
 		Metrics: (&spec.Plan{}).WithDefaults().Metrics,
-		Target:  Target{URLs: []string{tg.URL + "/"}},
-		Progress: func(p term.Progress) {
-			if p.Phase == "measure" && p.Elapsed >= 300*time.Millisecond && killed.CompareAndSwap(false, true) {
+		Target:  platform.Target{URLs: []string{tg.URL + "/"}},
+		Progress: func(p engine.Progress) {
+			if p.Phase == engine.Measure && p.Elapsed >= 300*time.Millisecond && killed.CompareAndSwap(false, true) {
 				l.Kill(2)
 			}
 		},

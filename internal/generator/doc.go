@@ -25,8 +25,9 @@
 // in smp uses that logger. Importing fortio also runs its package init functions (one of
 // them sets the standard library logger's flags to log.Ltime); smp logs through slog.
 //
-// Imports: internal/engine, internal/hist, internal/proc, internal/agent (the distributed
-// generator drives agents), internal/term (for the progress vocabulary), internal/version,
-// result and spec; fortio.org/fortio and grpc from outside.
-// It never deploys anything and never prints.
+// Imports: internal/engine (its Progress is what Job.Progress reports), internal/hist,
+// internal/proc, internal/agent (the distributed generator drives agents),
+// internal/platform (a Job's Target and TLS are the deployment's), internal/version,
+// result and spec; fortio.org/fortio and grpc from outside. Never internal/term: it
+// never deploys anything and never prints.
 package generator

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -253,7 +254,7 @@ func fortioFallingBehind(out string) string {
 type fortioTarget struct {
 	url        string // http(s) URL, for fhttp
 	dest       string // host:port, for gRPC
-	tls        *TLS
+	tls        *platform.TLSFiles
 	serverName string
 	body       request
 }
@@ -289,7 +290,7 @@ func fortioTargetOf(job Job, p fortioPlan) (fortioTarget, error) {
 			return t, fmt.Errorf("target %q is not a gRPC URL with a host", raw)
 		}
 		if u.Scheme == "grpcs" && t.tls == nil {
-			t.tls = &TLS{}
+			t.tls = &platform.TLSFiles{}
 		}
 		t.dest = u.Host
 		return t, nil
@@ -305,7 +306,7 @@ func fortioTargetOf(job Job, p fortioPlan) (fortioTarget, error) {
 		}
 	case "https":
 		if t.tls == nil {
-			t.tls = &TLS{}
+			t.tls = &platform.TLSFiles{}
 		}
 	default:
 		return t, fmt.Errorf("fortio loads http:// and https:// URLs, not %s://", u.Scheme)
@@ -319,13 +320,13 @@ func fortioTargetOf(job Job, p fortioPlan) (fortioTarget, error) {
 }
 
 // tlsOf is the client TLS of a job: the platform's, else the workload's, else nil.
-func tlsOf(job Job) *TLS {
+func tlsOf(job Job) *platform.TLSFiles {
 	if t := job.Target.TLS; t != nil {
 		return t
 	}
 	w := job.Workload.TLS
 	if w.Enabled || w.CAFile != "" || w.CertFile != "" || w.InsecureSkipVerify {
-		return &TLS{CAFile: w.CAFile, CertFile: w.CertFile, KeyFile: w.KeyFile, ServerName: w.ServerName, Insecure: w.InsecureSkipVerify}
+		return &platform.TLSFiles{CAFile: w.CAFile, CertFile: w.CertFile, KeyFile: w.KeyFile, ServerName: w.ServerName, Insecure: w.InsecureSkipVerify}
 	}
 	return nil
 }

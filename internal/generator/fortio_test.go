@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -50,7 +51,7 @@ func TestFortioHTTP(t *testing.T) {
 		w.Rate, w.Connections, w.Duration = rate(0), 3, spec.Duration(time.Second)
 		w.Method, w.Body, w.Headers = "PUT", "payload", map[string]string{"X-Smp": "yes"}
 	})
-	tr, err := Fortio{}.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{tg.URL + "/x"}}})
+	tr, err := Fortio{}.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{tg.URL + "/x"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestFortioRateAndWarmup(t *testing.T) {
 	w := workload(t, func(w *spec.Workload) {
 		w.Rate, w.Connections, w.Duration, w.Warmup = rate(200), 2, spec.Duration(time.Second), &wu
 	})
-	tr, err := Fortio{}.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{tg.URL}}})
+	tr, err := Fortio{}.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{tg.URL}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestFortioGRPC(t *testing.T) {
 			w.Protocol, w.Rate, w.Connections, w.Streams = spec.ProtocolGRPC, rate(0), 2, 2
 			w.Duration, w.GRPC = spec.Duration(500*time.Millisecond), spec.GRPC{Method: spec.GRPCHealth, Service: c.service}
 		})
-		tr, err := Fortio{}.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{"grpc://" + ln.Addr().String()}}})
+		tr, err := Fortio{}.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{"grpc://" + ln.Addr().String()}}})
 		if err != nil {
 			t.Fatalf("service %q: %v", c.service, err)
 		}
@@ -201,7 +202,7 @@ func TestFortioCancel(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	tr, err := Fortio{}.Run(ctx, Job{Workload: w, Target: Target{URLs: []string{tg.URL}}})
+	tr, err := Fortio{}.Run(ctx, Job{Workload: w, Target: platform.Target{URLs: []string{tg.URL}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestFortioH2(t *testing.T) {
 	w := workload(t, func(w *spec.Workload) {
 		w.Protocol, w.Rate, w.Connections, w.Duration = spec.ProtocolH2, rate(0), 2, spec.Duration(500*time.Millisecond)
 	})
-	job := Job{Workload: w, Target: Target{URLs: []string{srv.URL + "/"}, TLS: &TLS{CAFile: ca, ServerName: "example.com"}}}
+	job := Job{Workload: w, Target: platform.Target{URLs: []string{srv.URL + "/"}, TLS: &platform.TLSFiles{CAFile: ca, ServerName: "example.com"}}}
 	tr, err := Fortio{}.Run(testContext(t, time.Minute), job)
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +333,7 @@ func TestFortioH2(t *testing.T) {
 		t.Errorf("counts %+v, errors %v; the server saw %d h2 requests with SNI example.com", tr.Counts, tr.ErrorsByClass, h2.Load())
 	}
 	// Without the CA, verification fails: every call is a transport error, not a crash.
-	job.Target.TLS = &TLS{ServerName: "example.com"}
+	job.Target.TLS = &platform.TLSFiles{ServerName: "example.com"}
 	tr, err = Fortio{}.Run(testContext(t, time.Minute), job)
 	if err != nil {
 		t.Fatal(err)
@@ -412,7 +413,7 @@ func TestTCPCrossCheck(t *testing.T) {
 	for _, g := range []Generator{Builtin{}, Fortio{}} {
 		name := g.Info().Name
 		before := echo.messages.Load()
-		tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{echo.URL()}}})
+		tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{echo.URL()}}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

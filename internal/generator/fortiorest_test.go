@@ -11,6 +11,7 @@ import (
 	"fortio.org/fortio/fhttp"
 	"fortio.org/fortio/rapi"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -32,7 +33,7 @@ func TestFortioREST(t *testing.T) {
 	if err := f.Check(context.Background(), w); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := f.Run(context.Background(), Job{Workload: w, Target: Target{URLs: []string{echo.URL + "/echo?status=503:10"}}})
+	tr, err := f.Run(context.Background(), Job{Workload: w, Target: platform.Target{URLs: []string{echo.URL + "/echo?status=503:10"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestFortioREST(t *testing.T) {
 
 	// A target fortio cannot resolve (an in-cluster Service name seen from outside the
 	// cluster): fortio's own reason and the URL are in the error.
-	_, err = f.Run(context.Background(), Job{Workload: w, Target: Target{URLs: []string{"http://no-such-host.invalid:8080/echo"}}})
+	_, err = f.Run(context.Background(), Job{Workload: w, Target: platform.Target{URLs: []string{"http://no-such-host.invalid:8080/echo"}}})
 	if err == nil || !strings.Contains(err.Error(), "no-such-host.invalid:8080/echo") || !strings.Contains(err.Error(), "no such host") ||
 		!strings.Contains(err.Error(), "HTTP 400") {
 		t.Errorf("Run with an unresolvable target = %v, want fortio's reason (no such host) and the URL", err)

@@ -6,33 +6,26 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/engine"
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/proc"
-	"github.com/service-mesh-performance/smp/internal/term"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
-
-// Target is where a generator sends load.
-type Target struct {
-	URLs []string
-	TLS  *TLS
-}
-
-// TLS is the client side of TLS towards the target.
-type TLS struct {
-	CAFile, CertFile, KeyFile, ServerName string
-	Insecure                              bool
-}
 
 // Job is the load of one trial.
 type Job struct {
 	Workload spec.Workload
 	Metrics  spec.Metrics
-	Target   Target
+	// Target is where the load goes: the deployment's URLs and, towards its first hop,
+	// its client TLS (nil: the workload's tls section, or plaintext).
+	Target platform.Target
 	// BaseDir resolves a relative workload.body_file (the plan's folder).
 	BaseDir string
-	// Progress, when set, is called about once per metrics.interval from one goroutine.
-	Progress func(term.Progress)
+	// Progress, when set, is called about once per metrics.interval from one goroutine
+	// with the engine's figures so far (the builtin engine and agents report progress;
+	// the external generators do not). Showing them is the caller's business.
+	Progress func(engine.Progress)
 }
 
 // Generator runs load.

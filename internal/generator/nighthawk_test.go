@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -141,7 +142,7 @@ func TestNighthawkRun(t *testing.T) {
 	if err := g.Check(context.Background(), w); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{"h2c://127.0.0.1:10000/"}}})
+	tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{"h2c://127.0.0.1:10000/"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -157,7 +158,7 @@ func TestWrk2Run(t *testing.T) {
 		w.Headers = map[string]string{"X-Smp": "1"}
 	})
 	g := NewWrk2()
-	tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{"http://127.0.0.1:80/index.html"}}})
+	tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{"http://127.0.0.1:80/index.html"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/proc"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -127,7 +128,7 @@ func TestWrk(t *testing.T) {
 		w.Rate, w.Connections, w.Duration = rate(0), 4, spec.Duration(time.Second)
 		w.Method, w.Body, w.Headers = "POST", "ab\"c\x01", map[string]string{"X-Smp": `q"uote\`}
 	})
-	tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{tg.URL + "/fail"}}})
+	tr, err := g.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{tg.URL + "/fail"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestWrk(t *testing.T) {
 	before := tg.conns.Load()
 	off := false
 	w.KeepAlive, w.Body, w.Method, w.Duration = &off, "", "", spec.Duration(time.Second)
-	tr, err = g.Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{tg.URL}}})
+	tr, err = g.Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{tg.URL}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestWrkRefused(t *testing.T) {
 	url := tg.URL
 	tg.Close()
 	w := workload(t, func(w *spec.Workload) { w.Rate, w.Connections, w.Duration = rate(0), 1, spec.Duration(time.Second) })
-	_, err := NewWrk().Run(testContext(t, time.Minute), Job{Workload: w, Target: Target{URLs: []string{url}}})
+	_, err := NewWrk().Run(testContext(t, time.Minute), Job{Workload: w, Target: platform.Target{URLs: []string{url}}})
 	var re *proc.RunError
 	if !errors.As(err, &re) || !strings.Contains(re.Output, "unable to connect") || !strings.Contains(re.Command, "wrk") {
 		t.Errorf("error %v, want wrk's 'unable to connect' with its command line", err)
@@ -214,7 +215,7 @@ func TestWrkWarmupAndCancel(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	tr, err := NewWrk().Run(ctx, Job{Workload: w, Target: Target{URLs: []string{tg.URL}}})
+	tr, err := NewWrk().Run(ctx, Job{Workload: w, Target: platform.Target{URLs: []string{tg.URL}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestMissingBinaries(t *testing.T) {
 		if fix := Fix(err); !strings.Contains(fix, "until "+c.name+" is installed") {
 			t.Errorf("%s: Fix = %q", c.name, fix)
 		}
-		_, err = c.g.Run(context.Background(), Job{Workload: w, Target: Target{URLs: []string{"http://127.0.0.1:1/"}}})
+		_, err = c.g.Run(context.Background(), Job{Workload: w, Target: platform.Target{URLs: []string{"http://127.0.0.1:1/"}}})
 		if !errors.As(err, &nf) {
 			t.Errorf("%s: Run error %v, want *proc.NotFoundError", c.name, err)
 		}

@@ -134,26 +134,21 @@ type Target struct {
 	TLS *TLSFiles
 }
 
-// TLSFiles are PEM files for a TLS client.
+// TLSFiles are a TLS client's side towards a target: PEM files, the server name to
+// verify and, from the plan only (workload.tls.insecure_skip_verify), whether to skip
+// verifying the server. Platforms and load generators share this one type.
 type TLSFiles struct {
 	CAFile, CertFile, KeyFile, ServerName string
+	Insecure                              bool
 }
 
-// Role of a component; the values match result.Role.
-const (
-	RoleProxy         = "proxy"
-	RoleApp           = "app"
-	RoleLoadGenerator = "load_generator"
-	RoleControlPlane  = "control_plane"
-	RoleNode          = "node"
-)
-
-// Component is one deployed thing.
+// Component is one deployed thing: what collectors measure (collect.Target is this
+// type) and what a resource in the result is of.
 type Component struct {
 	// Name is unique within a deployment: "svc-1", "svc-1-proxy", "client-proxy".
 	Name string
-	// Role is one of the Role constants.
-	Role string
+	// Role is what it is: result.RoleProxy, RoleApp, RoleLoadGenerator, …
+	Role result.Role
 	// Service is the application service it belongs to ("" for the client side).
 	Service string
 	// PID of the process (local platform); its descendants belong to it too.

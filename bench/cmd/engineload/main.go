@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 	g := res.Generator
 	fmt.Fprintf(out, "rps=%.1f requested=%.1f requests=%d ok=%d failed=%d overflow=%d p50_us=%.1f p99_us=%.1f svc_p50_us=%.1f svc_p99_us=%.1f lag_p50_us=%.1f lag_p99_us=%.1f ready_p99_us=%.1f cpu_us_per_req=%.2f gen_busy=%.3f run_delay_ms_per_s=%.2f spin_us=%.1f held=%v late=%s\n",
-		res.AchievedRate, res.RequestedRate, m.Requests, m.OK, m.Failed, m.Overflow,
+		res.AchievedRate, res.RequestedRate, m.Requests, m.Succeeded, m.Failed, m.Overflow,
 		us(m.Latency.Percentile(50)), us(m.Latency.Percentile(99)), us(m.Service.Percentile(50)), us(m.Service.Percentile(99)),
 		us(m.StartLag.Percentile(50)), us(m.StartLag.Percentile(99)), us(m.ReadyLag.Percentile(99)), us(cpu)/float64(max(total, 1)),
 		g.Busy(), float64(g.RunDelay)/1e6/max(g.Wall.Seconds(), 1e-9), us(g.Spin), res.RateHeld, orDash(string(res.LateCause)))

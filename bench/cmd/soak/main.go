@@ -28,6 +28,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/platform/local"
 	"github.com/service-mesh-performance/smp/internal/report"
+	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -111,7 +112,7 @@ workload: {app: {kind: builtin, services: 1}, protocol: http/1.1}
 	defer p.Teardown(context.WithoutCancel(ctx), d)
 	var proxies []platform.Component
 	for _, c := range d.Components {
-		if c.Role == platform.RoleProxy {
+		if c.Role == result.RoleProxy {
 			proxies = append(proxies, c)
 		}
 	}

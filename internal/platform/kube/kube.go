@@ -19,6 +19,7 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -405,9 +406,9 @@ func (p *Platform) verify(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 				continue
 			}
 			svc := pod.Labels["app"]
-			role := platform.RoleApp
+			role := result.RoleApp
 			if side.role == RoleLoad {
-				role = platform.RoleLoadGenerator
+				role = result.RoleLoadGenerator
 			} else {
 				appNodes[pod.Spec.NodeName] = true
 			}
@@ -445,7 +446,7 @@ func (p *Platform) verify(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 				obs.proxies++
 				obs.proxyName, obs.proxyImage = c.Name, c.Image
 				obs.proxyVersion = mesh.ImageVersion(c.Image)
-				obs.components = append(obs.components, platform.Component{Name: componentName(pod, c.Name), Role: platform.RoleProxy, Service: svc,
+				obs.components = append(obs.components, platform.Component{Name: componentName(pod, c.Name), Role: result.RoleProxy, Service: svc,
 					Namespace: side.ns, Pod: pod.Name, Container: c.Name, Node: pod.Spec.NodeName})
 			}
 		}
@@ -453,7 +454,7 @@ func (p *Platform) verify(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 	k := p.plan.Environment.Kubernetes
 	if k.AntiAffinity == nil || *k.AntiAffinity {
 		for _, c := range obs.components {
-			if c.Role == platform.RoleLoadGenerator && appNodes[c.Node] {
+			if c.Role == result.RoleLoadGenerator && appNodes[c.Node] {
 				problems = append(problems, fmt.Sprintf("load pod %s shares node %s with the application (anti-affinity broken)", c.Pod, c.Node))
 			}
 		}

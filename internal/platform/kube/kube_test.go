@@ -31,6 +31,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/platform/kube/kubetest"
+	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -521,7 +522,7 @@ func checkDeployment(t *testing.T, e *testEnv, p *Platform, a spec.Arm, d *platf
 	}
 	var load int
 	for _, c := range d.Components {
-		if c.Role == platform.RoleLoadGenerator {
+		if c.Role == result.RoleLoadGenerator {
 			load++
 			if c.Node != kubetest.NodeLoad || c.Namespace != loadNS {
 				t.Errorf("%s: load pod on %s in %s, want %s in %s", a.Name, c.Node, c.Namespace, kubetest.NodeLoad, loadNS)
@@ -775,7 +776,7 @@ func TestLoadThroughPortForward(t *testing.T) {
 	}
 	// The arm's target (d.Target) cannot resolve here; the forwarded fortio loads this
 	// process's echo server instead.
-	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, Target: generator.Target{URLs: []string{e.echoURL}}}
+	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, Target: platform.Target{URLs: []string{e.echoURL}}}
 	tr, err := generator.FortioREST{BaseURL: l.FortioURL, Where: l.Where}.Run(ctx, job)
 	if err != nil {
 		t.Fatal(err)
@@ -855,7 +856,7 @@ func TestAgentPods(t *testing.T) {
 	}
 	var loadPods []string
 	for _, c := range d.Components {
-		if c.Role == platform.RoleLoadGenerator {
+		if c.Role == result.RoleLoadGenerator {
 			loadPods = append(loadPods, c.Pod)
 		}
 	}
@@ -871,7 +872,7 @@ func TestAgentPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, Target: generator.Target{URLs: []string{e.echoURL}}}
+	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, Target: platform.Target{URLs: []string{e.echoURL}}}
 	tr, err := generator.Distributed{Agents: addrs, Credentials: ctrl, RunID: runID}.Run(ctx, job)
 	if err != nil {
 		t.Fatal(err)

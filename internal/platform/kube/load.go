@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/result"
 )
 
 // openLoad opens the port-forwards to the load pods of a deployed arm that its Load
@@ -27,7 +28,7 @@ func (p *Platform) openLoad(ctx context.Context, d *platform.Deployment, st *dep
 	lp := p.opt.LoadPod
 	load := platform.Load{Kind: lp.Kind}
 	for _, c := range d.Components {
-		if c.Role == platform.RoleLoadGenerator {
+		if c.Role == result.RoleLoadGenerator {
 			load.Where = fmt.Sprintf("pod %s in namespace %s, node %s", c.Pod, c.Namespace, c.Node)
 			break
 		}
@@ -58,7 +59,7 @@ func (p *Platform) openLoad(ctx context.Context, d *platform.Deployment, st *dep
 func (p *Platform) forwardLoad(ctx context.Context, d *platform.Deployment, st *deployment, n int) ([]string, func(), error) {
 	var pods []string
 	for _, c := range d.Components {
-		if c.Role == platform.RoleLoadGenerator && c.Namespace == st.loadNS && !slices.Contains(pods, c.Pod) {
+		if c.Role == result.RoleLoadGenerator && c.Namespace == st.loadNS && !slices.Contains(pods, c.Pod) {
 			pods = append(pods, c.Pod)
 		}
 	}

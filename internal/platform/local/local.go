@@ -13,7 +13,7 @@
 // itself, which runs the load generator, is pinned to the load generator's CPUs.
 //
 // Imports: internal/platform, internal/app, internal/sidecar, internal/pki,
-// internal/proc, internal/grpcecho, spec. Never platform/kube.
+// internal/proc, internal/grpcecho, spec, result (components' roles). Never platform/kube.
 package local
 
 import (
@@ -36,6 +36,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/proc"
 	"github.com/service-mesh-performance/smp/internal/sidecar"
+	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -401,7 +402,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		if err != nil {
 			return nil, err
 		}
-		d.Components = append(d.Components, platform.Component{Name: services[i], Role: platform.RoleApp,
+		d.Components = append(d.Components, platform.Component{Name: services[i], Role: result.RoleApp,
 			Service: services[i], PID: proc.PID(), MetricsURL: "http://" + a[i].http + "/metrics"})
 		if !meshed {
 			continue
@@ -425,7 +426,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		if err != nil {
 			return nil, err
 		}
-		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: platform.RoleProxy,
+		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: result.RoleProxy,
 			Service: services[i], PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
 	}
 	switch {
@@ -455,7 +456,7 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 		if err != nil {
 			return nil, err
 		}
-		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: platform.RoleProxy,
+		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: result.RoleProxy,
 			PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
 		d.Target = target(w, clientOut, a[0].tls, p.caFile)
 	default:
