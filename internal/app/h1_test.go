@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,51 +82,25 @@ func TestH1CallerGoneIs499(t *testing.T) {
 // on a new connection when the upstream had closed it, reads chunked and
 // close-delimited bodies, and quotes a failing upstream's message.
 func TestH1Caller(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns atomic.Int64
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			wg.Go(func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					var reply string
-					closeAfter := false
-					switch r.URL.Path {
-					case "/chunked":
-						reply = "HTTP/1.1 200 OK\r\nX-Smp-Hops: 4\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
-					case "/close-delimited":
-						reply, closeAfter = "HTTP/1.1 200 OK\r\nX-Smp-Hops: 2\r\n\r\nuntil close", true
-					case "/quietly-closed":
-						// Keep-alive as far as the caller can tell, then closed.
-						reply, closeAfter = "HTTP/1.1 200 OK\r\nX-Smp-Hops: 1\r\nContent-Length: 0\r\n\r\n", true
-					case "/fail":
-						reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12\r\n\r\nno\nluck here"
-					default:
-						reply = "HTTP/1.1 200 OK\r\nX-Smp-Hops: 1\r\nContent-Length: 2\r\n\r\nok"
-					}
-					if _, err := io.WriteString(c, reply); err != nil || closeAfter {
-						return
-					}
-				}
-			})
+	up := h1wiretest.StartUpstream(t, func(r *http.Request, _ string, w *bufio.Writer) bool {
+		switch r.URL.Path {
+		case "/chunked":
+			w.WriteString("HTTP/1.1 200 OK\r\nX-Smp-Hops: 4\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n")
+		case "/close-delimited":
+			w.WriteString("HTTP/1.1 200 OK\r\nX-Smp-Hops: 2\r\n\r\nuntil close")
+			return true
+		case "/quietly-closed":
+			// Keep-alive as far as the caller can tell, then closed.
+			w.WriteString("HTTP/1.1 200 OK\r\nX-Smp-Hops: 1\r\nContent-Length: 0\r\n\r\n")
+			return true
+		case "/fail":
+			w.WriteString("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12\r\n\r\nno\nluck here")
+		default:
+			w.WriteString("HTTP/1.1 200 OK\r\nX-Smp-Hops: 1\r\nContent-Length: 2\r\n\r\nok")
 		}
+		return false
 	})
-	a := start(t, Config{Name: "svc-1", HTTPAddr: "127.0.0.1:0", Upstreams: []Upstream{{Name: "up", Addr: ln.Addr().String()}}})
+	a := start(t, Config{Name: "svc-1", HTTPAddr: "127.0.0.1:0", Upstreams: []Upstream{{Name: "up", Addr: up.Addr}}})
 	c := newClient(t, HTTP1)
 	for _, tc := range []struct {
 		path, code, hops, body string
@@ -140,7 +111,7 @@ func TestH1Caller(t *testing.T) {
 		{"/close-delimited", "200", "3", ""},
 		{"/quietly-closed", "200", "2", ""},
 		{"/x", "200", "2", ""}, // on a new connection: the pooled one was closed
-		{"/fail", "502", "1", "svc-1: upstream up (" + ln.Addr().String() + "): answered 503: no luck here\n"},
+		{"/fail", "502", "1", "svc-1: upstream up (" + up.Addr + "): answered 503: no luck here\n"},
 	} {
 		r := c.do(t, a, tc.path)
 		if r.code != tc.code || r.hops != tc.hops || (tc.body != "" && string(r.body) != tc.body) {
@@ -151,7 +122,7 @@ func TestH1Caller(t *testing.T) {
 	// /x, /x, /chunked and /close-delimited on the first connection, /quietly-closed on
 	// a second, and /x (sent again once the pooled second one failed) and /fail on a
 	// third.
-	if n := conns.Load(); n != 3 {
+	if n := up.Conns.Load(); n != 3 {
 		t.Errorf("the upstream saw %d connections, want 3", n)
 	}
 	if got := metric(t, a, "smp_app_upstream_calls_total", "upstream=up", "outcome=ok"); got != 6 {

@@ -8,76 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/h1wire/h1wiretest"
 )
-
-// scriptedUpstream is an HTTP/1.1 server on a raw listener whose handler sees each
-// parsed request and writes its reply bytes itself, so that tests control framing
-// exactly. It counts connections.
-type scriptedUpstream struct {
-	addr  string
-	conns atomic.Int64
-	mu    sync.Mutex
-	reqs  []*http.Request // with bodies read into bodies
-	body  []string
-}
-
-func startScripted(t *testing.T, reply func(r *http.Request, body string, w *bufio.Writer) (closeConn bool)) *scriptedUpstream {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &scriptedUpstream{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u.conns.Add(1)
-			wg.Go(func() {
-				defer c.Close()
-				br, bw := bufio.NewReader(c), bufio.NewWriter(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					b, err := io.ReadAll(r.Body)
-					if err != nil {
-						return
-					}
-					u.mu.Lock()
-					u.reqs, u.body = append(u.reqs, r), append(u.body, string(b))
-					u.mu.Unlock()
-					closeConn := reply(r, string(b), bw)
-					if bw.Flush() != nil || closeConn {
-						return
-					}
-				}
-			})
-		}
-	})
-	return u
-}
-
-func (u *scriptedUpstream) last(t *testing.T) (*http.Request, string) {
-	t.Helper()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.reqs) == 0 {
-		t.Fatal("the upstream got no request")
-	}
-	return u.reqs[len(u.reqs)-1], u.body[len(u.body)-1]
-}
 
 // okReply answers 200 with a fixed body and a hop-by-hop header that must not reach
 // the client.
@@ -98,8 +33,8 @@ func h1Sidecar(t *testing.T, target string) Addrs {
 // hop-by-hop ones both ways, including those Connection names, and reuses one
 // upstream connection for a keep-alive client.
 func TestH1Forwarding(t *testing.T) {
-	up := startScripted(t, okReply)
-	a := h1Sidecar(t, up.addr)
+	up := h1wiretest.StartUpstream(t, okReply)
+	a := h1Sidecar(t, up.Addr)
 	rc := h1wiretest.Dial(t, a.Outbounds[0])
 	for i := range 3 {
 		rc.Send(t, "GET /p/"+fmt.Sprint(i)+"?q=1 HTTP/1.1\r\nHost: svc-1:80\r\nX-Smp-Hops: 2\r\ntraceparent: 00-abc-def-01\r\n"+
@@ -116,7 +51,7 @@ func TestH1Forwarding(t *testing.T) {
 		if resp.Header.Get("X-End") != "1" {
 			t.Errorf("end-to-end response header lost: %v", resp.Header)
 		}
-		r, _ := up.last(t)
+		r, _ := up.Last(t)
 		if r.Host != "svc-1:80" || r.RequestURI != fmt.Sprintf("/p/%d?q=1", i) {
 			t.Errorf("upstream got Host %q, URI %q", r.Host, r.RequestURI)
 		}
@@ -129,14 +64,14 @@ func TestH1Forwarding(t *testing.T) {
 			}
 		}
 	}
-	if n := up.conns.Load(); n != 1 {
+	if n := up.Conns.Load(); n != 1 {
 		t.Errorf("the upstream saw %d connections for 3 keep-alive requests, want 1", n)
 	}
 }
 
 // TestH1Bodies: request and response bodies in every framing, streamed both ways.
 func TestH1Bodies(t *testing.T) {
-	up := startScripted(t, func(r *http.Request, body string, w *bufio.Writer) bool {
+	up := h1wiretest.StartUpstream(t, func(r *http.Request, body string, w *bufio.Writer) bool {
 		switch r.URL.Path {
 		case "/chunked":
 			fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"+
@@ -151,7 +86,7 @@ func TestH1Bodies(t *testing.T) {
 		}
 		return false
 	})
-	a := h1Sidecar(t, up.addr)
+	a := h1Sidecar(t, up.Addr)
 
 	t.Run("content-length", func(t *testing.T) {
 		rc := h1wiretest.Dial(t, a.Outbounds[0])
@@ -168,7 +103,7 @@ func TestH1Bodies(t *testing.T) {
 		if resp.StatusCode != 200 || body != "echo:abcde" || resp.Trailer.Get("X-Sum") != "5" {
 			t.Errorf("reply %d %q, trailer %v", resp.StatusCode, body, resp.Trailer)
 		}
-		r, got := up.last(t)
+		r, got := up.Last(t)
 		if got != "abcde" || r.Trailer.Get("X-Req") != "t" {
 			t.Errorf("upstream got %q, trailer %v", got, r.Trailer)
 		}
@@ -230,14 +165,14 @@ func TestH1Bodies(t *testing.T) {
 // part, not when the upstream is done.
 func TestH1Streaming(t *testing.T) {
 	next := make(chan struct{})
-	up := startScripted(t, func(r *http.Request, _ string, w *bufio.Writer) bool {
+	up := h1wiretest.StartUpstream(t, func(r *http.Request, _ string, w *bufio.Writer) bool {
 		fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst,\r\n")
 		_ = w.Flush()
 		<-next
 		fmt.Fprintf(w, "4\r\nlast\r\n0\r\n\r\n")
 		return false
 	})
-	a := h1Sidecar(t, up.addr)
+	a := h1Sidecar(t, up.Addr)
 	rc := h1wiretest.Dial(t, a.Outbounds[0])
 	rc.Send(t, "GET /s HTTP/1.1\r\nHost: a\r\n\r\n")
 	resp, err := http.ReadResponse(rc.R, nil)
@@ -258,11 +193,11 @@ func TestH1Streaming(t *testing.T) {
 // TestH1UpstreamClosesIdle: a pooled connection that the upstream closed while it was
 // idle costs the next request nothing: it is sent again on a new connection.
 func TestH1UpstreamClosesIdle(t *testing.T) {
-	up := startScripted(t, func(r *http.Request, body string, w *bufio.Writer) bool {
+	up := h1wiretest.StartUpstream(t, func(r *http.Request, body string, w *bufio.Writer) bool {
 		okReply(r, body, w)
 		return true // closes without saying so
 	})
-	a := h1Sidecar(t, up.addr)
+	a := h1Sidecar(t, up.Addr)
 	rc := h1wiretest.Dial(t, a.Outbounds[0])
 	for i := range 3 {
 		rc.Send(t, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -348,8 +283,8 @@ func TestH1FallsBackToNetHTTP(t *testing.T) {
 // header value is never passed to the upstream (where a CR could end the line early):
 // the fast path leaves the head to net/http, which answers 400.
 func TestH1RefusesControlCharacters(t *testing.T) {
-	up := startScripted(t, okReply)
-	a := h1Sidecar(t, up.addr)
+	up := h1wiretest.StartUpstream(t, okReply)
+	a := h1Sidecar(t, up.Addr)
 	for _, req := range []string{
 		"GET /x HTTP/1.1\r\nHost: a\r\nX-A: 1\rX-Injected: 1\r\n\r\n",
 		"GET /x\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -360,7 +295,7 @@ func TestH1RefusesControlCharacters(t *testing.T) {
 			t.Errorf("%q: reply %d, want 400", req, resp.StatusCode)
 		}
 	}
-	if n := up.conns.Load(); n != 0 {
+	if n := up.Conns.Load(); n != 0 {
 		t.Errorf("the upstream saw %d connections", n)
 	}
 }
@@ -368,12 +303,12 @@ func TestH1RefusesControlCharacters(t *testing.T) {
 // TestH1ShutdownClosesIdleConnections: Run returns promptly with a keep-alive client
 // connected, and the client sees its connection closed.
 func TestH1ShutdownClosesIdleConnections(t *testing.T) {
-	up := startScripted(t, okReply)
+	up := h1wiretest.StartUpstream(t, okReply)
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan Addrs, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Name: "p", Outbounds: []Outbound{{Listen: "127.0.0.1:0", Upstream: up.addr}},
+		done <- Run(ctx, Config{Name: "p", Outbounds: []Outbound{{Listen: "127.0.0.1:0", Upstream: up.Addr}},
 			Protocol: HTTP1, MTLS: Off, AdminListen: "127.0.0.1:0"}, func(a Addrs) { addrs <- a })
 	}()
 	a := <-addrs
