@@ -1,3 +1,8 @@
-// Package layout holds no code: its test checks the import rules between smp's packages
-// (DESIGN.md, "Layout"), so that a forbidden edge fails CI instead of creeping in.
+// Package layout holds no code: its tests keep docs/architecture.md, the map of smp's
+// packages, true. Every package of the module has an import rule here listing exactly the
+// packages of the module it imports; TestImportRules checks the rules against the code
+// (and the edges the layering forbids: k8s.io outside platform/kube, experiment outside
+// cmd/smp, presentation in a package that measures), and TestArchitecturePage checks
+// them against the page's table. A forbidden or unrecorded edge fails CI instead of
+// creeping in.
 package layout

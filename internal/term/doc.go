@@ -1,6 +1,6 @@
 // Package term renders status for people: the live progress line of a load
 // run, on stderr. It owns only presentation; the numbers come from its
-// callers (the CLI converts engine.Progress into Progress here).
+// callers (internal/experiment converts engine.Progress into Progress here).
 //
 // Imports: the standard library only.
 package term
