@@ -310,168 +310,208 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 			err = fmt.Errorf("deploy %s: %w", arm.Name, err)
 		}
 	}()
-	w := p.plan.Workload
-	kind, meshed := kindOf(arm.Mesh)
-	// direct: the load generator is the mesh's client; there is no client-proxy.
-	direct := meshed && generatorIsClient(w)
-	services := p.services()
-	upstreams := make([][]int, len(services))
-	for i := range services {
+	wr, err := p.wire(arm)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.startServices(ctx, st, d, wr); err != nil {
+		return nil, err
+	}
+	if err := p.startClient(ctx, st, d, wr); err != nil {
+		return nil, err
+	}
+	if wr.meshed {
+		tool := p.tools[wr.kind]
+		d.Mesh = platform.MeshObserved{Version: tool.Version, ProxyVersion: tool.Version,
+			ProxyConcurrency: arm.ProxyConcurrency, Proxies: len(st.sidecars)}
+		d.Tools = append(d.Tools, platform.Tool{Name: string(wr.kind), Version: tool.Version, Path: tool.Path})
+	}
+	if err := p.verify(ctx, d, st, len(wr.services)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// wiring is how an arm's processes reach each other: every address, chosen before
+// anything starts, since the wiring is circular (a sidecar listens for its service and
+// sends to the next service's sidecar).
+type wiring struct {
+	arm  spec.Arm
+	kind sidecar.Kind
+	// meshed: a sidecar beside every service. direct: the load generator is the mesh's
+	// client itself, with no client-proxy (generatorIsClient).
+	meshed, direct bool
+	services       []string
+	// upstreams are, per service, the services it calls (by index).
+	upstreams [][]int
+	addrs     []serviceAddrs
+	// clientOut and clientAdmin are the client-proxy's listener and admin address.
+	clientOut, clientAdmin string
+}
+
+// serviceAddrs are one service's addresses and those of its sidecar.
+type serviceAddrs struct {
+	http, grpc, tls string // the app's listeners (grpc with protocol grpc, tls for svc-1 with h2)
+	in, admin       string // its sidecar's inbound listener and admin
+	out             []string
+}
+
+// upstreamsOf is who calls whom: a chain (svc-1 → svc-2 → …) or a fan-out (svc-1 calls
+// every other service).
+func upstreamsOf(topology spec.Topology, n int) [][]int {
+	upstreams := make([][]int, n)
+	for i := range n {
 		switch {
-		case w.App.Topology == spec.TopologyFanout && i == 0:
-			for j := 1; j < len(services); j++ {
+		case topology == spec.TopologyFanout && i == 0:
+			for j := 1; j < n; j++ {
 				upstreams[0] = append(upstreams[0], j)
 			}
-		case w.App.Topology != spec.TopologyFanout && i+1 < len(services):
+		case topology != spec.TopologyFanout && i+1 < n:
 			upstreams[i] = []int{i + 1}
 		}
 	}
+	return upstreams
+}
 
-	// Every address is chosen before anything starts: the wiring is circular.
+// wire chooses every address of an arm.
+func (p *Platform) wire(arm spec.Arm) (wiring, error) {
+	w := p.plan.Workload
+	kind, meshed := kindOf(arm.Mesh)
+	wr := wiring{arm: arm, kind: kind, meshed: meshed, direct: meshed && generatorIsClient(w), services: p.services()}
+	wr.upstreams = upstreamsOf(w.App.Topology, len(wr.services))
+	wr.addrs = make([]serviceAddrs, len(wr.services))
 	pt := newPorts()
-	type addrs struct {
-		http, grpc, tls string
-		in, admin       string
-		out             []string // per upstream
-	}
-	a := make([]addrs, len(services))
-	var clientOut, clientAdmin string
-	for i := range services {
-		if a[i].http, err = pt.next(); err != nil {
-			return nil, err
+	var err error
+	next := func(dst *string) {
+		if err == nil {
+			*dst, err = pt.next()
 		}
+	}
+	for i := range wr.services {
+		a := &wr.addrs[i]
+		next(&a.http)
 		if w.Protocol == spec.ProtocolGRPC {
-			if a[i].grpc, err = pt.next(); err != nil {
-				return nil, err
-			}
+			next(&a.grpc)
 		}
 		if i == 0 && w.Protocol == spec.ProtocolH2 {
-			if a[i].tls, err = pt.next(); err != nil {
-				return nil, err
-			}
+			next(&a.tls)
 		}
 		if meshed {
-			if a[i].in, err = pt.next(); err != nil {
-				return nil, err
-			}
-			if a[i].admin, err = pt.next(); err != nil {
-				return nil, err
-			}
-			for range upstreams[i] {
-				o, err := pt.next()
-				if err != nil {
-					return nil, err
-				}
-				a[i].out = append(a[i].out, o)
+			next(&a.in)
+			next(&a.admin)
+			a.out = make([]string, len(wr.upstreams[i]))
+			for k := range a.out {
+				next(&a.out[k])
 			}
 		}
 	}
-	if meshed && !direct {
-		if clientOut, err = pt.next(); err != nil {
-			return nil, err
-		}
-		if clientAdmin, err = pt.next(); err != nil {
-			return nil, err
-		}
+	if meshed && !wr.direct {
+		next(&wr.clientOut)
+		next(&wr.clientAdmin)
 	}
-	appAddr := func(i int) string {
-		if w.Protocol == spec.ProtocolGRPC {
-			return a[i].grpc
-		}
-		return a[i].http
-	}
+	return wr, err
+}
 
-	// Start from the end of the chain so that every upstream is up before its callers.
-	for i := len(services) - 1; i >= 0; i-- {
+// appAddr is where service i's app serves the workload's protocol.
+func (wr wiring) appAddr(i int, protocol spec.Protocol) string {
+	if protocol == spec.ProtocolGRPC {
+		return wr.addrs[i].grpc
+	}
+	return wr.addrs[i].http
+}
+
+// startServices starts every service and, on a mesh arm, its sidecar, from the end of
+// the chain so that every upstream is up before its callers.
+func (p *Platform) startServices(ctx context.Context, st *deployment, d *platform.Deployment, wr wiring) error {
+	w := p.plan.Workload
+	for i := len(wr.services) - 1; i >= 0; i-- {
+		name, a := wr.services[i], wr.addrs[i]
 		cfg := app.Config{
-			Name: services[i], HTTPAddr: a[i].http, GRPCAddr: a[i].grpc, TLSAddr: a[i].tls,
+			Name: name, HTTPAddr: a.http, GRPCAddr: a.grpc, TLSAddr: a.tls,
 			UpstreamProtocol: appProtocol(w.Protocol), ResponseSize: int(w.App.ResponseSize),
 			CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D(),
 		}
-		if a[i].tls != "" {
-			cfg.CertFile, cfg.KeyFile = p.certs[services[i]].Cert, p.certs[services[i]].Key
+		if a.tls != "" {
+			cfg.CertFile, cfg.KeyFile = p.certs[name].Cert, p.certs[name].Key
 		}
-		for k, j := range upstreams[i] {
-			up := app.Upstream{Name: services[j], Addr: appAddr(j)}
-			if meshed {
-				up.Addr = a[i].out[k]
+		for k, j := range wr.upstreams[i] {
+			up := app.Upstream{Name: wr.services[j], Addr: wr.appAddr(j, w.Protocol)}
+			if wr.meshed {
+				up.Addr = a.out[k]
 			}
 			cfg.Upstreams = append(cfg.Upstreams, up)
 		}
 		proc, err := p.startApp(ctx, st, cfg)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		d.Components = append(d.Components, platform.Component{Name: services[i], Role: result.RoleApp,
-			Service: services[i], PID: proc.PID(), MetricsURL: "http://" + a[i].http + "/metrics"})
-		if !meshed {
+		d.Components = append(d.Components, platform.Component{Name: name, Role: result.RoleApp,
+			Service: name, PID: proc.PID(), MetricsURL: "http://" + a.http + "/metrics"})
+		if !wr.meshed {
 			continue
 		}
-		spec := sidecar.Spec{
-			Name:        services[i] + "-proxy",
-			Inbound:     &sidecar.Inbound{Listen: a[i].in, App: appAddr(i)},
-			Protocol:    sidecarProtocol(w.Protocol),
-			MTLS:        sidecar.MTLSMode(arm.MTLS),
-			CertFile:    p.certs[services[i]].Cert,
-			KeyFile:     p.certs[services[i]].Key,
-			CAFile:      p.caFile,
-			Concurrency: arm.ProxyConcurrency,
-			AdminListen: a[i].admin,
+		spec := p.sidecarSpec(wr.arm, name+"-proxy", name)
+		spec.Inbound, spec.AdminListen = &sidecar.Inbound{Listen: a.in, App: wr.appAddr(i, w.Protocol)}, a.admin
+		for k, j := range wr.upstreams[i] {
+			spec.Outbounds = append(spec.Outbounds, sidecar.Outbound{Listen: a.out[k], Upstream: wr.addrs[j].in,
+				UpstreamID: pki.ID(p.opt.RunID, wr.services[j])})
 		}
-		for k, j := range upstreams[i] {
-			spec.Outbounds = append(spec.Outbounds, sidecar.Outbound{Listen: a[i].out[k], Upstream: a[j].in,
-				UpstreamID: pki.ID(p.opt.RunID, services[j])})
-		}
-		sc, err := p.startSidecar(ctx, st, kind, spec)
+		sc, err := p.startSidecar(ctx, st, wr.kind, spec)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: result.RoleProxy,
-			Service: services[i], PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
+			Service: name, PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
 	}
+	return nil
+}
+
+// sidecarSpec is the part of a sidecar's spec every sidecar of the arm shares, with the
+// identity of the service it stands beside ("client" for the client-proxy).
+func (p *Platform) sidecarSpec(arm spec.Arm, name, identity string) sidecar.Spec {
+	return sidecar.Spec{
+		Name:        name,
+		Protocol:    sidecarProtocol(p.plan.Workload.Protocol),
+		MTLS:        sidecar.MTLSMode(arm.MTLS),
+		CertFile:    p.certs[identity].Cert,
+		KeyFile:     p.certs[identity].Key,
+		CAFile:      p.caFile,
+		Concurrency: arm.ProxyConcurrency,
+	}
+}
+
+// startClient sets where the load goes: svc-1's app (baseline), the client-proxy in
+// front of svc-1's sidecar (mesh), or svc-1's sidecar itself when the load generator is
+// the mesh's client (direct).
+func (p *Platform) startClient(ctx context.Context, st *deployment, d *platform.Deployment, wr wiring) error {
+	w := p.plan.Workload
+	first := wr.addrs[0]
 	switch {
-	case direct:
-		d.Target = platform.Target{Protocol: w.Protocol, URLs: []string{"http://" + a[0].in + w.Path}}
-		if arm.MTLS != spec.MTLSOff {
+	case wr.direct:
+		d.Target = platform.Target{Protocol: w.Protocol, URLs: []string{"http://" + first.in + w.Path}}
+		if wr.arm.MTLS != spec.MTLSOff {
 			// svc-1's certificate names it as a DNS SAN (package pki), so the generator's
 			// ordinary verification against the run's CA authenticates it.
-			d.Target.URLs = []string{"https://" + a[0].in + w.Path}
+			d.Target.URLs = []string{"https://" + first.in + w.Path}
 			d.Target.TLS = &platform.TLSFiles{CAFile: p.caFile, CertFile: p.certs["client"].Cert,
-				KeyFile: p.certs["client"].Key, ServerName: services[0]}
+				KeyFile: p.certs["client"].Key, ServerName: wr.services[0]}
 		}
 		d.Warnings = append(d.Warnings, generatorIsClientWarning)
-	case meshed:
-		spec := sidecar.Spec{
-			Name:        "client-proxy",
-			Outbounds:   []sidecar.Outbound{{Listen: clientOut, Upstream: a[0].in, UpstreamID: pki.ID(p.opt.RunID, services[0])}},
-			Protocol:    sidecarProtocol(w.Protocol),
-			MTLS:        sidecar.MTLSMode(arm.MTLS),
-			CertFile:    p.certs["client"].Cert,
-			KeyFile:     p.certs["client"].Key,
-			CAFile:      p.caFile,
-			Concurrency: arm.ProxyConcurrency,
-			AdminListen: clientAdmin,
-		}
-		sc, err := p.startSidecar(ctx, st, kind, spec)
+	case wr.meshed:
+		spec := p.sidecarSpec(wr.arm, "client-proxy", "client")
+		spec.AdminListen = wr.clientAdmin
+		spec.Outbounds = []sidecar.Outbound{{Listen: wr.clientOut, Upstream: first.in, UpstreamID: pki.ID(p.opt.RunID, wr.services[0])}}
+		sc, err := p.startSidecar(ctx, st, wr.kind, spec)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.Components = append(d.Components, platform.Component{Name: spec.Name, Role: result.RoleProxy,
 			PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
-		d.Target = target(w, clientOut, a[0].tls, p.caFile)
+		d.Target = target(w, wr.clientOut, first.tls, p.caFile)
 	default:
-		d.Target = target(w, appAddr(0), a[0].tls, p.caFile)
+		d.Target = target(w, wr.appAddr(0, w.Protocol), first.tls, p.caFile)
 	}
-	if meshed {
-		tool := p.tools[kind]
-		d.Mesh = platform.MeshObserved{Version: tool.Version, ProxyVersion: tool.Version,
-			ProxyConcurrency: arm.ProxyConcurrency, Proxies: len(st.sidecars)}
-		d.Tools = append(d.Tools, platform.Tool{Name: string(kind), Version: tool.Version, Path: tool.Path})
-	}
-	if err := p.verify(ctx, d, st, len(services)); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return nil
 }
 
 func target(w spec.Workload, entry, tlsEntry, caFile string) platform.Target {
