@@ -141,13 +141,94 @@ func (o *Outcome) Warnings() []string {
 // the schedule does. A cancelled ctx stops every agent, which still sends what it
 // measured so far.
 func (c *Controller) Run(ctx context.Context, cfg engine.Config) (*Outcome, error) {
+	runs, full, err := c.share(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n := len(runs)
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	client, err := c.client()
+	if err != nil {
+		return nil, err
+	}
+	defer client.CloseIdleConnections()
+	slowest, err := c.syncClocks(ctx, client, runs, log)
+	if err != nil {
+		return nil, err
+	}
+
+	lead := c.Lead
+	if lead <= 0 {
+		lead = defaultLead
+	}
+	start := time.Now().Add(lead + 2*slowest)
+	out := &Outcome{Start: start, MeasureStart: start.Add(full.Warmup), Duration: full.Duration}
+	lostAfter := c.LostAfter
+	if lostAfter <= 0 {
+		lostAfter = max(minLostAfter, 3*full.SeriesInterval)
+	}
+	end := start.Add(full.Warmup + full.Duration + full.Timeout + lostAfter)
+
+	runCtx, stopAll := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAll()
+	live := newLiveProgress(n, full)
+	accepted := make(chan error, n)
+	var wg sync.WaitGroup
+	stops := make([]func(), n)
+	for i, r := range runs {
+		req, err := c.startRequest(r, i, n, start)
+		if err != nil {
+			return nil, err
+		}
+		pr, pw := io.Pipe()
+		stops[i] = func() { pw.Close() }
+		d := &driver{c: c, client: client, run: r, log: log, live: live, lostAfter: lostAfter,
+			measureStart: out.MeasureStart, total: full}
+		wg.Go(func() {
+			defer pw.Close()
+			d.drive(runCtx, end, req, pr, pw, accepted)
+		})
+	}
+	if refused := awaitAccepted(ctx, accepted, n, start); len(refused) > 0 {
+		stopAll()
+		wg.Wait()
+		return nil, fmt.Errorf("agents: %w; the run was called off before its start", errors.Join(refused...))
+	}
+	log.Info("agents started", "agents", n, "start", start.UTC())
+
+	// Progress, summed, until every agent has finished.
+	allDone := make(chan struct{})
+	var pwg sync.WaitGroup
+	if c.Progress != nil {
+		pwg.Go(func() { live.report(allDone, start, c.Progress) })
+	}
+	// Ctrl-C: end every agent's load; each still sends what it measured.
+	stopOnCancel := context.AfterFunc(ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+	})
+	wg.Wait()
+	stopOnCancel()
+	close(allDone)
+	pwg.Wait()
+	out.Agents, out.Result = mergeRuns(full, runs)
+	return out, nil
+}
+
+// share splits cfg over the agents, one run each, and checks that each can reach the
+// target (checkReach) before anything is sent.
+func (c *Controller) share(cfg engine.Config) ([]*AgentRun, engine.Config, error) {
 	n := len(c.Agents)
 	if n == 0 {
-		return nil, errors.New("agents: none given")
+		return nil, cfg, errors.New("agents: none given")
 	}
 	shares, err := Shares(cfg, n)
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
 	total := shares[0].total
 	runs := make([]*AgentRun, n)
@@ -155,12 +236,14 @@ func (c *Controller) Run(ctx context.Context, cfg engine.Config) (*Outcome, erro
 		runs[i] = &AgentRun{URL: URL(a), Index: i, Share: 1 / float64(n), Config: shares[i].cfg}
 	}
 	if err := checkReach(total.Target, runs); err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	return runs, total, nil
+}
+
+// client is the controller's HTTP/2 client over mutual TLS, which pings a connection
+// that stays silent (pingAfter) so that a dead agent is noticed.
+func (c *Controller) client() (*http.Client, error) {
 	conf, err := clientTLS(c.Credentials)
 	if err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
@@ -172,16 +255,19 @@ func (c *Controller) Run(ctx context.Context, cfg engine.Config) (*Outcome, erro
 		TLSHandshakeTimeout: 10 * time.Second,
 		HTTP2:               &http.HTTP2Config{SendPingTimeout: pingAfter, PingTimeout: pingTimeout},
 	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+	return &http.Client{Transport: tr}, nil
+}
 
-	// Clocks, concurrently; any agent that does not answer calls the run off.
+// syncClocks estimates every agent's clock offset, concurrently, and returns the
+// slowest round trip; any agent that does not answer (or speaks another protocol, or is
+// busy) calls the run off.
+func (c *Controller) syncClocks(ctx context.Context, client *http.Client, runs []*AgentRun, log *slog.Logger) (time.Duration, error) {
 	samples := c.ClockSamples
 	if samples <= 0 {
 		samples = defaultClockSamples
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, n)
+	errs := make([]error, len(runs))
 	for i, r := range runs {
 		wg.Go(func() {
 			s, reply, err := estimateClock(ctx, client, r.URL, c.Credentials.Token, samples)
@@ -198,60 +284,37 @@ func (c *Controller) Run(ctx context.Context, cfg engine.Config) (*Outcome, erro
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("agents: %w; no load was sent", err)
+		return 0, fmt.Errorf("agents: %w; no load was sent", err)
 	}
 	var slowest time.Duration
 	for _, r := range runs {
 		slowest = max(slowest, r.Clock.RTT)
 		log.Info("agent clock", "agent", r.URL, "offset", r.Clock.Offset, "rtt", r.Clock.RTT)
 	}
+	return slowest, nil
+}
 
-	lead := c.Lead
-	if lead <= 0 {
-		lead = defaultLead
+// startRequest is the body that starts agent i of n at start, on its own clock.
+func (c *Controller) startRequest(r *AgentRun, i, n int, start time.Time) ([]byte, error) {
+	load, err := loadOf(r.Config)
+	if err != nil {
+		return nil, fmt.Errorf("agents: %w", err)
 	}
-	full := total
-	start := time.Now().Add(lead + 2*slowest)
-	out := &Outcome{Start: start, MeasureStart: start.Add(full.Warmup), Duration: full.Duration}
-	lostAfter := c.LostAfter
-	if lostAfter <= 0 {
-		lostAfter = max(minLostAfter, 3*full.SeriesInterval)
+	req := StartRequest{Protocol: ProtocolVersion, RunID: c.RunID, Index: i, Agents: n,
+		StartAt: start.Add(r.Clock.Offset).UTC().Round(0), Load: load}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("agents: %w", err)
 	}
-	end := start.Add(full.Warmup + full.Duration + full.Timeout + lostAfter)
+	return body, nil
+}
 
-	runCtx, stopAll := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopAll()
-	live := newLiveProgress(n, full)
-	accepted := make(chan error, n)
-	stops := make([]func(), n)
-	for i, r := range runs {
-		load, err := loadOf(r.Config)
-		if err != nil {
-			return nil, fmt.Errorf("agents: %w", err)
-		}
-		req := StartRequest{Protocol: ProtocolVersion, RunID: c.RunID, Index: i, Agents: n,
-			StartAt: start.Add(r.Clock.Offset).UTC().Round(0), Load: load}
-		body, err := json.Marshal(req)
-		if err != nil {
-			return nil, fmt.Errorf("agents: %w", err)
-		}
-		pr, pw := io.Pipe()
-		stops[i] = func() { pw.Close() }
-		d := &driver{c: c, client: client, run: r, log: log, live: live, lostAfter: lostAfter,
-			measureStart: out.MeasureStart, total: full}
-		wg.Go(func() {
-			defer pw.Close()
-			d.drive(runCtx, end, body, pr, pw, accepted)
-		})
-	}
-	stopAgents := func() {
-		for _, s := range stops {
-			s()
-		}
-	}
-
-	// Every agent must accept before the start; otherwise call the run off.
+// awaitAccepted waits for every agent to accept its share before the start; what it
+// returns, when not empty, is why the run must be called off (a refusal, the start time
+// passing, ctx ending).
+func awaitAccepted(ctx context.Context, accepted <-chan error, n int, start time.Time) []error {
 	wait := time.NewTimer(time.Until(start))
+	defer wait.Stop()
 	var refused []error
 	for range n {
 		select {
@@ -267,41 +330,26 @@ func (c *Controller) Run(ctx context.Context, cfg engine.Config) (*Outcome, erro
 		}
 		break
 	}
-	wait.Stop()
-	if len(refused) > 0 {
-		stopAll()
-		wg.Wait()
-		return nil, fmt.Errorf("agents: %w; the run was called off before its start", errors.Join(refused...))
-	}
-	log.Info("agents started", "agents", n, "start", start.UTC())
+	return refused
+}
 
-	// Progress, summed, until every agent has finished.
-	allDone := make(chan struct{})
-	var pwg sync.WaitGroup
-	if c.Progress != nil {
-		pwg.Go(func() { live.report(allDone, start, c.Progress) })
-	}
-	// Ctrl-C: end every agent's load; each still sends what it measured.
-	stopOnCancel := context.AfterFunc(ctx, stopAgents)
-	wg.Wait()
-	stopOnCancel()
-	close(allDone)
-	pwg.Wait()
-
-	out.Agents = make([]AgentRun, n)
+// mergeRuns is the outcome's agents and, merged exactly, the results of those that
+// completed their share; the rate was not held when some did not.
+func mergeRuns(full engine.Config, runs []*AgentRun) ([]AgentRun, *engine.Result) {
+	agents := make([]AgentRun, len(runs))
 	var parts []*AgentRun
 	for i, r := range runs {
-		out.Agents[i] = *r
+		agents[i] = *r
 		if r.State == StateComplete {
 			parts = append(parts, r)
 		}
 	}
-	out.Result = merge(full, parts)
-	if missing := n - len(parts); missing > 0 && out.Result != nil {
-		out.Result.RateHeld = false
-		out.Result.RateReason = fmt.Sprintf("could not hold rate: %d of %d agents did not complete their share", missing, n)
+	res := merge(full, parts)
+	if missing := len(runs) - len(parts); missing > 0 && res != nil {
+		res.RateHeld = false
+		res.RateReason = fmt.Sprintf("could not hold rate: %d of %d agents did not complete their share", missing, len(runs))
 	}
-	return out, nil
+	return agents, res
 }
 
 // checkReach refuses a loopback target for an agent that is not on loopback itself: it
