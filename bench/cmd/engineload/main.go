@@ -1,5 +1,8 @@
-// Command engineload drives internal/engine for bench/compare.sh until
-// `smp load` exists. It prints one line of key=value figures.
+// Command engineload drives internal/engine for bench/compare.sh, without the
+// plan, result document and report that `smp load` puts around the engine, so that
+// the comparison with wrk, fortio, h2load and ghz measures the engine alone and -b can
+// put an engine built from another tree beside it. It prints one line of key=value
+// figures.
 package main
 
 import (
