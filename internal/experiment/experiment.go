@@ -249,57 +249,21 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, runGen
 			doc.Warnings = append(doc.Warnings, fmt.Sprintf("teardown of trial %s: %v", t.ID, err))
 		}
 	}()
-	if d.Mesh.Version != "" {
-		t.Mesh.Version = d.Mesh.Version
-	}
-	t.Mesh.ProxyVersion = d.Mesh.ProxyVersion
-	t.Mesh.Proxies = d.Mesh.Proxies
-	if d.Mesh.ProxyConcurrency != 0 {
-		t.Mesh.ProxyConcurrency = d.Mesh.ProxyConcurrency
-	}
-	for _, tool := range d.Tools {
-		addTool(doc, result.Tool{Name: tool.Name, Version: tool.Version, Path: tool.Path, Role: "proxy"})
-	}
-	t.Warnings = append(t.Warnings, d.Warnings...)
+	observeDeployment(&t, d, doc)
 	gen, loadWarnings, err := trialGenerator(plan, runGen, d.Load, doc.ID)
 	if err != nil {
 		return fail(err)
 	}
 	t.Warnings = append(t.Warnings, loadWarnings...)
-
-	collectors := opt.Collectors
-	if collectors == nil {
-		var warnings []string
-		collectors, warnings = collectorsFor(plan, tp.Arm)
-		t.Warnings = append(t.Warnings, warnings...)
-	}
-	targets := targetsOf(d)
-	var started []collect.Collector
-	for _, c := range collectors {
-		if err := c.Start(ctx, targets); err != nil {
-			t.Warnings = append(t.Warnings, fmt.Sprintf("collector %s did not start: %v", c.Name(), err))
-			continue
-		}
-		started = append(started, c)
-	}
+	started, warnings := startCollectors(ctx, plan, tp.Arm, opt.Collectors, d)
+	t.Warnings = append(t.Warnings, warnings...)
 	defer func() {
 		for _, c := range started {
 			c.Stop()
 		}
 	}()
 
-	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, BaseDir: opt.BaseDir, Target: d.Target}
-	if opt.Progress != term.Quiet && opt.Status != nil {
-		pp := term.NewProgressPrinter(status, opt.Progress)
-		job.Progress = func(p engine.Progress) { pp.Update(progressLine(p)) }
-		defer pp.Done()
-	}
-	var lt result.Trial
-	if fm := plan.Workload.FindMax; fm.Enabled {
-		lt, err = findMax(ctx, gen, job, fm, status, tp.Arm.Name)
-	} else {
-		lt, err = gen.Run(ctx, job)
-	}
+	lt, err := applyLoad(ctx, plan, gen, opt, status, tp.Arm.Name, d.Target)
 	if err != nil {
 		return fail(err)
 	}
@@ -321,6 +285,57 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, runGen
 		t.Warnings = append(t.Warnings, why+": the trial has no latency")
 	}
 	return t
+}
+
+// observeDeployment records in the trial (and the run's tools) what the platform found
+// deployed: the mesh as observed, its proxies, and the deployment's warnings.
+func observeDeployment(t *result.Trial, d *platform.Deployment, doc *result.Document) {
+	if d.Mesh.Version != "" {
+		t.Mesh.Version = d.Mesh.Version
+	}
+	t.Mesh.ProxyVersion = d.Mesh.ProxyVersion
+	t.Mesh.Proxies = d.Mesh.Proxies
+	if d.Mesh.ProxyConcurrency != 0 {
+		t.Mesh.ProxyConcurrency = d.Mesh.ProxyConcurrency
+	}
+	for _, tool := range d.Tools {
+		addTool(doc, result.Tool{Name: tool.Name, Version: tool.Version, Path: tool.Path, Role: "proxy"})
+	}
+	t.Warnings = append(t.Warnings, d.Warnings...)
+}
+
+// startCollectors starts the collectors of a trial (the given ones, else those the plan
+// names for the arm) on the deployment's components; one that does not start is a
+// warning, and the others go on.
+func startCollectors(ctx context.Context, plan *spec.Plan, arm spec.Arm, given []collect.Collector, d *platform.Deployment) (started []collect.Collector, warnings []string) {
+	collectors := given
+	if collectors == nil {
+		collectors, warnings = collectorsFor(plan, arm)
+	}
+	targets := targetsOf(d)
+	for _, c := range collectors {
+		if err := c.Start(ctx, targets); err != nil {
+			warnings = append(warnings, fmt.Sprintf("collector %s did not start: %v", c.Name(), err))
+			continue
+		}
+		started = append(started, c)
+	}
+	return started, warnings
+}
+
+// applyLoad runs the trial's load on target, showing its progress on status, or searches
+// the arm's capacity with find_max.
+func applyLoad(ctx context.Context, plan *spec.Plan, gen generator.Generator, opt Options, status io.Writer, arm string, target platform.Target) (result.Trial, error) {
+	job := generator.Job{Workload: plan.Workload, Metrics: plan.Metrics, BaseDir: opt.BaseDir, Target: target}
+	if opt.Progress != term.Quiet && opt.Status != nil {
+		pp := term.NewProgressPrinter(status, opt.Progress)
+		job.Progress = func(p engine.Progress) { pp.Update(progressLine(p)) }
+		defer pp.Done()
+	}
+	if fm := plan.Workload.FindMax; fm.Enabled {
+		return findMax(ctx, gen, job, fm, status, arm)
+	}
+	return gen.Run(ctx, job)
 }
 
 // progressLine is the engine's progress as the status line shows it.
