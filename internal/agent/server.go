@@ -176,29 +176,9 @@ func (s *Server) clock(w http.ResponseWriter, r *http.Request) {
 // run carries out one StartRequest and streams its events.
 func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 	peer := r.RemoteAddr
-	var req StartRequest
 	body := http.MaxBytesReader(w, r.Body, maxStartRequest)
-	if err := json.NewDecoder(body).Decode(&req); err != nil {
-		http.Error(w, "bad start request: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if req.Protocol != ProtocolVersion {
-		http.Error(w, fmt.Sprintf("protocol %d: this agent speaks %d", req.Protocol, ProtocolVersion), http.StatusBadRequest)
-		return
-	}
-	cfg, err := req.Load.engineConfig()
-	if err != nil {
-		http.Error(w, "bad load: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if err := s.cfg.Allow.Check(cfg.Target); err != nil {
-		s.log.Warn("refused run", "peer", peer, "target", cfg.Target, "reason", err.Error())
-		http.Error(w, err.Error(), http.StatusForbidden)
-		return
-	}
-	ahead := time.Until(req.StartAt)
-	if ahead > maxStartAhead {
-		http.Error(w, fmt.Sprintf("start time %v ahead: at most %v", ahead.Round(time.Millisecond), maxStartAhead), http.StatusBadRequest)
+	req, cfg, ahead, ok := s.admit(w, body, peer)
+	if !ok {
 		return
 	}
 	if !s.busy.CompareAndSwap(false, true) {
@@ -229,67 +209,118 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 		default: // a slow controller misses a progress line, never a result
 		}
 	}
-	type outcome struct {
-		res *engine.Result
-		err error
-	}
-	done := make(chan outcome, 1)
+	done := make(chan runOutcome, 1)
 	go func() {
 		res, err := engine.Run(ctx, cfg)
-		done <- outcome{res, err}
+		done <- runOutcome{res, err}
 	}()
 
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	enc := json.NewEncoder(w)
-	broken := false
-	send := func(e Event) {
-		if broken {
-			return
-		}
-		e.Time = time.Now().UTC()
-		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		err := enc.Encode(e)
-		if err == nil {
-			err = rc.Flush()
-		}
-		if err != nil {
-			broken = true
-			cancel() // the controller is gone: stop the load
-		}
+	ev := &eventStream{rc: http.NewResponseController(w), enc: json.NewEncoder(w), cancel: cancel}
+	ev.send(Event{Type: EventAccepted})
+	o := s.follow(ev, progress, done)
+	// The engine has stopped: free the agent before the last event, so that a
+	// controller moving on to its next trial never finds it busy.
+	free()
+	s.finish(ev, req, o, startAt, peer)
+}
+
+// admit decodes and checks a start request: the protocol, the load, the allow-list and
+// the start time. A request it refuses has been answered with the reason.
+func (s *Server) admit(w http.ResponseWriter, body io.Reader, peer string) (StartRequest, engine.Config, time.Duration, bool) {
+	var req StartRequest
+	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		http.Error(w, "bad start request: "+err.Error(), http.StatusBadRequest)
+		return req, engine.Config{}, 0, false
 	}
-	send(Event{Type: EventAccepted})
+	if req.Protocol != ProtocolVersion {
+		http.Error(w, fmt.Sprintf("protocol %d: this agent speaks %d", req.Protocol, ProtocolVersion), http.StatusBadRequest)
+		return req, engine.Config{}, 0, false
+	}
+	cfg, err := req.Load.engineConfig()
+	if err != nil {
+		http.Error(w, "bad load: "+err.Error(), http.StatusBadRequest)
+		return req, cfg, 0, false
+	}
+	if err := s.cfg.Allow.Check(cfg.Target); err != nil {
+		s.log.Warn("refused run", "peer", peer, "target", cfg.Target, "reason", err.Error())
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return req, cfg, 0, false
+	}
+	ahead := time.Until(req.StartAt)
+	if ahead > maxStartAhead {
+		http.Error(w, fmt.Sprintf("start time %v ahead: at most %v", ahead.Round(time.Millisecond), maxStartAhead), http.StatusBadRequest)
+		return req, cfg, 0, false
+	}
+	return req, cfg, ahead, true
+}
+
+// runOutcome is what the engine returned.
+type runOutcome struct {
+	res *engine.Result
+	err error
+}
+
+// eventStream writes a run's events to the controller, one JSON line each, flushed; once
+// a write fails (the controller is gone) it stops the load and writes nothing more.
+type eventStream struct {
+	rc     *http.ResponseController
+	enc    *json.Encoder
+	cancel context.CancelFunc
+	broken bool
+}
+
+func (ev *eventStream) send(e Event) {
+	if ev.broken {
+		return
+	}
+	e.Time = time.Now().UTC()
+	_ = ev.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	err := ev.enc.Encode(e)
+	if err == nil {
+		err = ev.rc.Flush()
+	}
+	if err != nil {
+		ev.broken = true
+		ev.cancel() // the controller is gone: stop the load
+	}
+}
+
+// follow passes the engine's progress on, with a heartbeat whenever there is none, until
+// the engine stops.
+func (s *Server) follow(ev *eventStream, progress <-chan engine.Progress, done <-chan runOutcome) runOutcome {
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
 		select {
 		case p := <-progress:
-			send(Event{Type: EventProgress, Progress: progressOf(p)})
+			ev.send(Event{Type: EventProgress, Progress: progressOf(p)})
 			beat.Reset(s.cfg.Heartbeat)
 		case <-beat.C:
-			send(Event{Type: EventHeartbeat})
+			ev.send(Event{Type: EventHeartbeat})
 		case o := <-done:
-			// The engine has stopped: free the agent before the last event, so that a
-			// controller moving on to its next trial never finds it busy.
-			free()
-			if o.err != nil {
-				s.log.Warn("run failed", "peer", peer, "run", req.RunID, "error", o.err.Error())
-				send(Event{Type: EventError, Error: o.err.Error()})
-				return
-			}
-			if s.cfg.OnResult != nil {
-				s.cfg.OnResult(req, o.res)
-			}
-			rep, err := reportOf(o.res, startAt)
-			if err != nil {
-				send(Event{Type: EventError, Error: err.Error()})
-				return
-			}
-			send(Event{Type: EventResult, Result: rep})
-			s.log.Info("run finished", "peer", peer, "run", req.RunID, "requests", o.res.Measure.Requests,
-				"cancelled", o.res.Cancelled, "delivered", !broken)
-			return
+			return o
 		}
 	}
+}
+
+// finish sends the run's last event: its result, or why there is none.
+func (s *Server) finish(ev *eventStream, req StartRequest, o runOutcome, startAt time.Time, peer string) {
+	if o.err != nil {
+		s.log.Warn("run failed", "peer", peer, "run", req.RunID, "error", o.err.Error())
+		ev.send(Event{Type: EventError, Error: o.err.Error()})
+		return
+	}
+	if s.cfg.OnResult != nil {
+		s.cfg.OnResult(req, o.res)
+	}
+	rep, err := reportOf(o.res, startAt)
+	if err != nil {
+		ev.send(Event{Type: EventError, Error: err.Error()})
+		return
+	}
+	ev.send(Event{Type: EventResult, Result: rep})
+	s.log.Info("run finished", "peer", peer, "run", req.RunID, "requests", o.res.Measure.Requests,
+		"cancelled", o.res.Cancelled, "delivered", !ev.broken)
 }
