@@ -43,6 +43,10 @@ func EngineConfig(job Job) (engine.Config, error) {
 		KeepAlive:      w.KeepAlive,
 		GRPCService:    w.GRPC.Service,
 		SeriesInterval: job.Metrics.Interval.D(),
+		Requests:       requestsOf(w),
+		Headers:        headersOf(w),
+		TLS:            engineTLS(job),
+		Progress:       job.Progress,
 	}
 	if w.Rate != nil {
 		c.Rate = *w.Rate
@@ -50,23 +54,44 @@ func EngineConfig(job Job) (engine.Config, error) {
 	if w.Warmup != nil {
 		c.Warmup = w.Warmup.D()
 	}
+	var err error
+	if c.Protocol, c.GRPCCall, err = engineProtocol(w); err != nil {
+		return engine.Config{}, err
+	}
+	if err := setArrival(&c, w); err != nil {
+		return engine.Config{}, err
+	}
+	if c.Body, err = bodyOf(w, job.BaseDir); err != nil {
+		return engine.Config{}, err
+	}
+	return c, nil
+}
+
+// engineProtocol is the engine's protocol (and gRPC call) for the workload's.
+func engineProtocol(w spec.Workload) (engine.Protocol, engine.GRPCCall, error) {
+	var call engine.GRPCCall
 	switch w.Protocol {
 	case spec.ProtocolHTTP1, "":
-		c.Protocol = engine.HTTP1
+		return engine.HTTP1, call, nil
 	case spec.ProtocolH2:
-		c.Protocol = engine.H2
+		return engine.H2, call, nil
 	case spec.ProtocolH2C:
-		c.Protocol = engine.H2C
+		return engine.H2C, call, nil
 	case spec.ProtocolGRPC:
-		c.Protocol = engine.GRPC
 		if w.GRPC.Method == spec.GRPCEcho {
-			c.GRPCCall = engine.Echo
+			call = engine.Echo
 		}
+		return engine.GRPC, call, nil
 	case spec.ProtocolTCP:
-		c.Protocol = engine.TCP
-	default:
-		return engine.Config{}, fmt.Errorf("the builtin engine does not speak %s", w.Protocol)
+		return engine.TCP, call, nil
 	}
+	return 0, call, fmt.Errorf("the builtin engine does not speak %s", w.Protocol)
+}
+
+// requestsOf is the workload's request mix (nil without one); a request without a
+// method takes the workload's, or POST when it has a body.
+func requestsOf(w spec.Workload) []engine.Request {
+	var out []engine.Request
 	for _, r := range w.Mix {
 		method := r.Method
 		if method == "" {
@@ -82,8 +107,14 @@ func EngineConfig(job Job) (engine.Config, error) {
 		for _, k := range sortedKeys(r.Headers) {
 			rq.Headers = append(rq.Headers, k+": "+r.Headers[k])
 		}
-		c.Requests = append(c.Requests, rq)
+		out = append(out, rq)
 	}
+	return out
+}
+
+// setArrival sets the engine's arrival schedule (and the real-world pattern's request
+// shaping) from the workload's arrival pattern.
+func setArrival(c *engine.Config, w spec.Workload) error {
 	switch w.Arrival.Pattern {
 	case spec.PatternConstant, "":
 		c.Arrival.Pattern = engine.Constant
@@ -113,46 +144,63 @@ func EngineConfig(job Job) (engine.Config, error) {
 			c.Churn = *rw.Churn
 		}
 	default:
-		return engine.Config{}, fmt.Errorf("arrival pattern %s is not supported by the builtin engine yet", w.Arrival.Pattern)
+		return fmt.Errorf("arrival pattern %s is not supported by the builtin engine yet", w.Arrival.Pattern)
 	}
 	c.Arrival.Seed = w.Arrival.Seed
+	return nil
+}
+
+// headersOf are the workload's headers, sorted, then its cookies and content type.
+func headersOf(w spec.Workload) []string {
+	var out []string
 	for _, k := range sortedKeys(w.Headers) {
-		c.Headers = append(c.Headers, k+": "+w.Headers[k])
+		out = append(out, k+": "+w.Headers[k])
 	}
 	if len(w.Cookies) > 0 {
 		var parts []string
 		for _, k := range sortedKeys(w.Cookies) {
 			parts = append(parts, k+"="+w.Cookies[k])
 		}
-		c.Headers = append(c.Headers, "Cookie: "+strings.Join(parts, "; "))
+		out = append(out, "Cookie: "+strings.Join(parts, "; "))
 	}
 	if w.ContentType != "" {
-		c.Headers = append(c.Headers, "Content-Type: "+w.ContentType)
+		out = append(out, "Content-Type: "+w.ContentType)
 	}
+	return out
+}
+
+// bodyOf is the request body: the workload's, or its body_file's contents (relative to
+// the plan's folder).
+func bodyOf(w spec.Workload, baseDir string) ([]byte, error) {
 	switch {
 	case w.Body != "":
-		c.Body = []byte(w.Body)
+		return []byte(w.Body), nil
 	case w.BodyFile != "":
 		path := w.BodyFile
-		if !filepath.IsAbs(path) && job.BaseDir != "" {
-			path = filepath.Join(job.BaseDir, path)
+		if !filepath.IsAbs(path) && baseDir != "" {
+			path = filepath.Join(baseDir, path)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return engine.Config{}, fmt.Errorf("read workload.body_file: %w", err)
+			return nil, fmt.Errorf("read workload.body_file: %w", err)
 		}
-		c.Body = b
+		return b, nil
 	}
+	return nil, nil
+}
+
+// engineTLS is the client TLS towards the target: the deployment's (its first hop's),
+// else the workload's tls section, else none.
+func engineTLS(job Job) *engine.TLS {
+	w := job.Workload
 	if t := job.Target.TLS; t != nil {
-		c.TLS = &engine.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName, Insecure: t.Insecure}
-	} else if w.TLS.Enabled || w.TLS.CAFile != "" || w.TLS.CertFile != "" || w.TLS.InsecureSkipVerify {
-		c.TLS = &engine.TLS{CAFile: w.TLS.CAFile, CertFile: w.TLS.CertFile, KeyFile: w.TLS.KeyFile,
+		return &engine.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName, Insecure: t.Insecure}
+	}
+	if w.TLS.Enabled || w.TLS.CAFile != "" || w.TLS.CertFile != "" || w.TLS.InsecureSkipVerify {
+		return &engine.TLS{CAFile: w.TLS.CAFile, CertFile: w.TLS.CertFile, KeyFile: w.TLS.KeyFile,
 			ServerName: w.TLS.ServerName, Insecure: w.TLS.InsecureSkipVerify}
 	}
-	if job.Progress != nil {
-		c.Progress = job.Progress
-	}
-	return c, nil
+	return nil
 }
 
 // offIfZero maps a spec value where 0 means "off" (nil: unset) onto the engine's
@@ -200,7 +248,6 @@ func (b Builtin) Run(ctx context.Context, job Job) (result.Trial, error) {
 
 // TrialOf converts an engine result into the load-side fields of a trial.
 func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Trial, error) {
-	percentiles, bounds := percentilesAndBounds(job.Metrics)
 	m := res.Measure
 	t := result.Trial{
 		Generator:     info,
@@ -213,30 +260,11 @@ func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Tri
 		StatusCodes:   nonEmpty(m.Status),
 		BytesSent:     m.BytesSent,
 		BytesReceived: m.BytesReceived,
-		Load: result.LoadStats{
-			RequestedRateRPS: res.RequestedRate,
-			AchievedRateRPS:  res.AchievedRate,
-			ClosedLoop:       res.ClosedLoop,
-			Connections:      res.Config.Connections,
-			Streams:          res.Config.Streams,
-			RateHeld:         res.RateHeld,
-			LateCause:        string(res.LateCause),
-			DurationMS:       float64(m.Duration) / float64(time.Millisecond),
-			SpinUS:           float64(res.Generator.Spin) / float64(time.Microsecond),
-		},
+		Load:          loadStatsOf(res, job.Workload),
+		TimeSeries:    seriesOf(res),
 	}
 	t.Counts.ConnectionsOpened = res.Connections // counted per run, not per phase
-	if g := res.Generator; g.Wall > 0 && g.CPU > 0 {
-		t.Load.GeneratorCPUMcores = 1000 * g.CPU.Seconds() / g.Wall.Seconds()
-	}
-	if m.ReadyLag != nil && m.ReadyLag.Count() > 0 {
-		t.Load.ReadyLagP99MS = float64(m.ReadyLag.Percentile(99)) / float64(time.Millisecond)
-	}
-	if !res.ClosedLoop {
-		t.Load.Pattern = string(job.Workload.Arrival.Pattern)
-	}
 	if !res.RateHeld {
-		t.Load.RateWarning = res.RateReason
 		t.Warnings = append(t.Warnings, "the load generator could not hold the requested rate: "+res.RateReason)
 	}
 	if res.Cancelled {
@@ -246,6 +274,68 @@ func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Tri
 	if w := res.Warmup; w.Requests > 0 || res.Config.Warmup > 0 {
 		t.Warmup = &result.Phase{StartTime: w.Start.UTC(), EndTime: w.End.UTC(), Requests: w.Requests, Errors: w.Failed}
 	}
+	if err := setDistributions(&t, res, job.Metrics); err != nil {
+		return result.Trial{}, fmt.Errorf("summarise histograms: %w", err)
+	}
+	if len(job.Target.URLs) > 1 {
+		t.Warnings = append(t.Warnings, fmt.Sprintf("the builtin engine loads one URL; %d more were ignored", len(job.Target.URLs)-1))
+	}
+	return t, nil
+}
+
+// loadStatsOf is what the engine says of the load it applied: rates, whether it held
+// them and why not, its own cost, the schedule of a seeded pattern and the request mix.
+func loadStatsOf(res *engine.Result, w spec.Workload) result.LoadStats {
+	m := res.Measure
+	l := result.LoadStats{
+		RequestedRateRPS: res.RequestedRate,
+		AchievedRateRPS:  res.AchievedRate,
+		ClosedLoop:       res.ClosedLoop,
+		Connections:      res.Config.Connections,
+		Streams:          res.Config.Streams,
+		RateHeld:         res.RateHeld,
+		LateCause:        string(res.LateCause),
+		DurationMS:       float64(m.Duration) / float64(time.Millisecond),
+		SpinUS:           float64(res.Generator.Spin) / float64(time.Microsecond),
+	}
+	if g := res.Generator; g.Wall > 0 && g.CPU > 0 {
+		l.GeneratorCPUMcores = 1000 * g.CPU.Seconds() / g.Wall.Seconds()
+	}
+	if m.ReadyLag != nil && m.ReadyLag.Count() > 0 {
+		l.ReadyLagP99MS = float64(m.ReadyLag.Percentile(99)) / float64(time.Millisecond)
+	}
+	if !res.ClosedLoop {
+		l.Pattern = string(w.Arrival.Pattern)
+	}
+	if !res.RateHeld {
+		l.RateWarning = res.RateReason
+	}
+	if s := res.Schedule; s != nil {
+		l.Schedule = &result.Schedule{Pattern: string(w.Arrival.Pattern), Seed: res.Config.Arrival.Seed,
+			Slots: s.Slots, Complete: s.Complete, SHA256: s.Digest, MeanRateRPS: s.MeanRate, PeakRateRPS: s.PeakRate}
+		for _, b := range s.Bursts {
+			l.Schedule.Bursts = append(l.Schedule.Bursts, result.Window{StartS: b.Start.Seconds(), EndS: b.End.Seconds()})
+		}
+	}
+	for i, n := range m.Mix {
+		if i < len(res.Config.Requests) {
+			r := res.Config.Requests[i]
+			path := r.Path
+			if path == "" {
+				path = w.Path
+			}
+			l.Mix = append(l.Mix, result.MixCount{Method: r.Method, Path: path, Weight: r.Weight, Requests: n})
+		}
+	}
+	return l
+}
+
+// setDistributions sets the trial's distributions from the measured phase's histograms:
+// latency, errors' latency, service time, start lag and, with keep-alive off, the
+// handshake's phases.
+func setDistributions(t *result.Trial, res *engine.Result, metrics spec.Metrics) error {
+	percentiles, bounds := percentilesAndBounds(metrics)
+	m := res.Measure
 	var err error
 	dist := func(h *hist.Histogram) *result.Distribution {
 		if err != nil || h == nil {
@@ -272,41 +362,24 @@ func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Tri
 			t.Handshake.TLS = dist(m.TLSHandshake)
 		}
 	}
-	if s := res.Schedule; s != nil {
-		t.Load.Schedule = &result.Schedule{Pattern: string(job.Workload.Arrival.Pattern), Seed: res.Config.Arrival.Seed,
-			Slots: s.Slots, Complete: s.Complete, SHA256: s.Digest, MeanRateRPS: s.MeanRate, PeakRateRPS: s.PeakRate}
-		for _, b := range s.Bursts {
-			t.Load.Schedule.Bursts = append(t.Load.Schedule.Bursts, result.Window{StartS: b.Start.Seconds(), EndS: b.End.Seconds()})
-		}
-	}
-	for i, n := range m.Mix {
-		if i < len(res.Config.Requests) {
-			r := res.Config.Requests[i]
-			path := r.Path
-			if path == "" {
-				path = job.Workload.Path
-			}
-			t.Load.Mix = append(t.Load.Mix, result.MixCount{Method: r.Method, Path: path, Weight: r.Weight, Requests: n})
-		}
-	}
-	if err != nil {
-		return result.Trial{}, fmt.Errorf("summarise histograms: %w", err)
-	}
+	return err
+}
+
+// seriesOf is the measured phase's time series, each point at the end of its interval.
+func seriesOf(res *engine.Result) []result.Point {
+	var out []result.Point
 	for _, p := range res.Series {
 		if p.Phase != engine.Measure {
 			continue
 		}
-		t.TimeSeries = append(t.TimeSeries, result.Point{
+		out = append(out, result.Point{
 			OffsetS:  (p.Offset + res.SeriesInterval).Seconds(),
 			Requests: p.Requests, Errors: p.Errors, RateRPS: p.Rate,
 			P50MS: float64(p.P50) / float64(time.Millisecond), P99MS: float64(p.P99) / float64(time.Millisecond),
 			Inflight: p.InFlight,
 		})
 	}
-	if len(job.Target.URLs) > 1 {
-		t.Warnings = append(t.Warnings, fmt.Sprintf("the builtin engine loads one URL; %d more were ignored", len(job.Target.URLs)-1))
-	}
-	return t, nil
+	return out
 }
 
 func nonEmpty(m map[string]int64) map[string]int64 {
