@@ -204,6 +204,10 @@ func (f Fortio) Run(ctx context.Context, job Job) (result.Trial, error) {
 	m.achievedRate = res.ActualQPS
 	m.connections = r.sockets
 	m.bytesReceived = r.bytesReceived
+	if m.bytesReceived < 0 {
+		m.bytesReceived = 0
+		m.caveats = append(m.caveats, fortioCaveatSizes)
+	}
 	m.partial = ctx.Err() != nil
 	if res.NumThreads != p.threads {
 		m.warnings = append(m.warnings, fmt.Sprintf("fortio ran %d goroutines instead of %d", res.NumThreads, p.threads))
@@ -397,13 +401,27 @@ func (f Fortio) once(ctx context.Context, p fortioPlan, t fortioTarget, d time.D
 		return fortioOnce{}, fmt.Errorf("%s: %w", t.url, err)
 	}
 	r := fortioOnce{res: res.RunnerResults, sockets: res.SocketCount, out: out.String(), retCodes: map[string]int64{}}
-	if res.Sizes != nil {
-		r.bytesReceived = int64(res.Sizes.Sum)
-	}
+	r.bytesReceived = fortioBytes(res.Sizes)
 	for code, n := range res.RetCodes {
 		r.retCodes[strconv.Itoa(code)] += n
 	}
 	return r, nil
+}
+
+// fortioCaveatSizes says why a fortio trial's bytes_received is 0.
+const fortioCaveatSizes = "bytes received not counted: fortio's standard HTTP client (used for HTTP/2) records -1 for a response of unknown length"
+
+// fortioBytes is the response bytes fortio counted, or -1 when some response had no
+// known size (fortio's standard client records -1 for those, which would make the sum
+// meaningless).
+func fortioBytes(s *stats.HistogramData) int64 {
+	if s == nil || s.Count == 0 {
+		return 0
+	}
+	if s.Min < 0 {
+		return -1
+	}
+	return int64(s.Sum)
 }
 
 // abortOnDone aborts a fortio run when ctx ends; the returned func stops watching and

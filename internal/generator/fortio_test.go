@@ -341,6 +341,10 @@ func TestFortioH2(t *testing.T) {
 	if tr.Counts.Requests == 0 || tr.Counts.Failed != tr.Counts.Requests || tr.ErrorsByClass["other"] != tr.Counts.Requests {
 		t.Errorf("unverifiable server: counts %+v, errors %v", tr.Counts, tr.ErrorsByClass)
 	}
+	// fortio records -1 bytes for a response it has no size for; their sum is no count.
+	if tr.BytesReceived < 0 || !slices.Contains(tr.Generator.Caveats, fortioCaveatSizes) {
+		t.Errorf("failed calls: bytes received %d, caveats %q", tr.BytesReceived, tr.Generator.Caveats)
+	}
 }
 
 // echoTarget is a TCP echo server that waits delay before echoing each message of size

@@ -136,8 +136,9 @@ func (f FortioREST) Run(ctx context.Context, job Job) (result.Trial, error) {
 	m.achievedRate = res.ActualQPS
 	m.connections = res.SocketCount
 	m.partial = ctx.Err() != nil
-	if s := res.Sizes; s != nil {
-		m.bytesReceived = int64(s.Sum)
+	if m.bytesReceived = fortioBytes(res.Sizes); m.bytesReceived < 0 {
+		m.bytesReceived = 0
+		m.caveats = append(m.caveats, fortioCaveatSizes)
 	}
 	all, errs := res.DurationHistogram, res.ErrorsDurationHistogram
 	if all == nil {
