@@ -62,6 +62,8 @@ type decoder struct {
 	// merges (a chain of anchors each merging the previous one twice) stay linear.
 	merging  map[*yaml.Node]bool
 	expanded map[*yaml.Node][]pair
+	// nulls holds the paths written as null (or left empty), which mean "unset".
+	nulls map[string]bool
 }
 
 func newDecoder(file string) *decoder {
@@ -146,6 +148,12 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	d.record(path, n)
+	if isNull(n) {
+		if d.nulls == nil {
+			d.nulls = map[string]bool{}
+		}
+		d.nulls[path] = true
+	}
 	if v.Kind() == reflect.Pointer {
 		if isNull(n) {
 			return

@@ -181,7 +181,7 @@ func TestDecodeForms(t *testing.T) {
 			eq(t, "mesh", p.Arms[0].Mesh, spec.MeshNone)
 		}},
 		{"sizes as numbers", "workload: {app: {response_size: 2048}}", func(t *testing.T, p *spec.Plan) {
-			eq(t, "response_size", p.Workload.App.ResponseSize, spec.Size(2048))
+			eq(t, "response_size", *p.Workload.App.ResponseSize, spec.Size(2048))
 		}},
 		{"rate as a float", "workload: {rate: 12.5}", func(t *testing.T, p *spec.Plan) {
 			eq(t, "rate", p.Workload.Rate, f64(12.5))

@@ -141,8 +141,8 @@ func (w Workload) withDefaults(seed int64, external bool) Workload {
 		if w.App.Topology == "" {
 			w.App.Topology = TopologyChain
 		}
-		if w.App.ResponseSize == 0 {
-			w.App.ResponseSize = 1024
+		if w.App.ResponseSize == nil {
+			w.App.ResponseSize = ptr(Size(1024))
 		}
 	}
 	if w.App.Kind != AppExternal && w.App.Replicas == 0 {

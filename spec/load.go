@@ -2,10 +2,10 @@ package spec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -13,26 +13,73 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/service-mesh-performance/smp/internal/input"
 )
 
-// Load reads a plan file (YAML or JSON; native, SMP or Meshery shape), applies defaults and
-// validates it. On error it returns Errors, each with file, line, column, field path and a
-// fix; the plan is nil.
+// DefaultMaxPlanBytes is the largest plan file Load reads unless told otherwise: plans
+// are a few KB, and a plan that is megabytes long is a mistake (or an attack on memory,
+// since its YAML tree takes many times its size).
+const DefaultMaxPlanBytes = 4 << 20
+
+// LoadOptions say how LoadContext reads a plan.
+type LoadOptions struct {
+	// MaxBytes is the largest plan file accepted. Default: DefaultMaxPlanBytes.
+	MaxBytes int64
+}
+
+// Load is LoadContext without a context, with the default options.
 func Load(path string) (*Plan, error) {
-	data, err := os.ReadFile(path)
+	return LoadContext(context.Background(), path, LoadOptions{})
+}
+
+// LoadContext reads a plan file (YAML or JSON; native, SMP or Meshery shape), resolves
+// its ${env:…} and ${file:…} references, applies defaults, validates it and checks the
+// files it names (CheckFiles); relative paths in it are taken from the plan's folder and
+// made absolute. The read is bounded by opt.MaxBytes (*input.TooLargeError above it) and
+// ends, like the decoding, as soon as ctx does. On a problem with the plan it returns
+// Errors, each with file, line, column, field path and a fix; the plan is nil.
+func LoadContext(ctx context.Context, path string, opt LoadOptions) (*Plan, error) {
+	if opt.MaxBytes == 0 {
+		opt.MaxBytes = DefaultMaxPlanBytes
+	}
+	data, err := input.ReadFile(ctx, path, opt.MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read plan: %w", err)
 	}
-	return Parse(path, data)
+	type outcome struct {
+		p   *Plan
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() { // decoding a large plan takes a while; Ctrl-C should not wait for it
+		p, err := Parse(path, data)
+		if err == nil {
+			if err = p.CheckFiles(filepath.Dir(path)); err == nil {
+				p.resolvePaths(filepath.Dir(path))
+			} else {
+				p = nil
+			}
+		}
+		done <- outcome{p, err}
+	}()
+	select {
+	case o := <-done:
+		return o.p, o.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("read plan %s: interrupted: %w", path, context.Cause(ctx))
+	}
 }
 
 // Parse is Load for a plan already in memory; file is used in messages (and, without a
-// name in the plan, as its name).
+// name in the plan, as its name), and its folder is where ${file:…} references are read
+// from. It does not check the other files the plan names (CheckFiles does).
 func Parse(file string, data []byte) (*Plan, error) {
 	p, decodeErrs := decode(file, data)
 	if p == nil {
 		return nil, decodeErrs.err()
 	}
+	decodeErrs = append(decodeErrs, p.resolveReferences(filepath.Dir(file))...)
 	if p.Name == "" {
 		p.Name = nameFromFile(file)
 	}
@@ -120,6 +167,7 @@ func decode(file string, data []byte) (*Plan, Errors) {
 			d.failPath("api_version", fmt.Sprintf("write api_version: %s (or leave it out)", APIVersion),
 				"this smp reads %s, not %q", APIVersion, p.APIVersion)
 		}
+		d.zeros(p)
 	}
 	p.src = d.src
 	return p, d.errs
@@ -240,4 +288,33 @@ func nameFromFile(file string) string {
 		return "plan"
 	}
 	return base
+}
+
+// planKeys are top-level keys that only plans have, in any of the three shapes.
+var planKeys = []string{"workload", "arms", "baseline", "repetitions", "slo", "test", "clients", "environment", "metrics"}
+
+// IsPlan reports whether data looks like a test plan (YAML or JSON, any of the three
+// shapes), so that a reader of something else can tell a user they gave it a plan.
+func IsPlan(data []byte) bool {
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil {
+		return false
+	}
+	n := resolve(&root)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return false
+	}
+	keys := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keys[n.Content[i].Value] = true
+	}
+	if keys["kind"] || keys["trials"] {
+		return false
+	}
+	for _, k := range planKeys {
+		if keys[k] {
+			return true
+		}
+	}
+	return false
 }

@@ -50,7 +50,8 @@ type Plan struct {
 	// Where results are written.
 	Output Output `json:"output,omitzero"`
 
-	src *source // positions of the decoded fields; nil for plans built in code
+	src     *source  // positions of the decoded fields; nil for plans built in code
+	secrets []string // what ${env:…} and ${file:…} references resolved to (Secrets)
 }
 
 // Arm is one configuration of the system under test.
@@ -74,7 +75,8 @@ type Arm struct {
 	// worker_processes, builtin GOMAXPROCS). 0 leaves the proxy's own default, which is
 	// recorded in the result.
 	ProxyConcurrency int `json:"proxy_concurrency,omitempty"`
-	// Where this arm is reached when nothing is deployed (overrides workload.endpoint_urls).
+	// Where this arm is reached when nothing is deployed (overrides workload.endpoint_urls);
+	// may hold ${env:NAME} or ${file:PATH} references.
 	EndpointURLs []string `json:"endpoint_urls,omitempty"`
 	// Labels for this arm (SMP ServiceMesh.labels); added to the arm's namespace on Kubernetes.
 	Labels map[string]string `json:"labels,omitempty"`
@@ -121,9 +123,13 @@ type Workload struct {
 	// Request path on the application's entry service (ignored with endpoint_urls, whose
 	// URLs carry their own path).
 	Path string `json:"path,omitempty" default:"/"`
-	// Request headers.
+	// Request headers. A value may take a secret from the environment or a file:
+	// "Bearer ${env:API_TOKEN}", "${file:secrets/key}" (docs/plan.md#secrets). Secret
+	// values (Authorization, Cookie, tokens, keys, referenced values) are redacted from
+	// results and output.
 	Headers map[string]string `json:"headers,omitempty"`
-	// Request cookies (SMP's cookies).
+	// Request cookies (SMP's cookies). Values may be ${env:NAME} or ${file:PATH}
+	// references; all are redacted from results and output.
 	Cookies map[string]string `json:"cookies,omitempty"`
 	// Request body.
 	Body string `json:"body,omitempty"`
@@ -134,7 +140,9 @@ type Workload struct {
 	// Size of a generated request body, when body and body_file are empty.
 	RequestSize Size `json:"request_size,omitempty" alias:"payload_size"`
 	// Target URLs when the application is already running somewhere (SMP's endpoint_urls).
-	// Setting them makes app.kind external: smp deploys nothing.
+	// Setting them makes app.kind external: smp deploys nothing. A URL may take its
+	// userinfo or a token from ${env:NAME} or ${file:PATH}; userinfo and token
+	// parameters are redacted from results and output.
 	EndpointURLs []string `json:"endpoint_urls,omitempty" alias:"endpoint_url,url,urls"`
 	// The load generator (SMP's load_generator).
 	LoadGenerator Generator `json:"load_generator,omitempty" default:"builtin" alias:"generator"`
@@ -201,8 +209,8 @@ type App struct {
 	Services int `json:"services,omitempty" default:"3"`
 	// How the builtin app's services call each other.
 	Topology Topology `json:"topology,omitempty" default:"chain"`
-	// Bytes each builtin service returns.
-	ResponseSize Size `json:"response_size,omitempty" default:"1KiB"`
+	// Bytes each builtin service returns (0: an empty body).
+	ResponseSize *Size `json:"response_size,omitempty" default:"1KiB"`
 	// CPU time each builtin service burns per request (simulated work).
 	CPUTime Duration `json:"cpu_time,omitempty"`
 	// Delay each builtin service adds per request (simulated I/O wait).
@@ -211,6 +219,14 @@ type App struct {
 	Replicas int `json:"replicas,omitempty" default:"1"`
 	// Resource requests and limits per application container (Kubernetes).
 	Resources Resources `json:"resources,omitzero"`
+}
+
+// ResponseBytes is ResponseSize in bytes (0 when unset: an app other than builtin).
+func (a App) ResponseBytes() int64 {
+	if a.ResponseSize == nil {
+		return 0
+	}
+	return int64(*a.ResponseSize)
 }
 
 // Resources are Kubernetes resource requests and limits.
@@ -296,7 +312,7 @@ type Request struct {
 	Method string `json:"method,omitempty"`
 	// Request path.
 	Path string `json:"path,omitempty" default:"/"`
-	// Headers added to the workload's.
+	// Headers added to the workload's; values may be ${env:NAME} or ${file:PATH}.
 	Headers map[string]string `json:"headers,omitempty"`
 	// Request body.
 	Body string `json:"body,omitempty"`
@@ -362,7 +378,8 @@ type Collector struct {
 	Type CollectorType `json:"type"`
 	// Sampling interval. Default: metrics.interval.
 	Interval Duration `json:"interval,omitempty"`
-	// Base URL of the source (Prometheus server, cAdvisor, Envoy admin).
+	// Base URL of the source (Prometheus server, cAdvisor, Envoy admin); may take
+	// userinfo from ${env:NAME} or ${file:PATH}.
 	URL string `json:"url,omitempty"`
 	// Port of a per-proxy endpoint (Envoy admin, linkerd-proxy admin). Default: the mesh's.
 	Port int `json:"port,omitempty"`

@@ -120,26 +120,36 @@ func ParseSize(s string) (Size, error) {
 	return Size(v), nil
 }
 
+// String writes the size with its unit, in its shortest exact binary form: "1KiB",
+// "64MiB", "1500B", "0B".
 func (s Size) String() string {
+	if n, unit := s.binary(); unit != "" {
+		return strconv.FormatInt(n, 10) + unit
+	}
+	return strconv.FormatInt(int64(s), 10) + "B"
+}
+
+// binary returns the size in its largest exact binary unit; unit is "" when there is none.
+func (s Size) binary() (int64, string) {
 	b := int64(s)
 	for _, u := range []struct {
 		suffix string
 		factor int64
 	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
 		if b != 0 && b%u.factor == 0 {
-			return strconv.FormatInt(b/u.factor, 10) + u.suffix
+			return b / u.factor, u.suffix
 		}
 	}
-	return strconv.FormatInt(b, 10)
+	return b, ""
 }
 
-// MarshalJSON writes the size in its shortest exact binary form ("1KiB") or as a number.
+// MarshalJSON writes the size in its shortest exact binary form ("1KiB") or as a number
+// of bytes.
 func (s Size) MarshalJSON() ([]byte, error) {
-	str := s.String()
-	if _, err := strconv.ParseInt(str, 10, 64); err == nil {
-		return []byte(str), nil
+	if _, unit := s.binary(); unit != "" {
+		return json.Marshal(s.String())
 	}
-	return json.Marshal(str)
+	return []byte(strconv.FormatInt(int64(s), 10)), nil
 }
 
 // UnmarshalJSON accepts a number of bytes or a string with a unit.

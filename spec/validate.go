@@ -40,6 +40,33 @@ var (
 	versionSemver = regexp.MustCompile(`^(>=|<=|>|<|=|~|\^)?\s*v?[0-9]+(\.[0-9]+){0,2}$`)
 )
 
+// Bounds of what a plan can ask for.
+const (
+	// MaxRate is the highest request rate a plan may ask for, in requests per second: at
+	// 10M rps requests are 100ns apart, which is as fine as smp's pacing goes (and far
+	// beyond what one generator sends; agents share a rate).
+	MaxRate = 10_000_000
+	// MaxDuration is the longest measured phase (and warm-up, and step): a trial of more
+	// than a day is several trials (repetitions), each with its own result.
+	MaxDuration = Duration(24 * time.Hour)
+	// MaxTimeout is the longest request timeout: latencies are recorded up to 1h, and
+	// values above are clamped.
+	MaxTimeout = Duration(time.Hour)
+)
+
+func (v *validator) rateBound(path string, rate float64) {
+	if rate > MaxRate {
+		v.errorf(path, fmt.Sprintf("use at most %d rps, or spread the load over agents", MaxRate),
+			"rate %g rps is above the %d rps smp can pace", rate, MaxRate)
+	}
+}
+
+func (v *validator) durationBound(path string, d, limit Duration, why string) {
+	if d > limit {
+		v.errorf(path, fmt.Sprintf("use at most %s; %s", limit, why), "%s is longer than %s", d, limit)
+	}
+}
+
 func (v *validator) plan() {
 	p := v.p
 	if p.Repetitions < 1 || p.Repetitions > 1000 {
@@ -203,8 +230,9 @@ func (v *validator) workload() {
 		rate = *w.Rate
 	}
 	if rate < 0 {
-		v.errorf("workload.rate", "use 0 for closed loop or a positive rate", "rate must not be negative, got %g", rate)
+		v.errorf("workload.rate", "use 0 for closed loop or a positive rate", "rate must not be negative, got %g rps", rate)
 	}
+	v.rateBound("workload.rate", rate)
 	if w.Connections < 1 || w.Connections > 100000 {
 		v.errorf("workload.connections", "use 1 to 100000", "connections must be between 1 and 100000, got %d", w.Connections)
 	}
@@ -223,6 +251,11 @@ func (v *validator) workload() {
 	if w.Duration.D() < 100*time.Millisecond {
 		v.errorf("workload.duration", "use at least 100ms, e.g. 30s", "duration %s is too short to measure", w.Duration)
 	}
+	v.durationBound("workload.duration", w.Duration, MaxDuration, "use repetitions for longer runs")
+	if w.Warmup != nil {
+		v.durationBound("workload.warmup", *w.Warmup, MaxDuration, "a warm-up of minutes is enough to reach a steady state")
+	}
+	v.durationBound("workload.timeout", w.Timeout, MaxTimeout, "latencies are recorded up to 1h (values above are clamped)")
 	if w.KeepAlive != nil && !*w.KeepAlive && w.Protocol != ProtocolHTTP1 && w.Protocol != ProtocolTCP {
 		v.errorf("workload.keep_alive", "use protocol http/1.1 or tcp to measure handshakes, or keep_alive: true",
 			"keep_alive false applies to HTTP/1.1 and TCP; %s multiplexes requests over one connection", w.Protocol)
@@ -407,8 +440,8 @@ func (v *validator) app() {
 		if a.Services < 1 || a.Services > 64 {
 			v.errorf("workload.app.services", "use 1 to 64", "services must be between 1 and 64, got %d", a.Services)
 		}
-		if a.ResponseSize > 64<<20 {
-			v.errorf("workload.app.response_size", "use at most 64MiB", "response_size %s is larger than 64MiB", a.ResponseSize)
+		if a.ResponseSize != nil && *a.ResponseSize > 64<<20 {
+			v.errorf("workload.app.response_size", "use at most 64MiB", "response_size %s is larger than 64MiB", *a.ResponseSize)
 		}
 	} else if a.Kind != AppExternal {
 		if v.p.Environment.Platform == PlatformLocal {
@@ -418,7 +451,7 @@ func (v *validator) app() {
 	}
 	if a.Kind != AppBuiltin {
 		for field, set := range map[string]bool{"services": a.Services != 0, "topology": a.Topology != "",
-			"response_size": a.ResponseSize != 0, "cpu_time": a.CPUTime != 0, "delay": a.Delay != 0} {
+			"response_size": a.ResponseSize != nil, "cpu_time": a.CPUTime != 0, "delay": a.Delay != 0} {
 			if set {
 				v.errorf("workload.app."+field, "remove it, or use app: builtin", "%s applies to the builtin app only, not %s", field, a.Kind)
 			}
@@ -455,6 +488,7 @@ func (v *validator) arrival(rate float64) {
 		if a.FromRate < 0 {
 			v.errorf("workload.arrival.from_rate", "use 0 or a positive rate", "from_rate must not be negative")
 		}
+		v.rateBound("workload.arrival.from_rate", a.FromRate)
 		if a.Ramp > v.p.Workload.Duration {
 			v.errorf("workload.arrival.ramp", "make the ramp at most as long as the duration", "ramp %s is longer than the duration %s", a.Ramp, v.p.Workload.Duration)
 		}
@@ -471,6 +505,8 @@ func (v *validator) arrival(rate float64) {
 			if s.Duration <= 0 {
 				v.errorf(at+".duration", "give the step a duration, e.g. 10s", "a step needs a duration")
 			}
+			v.rateBound(at+".rate", s.Rate)
+			v.durationBound(at+".duration", s.Duration, MaxDuration, "split it into shorter steps")
 		}
 	}
 	if a.Pattern != PatternUniform && a.Jitter != 0 {
@@ -535,8 +571,11 @@ func (v *validator) findMax() {
 		v.errorf(at+".start_rate", "use a positive rate, e.g. 100", "start_rate must not be negative")
 	}
 	if f.MaxRate != 0 && f.MaxRate < f.StartRate {
-		v.errorf(at+".max_rate", "make max_rate at least start_rate", "max_rate %g is below start_rate %g", f.MaxRate, f.StartRate)
+		v.errorf(at+".max_rate", "make max_rate at least start_rate", "max_rate %g rps is below start_rate %g rps", f.MaxRate, f.StartRate)
 	}
+	v.rateBound(at+".start_rate", f.StartRate)
+	v.rateBound(at+".max_rate", f.MaxRate)
+	v.durationBound(at+".step_duration", f.StepDuration, MaxDuration, "a step of minutes is enough")
 	if f.Precision != 0 && (f.Precision < 0 || f.Precision > 0.5) {
 		v.errorf(at+".precision", "use a fraction up to 0.5, e.g. 0.02 (2%)", "precision must be in (0, 0.5], got %g", f.Precision)
 	}
@@ -595,7 +634,8 @@ func (v *validator) metrics() {
 	for i, q := range m.Percentiles {
 		at := fmt.Sprintf("metrics.percentiles[%d]", i)
 		if q <= 0 || q >= 100 {
-			v.errorf(at, "use a percentile between 0 and 100, e.g. 99.9", "percentile %g is out of range", q)
+			v.errorf(at, "use a number above 0 and below 100, e.g. 99.99 (the maximum is always reported)",
+				"percentile %g is out of range: percentiles lie strictly between 0 and 100", q)
 		} else if q <= prev {
 			v.errorf(at, "list percentiles in increasing order without repeats", "percentile %g follows %g", q, prev)
 		}

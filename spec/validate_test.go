@@ -78,7 +78,7 @@ var validationCases = []struct {
 	{"churn without keep-alive", "workload:\n  keep_alive: false\n  arrival: {pattern: realworld, realworld: {churn: 50}}", "workload.arrival.realworld.churn", "50", "churn needs keep_alive", "set keep_alive: true"},
 	{"find_max error rate", "workload:\n  find_max: {enabled: true, max_error_rate: 1.5}", "workload.find_max.max_error_rate", "1.5", "max_error_rate must be in [0, 1), got 1.5", "0.001 for 0.1%"},
 	{"find_max start rate", "workload:\n  find_max: {enabled: true, start_rate: -1}", "workload.find_max.start_rate", "-1", "start_rate must not be negative", "use a positive rate"},
-	{"find_max max rate", "workload:\n  find_max: {enabled: true, start_rate: 500, max_rate: 100}", "workload.find_max.max_rate", "100}", "max_rate 100 is below start_rate 500", "at least start_rate"},
+	{"find_max max rate", "workload:\n  find_max: {enabled: true, start_rate: 500, max_rate: 100}", "workload.find_max.max_rate", "100}", "max_rate 100 rps is below start_rate 500 rps", "at least start_rate"},
 	{"find_max precision", "workload:\n  find_max: {enabled: true, precision: 0.7}", "workload.find_max.precision", "0.7", "precision must be in (0, 0.5], got 0.7", "e.g. 0.02"},
 	{"find_max step", "workload:\n  find_max: {enabled: true, step_duration: 50ms}", "workload.find_max.step_duration", "50ms", "step_duration 50ms is too short to measure", "at least 100ms"},
 	{"find_max with a ramp", "workload:\n  arrival: ramp\n  find_max: {enabled: true}", "workload.arrival.pattern", "ramp", "find_max sets the rate of each step itself; pattern ramp sets it too", "use constant"},

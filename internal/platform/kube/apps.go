@@ -267,7 +267,7 @@ func builtinService(w spec.Workload, name string, ups []string, smpImage string)
 		proto = app.GRPC
 	}
 	cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf(":%d", builtinHTTPPort), UpstreamProtocol: proto,
-		ResponseSize: int(w.App.ResponseSize), CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
+		ResponseSize: int(w.App.ResponseBytes()), CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
 	port := builtinHTTPPort
 	if grpc {
 		cfg.GRPCAddr = fmt.Sprintf(":%d", builtinGRPCPort)

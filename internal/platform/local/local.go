@@ -428,7 +428,7 @@ func (p *Platform) startServices(ctx context.Context, st *deployment, d *platfor
 		name, a := wr.services[i], wr.addrs[i]
 		cfg := app.Config{
 			Name: name, HTTPAddr: a.http, GRPCAddr: a.grpc, TLSAddr: a.tls,
-			UpstreamProtocol: appProtocol(w.Protocol), ResponseSize: int(w.App.ResponseSize),
+			UpstreamProtocol: appProtocol(w.Protocol), ResponseSize: int(w.App.ResponseBytes()),
 			CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D(),
 		}
 		if a.tls != "" {
