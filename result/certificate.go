@@ -2,12 +2,15 @@ package result
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/service-mesh-performance/smp/internal/input"
 )
 
 // CertificateKind is the kind field of a certificate file, so that it is never mistaken
@@ -138,7 +141,7 @@ func (c *Certificate) Save(path string) error {
 	if err := enc.Encode(c); err != nil {
 		return fmt.Errorf("write certificate: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("save certificate: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".smp-certificate-*.json")
@@ -159,9 +162,12 @@ func (c *Certificate) Save(path string) error {
 	return nil
 }
 
-// ReadCertificate decodes a certificate and checks its version and kind.
+// maxCertificateBytes bounds a certificate: its calibration samples take a few KB.
+const maxCertificateBytes = 4 << 20
+
+// ReadCertificate decodes a certificate (at most 4 MiB) and checks its version and kind.
 func ReadCertificate(r io.Reader) (*Certificate, error) {
-	data, err := io.ReadAll(r)
+	data, err := input.ReadAll(context.Background(), r, "certificate", maxCertificateBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read certificate: %w", err)
 	}
