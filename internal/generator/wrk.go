@@ -18,6 +18,7 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/hist"
 	"github.com/service-mesh-performance/smp/internal/proc"
+	"github.com/service-mesh-performance/smp/internal/tempdir"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -113,7 +114,7 @@ func wrkThreads(connections int) int {
 // wrkFiles writes the Lua script (and the body, when there is one) to a temporary folder
 // that the returned func removes.
 func wrkFiles(req request, done string) (script string, cleanup func(), err error) {
-	dir, err := os.MkdirTemp("", "smp-wrk-")
+	dir, err := tempdir.New("", "smp-wrk-") // 0700: the script holds the request's headers
 	if err != nil {
 		return "", nil, fmt.Errorf("write wrk script: %w", err)
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/proc"
 	"github.com/service-mesh-performance/smp/internal/sidecar"
+	"github.com/service-mesh-performance/smp/internal/tempdir"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -47,7 +48,8 @@ type Options struct {
 	// Self is the smp executable that serves `smp app` and `smp sidecar`. Default: this
 	// process's executable.
 	Self string
-	// TempDir is where the run's working directory is created. Default: os.TempDir().
+	// TempDir is where the run's working directory is created (0700), and where the
+	// directories of runs that were killed are removed from. Default: os.TempDir().
 	TempDir string
 	// ReadyTimeout bounds the wait for one process to serve. Default 15s.
 	ReadyTimeout time.Duration
@@ -83,7 +85,9 @@ func New(opt Options) (*Platform, error) {
 		opt.ReadyTimeout = 15 * time.Second
 	}
 	p := &Platform{opt: opt, plan: opt.Plan, certs: map[string]pki.Files{}, tools: map[sidecar.Kind]sidecar.Tool{}}
-	dir, err := os.MkdirTemp(opt.TempDir, "smp-"+safeName(opt.RunID)+"-")
+	// The folders of runs that were killed hold their CA and keys: remove them first.
+	_, _ = tempdir.Sweep(opt.TempDir, "smp-")
+	dir, err := tempdir.New(opt.TempDir, "smp-"+safeName(opt.RunID)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("local platform: %w", err)
 	}

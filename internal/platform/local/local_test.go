@@ -407,3 +407,52 @@ func checkAndDeploy(t *testing.T, p *spec.Plan, self, tmp string) (*Platform, *p
 	}
 	return pf, d
 }
+
+// TestKilledRunsFolderIsRemoved kills `smp run` with SIGKILL once its working folder
+// holds the run's CA key: the folder outlives it (nothing can clean up after SIGKILL),
+// and the next run's New removes it because its owner is gone.
+func TestKilledRunsFolderIsRemoved(t *testing.T) {
+	self := smp(t)
+	tmp := t.TempDir()
+	planFile := filepath.Join(tmp, "plan.yaml")
+	if err := os.WriteFile(planFile, []byte("name: killed\narms: [baseline]\nworkload: {rate: 50, duration: 1m, warmup: 0s}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "run", planFile, "-q", "--results", filepath.Join(tmp, "results"))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }()
+	var key string
+	deadline := time.Now().Add(time.Minute)
+	for key == "" && time.Now().Before(deadline) {
+		keys, _ := filepath.Glob(filepath.Join(tmp, "smp-*", "certs", "*-key.pem"))
+		if len(keys) > 0 {
+			key = keys[0]
+		} else {
+			time.Sleep(20 * time.Millisecond) // polling for a file the child writes
+		}
+	}
+	if key == "" {
+		t.Fatal("smp run made no working folder with keys in a minute")
+	}
+	dir := filepath.Dir(filepath.Dir(key))
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("working folder mode %v, %v; want 0700", st.Mode().Perm(), err)
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+	if _, err := os.Stat(key); err != nil {
+		t.Fatalf("the key is gone after SIGKILL (%v): this test shows nothing", err)
+	}
+	pf, err := New(Options{Plan: plan(t, "name: next\n"), RunID: "next", Self: self, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the killed run's folder %s is still there (%v)", dir, err)
+	}
+}
