@@ -34,6 +34,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/platform/open"
+	"github.com/service-mesh-performance/smp/internal/redact"
 	"github.com/service-mesh-performance/smp/internal/term"
 	"github.com/service-mesh-performance/smp/internal/version"
 	"github.com/service-mesh-performance/smp/result"
@@ -60,6 +61,10 @@ type Options struct {
 	// result; what makes it not apply (another machine, stale, not a pass) becomes a
 	// warning of the run. nil: the run is uncertified.
 	Certificate *result.Certificate
+	// Redactor replaces the secrets of the plan (and any it finds) in the document, the
+	// status lines and the error Run returns. nil: one with a random salt, whose markers
+	// compare within this run only (the CLI passes the user's, see internal/redact).
+	Redactor *redact.Redactor
 }
 
 // TrialPlan is one trial to run.
@@ -101,12 +106,8 @@ func Schedule(p *spec.Plan) []TrialPlan {
 	return out
 }
 
-// Run executes a validated plan (with defaults applied) and returns its result. The error
-// is for problems that prevent the run from starting (a missing proxy binary, an
-// unreachable cluster); what goes wrong during trials is recorded in the document. When
-// ctx is cancelled, Run stops after tearing down the current trial and returns the
-// partial document with status interrupted, and ctx's error.
-func Run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, error) {
+// run is Run before redaction.
+func run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, error) {
 	now := opt.Now
 	if now == nil {
 		now = time.Now

@@ -56,8 +56,17 @@ func NewProgressPrinter(w io.Writer, mode Mode) *ProgressPrinter {
 }
 
 // IsTerminal reports whether w is a character device (a terminal), without
-// a dependency on x/term: a pipe, a file or a buffer is not.
+// a dependency on x/term: a pipe, a file or a buffer is not. A writer that
+// filters another (it has an Unwrap() io.Writer method, as redaction's has) is
+// a terminal when the writer it wraps is.
 func IsTerminal(w io.Writer) bool {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -2,6 +2,7 @@ package term
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -72,5 +73,25 @@ func TestIsTerminal(t *testing.T) {
 	defer f.Close()
 	if IsTerminal(f) || IsTerminal(&bytes.Buffer{}) {
 		t.Error("a file or a buffer is not a terminal")
+	}
+}
+
+type filter struct{ w io.Writer }
+
+func (f filter) Write(p []byte) (int, error) { return f.w.Write(p) }
+func (f filter) Unwrap() io.Writer           { return f.w }
+
+// A writer that filters a character device (a redacting one) is a terminal too.
+func TestIsTerminalThroughAFilter(t *testing.T) {
+	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer dev.Close()
+	if !IsTerminal(dev) {
+		t.Skipf("%s is not a character device here", os.DevNull)
+	}
+	if !IsTerminal(filter{filter{dev}}) {
+		t.Error("a filter over a character device is not taken for a terminal")
 	}
 }
