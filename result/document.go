@@ -186,6 +186,10 @@ type Trial struct {
 	// ErrorsByClass counts failed requests by cause: refused, reset, closed, timeout, tls,
 	// protocol, dns, overflow, http (a 4xx/5xx status), grpc (a non-OK status), other.
 	ErrorsByClass map[string]int64 `json:"errors_by_class,omitempty"`
+	// ErrorExamples holds, for each class of transport error, the message of one request
+	// that failed so: why, where ErrorsByClass says what ("x509: certificate signed by
+	// unknown authority" for tls).
+	ErrorExamples map[string]string `json:"error_examples,omitempty"`
 	// StatusCodes counts responses by HTTP status ("200") or gRPC code ("grpc:OK").
 	StatusCodes   map[string]int64 `json:"status_codes,omitempty"`
 	BytesSent     int64            `json:"bytes_sent"`

@@ -77,6 +77,9 @@ type phaseStats struct {
 	bytesSent, bytesRecv int64
 	status               [statusSlots]int64
 	errs                 [numClasses]int64
+	// examples holds the first error message of each class, which says why (a
+	// certificate signed by an unknown authority) where the class says what.
+	examples [numClasses]string
 
 	// Keep-alive off (HTTP/1.1 and TCP) only, else nil: connect, TLS handshake
 	// and first-byte times of every request (see dialPhases.recordDial).
@@ -429,7 +432,11 @@ func (w *worker) send(ctx context.Context, intended, actual time.Duration, varia
 		ps.errLatency.Record(lat)
 		switch {
 		case err != nil:
-			ps.errs[classify(err)]++
+			c := classify(err)
+			ps.errs[c]++
+			if ps.examples[c] == "" {
+				ps.examples[c] = err.Error()
+			}
 		case status >= grpcStatusBase:
 			ps.errs[classGRPC]++
 		default:
@@ -451,7 +458,7 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 	for ph := range 2 {
 		pr := PhaseResult{
 			Latency: hist.New(), Service: hist.New(), StartLag: hist.New(), ErrorLatency: hist.New(), ReadyLag: hist.New(),
-			Status: map[string]int64{}, Errors: map[string]int64{},
+			Status: map[string]int64{}, Errors: map[string]int64{}, ErrorExamples: map[string]string{},
 		}
 		from, to := bounds[ph][0], bounds[ph][1]
 		if cancelled && stopped < to {
@@ -502,6 +509,9 @@ func (r *run) result(workers []*worker, col *collector, cancelled bool, stopped 
 			}
 			for i, n := range ps.errs {
 				errs[i] += n
+				if e := ps.examples[i]; e != "" && pr.ErrorExamples[classNames[i]] == "" {
+					pr.ErrorExamples[classNames[i]] = e
+				}
 			}
 		}
 		for i, n := range status {

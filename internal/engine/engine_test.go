@@ -433,6 +433,10 @@ func TestMTLS(t *testing.T) {
 		if m.Requests == 0 || m.Errors[ClassTLS] != m.Requests {
 			t.Errorf("requests %d errors %v, want all tls", m.Requests, m.Errors)
 		}
+		// The class says what failed; the example says why.
+		if ex := m.ErrorExamples[ClassTLS]; !strings.Contains(ex, "x509: certificate signed by unknown authority") {
+			t.Errorf("tls example %q, want the verification error", ex)
+		}
 	})
 }
 

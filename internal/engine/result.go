@@ -76,6 +76,9 @@ type PhaseResult struct {
 
 	Status map[string]int64 // "200", "503", "grpc:OK", "grpc:UNAVAILABLE", "tcp:OK"
 	Errors map[string]int64 // by class, see the Class constants; they add up to Failed + Overflow
+	// ErrorExamples holds, for each class of transport error, the message of one
+	// request that failed so ("x509: certificate signed by unknown authority").
+	ErrorExamples map[string]string
 
 	// With keep-alive off (HTTP/1.1, TCP), every request opens its own connection and
 	// these hold its phases; nil otherwise. Connect is dial start → TCP

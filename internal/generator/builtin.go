@@ -267,6 +267,13 @@ func TrialOf(res *engine.Result, info result.GeneratorInfo, job Job) (result.Tri
 	if !res.RateHeld {
 		t.Warnings = append(t.Warnings, "the load generator could not hold the requested rate: "+res.RateReason)
 	}
+	switch {
+	case len(m.ErrorExamples) > 0:
+		t.ErrorExamples = m.ErrorExamples
+	case len(res.Warmup.ErrorExamples) > 0:
+		t.ErrorExamples = res.Warmup.ErrorExamples // why the warm-up failed is why the rest did
+	}
+	t.Warnings = append(t.Warnings, errorHints(t.ErrorsByClass, t.ErrorExamples)...)
 	if res.Cancelled {
 		t.Status = result.StatusPartial
 		t.Warnings = append(t.Warnings, "interrupted: the measured phase is shorter than planned")
