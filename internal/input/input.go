@@ -64,7 +64,7 @@ func ReadAll(ctx context.Context, r io.Reader, name string, limit int64) ([]byte
 	case o := <-done:
 		return o.data, o.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("read %s: interrupted: %w", name, context.Cause(ctx))
+		return nil, fmt.Errorf("reading %s interrupted: %w", name, context.Cause(ctx))
 	}
 }
 
