@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/service-mesh-performance/smp/internal/redact"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -20,10 +21,14 @@ const (
 	exitSLO     = 3 // the run worked and an SLO condition failed
 )
 
-// streams are where a command reads and writes: data to out, status and errors to err.
+// streams are where a command reads and writes: data to out, status and errors to err;
+// redactor is what keeps secrets out of both (protect), and limits bound what commands
+// read. Tests that build streams without protect get no redaction and the default limits.
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+	redactor *redact.Redactor
+	limits   *inputLimits
 }
 
 // exitError carries an exit code up to run. A silent one has already told the user.
@@ -43,6 +48,7 @@ func usageErrorf(format string, args ...any) error {
 // run executes the command line and returns the process exit code. Only run prints
 // errors, once, at the top.
 func run(ctx context.Context, args []string, s streams) int {
+	s = s.protect()
 	root := newRootCommand(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -113,6 +119,9 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition fai
   smp version`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	if s.limits != nil {
+		s.limits.bind(root)
 	}
 	root.SetIn(s.in)
 	root.SetOut(s.out)

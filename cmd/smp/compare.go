@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"github.com/service-mesh-performance/smp/internal/analysis"
 	"github.com/service-mesh-performance/smp/internal/certify"
 	"github.com/service-mesh-performance/smp/internal/report"
-	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -58,7 +58,7 @@ violated condition.`,
   smp compare a.json b.json --format json -o comparison.json
   smp compare smp-run.json fortio.json meshery-result.yaml`,
 		Args: cobra.MinimumNArgs(2),
-		RunE: func(_ *cobra.Command, args []string) error { return compareCmd(s, f, args) },
+		RunE: func(cmd *cobra.Command, args []string) error { return compareCmd(cmd.Context(), s, f, args) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.baseline, "baseline", "", "the run the others are compared with: its file, label (file name without .json) or id (prefix); default the first")
@@ -71,7 +71,7 @@ violated condition.`,
 
 // compareCmd compares the runs of the files in args and prints the comparison; exit 3 when an SLO
 // condition fails, 2 when a result has no measured trial.
-func compareCmd(s streams, f *compareFlags, args []string) error {
+func compareCmd(ctx context.Context, s streams, f *compareFlags, args []string) error {
 	format, err := report.ParseFormat(f.format)
 	if err != nil || format == report.FormatHTML {
 		return usageErrorf("--format %q: use table, markdown, csv or json", f.format)
@@ -86,7 +86,7 @@ func compareCmd(s streams, f *compareFlags, args []string) error {
 	}
 	var runs []report.Run
 	for i, path := range args {
-		doc, err := result.Load(path)
+		doc, err := s.loadResult(ctx, path)
 		if err != nil {
 			return err
 		}

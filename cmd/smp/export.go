@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -39,7 +39,7 @@ RESULT is a file written by smp run or smp load, or - for standard input.`,
   smp export run.json --format smp --arm builtin -o result.yaml
   smp export run.json --format fortio --arm baseline -o baseline.json   # for fortio report`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error { return exportCmd(s, f, args[0]) },
+		RunE: func(cmd *cobra.Command, args []string) error { return exportCmd(cmd.Context(), s, f, args[0]) },
 	}
 	cmd.Flags().StringVar(&f.format, "format", "smp", "output format: smp or fortio")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write to FILE instead of standard output (.yaml/.yml selects YAML)")
@@ -50,8 +50,8 @@ RESULT is a file written by smp run or smp load, or - for standard input.`,
 }
 
 // exportCmd writes the result document at path ("-": standard input) in f.format.
-func exportCmd(s streams, f *exportFlags, path string) error {
-	doc, err := result.Load(path)
+func exportCmd(ctx context.Context, s streams, f *exportFlags, path string) error {
+	doc, err := s.loadResult(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func exportCmd(s streams, f *exportFlags, path string) error {
 		_, err = s.out.Write(buf.Bytes())
 		return err
 	}
-	if err := os.WriteFile(f.output, buf.Bytes(), 0o644); err != nil {
+	if err := writeFileAtomic(f.output, buf.Bytes()); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	return nil

@@ -12,11 +12,15 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/service-mesh-performance/smp/internal/hist"
+	"github.com/service-mesh-performance/smp/internal/redact"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
 func TestMain(m *testing.M) {
+	// The commands run here redact with this salt instead of creating the user's
+	// (~/.config/smp/redact-salt): tests leave nothing behind.
+	os.Setenv(redact.SaltEnv, "smp's cmd/smp tests")
 	testscript.Main(stopClusterAfter{m}, map[string]func(){
 		"smp": func() {
 			os.Exit(run(context.Background(), os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
@@ -110,7 +114,7 @@ func TestExitCodes(t *testing.T) {
 		{"bad output format", []string{"version", "-o", "xml"}, exitUsage, "unknown output format"},
 		{"bad mesh for init", []string{"init", "--mesh", "istoi"}, exitUsage, `did you mean "istio"`},
 		{"mesh on wrong platform", []string{"init", "--mesh", "istio"}, exitUsage, "not available on the local platform"},
-		{"export of a plan", []string{"export", good}, exitFailure, "not a JSON result document"},
+		{"export of a plan", []string{"export", good}, exitFailure, "good.yaml is a test plan, not a result"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/service-mesh-performance/smp/internal/report"
-	"github.com/service-mesh-performance/smp/result"
 )
 
 type reportFlags struct {
@@ -62,7 +61,8 @@ func writeOutput(s streams, path string, data []byte) error {
 }
 
 // writeFileAtomic writes through a temporary file renamed into place, so that a reader
-// never sees half a report.
+// never sees half a report. The file is 0600: reports and exports describe the system
+// measured, and stay private until their owner shares them.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".smp-report-*")
@@ -71,10 +71,6 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -117,7 +113,7 @@ extension (.html, .md, .csv, .json).`,
 			if err != nil {
 				return err
 			}
-			doc, err := result.Load(args[0])
+			doc, err := s.loadResult(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/history"
 	"github.com/service-mesh-performance/smp/internal/report"
-	"github.com/service-mesh-performance/smp/result"
 )
 
 type resultsFlags struct {
@@ -120,7 +119,7 @@ result has, and prints its report, as smp report does (same --format and -o).`,
 			if err != nil {
 				return err
 			}
-			doc, err := result.Load(path)
+			doc, err := s.loadResult(cmd.Context(), path)
 			if err != nil {
 				return err
 			}

@@ -100,7 +100,8 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 	if err != nil {
 		return err
 	}
-	opt := experiment.Options{Progress: mode, BaseDir: out.baseDir, SLO: append(extra, flagConds...), Certificate: out.certificate}
+	opt := experiment.Options{Progress: mode, BaseDir: out.baseDir, SLO: append(extra, flagConds...), Certificate: out.certificate,
+		Redactor: s.redactor}
 	if mode != term.Quiet {
 		opt.Status = s.err
 	}
@@ -112,9 +113,15 @@ func runPlan(ctx context.Context, s streams, plan *spec.Plan, c runCommon, extra
 	if err != nil {
 		return err
 	}
-	switch out.table {
-	case "trial":
+	switch {
+	case doc.Status == result.StatusFailed:
+		// Nothing was measured: the error below says why, and an empty table would only
+		// stand in front of it.
+	case out.table == "trial":
 		for i := range doc.Trials {
+			if doc.Trials[i].Status == result.StatusFailed {
+				continue
+			}
 			if err := report.Trial(s.out, &doc.Trials[i]); err != nil {
 				return err
 			}
@@ -277,7 +284,7 @@ func (f *runFlags) bind(cmd *cobra.Command) {
 
 // runCmd runs the plan at path with the command line's overrides.
 func runCmd(ctx context.Context, s streams, f *runFlags, path string) error {
-	plan, err := spec.Load(path)
+	plan, err := s.loadPlan(ctx, path)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ reported with file:line:col, the field path and a fix. It exits 1 if any plan is
   smp validate examples/*.yaml
   smp validate -o json plan.yaml | jq '.[].errors[].message'`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(_ *cobra.Command, files []string) error {
+		RunE: func(cmd *cobra.Command, files []string) error {
 			if f.output != "text" && f.output != "json" {
 				return usageErrorf("unknown output format %q: use text or json", f.output)
 			}
@@ -43,7 +43,7 @@ reported with file:line:col, the field path and a fix. It exits 1 if any plan is
 			invalid := 0
 			for _, file := range files {
 				v := validation{File: file, Valid: true, Errors: []*spec.Error{}}
-				p, err := spec.Load(file)
+				p, err := s.loadPlan(cmd.Context(), file)
 				if err != nil {
 					v.Valid = false
 					invalid++
@@ -96,7 +96,15 @@ func summarizePlan(p *spec.Plan) string {
 	}
 	return fmt.Sprintf("%s × %s = %s of %s, %s over %s on %s, about %s of load",
 		plural(len(p.Arms), "arm"), plural(p.Repetitions, "repetition"), plural(trials, "trial"),
-		w.Duration, rate, w.Protocol, p.Environment.Platform, spec.Duration(per*time.Duration(trials)))
+		w.Duration, rate, w.Protocol, p.Environment.Platform, totalLoad(per, trials))
+}
+
+// totalLoad is trials × per, in hours once it is past what a Duration holds.
+func totalLoad(per time.Duration, trials int) string {
+	if hours := per.Hours() * float64(trials); hours > 1e6 {
+		return fmt.Sprintf("%.0fh", hours)
+	}
+	return spec.Duration(per * time.Duration(trials)).String()
 }
 
 func plural(n int, noun string) string {
