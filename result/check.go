@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/service-mesh-performance/smp/spec"
 )
 
 // FieldError is one thing wrong with a document: the JSON path of the field
@@ -44,8 +46,9 @@ const maxProblems = 20
 // Check verifies that a document can be believed before anything is reported from it:
 // version and kind, known statuses, counts and sizes that are not negative, requests that
 // add up (requests = succeeded + failed), latency histograms that decode and hold as many
-// values as their counts say (the latency of the requests that succeeded, the error
-// latency of those that failed), summaries consistent with them (min ≤ max, percentiles
+// values as their counts say (from smp's engine: the latency of the requests that
+// succeeded, the error latency of those that failed; from another generator: at most
+// the requests), summaries consistent with them (min ≤ max, percentiles
 // in (0, 100] and non-decreasing), times in order (warm-up, then the measured phase, a run
 // that ends after it starts), time series in time order, and at least one trial in a run
 // whose status says it measured something (complete or partial).
@@ -149,18 +152,28 @@ func (c *checker) trial(at string, t *Trial) {
 	for _, k := range sortedKeys(t.StatusCodes) {
 		c.nonNegative(at+".status_codes."+k, t.StatusCodes[k])
 	}
+	// smp's engine splits latencies by outcome; other generators' histograms may also
+	// hold responses they count as failures (wrk, wrk2, nighthawk: 4xx/5xx), never more
+	// than the requests.
+	own := t.Generator.Name == spec.GeneratorBuiltin || t.Generator.Name == ""
 	if t.Latency.Histogram.Data != "" || t.Latency.Count != 0 {
 		c.distribution(at+".latency", t.Latency)
-		if t.Latency.Count != t.Counts.Succeeded {
+		switch {
+		case own && t.Latency.Count != t.Counts.Succeeded:
 			c.failf(at+".latency.count", "%d latencies for %d requests that succeeded (counts.succeeded); they are the same requests",
 				t.Latency.Count, t.Counts.Succeeded)
+		case !own && t.Latency.Count > t.Counts.Requests:
+			c.failf(at+".latency.count", "%d latencies for %d requests (counts.requests)", t.Latency.Count, t.Counts.Requests)
 		}
 	}
 	if e := t.ErrorLatency; e != nil {
 		c.distribution(at+".error_latency", *e)
-		if e.Count != t.Counts.Failed {
+		switch {
+		case own && e.Count != t.Counts.Failed:
 			c.failf(at+".error_latency.count", "%d error latencies for %d requests that failed (counts.failed); they are the same requests",
 				e.Count, t.Counts.Failed)
+		case !own && e.Count > t.Counts.Requests:
+			c.failf(at+".error_latency.count", "%d error latencies for %d requests (counts.requests)", e.Count, t.Counts.Requests)
 		}
 	}
 	if t.ServiceTime != nil {

@@ -195,7 +195,9 @@ type Trial struct {
 	BytesSent     int64            `json:"bytes_sent"`
 	BytesReceived int64            `json:"bytes_received"`
 	// Latency of the requests that succeeded, charged from their intended send time
-	// (coordinated-omission correct). Its count is Counts.Succeeded.
+	// (coordinated-omission correct). From smp's engine its count is Counts.Succeeded;
+	// other generators' histograms may also hold responses they count as failures (wrk,
+	// wrk2 and nighthawk do not say which samples were 4xx/5xx; a warning says so).
 	Latency Distribution `json:"latency"`
 	// ErrorLatency is the time until failure of the requests that failed (timeouts at the
 	// timeout). Its count is Counts.Failed.
