@@ -49,7 +49,7 @@ func merge(total engine.Config, parts []*AgentRun) *engine.Result {
 	for _, ph := range []engine.Phase{engine.Warmup, engine.Measure} {
 		dst := phaseOf(out, ph)
 		*dst = engine.PhaseResult{Latency: hist.New(), Service: hist.New(), StartLag: hist.New(), ErrorLatency: hist.New(),
-			Status: map[string]int64{}, Errors: map[string]int64{}}
+			Status: map[string]int64{}, Errors: map[string]int64{}, ErrorExamples: map[string]string{}}
 		for i, p := range parts {
 			src := phaseOf(p.Result, ph)
 			if i == 0 || src.Start.Before(dst.Start) {
@@ -71,6 +71,11 @@ func merge(total engine.Config, parts []*AgentRun) *engine.Result {
 			}
 			for k, v := range src.Errors {
 				dst.Errors[k] += v
+			}
+			for k, v := range src.ErrorExamples {
+				if dst.ErrorExamples[k] == "" {
+					dst.ErrorExamples[k] = v
+				}
 			}
 		}
 	}

@@ -295,6 +295,8 @@ type PhaseReport struct {
 	BytesReceived int64            `json:"bytes_received"`
 	Status        map[string]int64 `json:"status,omitempty"`
 	Errors        map[string]int64 `json:"errors,omitempty"`
+	// ErrorExamples: one message per error class (agents before it send none).
+	ErrorExamples map[string]string `json:"error_examples,omitempty"`
 }
 
 // Hist is an encoded histogram and its clamped count, which the encoding does not hold.
@@ -352,7 +354,7 @@ func reportOf(res *engine.Result, startAt time.Time) (*Report, error) {
 		s, d := p.src, p.dst
 		*d = PhaseReport{Start: s.Start, End: s.End, DurationNS: int64(s.Duration), Requests: s.Requests, OK: s.Succeeded,
 			Failed: s.Failed, Overflow: s.Overflow, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
-			Status: s.Status, Errors: s.Errors}
+			Status: s.Status, Errors: s.Errors, ErrorExamples: s.ErrorExamples}
 		var err error
 		for _, h := range []struct {
 			src *hist.Histogram
@@ -385,7 +387,7 @@ func (r *Report) result(cfg engine.Config, offset time.Duration) (*engine.Result
 		*d = engine.PhaseResult{Start: s.Start.Add(-offset).UTC(), End: s.End.Add(-offset).UTC(),
 			Duration: time.Duration(s.DurationNS), BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
 			Counts: result.Counts{Requests: s.Requests, Succeeded: s.OK, Failed: s.Failed, Overflow: s.Overflow},
-			Status: orEmpty(s.Status), Errors: orEmpty(s.Errors)}
+			Status: orEmpty(s.Status), Errors: orEmpty(s.Errors), ErrorExamples: s.ErrorExamples}
 		var err error
 		for _, h := range []struct {
 			src Hist
@@ -395,6 +397,9 @@ func (r *Report) result(cfg engine.Config, offset time.Duration) (*engine.Result
 				return nil, fmt.Errorf("decode histogram: %w", err)
 			}
 		}
+		if err := consistent(d); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range r.Series {
 		res.Series = append(res.Series, engine.Point{Offset: time.Duration(p.OffsetNS), Phase: engine.Phase(p.Phase),
@@ -402,6 +407,31 @@ func (r *Report) result(cfg engine.Config, offset time.Duration) (*engine.Result
 			P99: time.Duration(p.P99NS), InFlight: p.InFlight})
 	}
 	return res, nil
+}
+
+// consistent refuses a phase whose numbers contradict each other: merged into a trial,
+// they would make a result its own check refuses (and no agent of this version sends
+// one).
+func consistent(p *engine.PhaseResult) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("inconsistent report: "+format, args...)
+	}
+	switch {
+	case p.Requests < 0 || p.Succeeded < 0 || p.Failed < 0 || p.Overflow < 0 || p.BytesSent < 0 || p.BytesReceived < 0 || p.Duration < 0:
+		return bad("negative counts or duration")
+	case p.Succeeded+p.Failed != p.Requests:
+		return bad("%d succeeded + %d failed is not %d requests", p.Succeeded, p.Failed, p.Requests)
+	case p.Latency.Count() != p.Succeeded || p.ErrorLatency.Count() != p.Failed:
+		return bad("%d latencies for %d succeeded, %d error latencies for %d failed", p.Latency.Count(), p.Succeeded, p.ErrorLatency.Count(), p.Failed)
+	}
+	for _, m := range []map[string]int64{p.Status, p.Errors} {
+		for k, v := range m {
+			if v < 0 {
+				return bad("%s counts %d", k, v)
+			}
+		}
+	}
+	return nil
 }
 
 func orEmpty(m map[string]int64) map[string]int64 {
