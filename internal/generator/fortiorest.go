@@ -132,17 +132,31 @@ func (f FortioREST) Run(ctx context.Context, job Job) (result.Trial, error) {
 	if err != nil {
 		return result.Trial{}, fmt.Errorf("fortio: %w", err)
 	}
+	m.partial = ctx.Err() != nil
+	if err := res.into(m); err != nil {
+		return result.Trial{}, fmt.Errorf("fortio: %w", err)
+	}
+	if res.NumThreads != p.threads {
+		m.warnings = append(m.warnings, fmt.Sprintf("fortio ran %d goroutines instead of %d", res.NumThreads, p.threads))
+	}
+	if p.qps > 0 {
+		m.rateHeld, m.rateWarning = rateVerdict(p.qps, res.ActualQPS, res.ActualDuration)
+	}
+	return m.trial(f.infoOf(res), job)
+}
+
+// into reads fortio's result JSON into m: times, counts, histograms, status codes.
+func (res fortioRESTResult) into(m *measurement) error {
 	m.start, m.end = res.StartTime, res.StartTime.Add(res.ActualDuration)
 	m.achievedRate = res.ActualQPS
 	m.connections = res.SocketCount
-	m.partial = ctx.Err() != nil
 	if m.bytesReceived = fortioBytes(res.Sizes); m.bytesReceived < 0 {
 		m.bytesReceived = 0
 		m.caveats = append(m.caveats, fortioCaveatSizes)
 	}
 	all, errs := res.DurationHistogram, res.ErrorsDurationHistogram
 	if all == nil {
-		return result.Trial{}, errors.New("fortio returned no histogram")
+		return errors.New("fortio returned no histogram")
 	}
 	m.latency = fortioToHist(all, errs)
 	m.requests, m.failed = all.Count, fortioCount(errs)
@@ -164,13 +178,7 @@ func (f FortioREST) Run(ctx context.Context, job Job) (result.Trial, error) {
 			}
 		}
 	}
-	if res.NumThreads != p.threads {
-		m.warnings = append(m.warnings, fmt.Sprintf("fortio ran %d goroutines instead of %d", res.NumThreads, p.threads))
-	}
-	if p.qps > 0 {
-		m.rateHeld, m.rateWarning = rateVerdict(p.qps, res.ActualQPS, res.ActualDuration)
-	}
-	return m.trial(f.infoOf(res), job)
+	return nil
 }
 
 func (f FortioREST) infoOf(res fortioRESTResult) result.GeneratorInfo {

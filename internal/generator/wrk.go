@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -262,6 +263,9 @@ func parseWrkDone(out []byte) (wrkReport, error) {
 				if err != nil {
 					return nil, fmt.Errorf("wrk hook line %q: %w", sc.Text(), err)
 				}
+				if v < 0 || v > 1e15 || math.IsNaN(v) {
+					return nil, fmt.Errorf("wrk hook line %q: %s is not a count or a time", sc.Text(), f[i+2])
+				}
 				out[i] = int64(v)
 			}
 			return out, nil
@@ -486,7 +490,10 @@ func (r wrkReport) into(m *measurement, conns int, start time.Time) error {
 	m.latency = all
 	m.requests = r.requests + r.connect + r.read + r.write + socketTimeouts
 	m.failed = r.status + r.connect + r.read + r.write + r.timeout
-	m.succeeded = max(m.requests-m.failed, 0)
+	if m.failed > m.requests {
+		return fmt.Errorf("wrk's report does not add up: %d errors (%d 4xx/5xx, %d timeouts) for %d responses", m.failed, r.status, r.timeout, r.requests)
+	}
+	m.succeeded = m.requests - m.failed
 	for class, n := range map[string]int64{"http": r.status, "refused": r.connect, "reset": r.read,
 		"closed": r.write, "timeout": r.timeout} {
 		if n > 0 {
