@@ -133,23 +133,6 @@ func TestParsersRejectOtherEndpoints(t *testing.T) {
 	}
 }
 
-// FuzzExpositionParsers: no input makes the exposition-format parsers panic.
-func FuzzExpositionParsers(f *testing.F) {
-	f.Add([]byte("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.5\n"))
-	f.Add([]byte("container_cpu_usage_seconds_total{container=\"a\",image=\"i\",pod=\"p\",namespace=\"n\"} 1 1700000000000\n"))
-	f.Add([]byte("# TYPE response_latency_ms histogram\nresponse_latency_ms_bucket{direction=\"inbound\",le=\"1\"} 1\nresponse_latency_ms_bucket{direction=\"inbound\",le=\"+Inf\"} 2\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		now := time.Now()
-		_, _ = parseLinkerdMetrics(data, now)
-		if s, err := parseCAdvisorMetrics(data, now); err == nil {
-			_, _ = s.point(Target{Namespace: "n", Pod: "p", Container: "a"})
-		}
-		_, _ = parseEnvoyAdmin(now, data, data, data, data, data)
-		_, _ = parseCAdvisorStats(data)
-		parseEnvoyClusters(data)
-	})
-}
-
 func TestPrometheusProfileDefault(t *testing.T) {
 	p, err := NewPrometheus(PrometheusConfig{URL: "http://127.0.0.1:9"})
 	if err != nil {
