@@ -87,8 +87,8 @@ workload:
 	o.cli(t, 0, "load", "http://bench:"+secrets[7]+"@"+host+"/y?access_token="+secrets[8], "--rate", "100", "-c", "1",
 		"-d", "300ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "-H", "Cookie: sid="+secrets[6],
 		"-o", load, "--progress", "lines")
-	// A target that refuses connections: its errors carry the URL.
-	o.cli(t, 0, "load", "http://bench:"+secrets[7]+"@127.0.0.1:1/?token="+secrets[8], "--rate", "20", "-c", "1",
+	// A target that refuses connections (exit 1: nothing was measured): its errors carry the URL.
+	o.cli(t, 1, "load", "http://bench:"+secrets[7]+"@127.0.0.1:1/?token="+secrets[8], "--rate", "20", "-c", "1",
 		"-d", "200ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "-o", filepath.Join(dir, "refused.json"))
 	for _, doc := range []string{run, load} {
 		for _, format := range []string{"table", "markdown", "html", "csv", "json"} {

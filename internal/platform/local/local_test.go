@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/proc"
 	"github.com/service-mesh-performance/smp/internal/sidecar"
+	"github.com/service-mesh-performance/smp/internal/tempdir"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -378,7 +380,9 @@ func TestDeployFailureCleansUp(t *testing.T) {
 	if err == nil || d != nil {
 		t.Fatalf("Deploy = %v, %v; want an error", d, err)
 	}
-	if left, _ := os.ReadDir(pf.dir); len(left) != 1 || left[0].Name() != "certs" {
+	left, _ := os.ReadDir(pf.dir)
+	left = slices.DeleteFunc(left, func(e os.DirEntry) bool { return e.Name() == tempdir.OwnerFile })
+	if len(left) != 1 || left[0].Name() != "certs" {
 		t.Errorf("left in the run's directory: %v", left)
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
