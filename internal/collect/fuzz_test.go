@@ -26,7 +26,7 @@ var fuzzT0 = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 func checkSummary(t *testing.T, name string, p0, p1 point) {
 	t.Helper()
 	p0.at, p1.at = fuzzT0, fuzzT0.Add(time.Second)
-	st := &sampled{t: Target{Component: "c", Role: "proxy"}}
+	st := &sampled{t: Target{Name: "c", Role: result.RoleProxy}}
 	st.push(p0, 8)
 	st.push(p1, 8)
 	s := newSampler(samplerConfig{name: name, interval: time.Second, memoryMetric: "rss", describe: func(Target) string { return name }})

@@ -204,8 +204,8 @@ func FuzzH2Frames(f *testing.F) {
 			return // e.g. no connection could be opened: reported, not counted
 		}
 		m := res.Measure
-		if m.OK+m.Failed != m.Requests || m.OK < 0 || m.Failed < 0 || m.BytesReceived < 0 {
-			t.Fatalf("requests %d, ok %d, failed %d, bytes %d", m.Requests, m.OK, m.Failed, m.BytesReceived)
+		if m.Succeeded+m.Failed != m.Requests || m.Succeeded < 0 || m.Failed < 0 || m.BytesReceived < 0 {
+			t.Fatalf("requests %d, succeeded %d, failed %d, bytes %d", m.Requests, m.Succeeded, m.Failed, m.BytesReceived)
 		}
 		var byClass int64
 		for _, n := range m.Errors {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -21,7 +22,7 @@ import (
 // fuzzJob is the job the fuzzed outputs are converted for.
 func fuzzJob(t *testing.T) Job {
 	w := workload(t, func(w *spec.Workload) { w.Rate, w.Duration = rate(100), spec.Duration(time.Second) })
-	return Job{Workload: w, Metrics: (&spec.Plan{}).WithDefaults().Metrics, Target: Target{URLs: []string{"http://127.0.0.1:8080/"}}}
+	return Job{Workload: w, Metrics: (&spec.Plan{}).WithDefaults().Metrics, Target: platform.Target{URLs: []string{"http://127.0.0.1:8080/"}}}
 }
 
 func newMeasurement() *measurement {
