@@ -175,8 +175,9 @@ func (m MeshType) IsBaseline() bool { return m == MeshNone || m == "" }
 // LocalMeshes are the mesh types the local platform can run.
 var localMeshes = []MeshType{MeshNone, MeshBuiltin, MeshEnvoy, MeshHAProxy, MeshNginx}
 
-// kubernetesMeshes are the mesh types smp can detect and measure on a cluster.
-var kubernetesMeshes = []MeshType{MeshNone, MeshIstio, MeshLinkerd, MeshConsul, MeshKuma, MeshCilium}
+// kubernetesMeshes are the mesh types smp can measure on a cluster: its own sidecar
+// (which it adds to the pods itself) and the meshes it detects.
+var kubernetesMeshes = []MeshType{MeshNone, MeshBuiltin, MeshIstio, MeshLinkerd, MeshConsul, MeshKuma, MeshCilium}
 
 // Protocol is what the load generator speaks to the target.
 type Protocol string

@@ -281,8 +281,11 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("For(%s, \"\", \"\") = %v on %s, %v; want the baseline", pf, p.Mesh, p.Platform, ok)
 		}
 	}
-	if _, ok := mesh.For(mesh.Kubernetes, spec.MeshBuiltin, ""); ok {
-		t.Error("the builtin sidecar has a Kubernetes profile")
+	if p, ok := mesh.For(mesh.Kubernetes, spec.MeshBuiltin, ""); !ok || !slices.Equal(p.Proxy.Containers, []string{mesh.BuiltinProxyContainer}) {
+		t.Errorf("the builtin sidecar on Kubernetes: %v, %v; want its profile with container %s", p.Proxy.Containers, ok, mesh.BuiltinProxyContainer)
+	}
+	if _, ok := mesh.For(mesh.Kubernetes, spec.MeshHAProxy, ""); ok {
+		t.Error("haproxy has a Kubernetes profile")
 	}
 	if p, _ := mesh.For(mesh.Kubernetes, spec.MeshIstio, spec.DataPlaneAmbient); p.Name() != "istio (ambient)" {
 		t.Errorf("Name() = %q", p.Name())

@@ -56,6 +56,7 @@ func kubernetesProfiles() []Profile {
 			Notes:   []string{"the baseline: no proxy; node CPU is still measured, so that meshes can be compared with it"},
 			Source:  "meshes.md §9 (node CPU as the difference from baseline)",
 		},
+		builtinKube(),
 		istioSidecar(),
 		istioAmbient(),
 		linkerd(),
@@ -81,6 +82,30 @@ func istioStrict() []Object {
 // discovery, as in istio/tools' prom.py "discovery|istio-proxy").
 func istioControlPlane() ControlPlane {
 	return ControlPlane{Namespaces: []string{"istio-system"}, Workloads: []Workload{{"Deployment", "istiod"}}}
+}
+
+// The builtin sidecar on Kubernetes: its container's name and its admin port (/metrics,
+// /stats, /ready), the same in every pod.
+const (
+	BuiltinProxyContainer = "smp-proxy"
+	BuiltinAdminPort      = 15000
+)
+
+// builtinKube is smp's own sidecar on a cluster: internal/platform/kube adds it to the
+// pods it deploys (no injector, no control plane, no objects to apply: the run's CA is a
+// Secret per workload). It is the floor a real mesh is compared with: what a minimal
+// mTLS proxy costs on that cluster.
+func builtinKube() Profile {
+	return Profile{
+		Mesh: spec.MeshBuiltin, DataPlane: spec.DataPlaneSidecar, Platform: Kubernetes,
+		Proxy:     Proxy{Containers: []string{BuiltinProxyContainer}, ContainerRegex: BuiltinProxyContainer},
+		Metrics:   []Endpoint{{Name: "builtin", Port: BuiltinAdminPort, Path: "/metrics"}},
+		AdminPort: BuiltinAdminPort,
+		PromQL:    PromQL{ProxyContainer: BuiltinProxyContainer},
+		Notes: []string{"smp adds the sidecar to the pods it deploys itself (no injector); strict mTLS comes from a CA made for the run, " +
+			"one Secret per workload, so there are no mesh objects to apply"},
+		Source: "internal/platform/kube (builtinmesh.go) and internal/sidecar",
+	}
 }
 
 func istioSidecar() Profile {

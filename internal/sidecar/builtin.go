@@ -429,10 +429,21 @@ func (sc *sidecar) serve(ctx context.Context, errc chan<- error) {
 		_ = enc.Encode(sc.document(stats))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		if !sc.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		// The application behind the inbound listener must accept connections too: on
+		// Kubernetes it listens on the pod's loopback only, where the kubelet's probes
+		// cannot reach it, so the sidecar's readiness stands for both.
+		if in := sc.spec.Inbound; in != nil {
+			c, err := (&net.Dialer{Timeout: time.Second}).DialContext(r.Context(), "tcp", in.App)
+			if err != nil {
+				http.Error(w, "the application at "+in.App+" does not accept connections", http.StatusServiceUnavailable)
+				return
+			}
+			_ = c.Close()
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})

@@ -72,6 +72,33 @@ func getBody(t testing.TB, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// TestBuiltinReadyNeedsTheApp: /ready answers 503, naming the app's address, while the
+// application behind the inbound listener does not accept connections (on Kubernetes
+// the sidecar's readiness probe stands for the app, which listens on loopback only), and
+// 200 once it does.
+func TestBuiltinReadyNeedsTheApp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appAddr := ln.Addr().String()
+	ln.Close() // nothing listens there yet
+	pk := newRunPKI(t, "svc-1")
+	b := inProcess(t, pk.spec(Spec{Name: "svc-1-proxy", Inbound: &Inbound{Listen: "127.0.0.1:0", App: appAddr},
+		MTLS: Strict, AdminListen: "127.0.0.1:0"}, "svc-1").BuiltinConfig())
+	if code, body := getBody(t, "http://"+b.Admin+"/ready"); code != http.StatusServiceUnavailable || !strings.Contains(body, appAddr) {
+		t.Errorf("/ready without the app = %d %q, want 503 naming %s", code, body, appAddr)
+	}
+	ln, err = net.Listen("tcp", appAddr)
+	if err != nil {
+		t.Skipf("the app's port was taken meanwhile: %v", err)
+	}
+	defer ln.Close()
+	if code, body := getBody(t, "http://"+b.Admin+"/ready"); code != 200 || body != "ready\n" {
+		t.Errorf("/ready with the app = %d %q, want 200", code, body)
+	}
+}
+
 // TestBuiltinAdmin checks the admin endpoints of Run: /ready, /stats (per listener)
 // and /metrics (own registry, the sidecar's counters and the process collector).
 func TestBuiltinAdmin(t *testing.T) {

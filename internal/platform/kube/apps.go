@@ -52,6 +52,8 @@ type podEnv struct {
 	affinity    *corev1.Affinity
 	tolerations []corev1.Toleration
 	replicas    int32
+	// mesh, when set, is smp's builtin sidecar, added to every pod (mesh: builtin).
+	mesh *builtinMesh
 }
 
 // appSet is an application as objects to apply, and where load goes in.
@@ -240,9 +242,16 @@ func builtinApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
 		case w.App.Topology != spec.TopologyFanout && i+1 < n:
 			ups = names[i+1 : i+2]
 		}
-		s, err := builtinService(w, name, ups, smpImage)
+		s, err := builtinService(w, name, ups, smpImage, e.mesh != nil)
 		if err != nil {
 			return nil, err
+		}
+		if e.mesh != nil {
+			objs, err := meshService(w, e, &s, ups)
+			if err != nil {
+				return nil, err
+			}
+			set.add(objs...)
 		}
 		set.add(e.objectsOf(s, RoleApp)...)
 		set.deployments = append(set.deployments, name)
@@ -256,8 +265,10 @@ func builtinApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
 	return set, nil
 }
 
-// builtinService is one service of the sample app, calling the services named ups.
-func builtinService(w spec.Workload, name string, ups []string, smpImage string) (service, error) {
+// builtinService is one service of the sample app, calling the services named ups;
+// meshed, it listens on the pod's loopback only and calls its upstreams through the
+// outbound listeners of its sidecar.
+func builtinService(w spec.Workload, name string, ups []string, smpImage string, meshed bool) (service, error) {
 	grpc := w.Protocol == spec.ProtocolGRPC
 	proto := app.HTTP1
 	switch w.Protocol {
@@ -266,15 +277,23 @@ func builtinService(w spec.Workload, name string, ups []string, smpImage string)
 	case spec.ProtocolGRPC:
 		proto = app.GRPC
 	}
-	cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf(":%d", builtinHTTPPort), UpstreamProtocol: proto,
+	listen := ""
+	if meshed {
+		listen = "127.0.0.1"
+	}
+	cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf("%s:%d", listen, builtinHTTPPort), UpstreamProtocol: proto,
 		ResponseSize: int(w.App.ResponseBytes()), CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
 	port := builtinHTTPPort
 	if grpc {
-		cfg.GRPCAddr = fmt.Sprintf(":%d", builtinGRPCPort)
+		cfg.GRPCAddr = fmt.Sprintf("%s:%d", listen, builtinGRPCPort)
 		port = builtinGRPCPort
 	}
-	for _, up := range ups {
-		cfg.Upstreams = append(cfg.Upstreams, app.Upstream{Name: up, Addr: fmt.Sprintf("%s:%d", up, port)})
+	for k, up := range ups {
+		addr := fmt.Sprintf("%s:%d", up, port)
+		if meshed {
+			addr = outboundAddr(k)
+		}
+		cfg.Upstreams = append(cfg.Upstreams, app.Upstream{Name: up, Addr: addr})
 	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -296,7 +315,7 @@ func builtinService(w spec.Workload, name string, ups []string, smpImage string)
 		PeriodSeconds: 2, FailureThreshold: 3}
 	return service{name: name, configMaps: []*corev1.ConfigMap{cm}, ports: ports,
 		containers: []corev1.Container{{Name: "app", Image: smpImage, Args: []string{"app", "--config", appConfigFile},
-			Ports: cports, ReadinessProbe: probe,
+			Ports: cports, ReadinessProbe: probe, ImagePullPolicy: corev1.PullIfNotPresent,
 			VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/smp", ReadOnly: true}}}},
 		volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}}}}}}, nil
@@ -424,8 +443,11 @@ const loadName = "smp-load"
 // buildLoad is the load pods' ServiceAccount, Service, Deployment and, when they have
 // files, Secret. Nothing sends to the Service, but Consul registers (and lets start)
 // only meshed pods that a Service selects, under a ServiceAccount of the Service's name.
-func buildLoad(lp LoadPod, e podEnv) []runtime.Object {
-	c := corev1.Container{Name: "load", Image: lp.Image, Args: lp.Args,
+//
+// With smp's sidecar (e.mesh), each load pod gets a client sidecar whose outbound
+// listeners lead to ups, the application's entries.
+func buildLoad(lp LoadPod, e podEnv, ups []meshUpstream) ([]runtime.Object, error) {
+	c := corev1.Container{Name: "load", Image: lp.Image, Args: lp.Args, ImagePullPolicy: corev1.PullIfNotPresent,
 		Ports: []corev1.ContainerPort{containerPort("api", lp.Port)}, ReadinessProbe: tcpProbe(lp.Port)}
 	s := service{name: loadName, ports: []corev1.ServicePort{tcpPort("http", lp.Port)}}
 	var secret []runtime.Object
@@ -441,7 +463,14 @@ func buildLoad(lp LoadPod, e podEnv) []runtime.Object {
 	}
 	s.containers = []corev1.Container{c}
 	e.replicas = max(lp.Replicas, 1)
-	return append(secret, e.objectsOf(s, RoleLoad)...)
+	if e.mesh != nil {
+		objs, err := e.mesh.inject(&s, e.namespace, loadName, "", ups, e.labels)
+		if err != nil {
+			return nil, err
+		}
+		secret = append(secret, objs...)
+	}
+	return append(secret, e.objectsOf(s, RoleLoad)...), nil
 }
 
 // antiAffinity keeps pods of this side off the nodes where pods of the other role run

@@ -16,6 +16,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
 )
 
 // Cluster describes the cluster a run used, for the result's environment.
@@ -99,8 +100,8 @@ func discover(ctx context.Context, c *clients, contextName string) (Cluster, err
 		}
 	}
 	for _, prof := range mesh.KubernetesProfiles() {
-		if prof.Mesh.IsBaseline() {
-			continue
+		if prof.Mesh.IsBaseline() || prof.Mesh == spec.MeshBuiltin {
+			continue // nothing installed: smp brings its own sidecar
 		}
 		d, err := c.detect(ctx, prof, false)
 		if err != nil {

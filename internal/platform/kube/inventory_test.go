@@ -95,7 +95,7 @@ func TestInventory(t *testing.T) {
 }
 
 func TestProxyContainerNames(t *testing.T) {
-	want := []string{"cilium-envoy", "consul-dataplane", "consul-sidecar", "envoy-sidecar", "istio-proxy", "kuma-sidecar", "linkerd-proxy"}
+	want := []string{"cilium-envoy", "consul-dataplane", "consul-sidecar", "envoy-sidecar", "istio-proxy", "kuma-sidecar", "linkerd-proxy", "smp-proxy"}
 	if got := ProxyContainerNames(); !slices.Equal(got, want) {
 		t.Errorf("ProxyContainerNames() = %v, want %v", got, want)
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/service-mesh-performance/smp/internal/mesh"
+	"github.com/service-mesh-performance/smp/internal/pki"
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
@@ -81,6 +82,11 @@ type Platform struct {
 
 	mu       sync.Mutex
 	detected map[string]Detected // by mesh profile name
+
+	// The run's CA for smp's own sidecars (mesh: builtin), made on first use.
+	caOnce sync.Once
+	ca     *pki.CA
+	caErr  error
 }
 
 // New connects to the cluster the plan (or opt.Access) names. Nothing is created.
@@ -156,6 +162,10 @@ func (p *Platform) Check(ctx context.Context) error {
 		}
 		if prof.Mesh.IsBaseline() {
 			continue
+		}
+		if prof.Mesh == spec.MeshBuiltin && w.App.Kind != spec.AppBuiltin && w.App.Kind != "" {
+			errs = append(errs, p.plan.Errorf(at+".mesh", "use app: {kind: builtin} with this arm, or a mesh installed on the cluster",
+				"smp wires its builtin sidecar into its own app only; %s's images are not changed", w.App.Kind))
 		}
 		if a.MTLS == spec.MTLSStrict && !internal {
 			errs = append(errs, p.plan.Errorf("workload.internal", "remove internal: false, or set mtls: permissive on "+a.Name,
@@ -343,11 +353,34 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 		appEnv.affinity = antiAffinity(RoleLoad, st.loadNS)
 		loadEnv.affinity = antiAffinity(RoleApp, st.appNS)
 	}
+	var meshUps []meshUpstream
+	if prof.Mesh == spec.MeshBuiltin {
+		ca, err := p.runCA()
+		if err != nil {
+			return err
+		}
+		appEnv.mesh = newBuiltinMesh(ca, p.image, arm, w.Protocol)
+		if internal {
+			loadEnv.mesh = appEnv.mesh
+		}
+	}
 	set, err := buildApp(w, appEnv, p.image)
 	if err != nil {
 		return err
 	}
-	for _, o := range append(set.objects, buildLoad(p.opt.LoadPod, loadEnv)...) {
+	target := set.entry
+	if loadEnv.mesh != nil {
+		up, local, err := clientSide(set.entry[0])
+		if err != nil {
+			return err
+		}
+		meshUps, target = []meshUpstream{up}, []string{local}
+	}
+	load, err := buildLoad(p.opt.LoadPod, loadEnv, meshUps)
+	if err != nil {
+		return err
+	}
+	for _, o := range append(set.objects, load...) {
 		if _, err := p.c.apply(ctx, o); err != nil {
 			return err
 		}
@@ -365,7 +398,7 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 		return err
 	}
 	d.Components = obs.components
-	d.Target = platform.Target{URLs: set.entry, Protocol: w.Protocol}
+	d.Target = platform.Target{URLs: target, Protocol: w.Protocol}
 	d.Mesh = platform.MeshObserved{Version: det.Version, ProxyVersion: obs.proxyVersion,
 		ProxyConcurrency: arm.ProxyConcurrency, Proxies: obs.proxies}
 	if obs.proxyImage != "" {

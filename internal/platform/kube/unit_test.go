@@ -170,7 +170,11 @@ func TestBuildLoad(t *testing.T) {
 	e := podEnv{namespace: "ns-load", replicas: 1, nodeSel: map[string]string{"smp.dev/role": "load"}, tolerations: loadToleration()}
 	var svc *corev1.Service
 	var dep *appsv1.Deployment
-	for _, o := range buildLoad(DefaultLoadPod(), e) {
+	load, err := buildLoad(DefaultLoadPod(), e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range load {
 		switch o := o.(type) {
 		case *corev1.Service:
 			svc = o
@@ -235,8 +239,8 @@ func TestDocsSections(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range mesh.KubernetesProfiles() {
-		if p.Mesh.IsBaseline() {
-			continue
+		if p.Mesh.IsBaseline() || p.Mesh == spec.MeshBuiltin {
+			continue // always there: smp brings it (its section is "smp's own sidecar")
 		}
 		// GitHub's anchor of "## Istio" is #istio.
 		if !regexp.MustCompile(`(?mi)^## ` + regexp.QuoteMeta(string(p.Mesh)) + `\s*$`).Match(data) {

@@ -1,0 +1,182 @@
+package kube
+
+// mesh: builtin on Kubernetes: smp's own sidecar, added by smp to the pods it deploys.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/service-mesh-performance/smp/internal/mesh"
+	"github.com/service-mesh-performance/smp/internal/pki"
+	"github.com/service-mesh-performance/smp/internal/sidecar"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// The builtin sidecar's container and ports in every pod of a builtin arm (the same
+// numbers as Istio's: 15000 admin, 15006 inbound, 15001 the first outbound).
+const (
+	proxyAdminPort    = mesh.BuiltinAdminPort
+	proxyInboundPort  = 15006
+	proxyOutboundPort = 15001
+	// meshDir holds the sidecar's configuration (ConfigMap) and meshTLSDir its
+	// certificate, key and the run's CA (Secret).
+	meshDir    = "/etc/smp/mesh"
+	meshTLSDir = "/etc/smp/mesh-tls"
+)
+
+// builtinMesh is how an arm of mesh builtin wires its pods: the app listens on loopback
+// only; the sidecar's inbound listener (what the Service targets) takes every request
+// from outside the pod, strict mTLS from the run's CA; each upstream the app calls is a
+// loopback outbound listener of its own sidecar, which opens mTLS to the upstream's
+// Service. The load pods get a client sidecar the same way: app → local sidecar →
+// remote sidecar → app, as on the local platform.
+type builtinMesh struct {
+	ca *pki.CA
+	// image is smp's image, which runs the sidecar.
+	image       string
+	mtls        sidecar.MTLSMode
+	protocol    sidecar.Protocol
+	concurrency int
+}
+
+func newBuiltinMesh(ca *pki.CA, image string, arm spec.Arm, proto spec.Protocol) *builtinMesh {
+	m := &builtinMesh{ca: ca, image: image, concurrency: arm.ProxyConcurrency, protocol: sidecar.HTTP1, mtls: sidecar.Strict}
+	switch arm.MTLS {
+	case spec.MTLSPermissive:
+		m.mtls = sidecar.Permissive
+	case spec.MTLSOff:
+		m.mtls = sidecar.Off
+	}
+	switch proto {
+	case spec.ProtocolH2C:
+		m.protocol = sidecar.H2C
+	case spec.ProtocolGRPC:
+		m.protocol = sidecar.GRPC
+	}
+	return m
+}
+
+// outboundAddr is the loopback address the app (or the load generator) calls to reach
+// its i-th upstream through the sidecar.
+func outboundAddr(i int) string { return "127.0.0.1:" + strconv.Itoa(proxyOutboundPort+i) }
+
+// meshUpstream is one upstream of a meshed pod: the Service's host:port, and the service
+// whose identity the far sidecar must present.
+type meshUpstream struct {
+	addr, service string
+}
+
+// inject adds the sidecar to s (a container, its configuration and credentials as
+// volumes) and returns the ConfigMap and Secret to apply with it. app is the
+// application's loopback address (none for a load pod, which only sends).
+func (m *builtinMesh) inject(s *service, namespace, identity, app string, ups []meshUpstream, labels map[string]string) ([]runtime.Object, error) {
+	id, err := m.ca.Issue(identity)
+	if err != nil {
+		return nil, fmt.Errorf("the builtin sidecar's identity for %s: %w", identity, err)
+	}
+	cfg := sidecar.Config{Name: identity + "-proxy", Protocol: m.protocol, MTLS: m.mtls, Concurrency: m.concurrency,
+		AdminListen: ":" + strconv.Itoa(proxyAdminPort)}
+	if m.mtls != sidecar.Off {
+		cfg.CertFile, cfg.KeyFile, cfg.CAFile = meshTLSDir+"/cert.pem", meshTLSDir+"/key.pem", meshTLSDir+"/"+pki.CAFile
+	}
+	if app != "" {
+		cfg.Inbound = &sidecar.Inbound{Listen: ":" + strconv.Itoa(proxyInboundPort), App: app}
+	}
+	for i, u := range ups {
+		cfg.Outbounds = append(cfg.Outbounds, sidecar.Outbound{Listen: outboundAddr(i), Upstream: u.addr,
+			UpstreamID: pki.ID(m.ca.RunID, u.service)})
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("the builtin sidecar's configuration for %s: %w", identity, err)
+	}
+	name := "smp-mesh-" + identity
+	meta := metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: merge(labels, map[string]string{"app": s.name})}
+	cm := &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta, Data: map[string]string{"sidecar.json": string(data)}}
+	sec := &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta, Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{"cert.pem": id.CertPEM, "key.pem": id.KeyPEM, pki.CAFile: m.ca.CertPEM}}
+	ports := []corev1.ContainerPort{containerPort("smp-admin", proxyAdminPort)}
+	if app != "" {
+		ports = append(ports, containerPort("smp-inbound", proxyInboundPort))
+	}
+	mode := int32(0o440)
+	s.volumes = append(s.volumes,
+		corev1.Volume{Name: "smp-mesh", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: name}}}},
+		corev1.Volume{Name: "smp-mesh-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: name, DefaultMode: &mode}}})
+	s.fsGroup = imageGroup
+	s.containers = append(s.containers, corev1.Container{Name: mesh.BuiltinProxyContainer, Image: m.image,
+		Args: []string{"sidecar", "--config", meshDir + "/sidecar.json"}, Ports: ports,
+		// Ready once every listener serves and the app behind the inbound one accepts
+		// connections (the app listens on loopback only, out of the kubelet's reach).
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready",
+			Port: intstr.FromInt32(proxyAdminPort)}}, PeriodSeconds: 2, FailureThreshold: 3},
+		VolumeMounts: []corev1.VolumeMount{{Name: "smp-mesh", MountPath: meshDir, ReadOnly: true},
+			{Name: "smp-mesh-tls", MountPath: meshTLSDir, ReadOnly: true}},
+		ImagePullPolicy: corev1.PullIfNotPresent})
+	return []runtime.Object{cm, sec}, nil
+}
+
+// meshService adds smp's sidecar to s, a service of the builtin app calling ups: the
+// Service now leads to the sidecar's inbound listener (one port: the protocol's), the app
+// is probed through the sidecar's readiness, and each upstream is reached through the
+// upstream's Service by name.
+func meshService(w spec.Workload, e podEnv, s *service, ups []string) ([]runtime.Object, error) {
+	port, appPort := builtinHTTPPort, builtinHTTPPort
+	if w.Protocol == spec.ProtocolGRPC {
+		port, appPort = builtinGRPCPort, builtinGRPCPort
+		s.ports = []corev1.ServicePort{tcpPort("grpc", builtinGRPCPort)}
+	}
+	var meshUps []meshUpstream
+	for _, up := range ups {
+		meshUps = append(meshUps, meshUpstream{addr: fmt.Sprintf("%s:%d", e.host(up), port), service: up})
+	}
+	s.ports = retargetPorts(s.ports)
+	s.containers[0].ReadinessProbe = nil // the sidecar's /ready checks the app
+	return e.mesh.inject(s, e.namespace, s.name, fmt.Sprintf("127.0.0.1:%d", appPort), meshUps, e.labels)
+}
+
+// retargetPorts points every port of a meshed Service at the sidecar's inbound listener.
+func retargetPorts(ports []corev1.ServicePort) []corev1.ServicePort {
+	out := make([]corev1.ServicePort, len(ports))
+	for i, p := range ports {
+		p.TargetPort = intstr.FromInt32(proxyInboundPort)
+		out[i] = p
+	}
+	return out
+}
+
+// clientSide is how the load pods reach entry (the application's entry URL) through
+// their client sidecar: the sidecar's upstream (entry's host and port, the identity of
+// the service there) and the URL the load generator sends to (the sidecar's first
+// outbound listener, with entry's path).
+func clientSide(entry string) (meshUpstream, string, error) {
+	u, err := url.Parse(entry)
+	if err != nil || u.Host == "" {
+		return meshUpstream{}, "", fmt.Errorf("the application's entry %q is not a URL", entry)
+	}
+	svc, _, _ := strings.Cut(u.Hostname(), ".")
+	local := *u
+	local.Host = outboundAddr(0)
+	return meshUpstream{addr: u.Host, service: svc}, local.String(), nil
+}
+
+// runCA is the run's certificate authority for smp's sidecars, made on first use.
+func (p *Platform) runCA() (*pki.CA, error) {
+	p.caOnce.Do(func() {
+		p.ca, p.caErr = pki.NewCA(p.opt.RunID)
+		if p.caErr != nil {
+			p.caErr = fmt.Errorf("the run's CA for the builtin sidecars: %w", p.caErr)
+		}
+	})
+	return p.ca, p.caErr
+}

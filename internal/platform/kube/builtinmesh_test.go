@@ -1,0 +1,124 @@
+package kube
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"slices"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/service-mesh-performance/smp/internal/app"
+	"github.com/service-mesh-performance/smp/internal/mesh"
+	"github.com/service-mesh-performance/smp/internal/pki"
+	"github.com/service-mesh-performance/smp/internal/sidecar"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// TestBuiltinMeshWiring: with mesh builtin every pod smp deploys carries smp's sidecar,
+// wired app → local sidecar → remote sidecar → app: the app listens on loopback only and
+// calls its upstream through a loopback outbound listener, which opens mTLS to the
+// upstream's Service with the upstream's identity; the Service targets the inbound
+// listener; each workload's certificate (its SPIFFE id, from the run's CA) is in its own
+// Secret; the load pods send to their client sidecar, which leads to the entry Service.
+func TestBuiltinMeshWiring(t *testing.T) {
+	ca, err := pki.NewCA("run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newBuiltinMesh(ca, "smp:test", spec.Arm{Name: "builtin", Mesh: spec.MeshBuiltin, MTLS: spec.MTLSStrict, ProxyConcurrency: 2}, spec.ProtocolHTTP1)
+	w := spec.Workload{App: spec.App{Kind: spec.AppBuiltin, Services: 2}, Path: "/"}
+	set, err := buildApp(w, podEnv{namespace: "ns", replicas: 1, mesh: m}, "smp:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := map[string]any{}
+	for _, o := range set.objects {
+		switch o := o.(type) {
+		case *corev1.ConfigMap:
+			objs["cm/"+o.Name] = o
+		case *corev1.Secret:
+			objs["secret/"+o.Name] = o
+		case *corev1.Service:
+			objs["svc/"+o.Name] = o
+		case *appsv1.Deployment:
+			objs["deploy/"+o.Name] = o
+		}
+	}
+	svc1 := objs["svc/svc-1"].(*corev1.Service)
+	if p := svc1.Spec.Ports[0]; p.Port != builtinHTTPPort || p.TargetPort.IntValue() != proxyInboundPort {
+		t.Errorf("Service svc-1 port %d → %s, want %d → the sidecar's %d", p.Port, p.TargetPort.String(), builtinHTTPPort, proxyInboundPort)
+	}
+	var appCfg app.Config
+	if err := json.Unmarshal([]byte(objs["cm/svc-1-config"].(*corev1.ConfigMap).Data["app.json"]), &appCfg); err != nil {
+		t.Fatal(err)
+	}
+	if appCfg.HTTPAddr != "127.0.0.1:8080" || len(appCfg.Upstreams) != 1 || appCfg.Upstreams[0].Addr != "127.0.0.1:15001" {
+		t.Errorf("svc-1's app listens on %s and calls %+v; want loopback and its sidecar's outbound 127.0.0.1:15001", appCfg.HTTPAddr, appCfg.Upstreams)
+	}
+	var sc sidecar.Config
+	if err := json.Unmarshal([]byte(objs["cm/smp-mesh-svc-1"].(*corev1.ConfigMap).Data["sidecar.json"]), &sc); err != nil {
+		t.Fatal(err)
+	}
+	wantOut := sidecar.Outbound{Listen: "127.0.0.1:15001", Upstream: "svc-2.ns.svc:8080", UpstreamID: pki.ID("run-1", "svc-2")}
+	if sc.Inbound == nil || sc.Inbound.App != "127.0.0.1:8080" || sc.Inbound.Listen != ":15006" || len(sc.Outbounds) != 1 ||
+		sc.Outbounds[0] != wantOut || sc.MTLS != sidecar.Strict || sc.Concurrency != 2 || sc.CertFile == "" {
+		t.Errorf("svc-1's sidecar: %+v (inbound %+v); want inbound :15006 → 127.0.0.1:8080, outbound %+v, strict, 2 threads", sc, sc.Inbound, wantOut)
+	}
+	sec := objs["secret/smp-mesh-svc-1"].(*corev1.Secret)
+	block, _ := pem.Decode(sec.Data["cert.pem"])
+	if block == nil {
+		t.Fatal("no certificate in Secret smp-mesh-svc-1")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := pki.SPIFFEID(cert); err != nil || id != pki.ID("run-1", "svc-1") {
+		t.Errorf("svc-1's certificate is %q (%v), want %s", id, err, pki.ID("run-1", "svc-1"))
+	}
+	if len(sec.Data["key.pem"]) == 0 || string(sec.Data[pki.CAFile]) != string(ca.CertPEM) {
+		t.Error("Secret smp-mesh-svc-1 lacks the key or the run's CA")
+	}
+	pod := objs["deploy/svc-1"].(*appsv1.Deployment).Spec.Template.Spec
+	names := []string{}
+	for _, c := range pod.Containers {
+		names = append(names, c.Name)
+	}
+	if !slices.Equal(names, []string{"app", mesh.BuiltinProxyContainer}) || pod.Containers[1].ReadinessProbe == nil ||
+		pod.Containers[0].ReadinessProbe != nil || pod.Containers[1].Image != "smp:test" {
+		t.Errorf("svc-1's pod: containers %v; want app (no probe) and %s (smp's image, probed)", names, mesh.BuiltinProxyContainer)
+	}
+
+	// The load side.
+	up, local, err := clientSide(set.entry[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local != "http://127.0.0.1:15001/" || up != (meshUpstream{addr: "svc-1.ns.svc:8080", service: "svc-1"}) {
+		t.Errorf("clientSide(%s) = %+v, %s", set.entry[0], up, local)
+	}
+	load, err := buildLoad(LoadPod{Image: "smp:test", Port: 7070, Replicas: 2}, podEnv{namespace: "ns-load", replicas: 1, mesh: m}, []meshUpstream{up})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range load {
+		switch o := o.(type) {
+		case *appsv1.Deployment:
+			if cs := o.Spec.Template.Spec.Containers; len(cs) != 2 || cs[1].Name != mesh.BuiltinProxyContainer {
+				t.Errorf("load pod containers %v, want load and %s", cs, mesh.BuiltinProxyContainer)
+			}
+		case *corev1.ConfigMap:
+			var c sidecar.Config
+			if err := json.Unmarshal([]byte(o.Data["sidecar.json"]), &c); err != nil {
+				t.Fatal(err)
+			}
+			if c.Inbound != nil || len(c.Outbounds) != 1 || c.Outbounds[0].Upstream != "svc-1.ns.svc:8080" ||
+				c.Outbounds[0].UpstreamID != pki.ID("run-1", "svc-1") {
+				t.Errorf("client sidecar %+v, want one outbound to svc-1 and no inbound", c)
+			}
+		}
+	}
+}
