@@ -379,7 +379,9 @@ type Collector struct {
 	// Sampling interval. Default: metrics.interval.
 	Interval Duration `json:"interval,omitempty"`
 	// Base URL of the source (Prometheus server, cAdvisor, Envoy admin); may take
-	// userinfo from ${env:NAME} or ${file:PATH}.
+	// userinfo from ${env:NAME} or ${file:PATH}. cadvisor on Kubernetes without a url:
+	// each node's kubelet (/metrics/cadvisor) through the API server's node proxy, with
+	// smp's credentials.
 	URL string `json:"url,omitempty"`
 	// Port of a per-proxy endpoint (Envoy admin, linkerd-proxy admin). Default: the mesh's.
 	Port int `json:"port,omitempty"`

@@ -692,8 +692,13 @@ func (v *validator) metrics() {
 				v.errorf(at+".url", "set url: http://<prometheus>:9090", "the prometheus collector needs the server's URL")
 			}
 		case CollectorProcfs:
-			if v.p.Environment.Platform != PlatformLocal {
-				v.errorf(at+".type", "use prometheus or cadvisor on Kubernetes", "procfs reads local processes; it cannot see pods")
+			// On Kubernetes, procfs sees only the containers of a node that is this
+			// machine (scripts/kube-node): a cross-check beside a cluster-wide source.
+			if v.p.Environment.Platform != PlatformLocal && !slices.ContainsFunc(m.Collectors, func(o Collector) bool {
+				return o.Type == CollectorCAdvisor || o.Type == CollectorPrometheus
+			}) {
+				v.errorf(at+".type", "use prometheus or cadvisor on Kubernetes (procfs can only cross-check them)",
+					"procfs reads local processes; it cannot see pods on other machines")
 			}
 		}
 		if len(c.Queries) > 0 && c.Type != CollectorPrometheus {

@@ -27,6 +27,9 @@ import (
 //     pod aggregate (container=""), the pause container (container="POD") and series
 //     without an image (cgroups that are not running containers) never match; the
 //     samples' own timestamps are used when the source gives them.
+//   - the same form read from each target's node, when NodeURL is set (on Kubernetes,
+//     every kubelet through the API server's node proxy): one read per node per
+//     interval.
 //   - the REST API v2.0 otherwise: /api/v2.0/spec?type=docker&recursive=true once to map
 //     targets to cAdvisor's container names (by alias, or by the io.kubernetes.* labels),
 //     then /api/v2.0/stats?type=docker&recursive=true&count=1 each interval: cpu.usage.total
@@ -52,7 +55,7 @@ func NewCAdvisor(cfg EndpointConfig) (*CAdvisor, error) {
 	cfg = cfg.withDefaults()
 	errs := []error{cfg.Validate()}
 	u, perr := url.Parse(cfg.URL)
-	if cfg.URL == "" || perr != nil || u.Host == "" {
+	if cfg.NodeURL == nil && (cfg.URL == "" || perr != nil || u.Host == "") {
 		errs = append(errs, fmt.Errorf("the cadvisor collector needs the URL of cAdvisor or of a kubelet's /metrics/cadvisor (got %q)", cfg.URL))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -60,10 +63,14 @@ func NewCAdvisor(cfg EndpointConfig) (*CAdvisor, error) {
 	}
 	c := &CAdvisor{cfg: cfg, src: newHTTPSource(cfg.Client, cfg.BearerTokenFile), names: map[string]string{}}
 	p := strings.TrimSuffix(u.Path, "/")
-	c.rest = !strings.HasSuffix(p, "/metrics") && !strings.HasSuffix(p, "/metrics/cadvisor")
-	desc := "GET " + cfg.URL + ": container_cpu_usage_seconds_total, container_memory_working_set_bytes (container!=\"\", container!=\"POD\", image!=\"\")"
-	if c.rest {
-		desc = "GET " + c.restURL("stats") + ": cpu.usage.total, memory.working_set"
+	c.rest = cfg.NodeURL == nil && !strings.HasSuffix(p, "/metrics") && !strings.HasSuffix(p, "/metrics/cadvisor")
+	series := ": container_cpu_usage_seconds_total, container_memory_working_set_bytes (container!=\"\", container!=\"POD\", image!=\"\")"
+	desc := func(t Target) string { return "GET " + cfg.URL + series + " for " + containerRef(t) }
+	switch {
+	case cfg.NodeURL != nil:
+		desc = func(t Target) string { return "GET " + cfg.NodeURL(t.Node) + series + " for " + containerRef(t) }
+	case c.rest:
+		desc = func(t Target) string { return "GET " + c.restURL("stats") + ": cpu.usage.total, memory.working_set for " + containerRef(t) }
 	}
 	c.s = newSampler(samplerConfig{name: "cadvisor", interval: cfg.Interval, retention: cfg.Retention,
 		memoryMetric: "working_set", fetch: c.fetch,
@@ -71,9 +78,12 @@ func NewCAdvisor(cfg EndpointConfig) (*CAdvisor, error) {
 			if t.Container == "" {
 				return "no container name for this component: cAdvisor measures containers"
 			}
+			if cfg.NodeURL != nil && t.Node == "" {
+				return "no node for this component: cAdvisor is read from the node a container runs on"
+			}
 			return ""
 		},
-		describe: func(t Target) string { return desc + " for " + containerRef(t) }})
+		describe: desc})
 	return c, nil
 }
 
@@ -121,6 +131,9 @@ func (c *CAdvisor) fetch(ctx context.Context, targets []Target) ([]point, []erro
 		}
 		return points, errs
 	}
+	if c.cfg.NodeURL != nil {
+		return c.fetchNodes(ctx, targets)
+	}
 	if !c.rest {
 		t0 := time.Now()
 		body, err := c.src.get(ctx, c.cfg.URL, textAccept)
@@ -157,6 +170,32 @@ func (c *CAdvisor) fetch(ctx context.Context, targets []Target) ([]point, []erro
 			continue
 		}
 		points[i] = p
+	}
+	return points, errs
+}
+
+// fetchNodes reads the Prometheus form of every node that runs a target, once each.
+func (c *CAdvisor) fetchNodes(ctx context.Context, targets []Target) ([]point, []error) {
+	points := make([]point, len(targets))
+	errs := make([]error, len(targets))
+	byNode := map[string][]int{}
+	for i, t := range targets {
+		byNode[t.Node] = append(byNode[t.Node], i)
+	}
+	for node, idx := range byNode {
+		t0 := time.Now()
+		body, err := c.src.get(ctx, c.cfg.NodeURL(node), textAccept)
+		var series cadvisorSeries
+		if err == nil {
+			series, err = parseCAdvisorMetrics(body, midpoint(t0))
+		}
+		for _, i := range idx {
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			points[i], errs[i] = series.point(targets[i])
+		}
 	}
 	return points, errs
 }

@@ -330,4 +330,38 @@ func TestCAdvisor(t *testing.T) {
 	if _, err := collect.NewCAdvisor(collect.EndpointConfig{}); err == nil || !strings.Contains(err.Error(), "needs the URL") {
 		t.Errorf("no URL: %v", err)
 	}
+
+	// Each target read from its own node (the API server's node proxy on Kubernetes):
+	// node-a's kubelet has the proxy; node-b's answers 404, which its target reports; a
+	// target without a node is not read.
+	t.Run("per node", func(t *testing.T) {
+		nodeURL := func(node string) string {
+			if node == "node-a" {
+				return src.srv.URL + "/metrics/cadvisor"
+			}
+			return src.srv.URL + "/api/v1/nodes/" + node + "/proxy/metrics/cadvisor"
+		}
+		cv, err := collect.NewCAdvisor(collect.EndpointConfig{NodeURL: nodeURL, Interval: endpointInterval, Retention: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		onA, onB, nowhere := proxy, app, app
+		onA.Node, onB.Node, nowhere.Component = "node-a", "node-b", "svc-1-elsewhere"
+		startCollector(t, cv, onA, onB, nowhere)
+		res, err := cv.Collect(context.Background(), newWindow(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := byComponent(res)
+		if r := got["svc-1-proxy"]; r.Error != "" || math.Abs(r.CPUMcoresAvg-150) > 12 || r.MemoryBytesAvg != 14987264 ||
+			!strings.Contains(r.Query, nodeURL("node-a")) {
+			t.Errorf("the proxy on node-a: %+v, want 150 mcores and 14987264 bytes read from %s", r, nodeURL("node-a"))
+		}
+		if r := got["svc-1"]; r.Error == "" || !strings.Contains(r.Error, "/api/v1/nodes/node-b/proxy/metrics/cadvisor") || r.CPUMcoresAvg != 0 {
+			t.Errorf("the app on node-b: %+v, want an error naming node-b's URL", r)
+		}
+		if r := got["svc-1-elsewhere"]; r.Error == "" || !strings.Contains(r.Error, "no node") {
+			t.Errorf("a target without a node: %+v, want an error saying so", r)
+		}
+	})
 }

@@ -27,6 +27,11 @@ type EndpointConfig struct {
 	BearerTokenFile string
 	// Client makes the requests. Default: a client without proxy settings.
 	Client *http.Client
+	// NodeURL, when set, is where cAdvisor's Prometheus form of each node is read (the
+	// API server's node proxy: …/api/v1/nodes/<node>/proxy/metrics/cadvisor, with a
+	// Client holding the cluster's credentials); URL is then not used, and targets are
+	// read from the node they run on. cAdvisor only.
+	NodeURL func(node string) string
 }
 
 func (c EndpointConfig) withDefaults() EndpointConfig {

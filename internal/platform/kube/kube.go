@@ -398,6 +398,7 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 		return err
 	}
 	d.Components = obs.components
+	p.attachHostPIDs(ctx, []string{st.appNS, st.loadNS}, d.Components)
 	d.Target = platform.Target{URLs: target, Protocol: w.Protocol}
 	d.Mesh = platform.MeshObserved{Version: det.Version, ProxyVersion: obs.proxyVersion,
 		ProxyConcurrency: arm.ProxyConcurrency, Proxies: obs.proxies}
