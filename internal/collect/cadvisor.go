@@ -70,7 +70,9 @@ func NewCAdvisor(cfg EndpointConfig) (*CAdvisor, error) {
 	case cfg.NodeURL != nil:
 		desc = func(t Target) string { return "GET " + cfg.NodeURL(t.Node) + series + " for " + containerRef(t) }
 	case c.rest:
-		desc = func(t Target) string { return "GET " + c.restURL("stats") + ": cpu.usage.total, memory.working_set for " + containerRef(t) }
+		desc = func(t Target) string {
+			return "GET " + c.restURL("stats") + ": cpu.usage.total, memory.working_set for " + containerRef(t)
+		}
 	}
 	c.s = newSampler(samplerConfig{name: "cadvisor", interval: cfg.Interval, retention: cfg.Retention,
 		memoryMetric: "working_set", fetch: c.fetch,
