@@ -5,6 +5,7 @@ package kubetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -24,6 +25,12 @@ import (
 const (
 	NodeName    = "smp-node"
 	NodeAddress = "10.88.0.1"
+	// NodePKI holds the node's certificates: ca.crt, and admin.crt with admin.key
+	// (system:masters), which the kubelet accepts as a client (a Prometheus scraping
+	// it directly uses them).
+	NodePKI = "/var/lib/smp-kube-node/pki"
+	// nodeContainerd is the node's containerd socket.
+	nodeContainerd = "/run/smp-kube-node/containerd.sock"
 )
 
 // Node is the real one-node cluster of scripts/kube-node: etcd, the control plane, a
@@ -142,6 +149,39 @@ func (n *Node) run(ctx context.Context, args ...string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w\n%s", n.script, strings.Join(args, " "), err, tail(errOut.String(), 4000))
 	}
 	return out.String(), nil
+}
+
+// Containers lists the containers (sandboxes included) that the node's containerd holds
+// for pods of namespaces whose name starts with prefix, as "namespace/pod/container"; a
+// pod deleted from the API server keeps its containers until the kubelet has removed
+// them.
+func (n *Node) Containers(ctx context.Context, prefix string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "ctr", "--address", nodeContainerd, "--namespace", "k8s.io", "containers", "ls", "-q").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ctr containers ls: %w", err)
+	}
+	var found []string
+	for _, id := range strings.Fields(string(out)) {
+		info, err := exec.CommandContext(ctx, "ctr", "--address", nodeContainerd, "--namespace", "k8s.io", "containers", "info", id).Output()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var c struct {
+			Labels map[string]string `json:"Labels"`
+		}
+		if err := json.Unmarshal(info, &c); err != nil {
+			return nil, fmt.Errorf("ctr containers info %s: %w", id, err)
+		}
+		ns := c.Labels["io.kubernetes.pod.namespace"]
+		if strings.HasPrefix(ns, prefix) {
+			name := c.Labels["io.kubernetes.container.name"]
+			if name == "" {
+				name = "(sandbox)"
+			}
+			found = append(found, ns+"/"+c.Labels["io.kubernetes.pod.name"]+"/"+name)
+		}
+	}
+	return found, nil
 }
 
 func tail(s string, n int) string {

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/service-mesh-performance/smp/internal/mesh"
+	"github.com/service-mesh-performance/smp/internal/platform/kube"
+	"github.com/service-mesh-performance/smp/internal/platform/kube/kubetest"
+	"github.com/service-mesh-performance/smp/result"
+	"github.com/service-mesh-performance/smp/spec"
+)
+
+// These tests run smp on the machine's real one-node cluster (scripts/kube-node:
+// kubelet, containerd, CoreDNS), shared with every other test process through a lease
+// taken by the first test that needs it and given back after the last (TestMain).
+
+var nodeEnv struct {
+	once sync.Once
+	node *kubetest.Node
+	err  error
+}
+
+// testNode is the real node, with smp's image of this source tree loaded; without what
+// it needs the test skips naming the scripts that install it (fails with
+// SMP_INTEGRATION=1).
+func testNode(t *testing.T) *kubetest.Node {
+	t.Helper()
+	if missing := kubetest.NodeMissing(); len(missing) > 0 {
+		msg := "the real node needs " + strings.Join(missing, ", ") + " (scripts/install-deps, scripts/k8s-binaries; scripts/kube-node up)"
+		if kubetest.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	e := &nodeEnv
+	e.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		e.node, e.err = kubetest.StartNode(ctx)
+		if e.err == nil {
+			kubeEnv.stopAll = append(kubeEnv.stopAll, e.node.Release)
+		}
+	})
+	if e.err != nil {
+		t.Fatalf("the real node: %v", e.err)
+	}
+	return e.node
+}
+
+// nodePlan is the classic comparison on the real node: no mesh and smp's builtin
+// sidecar with strict mTLS, a 2-service chain of smp's app, the load from two agent
+// pods; extra are more lines of the plan's top level.
+func nodePlan(t *testing.T, n *kubetest.Node, duration, collectors string, keep bool, extra ...string) string {
+	return writePlan(t, `
+name: kube-node
+arms:
+  - baseline
+  - {name: builtin, mesh: builtin, mtls: strict}
+workload:
+  app: {kind: builtin, services: 2}
+  agents: 2
+  rate: 200
+  connections: 4
+  duration: `+duration+`
+  warmup: 0s
+metrics:
+  interval: 1s
+  collectors: `+collectors+`
+environment:
+  platform: kubernetes
+  kubernetes: {image: `+n.Image+`, anti_affinity: false, keep: `+strconv.FormatBool(keep)+`}
+`+strings.Join(extra, "\n")+"\n")
+}
+
+// kubeletPrometheus runs Debian's Prometheus scraping the node's kubelet directly
+// (https://10.88.0.1:10250/metrics/cadvisor, the node's admin certificate), every
+// second; it returns the server's URL.
+func kubeletPrometheus(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if kubetest.Required() {
+			t.Fatal("prometheus not found (Debian package prometheus, scripts/install-deps)")
+		}
+		t.Skip("prometheus not found (Debian package prometheus, scripts/install-deps)")
+	}
+	dir := t.TempDir()
+	p := kubetest.NodePKI
+	cfg := fmt.Sprintf(`global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+- job_name: kubelet
+  scheme: https
+  metrics_path: /metrics/cadvisor
+  tls_config: {ca_file: %s/ca.crt, cert_file: %s/admin.crt, key_file: %s/admin.key}
+  static_configs: [{targets: ["%s:10250"]}]
+`, p, p, p, kubetest.NodeAddress)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freeTCPPort(t)
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port), "--log.level=warn")
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	url := "http://127.0.0.1:" + strconv.Itoa(port)
+	// Ready once it has scraped the kubelet once.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(url + "/api/v1/query?query=up%7Bjob%3D%22kubelet%22%7D%3D%3D1")
+		if err == nil {
+			b := new(strings.Builder)
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				b.WriteString(sc.Text())
+			}
+			resp.Body.Close()
+			if strings.Contains(b.String(), `"job":"kubelet"`) {
+				return url
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus did not scrape the kubelet within a minute:\n%s", log.String())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestRunKubeNode: smp run on the real node, no mesh against smp's sidecar with strict
+// mTLS, the load from two agent pods through the entry Service's name (resolved by
+// CoreDNS from the pods). Every request succeeds; the environment names the node and its
+// containerd; the builtin arm has one sidecar per pod; CPU and memory of every container
+// come from the kubelet's cAdvisor (through the API server), and for each sidecar three
+// sources agree on CPU within 10%: cAdvisor, procfs (the container's processes, seen from
+// this host) and a Prometheus scraping the kubelet; the two agents' histograms merge into
+// exactly the requests the entry service counted; and nothing is left once smp cleanup
+// has removed the kept run.
+func TestRunKubeNode(t *testing.T) {
+	n := testNode(t)
+	prom := kubeletPrometheus(t)
+	bin := buildSMP(t)
+	out := filepath.Join(t.TempDir(), "result.json")
+	plan := nodePlan(t, n, "30s", "[cadvisor, procfs, {type: prometheus, url: "+prom+"}]", true)
+	r := startRun(t, bin, plan, "--kubeconfig", n.Kubeconfig, "-o", out)
+	code := r.wait(t, 10*time.Minute)
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatalf("exit %d, no result: %v\nstderr:\n%s", code, err, r.stderr.String())
+	}
+	key := kube.RunKey(doc.ID)
+	defer cleanupNodeRun(t, n, doc.ID, key)
+	if code != exitOK || doc.Status != result.StatusComplete || len(doc.Trials) != 2 {
+		t.Fatalf("exit %d, status %s, %d trials; want 0, complete, 2\nstderr:\n%s", code, doc.Status, len(doc.Trials), r.stderr.String())
+	}
+	k := doc.Environment.Kubernetes
+	if k == nil || len(k.Nodes) != 1 || k.Nodes[0].Name != kubetest.NodeName || !strings.HasPrefix(k.Nodes[0].ContainerRuntime, "containerd://") {
+		t.Errorf("environment %+v: want the one node %s, running containerd", k, kubetest.NodeName)
+	}
+	for _, tr := range doc.Trials {
+		c := tr.Counts
+		if c.Succeeded < 1000 || c.ErrorRate() >= 0.001 || len(tr.Agents) != 2 {
+			t.Errorf("trial %s: counts %+v, errors %v, %d agents; want ≥1000 successes, error rate < 0.1%%, 2 agents",
+				tr.ID, c, tr.ErrorsByClass, len(tr.Agents))
+		}
+		t.Logf("trial %s: %d requests, %d failed, mean %.3f ms, max %.3f ms", tr.ID, c.Requests, c.Failed, tr.Latency.MeanMS, tr.Latency.MaxMS)
+		// The agents' merged histogram counts exactly what the entry service served.
+		if served := servedBy(t, n, doc, tr.Arm, "svc-1"); served != c.Succeeded {
+			t.Errorf("trial %s: the agents' merge counts %d successes, svc-1 served %d", tr.ID, c.Succeeded, served)
+		}
+	}
+	builtin := doc.Trials[1]
+	if builtin.Mesh.Type != spec.MeshBuiltin || builtin.Mesh.Proxies != 4 || builtin.Mesh.MTLS != spec.MTLSStrict {
+		t.Errorf("builtin trial's mesh %+v, want 4 sidecars (2 services, 2 agents), strict mTLS", builtin.Mesh)
+	}
+	proxies := 0
+	for _, res := range builtin.Resources {
+		if res.Role != result.RoleProxy {
+			continue
+		}
+		proxies++
+		if res.Container != mesh.BuiltinProxyContainer {
+			t.Errorf("proxy %s is container %q", res.Component, res.Container)
+		}
+		fig := map[string]result.ResourceCheck{res.Source: {Source: res.Source, CPUMcoresAvg: res.CPUMcoresAvg, MemoryBytesAvg: res.MemoryBytesAvg, Error: res.Error}}
+		for _, cc := range res.CrossChecks {
+			fig[cc.Source] = cc
+		}
+		cad, proc, pr := fig["cadvisor"], fig["procfs"], fig["prometheus"]
+		t.Logf("%s CPU: cadvisor %.1f m, procfs %.1f m, prometheus %.1f m; memory: cadvisor %d (working set), procfs %d (rss)",
+			res.Component, cad.CPUMcoresAvg, proc.CPUMcoresAvg, pr.CPUMcoresAvg, cad.MemoryBytesAvg, proc.MemoryBytesAvg)
+		if cad.Error != "" || cad.CPUMcoresAvg <= 0 || cad.MemoryBytesAvg <= 0 {
+			t.Errorf("%s: cAdvisor %+v, want CPU and memory", res.Component, cad)
+			continue
+		}
+		for _, other := range []result.ResourceCheck{proc, pr} {
+			if d := math.Abs(other.CPUMcoresAvg-cad.CPUMcoresAvg) / cad.CPUMcoresAvg; other.Error != "" || d > 0.10 {
+				t.Errorf("%s: %s says %.1f mcores (%s), cAdvisor %.1f: %.0f%% apart, want within 10%%",
+					res.Component, other.Source, other.CPUMcoresAvg, other.Error, cad.CPUMcoresAvg, 100*d)
+			}
+		}
+	}
+	if proxies != 4 {
+		t.Errorf("%d proxies measured in the builtin trial, want 4", proxies)
+	}
+}
+
+// servedBy is the number of requests service svc of the arm's namespace answered (its
+// smp_app_requests_total), read through a port-forward to its pod: the app listens on
+// the pod's loopback when meshed.
+func servedBy(t *testing.T, n *kubetest.Node, doc *result.Document, arm, svc string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	appNS, _ := kube.Namespaces(doc.Plan.Environment.Kubernetes.NamespacePrefix, kube.RunKey(doc.ID), arm)
+	pods, err := n.Client.CoreV1().Pods(appNS).List(ctx, metav1.ListOptions{LabelSelector: "app=" + svc})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("the pod of %s in %s: %v (%d pods)", svc, appNS, err, len(pods.Items))
+	}
+	p, err := kube.New(kube.Options{Plan: doc.Plan, RunID: doc.ID, Config: n.Config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop, err := p.Forward(ctx, appNS, pods.Items[0].Name, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var total float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "smp_app_requests_total{") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			if strings.Contains(line, `code="200"`) || !strings.Contains(line, "code=") {
+				total += v
+			}
+		}
+	}
+	return int64(total)
+}
+
+// cleanupNodeRun removes a kept run with smp cleanup and checks that nothing of it is
+// left: no namespace, and (once the kubelet has collected them) no container.
+func cleanupNodeRun(t *testing.T, n *kubetest.Node, runID, key string) {
+	t.Helper()
+	ctx := context.Background()
+	if code, _, stderr := smpIn(ctx, "cleanup", "--run", runID, "--kubeconfig", n.Kubeconfig); code != exitOK {
+		t.Errorf("smp cleanup --run %s: exit %d\n%s", runID, code, stderr)
+	}
+	assertNodeClean(t, n, key)
+}
+
+// assertNodeClean waits until the node holds nothing of run key: namespaces (at once)
+// and containers (the kubelet removes those of deleted pods within a couple of
+// minutes).
+func assertNodeClean(t *testing.T, n *kubetest.Node, key string) {
+	t.Helper()
+	ctx := context.Background()
+	nss, err := n.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: kube.LabelRun + "=" + key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range nss.Items {
+		if ns.DeletionTimestamp == nil {
+			t.Errorf("namespace %s is left", ns.Name)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		left, err := n.Containers(ctx, "smp-"+key+"-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("containers left on the node after 3 minutes: %v", left)
+			return
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// TestRunKubeNodeInterrupted: SIGINT while the agents load the first arm ends the run
+// promptly with a partial result, and nothing of it is left on the node: no namespace,
+// no pod, no container.
+func TestRunKubeNodeInterrupted(t *testing.T) {
+	n := testNode(t)
+	bin := buildSMP(t)
+	out := filepath.Join(t.TempDir(), "result.json")
+	r := startRun(t, bin, nodePlan(t, n, "2m", "[cadvisor]", false), "--kubeconfig", n.Kubeconfig, "-o", out)
+	r.waitFor(t, "measure", 5*time.Minute)
+	time.Sleep(2 * time.Second) // into the measured phase: requests in flight
+	start := time.Now()
+	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.wait(t, 2*time.Minute); code != exitFailure {
+		t.Errorf("exit code %d after SIGINT, want %d", code, exitFailure)
+	}
+	t.Logf("smp stopped %s after SIGINT", time.Since(start).Round(time.Millisecond))
+	r.assertNothingLeft(t)
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatalf("no partial result: %v\nstderr:\n%s", err, r.stderr.String())
+	}
+	if doc.Status != result.StatusInterrupted {
+		t.Errorf("status %s, want interrupted", doc.Status)
+	}
+	assertNodeClean(t, n, kube.RunKey(doc.ID))
+}
