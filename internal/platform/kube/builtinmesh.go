@@ -83,12 +83,12 @@ func (m *builtinMesh) inject(s *service, namespace, identity, app string, ups []
 		return nil, fmt.Errorf("the builtin sidecar's identity for %s: %w", identity, err)
 	}
 	cfg := sidecar.Config{Name: identity + "-proxy", Protocol: m.protocol, MTLS: m.mtls, Concurrency: m.concurrency,
-		AdminListen: ":" + strconv.Itoa(proxyAdminPort)}
+		AdminListen: "0.0.0.0:" + strconv.Itoa(proxyAdminPort)}
 	if m.mtls != sidecar.Off {
 		cfg.CertFile, cfg.KeyFile, cfg.CAFile = meshTLSDir+"/cert.pem", meshTLSDir+"/key.pem", meshTLSDir+"/"+pki.CAFile
 	}
 	if app != "" {
-		cfg.Inbound = &sidecar.Inbound{Listen: ":" + strconv.Itoa(proxyInboundPort), App: app}
+		cfg.Inbound = &sidecar.Inbound{Listen: "0.0.0.0:" + strconv.Itoa(proxyInboundPort), App: app}
 	}
 	for i, u := range ups {
 		cfg.Outbounds = append(cfg.Outbounds, sidecar.Outbound{Listen: outboundAddr(i), Upstream: u.addr,

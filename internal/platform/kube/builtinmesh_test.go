@@ -63,9 +63,9 @@ func TestBuiltinMeshWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantOut := sidecar.Outbound{Listen: "127.0.0.1:15001", Upstream: "svc-2.ns.svc:8080", UpstreamID: pki.ID("run-1", "svc-2")}
-	if sc.Inbound == nil || sc.Inbound.App != "127.0.0.1:8080" || sc.Inbound.Listen != ":15006" || len(sc.Outbounds) != 1 ||
+	if sc.Inbound == nil || sc.Inbound.App != "127.0.0.1:8080" || sc.Inbound.Listen != "0.0.0.0:15006" || len(sc.Outbounds) != 1 ||
 		sc.Outbounds[0] != wantOut || sc.MTLS != sidecar.Strict || sc.Concurrency != 2 || sc.CertFile == "" {
-		t.Errorf("svc-1's sidecar: %+v (inbound %+v); want inbound :15006 → 127.0.0.1:8080, outbound %+v, strict, 2 threads", sc, sc.Inbound, wantOut)
+		t.Errorf("svc-1's sidecar: %+v (inbound %+v); want inbound 0.0.0.0:15006 → 127.0.0.1:8080, outbound %+v, strict, 2 threads", sc, sc.Inbound, wantOut)
 	}
 	sec := objs["secret/smp-mesh-svc-1"].(*corev1.Secret)
 	block, _ := pem.Decode(sec.Data["cert.pem"])
