@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"slices"
 	"sort"
@@ -257,7 +256,7 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, runGen
 		return fail(err)
 	}
 	t.Warnings = append(t.Warnings, loadWarnings...)
-	started, warnings := startCollectors(ctx, plan, tp.Arm, opt.Collectors, d, pf)
+	started, warnings := startCollectors(ctx, plan, tp.Arm, opt.Collectors, d, env.NodeCAdvisor)
 	t.Warnings = append(t.Warnings, warnings...)
 	defer func() {
 		for _, c := range started {
@@ -309,10 +308,10 @@ func observeDeployment(t *result.Trial, d *platform.Deployment, doc *result.Docu
 // startCollectors starts the collectors of a trial (the given ones, else those the plan
 // names for the arm) on the deployment's components; one that does not start is a
 // warning, and the others go on.
-func startCollectors(ctx context.Context, plan *spec.Plan, arm spec.Arm, given []collect.Collector, d *platform.Deployment, pf platform.Platform) (started []collect.Collector, warnings []string) {
+func startCollectors(ctx context.Context, plan *spec.Plan, arm spec.Arm, given []collect.Collector, d *platform.Deployment, nodes *platform.NodeEndpoint) (started []collect.Collector, warnings []string) {
 	collectors := given
 	if collectors == nil {
-		collectors, warnings = collectorsFor(plan, arm, pf)
+		collectors, warnings = collectorsFor(plan, arm, nodes)
 	}
 	targets := targetsOf(d)
 	for _, c := range collectors {
@@ -420,10 +419,10 @@ func targetsOf(d *platform.Deployment) []collect.Target {
 
 // collectorsFor builds every collector the plan names, for one arm (the Prometheus
 // collector's default queries come from the arm's mesh profile; a cadvisor collector
-// without a URL reads every node of a platform that can reach them, where); the warnings
+// without a URL reads every node through nodes, when the platform gave it); the warnings
 // say which could not be built. They are returned in order of precedence (see
 // collectAll).
-func collectorsFor(plan *spec.Plan, arm spec.Arm, where platform.Platform) (out []collect.Collector, warnings []string) {
+func collectorsFor(plan *spec.Plan, arm spec.Arm, nodes *platform.NodeEndpoint) (out []collect.Collector, warnings []string) {
 	pf := mesh.Local
 	if plan.Environment.Platform == spec.PlatformKubernetes {
 		pf = mesh.Kubernetes
@@ -459,11 +458,9 @@ func collectorsFor(plan *spec.Plan, arm spec.Arm, where platform.Platform) (out 
 		case spec.CollectorLinkerdProxy:
 			col, err = collect.NewLinkerdProxy(ep)
 		case spec.CollectorCAdvisor:
-			if ns, ok := where.(nodeCAdvisor); ok && ep.URL == "" {
+			if nodes != nil && ep.URL == "" {
 				// Every node's kubelet, through the API server.
-				if ep.NodeURL, ep.Client, err = ns.CAdvisorSource(); err != nil {
-					break
-				}
+				ep.NodeURL, ep.Client = nodes.URL, nodes.Client
 			}
 			col, err = collect.NewCAdvisor(ep)
 		default:
@@ -477,12 +474,6 @@ func collectorsFor(plan *spec.Plan, arm spec.Arm, where platform.Platform) (out 
 	}
 	sort.SliceStable(out, func(i, j int) bool { return precedence(out[i].Name()) < precedence(out[j].Name()) })
 	return out, warnings
-}
-
-// nodeCAdvisor is a platform that can read the cAdvisor of every node it deploys to (the
-// kubernetes platform: each kubelet's /metrics/cadvisor through the API server).
-type nodeCAdvisor interface {
-	CAdvisorSource() (nodeURL func(node string) string, client *http.Client, err error)
 }
 
 // precedence orders collectors for collect.Merge: procfs (the local default, exact per

@@ -15,6 +15,7 @@ package platform
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
@@ -59,8 +60,19 @@ type Environment struct {
 	// (Deployment.Load.Kind), known before the first deploy so that a run names its
 	// load generator from the start.
 	Load LoadKind
+	// NodeCAdvisor, when set, reads the cAdvisor of every node the platform deploys to
+	// (Kubernetes: each kubelet's /metrics/cadvisor through the API server), for a
+	// cadvisor collector that names no URL.
+	NodeCAdvisor *NodeEndpoint
 	// Warnings say what could not be found out; they become warnings of the run.
 	Warnings []string
+}
+
+// NodeEndpoint is an HTTP endpoint of every node: where a node's is, and a client with
+// the credentials it takes.
+type NodeEndpoint struct {
+	URL    func(node string) string
+	Client *http.Client
 }
 
 // LoadKind says where a deployment's load comes from.

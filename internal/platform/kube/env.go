@@ -55,6 +55,11 @@ var cniNamespaces = []string{"kube-system", "kube-flannel", "calico-system", "ti
 // load pods bring (LoadPod.Kind). A cluster that cannot be described is a warning.
 func (p *Platform) Describe(ctx context.Context) platform.Environment {
 	env := platform.Environment{Load: p.opt.LoadPod.Kind}
+	if url, client, err := p.CAdvisorSource(); err == nil {
+		env.NodeCAdvisor = &platform.NodeEndpoint{URL: url, Client: client}
+	} else {
+		env.Warnings = append(env.Warnings, "read the nodes' cAdvisor: "+err.Error())
+	}
 	cl, err := p.Discover(ctx)
 	if err != nil {
 		env.Warnings = append(env.Warnings, "describe the cluster: "+err.Error())
