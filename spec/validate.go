@@ -437,8 +437,15 @@ func (v *validator) tcp() {
 func (v *validator) app() {
 	a := &v.p.Workload.App
 	if a.Kind == AppBuiltin {
-		if a.Services < 1 || a.Services > 64 {
-			v.errorf("workload.app.services", "use 1 to 64", "services must be between 1 and 64, got %d", a.Services)
+		// Locally every service is a process (and a sidecar) on this machine; a cluster
+		// spreads Deployments over its nodes.
+		most := 64
+		if v.p.Environment.Platform == PlatformKubernetes {
+			most = 500
+		}
+		if a.Services < 1 || a.Services > most {
+			v.errorf("workload.app.services", fmt.Sprintf("use 1 to %d", most), "services must be between 1 and %d on the %s platform, got %d",
+				most, v.p.Environment.Platform, a.Services)
 		}
 		if a.ResponseSize != nil && *a.ResponseSize > 64<<20 {
 			v.errorf("workload.app.response_size", "use at most 64MiB", "response_size %s is larger than 64MiB", *a.ResponseSize)
