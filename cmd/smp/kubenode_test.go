@@ -29,38 +29,15 @@ import (
 // kubelet, containerd, CoreDNS), shared with every other test process through a lease
 // taken by the first test that needs it and given back after the last (TestMain).
 
-var nodeEnv struct {
-	once sync.Once
-	node *kubetest.Node
-	err  error
-}
-
-// testNode is the real node, with smp's image of this source tree loaded; without what
-// it needs the test skips naming the scripts that install it (fails with
-// SMP_INTEGRATION=1).
+// testNode is the real node, given back after the package's tests (stopCluster).
 func testNode(t *testing.T) *kubetest.Node {
 	t.Helper()
-	if missing := kubetest.NodeMissing(); len(missing) > 0 {
-		msg := "the real node needs " + strings.Join(missing, ", ") + " (scripts/install-deps, scripts/k8s-binaries; scripts/kube-node up)"
-		if kubetest.Required() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	e := &nodeEnv
-	e.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		e.node, e.err = kubetest.StartNode(ctx)
-		if e.err == nil {
-			kubeEnv.stopAll = append(kubeEnv.stopAll, e.node.Release)
-		}
-	})
-	if e.err != nil {
-		t.Fatalf("the real node: %v", e.err)
-	}
-	return e.node
+	n := kubetest.TestNode(t)
+	nodeOnce.Do(func() { kubeEnv.stopAll = append(kubeEnv.stopAll, kubetest.ReleaseTestNode) })
+	return n
 }
+
+var nodeOnce sync.Once
 
 // nodePlan is the classic comparison on the real node: no mesh and smp's builtin
 // sidecar with strict mTLS, a 2-service chain of smp's app, the load from two agent

@@ -72,7 +72,7 @@ func TestMain(m *testing.M) {
 		_ = flag.Set("test.parallel", "8")
 	}
 	code := func() int {
-		defer releaseRealNode()
+		defer kubetest.ReleaseTestNode()
 		if missing := kubetest.Missing(); len(missing) > 0 {
 			if kubetest.Required() {
 				fmt.Fprintf(os.Stderr, "kube integration tests: missing %s (run scripts/k8s-binaries)\n", strings.Join(missing, ", "))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,49 +17,13 @@ import (
 	"github.com/service-mesh-performance/smp/spec"
 )
 
-// The machine's real node (scripts/kube-node), for the tests that need containers:
-// taken on first use, given back after the package's tests (TestMain).
-var realNodeEnv struct {
-	once sync.Once
-	node *kubetest.Node
-	err  error
-}
-
-func realNode(t *testing.T) *kubetest.Node {
-	t.Helper()
-	if missing := kubetest.NodeMissing(); len(missing) > 0 {
-		msg := "the real node needs " + strings.Join(missing, ", ") + " (scripts/install-deps, scripts/k8s-binaries; scripts/kube-node up)"
-		if kubetest.Required() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	e := &realNodeEnv
-	e.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		e.node, e.err = kubetest.StartNode(ctx)
-	})
-	if e.err != nil {
-		t.Fatalf("the real node: %v", e.err)
-	}
-	return e.node
-}
-
-// releaseRealNode gives the node back if a test took it.
-func releaseRealNode() {
-	if n := realNodeEnv.node; n != nil {
-		n.Release()
-	}
-}
-
 // TestRealNodeBuiltin: on the real node an arm of smp's builtin sidecar runs for real:
 // the application pods and an agent pod, each with its smp-proxy container, are Ready;
 // every container runs on this host (its PID found); the kubelet's cAdvisor, read
 // through the API server, has CPU and memory series of every one of them; and Teardown
 // leaves no namespace and, once the kubelet has collected them, no container.
 func TestRealNodeBuiltin(t *testing.T) {
-	n := realNode(t)
+	n := kubetest.TestNode(t)
 	ctx := context.Background()
 	runID := fmt.Sprintf("realnode-%d", time.Now().UnixNano())
 	no := false

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"testing"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -189,4 +191,43 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// shared is the node of this test binary: one lease, taken by the first test that needs
+// it.
+var shared struct {
+	once sync.Once
+	node *Node
+	err  error
+}
+
+// TestNode returns the real node, with smp's image of this source tree loaded, started
+// (or joined) once per test binary. Without what it needs the test skips naming the
+// scripts that install it, or fails with SMP_INTEGRATION=1.
+func TestNode(t testing.TB) *Node {
+	t.Helper()
+	if missing := NodeMissing(); len(missing) > 0 {
+		msg := "the real node needs " + strings.Join(missing, ", ") + " (scripts/install-deps, scripts/k8s-binaries; scripts/kube-node up)"
+		if Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		shared.node, shared.err = StartNode(ctx)
+	})
+	if shared.err != nil {
+		t.Fatalf("the real node: %v", shared.err)
+	}
+	return shared.node
+}
+
+// ReleaseTestNode gives back the lease TestNode took, if it took one (TestMain, once the
+// tests have run).
+func ReleaseTestNode() {
+	if shared.node != nil {
+		shared.node.Release()
+	}
 }
