@@ -346,7 +346,7 @@ func TestCAdvisor(t *testing.T) {
 			t.Fatal(err)
 		}
 		onA, onB, nowhere := proxy, app, app
-		onA.Node, onB.Node, nowhere.Component = "node-a", "node-b", "svc-1-elsewhere"
+		onA.Node, onB.Node, nowhere.Name = "node-a", "node-b", "svc-1-elsewhere"
 		startCollector(t, cv, onA, onB, nowhere)
 		res, err := cv.Collect(context.Background(), newWindow(d))
 		if err != nil {

@@ -50,7 +50,7 @@ var rules = map[string][]string{
 	"internal/platform":          {"result", "spec"},
 	"internal/platform/local": {"internal/app", "internal/grpcecho", "internal/pki", "internal/platform", "internal/proc", "internal/sidecar",
 		"internal/tempdir", "result", "spec"},
-	"internal/platform/kube":          {"internal/app", "internal/mesh", "internal/platform", "result", "spec"},
+	"internal/platform/kube":          {"internal/app", "internal/mesh", "internal/pki", "internal/platform", "internal/sidecar", "result", "spec"},
 	"internal/platform/kube/kubetest": {"internal/mesh", "spec"},
 	"internal/platform/external":      {"internal/platform", "spec"},
 	"internal/platform/open": {"internal/agent", "internal/platform", "internal/platform/external", "internal/platform/kube",

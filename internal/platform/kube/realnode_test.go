@@ -12,8 +12,8 @@ import (
 
 	"github.com/service-mesh-performance/smp/internal/agent"
 	"github.com/service-mesh-performance/smp/internal/mesh"
-	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/internal/platform/kube/kubetest"
+	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -76,7 +76,7 @@ func TestRealNodeBuiltin(t *testing.T) {
 		if c.Node != kubetest.NodeName || c.PID <= 0 {
 			t.Errorf("%s: node %q, host PID %d; want %s and its PID on this host", c.Name, c.Node, c.PID, kubetest.NodeName)
 		}
-		if c.Role == platform.RoleProxy && c.Container == mesh.BuiltinProxyContainer {
+		if c.Role == result.RoleProxy && c.Container == mesh.BuiltinProxyContainer {
 			proxies++
 		}
 		for _, metric := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes"} {
