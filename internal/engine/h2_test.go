@@ -123,7 +123,9 @@ func TestH2GoAwayReconnects(t *testing.T) {
 // answers every third, and answers the rest: resets are protocol errors,
 // silence is a timeout charged at the deadline, and the run still ends on time.
 func TestH2StreamResetAndTimeout(t *testing.T) {
+	var served [3]atomic.Int64 // requests the server reset, answered and left unanswered
 	srv := rawH2Server(t, []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 100}}, func(fr *http2.Framer, id uint32, n int) bool {
+		served[n%3].Add(1)
 		switch n % 3 {
 		case 0:
 			return fr.WriteRSTStream(id, http2.ErrCodeInternal) == nil
@@ -132,29 +134,40 @@ func TestH2StreamResetAndTimeout(t *testing.T) {
 		}
 		return true // silence
 	})
-	const timeout = 100 * time.Millisecond
+	const rate, dur, timeout = 100, time.Second, 100 * time.Millisecond
 	start := time.Now()
-	res := mustRun(t, Config{Target: srv.URL(), Protocol: H2C, Rate: 300, Connections: 1, Streams: 50,
-		Duration: 250 * time.Millisecond, Timeout: timeout})
+	res := mustRun(t, Config{Target: srv.URL(), Protocol: H2C, Rate: rate, Connections: 1, Streams: 50,
+		Duration: dur, Timeout: timeout})
 	elapsed := time.Since(start)
 	m := res.Measure
-	third := m.Requests / 3
-	if m.Requests < 60 || absDiff(m.Succeeded, third) > 2 || absDiff(m.Errors[ClassProtocol], third) > 2 || absDiff(m.Errors[ClassTimeout], third) > 2 {
-		t.Fatalf("requests %d ok %d errors %v: want a third each of ok, protocol and timeout", m.Requests, m.Succeeded, m.Errors)
+	reset, answered, silent := served[0].Load(), served[1].Load(), served[2].Load()
+	protocol, timedOut := m.Errors[ClassProtocol], m.Errors[ClassTimeout]
+	t.Logf("server: %d reset, %d answered, %d silent; client: %d requests, %d ok, errors %v", reset, answered, silent, m.Requests, m.Succeeded, m.Errors)
+	// Every scheduled request is sent or, if a loaded machine made it later than the
+	// timeout, skipped; each sent one ends as a success, a reset or a timeout.
+	if m.Requests+m.Overflow != rate*int64(dur/time.Second) || m.Succeeded+protocol+timedOut != m.Requests {
+		t.Fatalf("requests %d (+%d skipped), ok %d, errors %v: want %d, each ok, protocol or timeout", m.Requests, m.Overflow, m.Succeeded, m.Errors, rate)
 	}
-	if lo, hi := m.ErrorLatency.Max(), timeout+timeout/8+20*time.Millisecond; lo < timeout || lo > hi {
-		t.Errorf("slowest failure %v, want a timeout between %v and %v", lo, timeout, hi)
+	// A reset ends its request at once as a protocol error and an answer as a success; a
+	// silent stream times out. A loaded machine can let a reset or an answer be read only
+	// after the request's deadline (a timeout then), never the other way round.
+	if protocol == 0 || protocol > reset || m.Succeeded == 0 || m.Succeeded > answered || timedOut < silent {
+		t.Errorf("client: %d ok, %d protocol, %d timeouts; server: %d answered, %d reset, %d silent", m.Succeeded, protocol, timedOut, answered, reset, silent)
 	}
-	if elapsed > 250*time.Millisecond+2*timeout+500*time.Millisecond {
+	// A timeout never fires before the deadline, and each request has its own: timeouts
+	// are the slowest failures (a reset is read before the deadline), and their median is
+	// near the timeout, where a deadline kept only at the run's end (1.1s) would spread
+	// them over the whole run (median ~600ms). A stall delays the timers it covers only.
+	failures := protocol + timedOut
+	median := m.ErrorLatency.Percentile(100 * (1 - float64(timedOut)/float64(2*failures)))
+	if lo := m.ErrorLatency.Max(); lo < timeout || median < timeout || median > 2*timeout {
+		t.Errorf("failures: slowest %v, median timeout %v, want both ≥ %v and the median below %v", lo, median, timeout, 2*timeout)
+	}
+	// Silent streams do not hold the run: it ends at its hard stop (dur + timeout), far
+	// inside this bound even on a loaded machine.
+	if elapsed > 10*time.Second {
 		t.Errorf("run took %v", elapsed)
 	}
-}
-
-func absDiff(a, b int64) int64 {
-	if a > b {
-		return a - b
-	}
-	return b - a
 }
 
 // hpackServer answers every request with 200 "ok" and hands check each
