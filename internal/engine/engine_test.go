@@ -114,10 +114,14 @@ func TestStallShowsInCorrectedLatency(t *testing.T) {
 		t.Errorf("corrected p99 %v, want ≥ %v: the stall must show", lat99, stall/2)
 	}
 	// At most `conns` of ~3000 requests (0.13%) were on the wire during the
-	// stall, so service p99 is the server's normal time: bound it by the
-	// stall, scaled far down, and by the corrected figure.
-	if svc99 > stall/10 || svc99*5 > lat99 {
-		t.Errorf("service p99 %v, want < %v and ≪ corrected p99 %v", svc99, stall/10, lat99)
+	// stall, so service p99 is the server's normal time, far below the corrected
+	// p99, which holds the stall. A loaded machine adds its own stalls to both
+	// (to the corrected figure more: it charges the lag too), so the ratio holds
+	// at any speed, where a bound in milliseconds would not; service time charged
+	// from the intended time, or from before the wait for a connection, would
+	// make the two alike.
+	if svc99*5 > lat99 {
+		t.Errorf("service p99 %v, want ≪ corrected p99 %v", svc99, lat99)
 	}
 	if m.Service.Max() < stall/2 {
 		t.Errorf("service max %v: the requests caught in the stall should show it", m.Service.Max())
@@ -190,14 +194,23 @@ func TestErrorClasses(t *testing.T) {
 			if m.Requests == 0 || m.Succeeded != 0 || m.Failed != m.Requests {
 				t.Fatalf("requests %d ok %d failed %d, want all failed", m.Requests, m.Succeeded, m.Failed)
 			}
-			if got := m.Errors[tc.class]; got != m.Failed {
-				t.Errorf("errors %v, want all %d in class %q", m.Errors, m.Failed, tc.class)
+			// A server slower than the timeout makes a timeout of any failure: on a
+			// loaded machine a few may be, never the rest of another class.
+			got, slow := m.Errors[tc.class], m.Errors[ClassTimeout]
+			if tc.class == ClassTimeout {
+				slow = 0
+			}
+			if got == 0 || got+slow != m.Failed {
+				t.Errorf("errors %v, want all %d in class %q (or timeouts)", m.Errors, m.Failed, tc.class)
 			}
 			if m.ErrorLatency.Count() != m.Failed || m.Latency.Count() != 0 {
 				t.Errorf("error latency %d latency %d samples, want %d and 0", m.ErrorLatency.Count(), m.Latency.Count(), m.Failed)
 			}
-			// Connection setup happens before the clock; allow it one timeout too.
-			if limit := duration + 2*timeout + 500*time.Millisecond; elapsed > limit {
+			// The run ends at its hard stop (duration + timeout), or a second later when
+			// the abort's safety net closes connections; a request nothing ends would
+			// hold it until the test's own deadline. The class check above catches a
+			// deadline that fails and leaves the safety net to end the request.
+			if limit := 10 * time.Second; elapsed > limit {
 				t.Errorf("run took %v, want ≤ %v", elapsed, limit)
 			}
 		})

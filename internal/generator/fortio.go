@@ -346,16 +346,23 @@ type fortioOnce struct {
 
 // once runs fortio for d. Cancelling ctx aborts the run through fortio's Aborter: calls
 // in flight finish (bounded by workload.timeout), the rest are not sent.
+// fortioRunnerOptions is the schedule fortio is given for one run of d: its rate, length
+// and goroutines, from which fortio computes its exact number of calls.
+func fortioRunnerOptions(p fortioPlan, d time.Duration) periodic.RunnerOptions {
+	return periodic.RunnerOptions{
+		QPS: p.qps, Duration: d, NumThreads: p.threads,
+		Uniform: p.uniform, Jitter: p.jitter, Resolution: fortioResolution,
+		Percentiles: []float64{50, 99},
+	}
+}
+
 func (f Fortio) once(ctx context.Context, p fortioPlan, t fortioTarget, d time.Duration, rec *fortioRecorder) (fortioOnce, error) {
 	var out bytes.Buffer
 	// Giving fortio our own Aborter also keeps it from installing its process-wide SIGINT
 	// handler (periodic.RunnerOptions.Normalize does that only when Stop is nil).
 	aborter := periodic.NewAborter()
-	ro := periodic.RunnerOptions{
-		QPS: p.qps, Duration: d, NumThreads: p.threads, Out: &out, Stop: aborter,
-		Uniform: p.uniform, Jitter: p.jitter, Resolution: fortioResolution,
-		Percentiles: []float64{50, 99}, AccessLogger: rec,
-	}
+	ro := fortioRunnerOptions(p, d)
+	ro.Out, ro.Stop, ro.AccessLogger = &out, aborter, rec
 	stop := abortOnDone(ctx, aborter)
 	defer stop()
 	if p.grpc {
