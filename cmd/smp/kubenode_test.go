@@ -45,6 +45,7 @@ var nodeOnce sync.Once
 func nodePlan(t *testing.T, n *kubetest.Node, duration, collectors string, keep bool, extra ...string) string {
 	return writePlan(t, `
 name: kube-node
+repetitions: 1
 arms:
   - baseline
   - {name: builtin, mesh: builtin, mtls: strict}
