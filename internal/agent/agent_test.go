@@ -177,6 +177,7 @@ func TestFourAgentsMergeExactly(t *testing.T) {
 			{"service", func(p *engine.PhaseResult) *hist.Histogram { return p.Service }},
 			{"start lag", func(p *engine.PhaseResult) *hist.Histogram { return p.StartLag }},
 			{"error latency", func(p *engine.PhaseResult) *hist.Histogram { return p.ErrorLatency }},
+			{"ready lag", func(p *engine.PhaseResult) *hist.Histogram { return p.ReadyLag }},
 		} {
 			want := map[time.Duration]int64{}
 			var clamped int64
@@ -196,8 +197,24 @@ func TestFourAgentsMergeExactly(t *testing.T) {
 		}
 	}
 	var ownRequests int64
+	var ownCPU, ownLag time.Duration
+	var ownCPUs int
+	cause := engine.LateNone
 	for _, r := range own {
 		ownRequests += r.Measure.Requests
+		ownCPU += r.Generator.CPU
+		ownCPUs += r.Generator.CPUs
+		ownLag += r.Measure.ReadyLagTotal + r.Measure.BusyLagTotal
+		if cause == engine.LateNone {
+			cause = r.LateCause
+		}
+	}
+	// What the engine says about itself crosses the wire too: its CPU, and why requests left late.
+	if m.Generator.CPU != ownCPU || m.Generator.CPUs != ownCPUs || ownCPU <= 0 {
+		t.Errorf("merged generator CPU %v on %d CPUs, the agents' %v on %d", m.Generator.CPU, m.Generator.CPUs, ownCPU, ownCPUs)
+	}
+	if got := m.Measure.ReadyLagTotal + m.Measure.BusyLagTotal; got != ownLag || m.LateCause != cause {
+		t.Errorf("merged lag total %v, cause %q; the agents' %v, %q", got, m.LateCause, ownLag, cause)
 	}
 	if m.Measure.Requests != ownRequests || m.Measure.Latency.Count() != m.Measure.Succeeded {
 		t.Errorf("merged %d requests (%d latency samples for %d ok), the agents sent %d",

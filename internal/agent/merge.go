@@ -38,6 +38,10 @@ func merge(total engine.Config, parts []*AgentRun) *engine.Result {
 		out.Connections += r.Connections
 		out.Reconnects += r.Reconnects
 		out.Workers += r.Workers
+		mergeGenerator(&out.Generator, r.Generator)
+		if out.LateCause == engine.LateNone {
+			out.LateCause = r.LateCause // the first agent's that had one; RateReason names each
+		}
 		if !r.RateHeld {
 			out.RateHeld = false
 			reasons = append(reasons, fmt.Sprintf("agent %d: %s", p.Index, r.RateReason))
@@ -63,6 +67,14 @@ func merge(total engine.Config, parts []*AgentRun) *engine.Result {
 			dst.Service.Merge(src.Service)
 			dst.StartLag.Merge(src.StartLag)
 			dst.ErrorLatency.Merge(src.ErrorLatency)
+			if src.ReadyLag != nil {
+				if dst.ReadyLag == nil {
+					dst.ReadyLag = hist.New()
+				}
+				dst.ReadyLag.Merge(src.ReadyLag)
+			}
+			dst.ReadyLagTotal += src.ReadyLagTotal
+			dst.BusyLagTotal += src.BusyLagTotal
 			dst.Counts.Add(src.Counts)
 			dst.BytesSent += src.BytesSent
 			dst.BytesReceived += src.BytesReceived
@@ -92,6 +104,27 @@ func merge(total engine.Config, parts []*AgentRun) *engine.Result {
 	}
 	out.SeriesInterval, out.Series = mergeSeries(out.Measure.Start, parts)
 	return out
+}
+
+// mergeGenerator adds one agent's process cost to the total: CPU time, CPUs and
+// run delay add up, the wall time is the longest, and spin and the wanted share
+// are the largest, so Busy is the agents' CPU over all their CPUs. An agent that
+// could not read its run delay (negative) makes the total unknown.
+func mergeGenerator(total *engine.GeneratorStats, g engine.GeneratorStats) {
+	if total.CPUs == 0 && total.Wall == 0 {
+		*total = g
+		return
+	}
+	total.CPU += g.CPU
+	total.CPUs += g.CPUs
+	total.Wall = max(total.Wall, g.Wall)
+	if total.RunDelay < 0 || g.RunDelay < 0 {
+		total.RunDelay = -1
+	} else {
+		total.RunDelay += g.RunDelay
+	}
+	total.Spin = max(total.Spin, g.Spin)
+	total.Wanted = max(total.Wanted, g.Wanted)
 }
 
 func phaseOf(r *engine.Result, ph engine.Phase) *engine.PhaseResult {

@@ -268,35 +268,53 @@ type Report struct {
 	AchievedRate  float64     `json:"achieved_rate"`
 	RateHeld      bool        `json:"rate_held"`
 	RateReason    string      `json:"rate_reason,omitempty"`
-	Cancelled     bool        `json:"cancelled,omitempty"`
-	Connections   int64       `json:"connections"`
-	Reconnects    int64       `json:"reconnects,omitempty"`
-	Workers       int         `json:"workers"`
-	IntervalNS    int64       `json:"series_interval_ns"`
-	Series        []Point     `json:"series,omitempty"`
+	LateCause     string      `json:"late_cause,omitempty"`
+	// Generator is what the engine cost the agent's own process; nil from
+	// agents older than these fields.
+	Generator   *GeneratorReport `json:"generator,omitempty"`
+	Cancelled   bool             `json:"cancelled,omitempty"`
+	Connections int64            `json:"connections"`
+	Reconnects  int64            `json:"reconnects,omitempty"`
+	Workers     int              `json:"workers"`
+	IntervalNS  int64            `json:"series_interval_ns"`
+	Series      []Point          `json:"series,omitempty"`
 	// StartLateNS is how much later than StartAt the engine's clock started.
 	StartLateNS int64 `json:"start_late_ns,omitempty"`
 }
 
 // PhaseReport mirrors engine.PhaseResult.
 type PhaseReport struct {
-	Start         time.Time        `json:"start"`
-	End           time.Time        `json:"end"`
-	DurationNS    int64            `json:"duration_ns"`
-	Latency       Hist             `json:"latency"`
-	Service       Hist             `json:"service"`
-	StartLag      Hist             `json:"start_lag"`
-	ErrorLatency  Hist             `json:"error_latency"`
-	Requests      int64            `json:"requests"`
-	OK            int64            `json:"ok"`
-	Failed        int64            `json:"failed"`
-	Overflow      int64            `json:"overflow,omitempty"`
-	BytesSent     int64            `json:"bytes_sent"`
-	BytesReceived int64            `json:"bytes_received"`
-	Status        map[string]int64 `json:"status,omitempty"`
-	Errors        map[string]int64 `json:"errors,omitempty"`
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
+	DurationNS   int64     `json:"duration_ns"`
+	Latency      Hist      `json:"latency"`
+	Service      Hist      `json:"service"`
+	StartLag     Hist      `json:"start_lag"`
+	ErrorLatency Hist      `json:"error_latency"`
+	// ReadyLag and the lag totals (see engine.PhaseResult); nil in closed loop.
+	ReadyLag        *Hist            `json:"ready_lag,omitempty"`
+	ReadyLagTotalNS int64            `json:"ready_lag_total_ns,omitempty"`
+	BusyLagTotalNS  int64            `json:"busy_lag_total_ns,omitempty"`
+	Requests        int64            `json:"requests"`
+	OK              int64            `json:"ok"`
+	Failed          int64            `json:"failed"`
+	Overflow        int64            `json:"overflow,omitempty"`
+	BytesSent       int64            `json:"bytes_sent"`
+	BytesReceived   int64            `json:"bytes_received"`
+	Status          map[string]int64 `json:"status,omitempty"`
+	Errors          map[string]int64 `json:"errors,omitempty"`
 	// ErrorExamples: one message per error class (agents before it send none).
 	ErrorExamples map[string]string `json:"error_examples,omitempty"`
+}
+
+// GeneratorReport mirrors engine.GeneratorStats.
+type GeneratorReport struct {
+	CPUNS      int64   `json:"cpu_ns"`
+	WallNS     int64   `json:"wall_ns"`
+	CPUs       int     `json:"cpus"`
+	RunDelayNS int64   `json:"run_delay_ns"`
+	SpinNS     int64   `json:"spin_ns,omitempty"`
+	Wanted     float64 `json:"wanted,omitempty"`
 }
 
 // Hist is an encoded histogram and its clamped count, which the encoding does not hold.
@@ -342,8 +360,11 @@ func (h Hist) decode() (*hist.Histogram, error) {
 // reportOf encodes an engine result for the wire.
 func reportOf(res *engine.Result, startAt time.Time) (*Report, error) {
 	r := &Report{ClosedLoop: res.ClosedLoop, RequestedRate: res.RequestedRate, AchievedRate: res.AchievedRate,
-		RateHeld: res.RateHeld, RateReason: res.RateReason, Cancelled: res.Cancelled, Connections: res.Connections,
-		Reconnects: res.Reconnects, Workers: res.Workers, IntervalNS: int64(res.SeriesInterval)}
+		RateHeld: res.RateHeld, RateReason: res.RateReason, LateCause: string(res.LateCause), Cancelled: res.Cancelled,
+		Connections: res.Connections, Reconnects: res.Reconnects, Workers: res.Workers, IntervalNS: int64(res.SeriesInterval)}
+	g := res.Generator
+	r.Generator = &GeneratorReport{CPUNS: int64(g.CPU), WallNS: int64(g.Wall), CPUs: g.CPUs, RunDelayNS: int64(g.RunDelay),
+		SpinNS: int64(g.Spin), Wanted: g.Wanted}
 	if !startAt.IsZero() {
 		r.StartLateNS = max(0, int64(res.Warmup.Start.Sub(startAt)))
 	}
@@ -354,8 +375,16 @@ func reportOf(res *engine.Result, startAt time.Time) (*Report, error) {
 		s, d := p.src, p.dst
 		*d = PhaseReport{Start: s.Start, End: s.End, DurationNS: int64(s.Duration), Requests: s.Requests, OK: s.Succeeded,
 			Failed: s.Failed, Overflow: s.Overflow, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
-			Status: s.Status, Errors: s.Errors, ErrorExamples: s.ErrorExamples}
+			Status: s.Status, Errors: s.Errors, ErrorExamples: s.ErrorExamples,
+			ReadyLagTotalNS: int64(s.ReadyLagTotal), BusyLagTotalNS: int64(s.BusyLagTotal)}
 		var err error
+		if s.ReadyLag != nil {
+			h, err := encodeHist(s.ReadyLag)
+			if err != nil {
+				return nil, fmt.Errorf("encode histogram: %w", err)
+			}
+			d.ReadyLag = &h
+		}
 		for _, h := range []struct {
 			src *hist.Histogram
 			dst *Hist
@@ -376,9 +405,13 @@ func reportOf(res *engine.Result, startAt time.Time) (*Report, error) {
 // clock to the controller's by subtracting offset (agent − controller).
 func (r *Report) result(cfg engine.Config, offset time.Duration) (*engine.Result, error) {
 	res := &engine.Result{Config: cfg, ClosedLoop: r.ClosedLoop, RequestedRate: r.RequestedRate,
-		AchievedRate: r.AchievedRate, RateHeld: r.RateHeld, RateReason: r.RateReason, Cancelled: r.Cancelled,
-		Connections: r.Connections, Reconnects: r.Reconnects, Workers: r.Workers,
-		SeriesInterval: time.Duration(r.IntervalNS)}
+		AchievedRate: r.AchievedRate, RateHeld: r.RateHeld, RateReason: r.RateReason, LateCause: engine.LateCause(r.LateCause),
+		Cancelled: r.Cancelled, Connections: r.Connections, Reconnects: r.Reconnects, Workers: r.Workers,
+		SeriesInterval: time.Duration(r.IntervalNS), Generator: engine.GeneratorStats{RunDelay: -1}}
+	if g := r.Generator; g != nil {
+		res.Generator = engine.GeneratorStats{CPU: time.Duration(g.CPUNS), Wall: time.Duration(g.WallNS), CPUs: g.CPUs,
+			RunDelay: time.Duration(g.RunDelayNS), Spin: time.Duration(g.SpinNS), Wanted: g.Wanted}
+	}
 	for _, p := range []struct {
 		src *PhaseReport
 		dst *engine.PhaseResult
@@ -387,8 +420,14 @@ func (r *Report) result(cfg engine.Config, offset time.Duration) (*engine.Result
 		*d = engine.PhaseResult{Start: s.Start.Add(-offset).UTC(), End: s.End.Add(-offset).UTC(),
 			Duration: time.Duration(s.DurationNS), BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
 			Counts: result.Counts{Requests: s.Requests, Succeeded: s.OK, Failed: s.Failed, Overflow: s.Overflow},
-			Status: orEmpty(s.Status), Errors: orEmpty(s.Errors), ErrorExamples: s.ErrorExamples}
+			Status: orEmpty(s.Status), Errors: orEmpty(s.Errors), ErrorExamples: s.ErrorExamples,
+			ReadyLagTotal: time.Duration(s.ReadyLagTotalNS), BusyLagTotal: time.Duration(s.BusyLagTotalNS)}
 		var err error
+		if s.ReadyLag != nil {
+			if d.ReadyLag, err = s.ReadyLag.decode(); err != nil {
+				return nil, fmt.Errorf("decode histogram: %w", err)
+			}
+		}
 		for _, h := range []struct {
 			src Hist
 			dst **hist.Histogram
