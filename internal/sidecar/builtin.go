@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -419,7 +420,10 @@ func (sc *sidecar) serve(ctx context.Context, errc chan<- error) {
 	reg.MustRegister(
 		newCollector(sc.spec.Name, sc.spec.Protocol, sc.spec.MTLS, stats),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewGoCollector(),
+		// The live heap after GC beside the default memstats: what a leak
+		// grows, unlike RSS and the heap between collections (bench/soak.sh).
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
 	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
