@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -95,5 +96,63 @@ func (t *preciseTimer) arm(fd uintptr) bool {
 func (t *preciseTimer) close() {
 	if t != nil {
 		t.f.Close()
+	}
+}
+
+// idleTicker is a periodic timerfd registered with Go's netpoller, which
+// one goroutine reads. At high open-loop rates the workers wait on runtime
+// timers, which the scheduler runs at its next scheduling round, within
+// microseconds while the process is busy, and which cost no system call; a
+// timerfd per wait (preciseTimer) costs one, and its expiry is an I/O event,
+// which a busy single P notices only when its run queue is empty. What
+// runtime timers lack is precision when the process idles: the netpoller
+// then sleeps whole milliseconds. Each expiry of the ticker wakes that
+// sleep, after which the scheduler runs the timers that are due, so no wait
+// oversleeps by much more than the ticker's period. (The kernel re-arms an
+// interval timerfd only when it is read, hence the reader: one read per
+// expiry.)
+type idleTicker struct {
+	f     *os.File
+	done  chan struct{}
+	ticks atomic.Int64 // expiries seen (tests)
+}
+
+func newIdleTicker(period time.Duration) *idleTicker {
+	fd, _, errno := syscall.Syscall(syscall.SYS_TIMERFD_CREATE, clockMonotonic, tfdNonblock|tfdCloexec, 0)
+	if errno != 0 {
+		return nil
+	}
+	// A non-blocking descriptor makes os.NewFile register it with the netpoller.
+	t := &idleTicker{f: os.NewFile(fd, "timerfd"), done: make(chan struct{})}
+	rc, err := t.f.SyscallConn()
+	p := int64(period)
+	spec := [4]int64{p / 1e9, p % 1e9, p / 1e9, p % 1e9} // interval, first expiry
+	if err == nil {
+		_, _, errno = syscall.Syscall6(syscall.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+	}
+	if err != nil || errno != 0 {
+		t.f.Close()
+		return nil
+	}
+	go func() {
+		defer close(t.done)
+		// The readiness is reset before the callback first runs, so every
+		// expiry after it is seen; the callback reads (re-arming the timer)
+		// and waits for the next one. Read returns when the file is closed.
+		var n [8]byte
+		_ = rc.Read(func(fd uintptr) bool {
+			if k, _ := syscall.Read(int(fd), n[:]); k == 8 {
+				t.ticks.Add(1)
+			}
+			return false
+		})
+	}()
+	return t
+}
+
+func (t *idleTicker) close() {
+	if t != nil {
+		t.f.Close()
+		<-t.done
 	}
 }
