@@ -185,8 +185,16 @@ func componentNames(cs []platform.Component) []string {
 	return out
 }
 
-// sample reads every process's RSS, goroutines and Go memory; a value it cannot read is -1.
+// sample reads every process's RSS, goroutines and Go memory; a value it
+// cannot read is -1. It collects the generator's garbage first: the engine
+// allocates nothing per request, so left alone its GCs come minutes apart
+// (the runtime forces one every two minutes) and the live heap of the last
+// one can predate half the histograms allocated at the start, which read as
+// a step of several MiB at the first forced GC. A GC of a heap of histograms
+// (no pointers inside) takes about a millisecond. The sidecars allocate per
+// request and collect several times a second.
 func (s *sampler) sample(at time.Duration) {
+	runtime.GC()
 	m := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
 	metrics.Read(m)
 	goMem := float64(m[0].Value.Uint64()+m[1].Value.Uint64()) / (1 << 20)
