@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # soak.sh: smp's engine for 10 minutes at a steady rate through a local sidecar arm
-# (builtin sidecar, strict mTLS, one builtin service), sampling the resident memory and
-# goroutines of the generator and of the sidecar every 10 s. Memory must stay flat: no
-# series may grow by more than 5% after the first minute (exit 1 otherwise).
+# (builtin sidecar, strict mTLS, one builtin service), sampling the resident memory, the Go
+# memory (live heap after GC plus stacks) and the goroutines of the generator and of both
+# sidecars every 10 s. No process's Go memory or goroutines may grow by more than 5% after
+# the first minute (exit 1 otherwise); RSS growth is printed beside them (bench/README.md
+# says why it is not the verdict).
 #
 # Usage: bench/soak.sh [-d DURATION] [-r RATE] [-c CONNS] [-o OUTDIR]
 #   Writes OUTDIR/samples.csv and OUTDIR/soak.svg (default OUTDIR: bench/soak).
