@@ -72,6 +72,15 @@
 // process is idle: the netpoller rounds its sleep up to whole
 // milliseconds). The timerfd is armed from inside RawConn.Read's callback,
 // so a wait costs one syscall and no speculative read (sleep_linux.go).
+// From tickerRate (20k/s, constant-rate schedules) workers wait on the
+// runtime timer alone, under one idleTicker per run: with GOMAXPROCS=1 a
+// timerfd's expiry is an I/O event, which the scheduler collects only when
+// its run queue is empty, so at 40–50k/s a due worker waited behind every
+// response being handled (and its syscall cost ~4µs a request), while
+// runtime timers are checked at every scheduling round; the ticker (50µs,
+// read by one goroutine, since the kernel re-arms an interval timerfd only
+// on read) wakes an idle netpoller so that those timers never oversleep to
+// its whole millisecond.
 // Spinning busy-waits the last part of each wait and, over HTTP/1.1 on
 // TCP, busy-polls for the response as long before parking: at light load
 // both CPUs idle between requests, and waking from idle (tens of µs on a
@@ -100,11 +109,22 @@
 // runs 80–90% busy; the lag p99 then grows to 0.3–1ms, more when other
 // processes share the core. At 40–50k/s (issue 18) the lag of requests
 // whose connection was free had p99 0.39–0.43ms with the core 79–87% busy:
-// queueing behind other workers on the one P. Neither GC (4 cycles, all in
-// the first 2ms: the histograms) nor timer slack (a timerfd's hrtimer has
-// none) took part; the overall p99 on the shared machine (4–131ms) came
-// from scheduler stalls of up to 10ms on the generator's core and 17ms on
-// nginx's (perf sched), which the result blames on the machine.
+// queueing behind other workers on the one P, where a worker whose timerfd
+// had fired was not even queued until the run queue emptied. Neither GC (4
+// cycles, all in the first 2ms: the histograms) nor timer slack (a
+// timerfd's hrtimer has none) took part; the overall p99 on the shared
+// machine (4–131ms) came from scheduler stalls of up to 10ms on the
+// generator's core and 17ms on nginx's (perf sched), which the result
+// blames on the machine. With runtime timers under the idle ticker
+// (measured interleaved, load average 20–28: see bench/README.md) that
+// ready-lag p99 fell to 0.21–0.56ms at 40k/s and 0.23–0.30ms at 50k/s
+// (0.46–0.66ms before), and the latency p50 from 0.36–1.2ms to
+// 0.09–0.14ms; what remains is the queue of a core 75–90% busy (16–22µs of
+// CPU per open-loop request, against 9–10µs closed: each spaced request
+// wakes nginx's idle core) and the tick. Two other ideas were measured and
+// dropped: GOMAXPROCS=2 on the one core (ready-lag p99 1.7–2.3ms: the two
+// threads take turns in the kernel's time slices) and runtime timers
+// without the ticker (1.0–1.4ms: the idle netpoller's millisecond).
 //
 // # Protocol clients
 //
