@@ -312,7 +312,9 @@ if [[ " $ONLY " == *" open "* ]]; then
 		for f in "$OUT/open-$e".*.out; do parse_ours "$f"; done >"$OUT/open-$e.parsed"
 		err=$(awk '{e=($1-$5)/$5*100; if(e<0)e=-e; print e}' "$OUT/open-$e.parsed" | median)
 		lag=$(awk '{print $4}' "$OUT/open-$e.parsed" | median)
-		echo "$e: achieved-rate error ${err}% (goal ≤ 0.5%), start-lag p99 ${lag} µs (goal ≤ 200 µs) [runs: $(awk '{printf "%s ", $4}' "$OUT/open-$e.parsed")]"
+		ready=$(awk '{print $7}' "$OUT/open-$e.parsed" | median)
+		p50=$(awk '{print $3}' "$OUT/open-$e.parsed" | median)
+		echo "$e: achieved-rate error ${err}% (goal ≤ 0.5%), start-lag p99 ${lag} µs (goal ≤ 200 µs) [runs: $(awk '{printf "%s ", $4}' "$OUT/open-$e.parsed")], ready-lag p99 ${ready} µs, latency p50 ${p50} ms"
 		echo "$e: per run: ready-lag p99 µs, generator busy, run delay ms/s, late cause: $(awk '{printf "[%s %s %s %s] ", $7, $8, $9, $10}' "$OUT/open-$e.parsed")"
 	done
 fi

@@ -303,7 +303,7 @@ func (s *sampler) write(dir string) error {
 	// One chart per kind of series, processes in the same order in each, so
 	// each process keeps its colour in all three.
 	goMem := report.LineChart{Title: "Go memory (the verdict)", XLabel: "seconds", YLabel: "MiB",
-		Caption: "live heap after the last GC plus goroutine stacks: runtime/metrics (generator), go_gc_heap_live_bytes + go_memstats_stack_inuse_bytes from /metrics (sidecars)"}
+		Caption: "live heap after GC plus goroutine stacks (runtime/metrics; sidecars: their /metrics)"}
 	rss := report.LineChart{Title: "Resident memory", XLabel: "seconds", YLabel: "MiB",
 		Caption: "VmRSS from /proc/PID/status: also grows as pages allocated earlier are first touched"}
 	gor := report.LineChart{Title: "Goroutines", XLabel: "seconds", YLabel: "goroutines",
