@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
 // This file is smp's own frame-level HTTP/2 client, used for H2, H2C and
@@ -371,6 +373,8 @@ func (f *h2Factory) dial(ctx context.Context, sl *h2Slot) (*h2Link, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	// Raw system calls: see "Protocol clients" in the package doc.
+	nc = rawio.Wrap(nc)
 	if f.tls != nil {
 		tc := tls.Client(nc, f.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {

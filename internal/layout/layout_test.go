@@ -43,7 +43,7 @@ var rules = map[string][]string{
 	"internal/grpcecho":          {},
 	"internal/layout":            {},
 	"internal/schemagen":         {"spec"},
-	"internal/engine":            {"internal/hist", "result"},
+	"internal/engine":            {"internal/hist", "internal/rawio", "result"},
 	"internal/app":               {"internal/grpcecho", "internal/h1wire", "internal/rawio"},
 	"internal/sidecar":           {"internal/h1wire", "internal/pki", "internal/proc", "internal/rawio"},
 	"internal/mesh":              {"spec"},
