@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/service-mesh-performance/smp/internal/rawio"
 )
 
 // rawExchange: the fused write-and-wait of exchangeRaw is available.
@@ -72,7 +74,7 @@ func (c *h1Caller) rawStep(fd uintptr) bool {
 	if !x.wrote {
 		x.wrote = true
 		for x.written < len(x.req) {
-			n, err := syscall.Write(int(fd), x.req[x.written:])
+			n, err := rawio.Write(fd, x.req[x.written:])
 			if n > 0 {
 				x.written += n
 			}
@@ -97,7 +99,7 @@ func (c *h1Caller) rawStep(fd uintptr) bool {
 		x.pollTo = c.f.r.since() + x.pollFor
 	}
 	for {
-		n, err := syscall.Read(int(fd), x.rbuf)
+		n, err := rawio.Read(fd, x.rbuf)
 		switch err {
 		case syscall.EINTR:
 			continue

@@ -1,5 +1,6 @@
 // Package rawio makes a TCP connection's reads and writes raw system calls, for the
 // processes smp starts on the system under test (the builtin sample app and sidecar),
-// whose CPU use is what a run measures, and for the load engine's HTTP/2 links, whose
-// CPU per request is what the generator can send. It imports nothing of smp.
+// whose CPU use is what a run measures, and for the load engine's HTTP/1.1 and HTTP/2
+// clients, whose CPU per request is what the generator can send (Read and Write serve
+// code that runs its own syscall.RawConn callbacks). It imports nothing of smp.
 package rawio

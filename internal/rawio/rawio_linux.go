@@ -115,6 +115,33 @@ func (c *rawIOConn) Write(b []byte) (int, error) {
 	return c.wn, nil
 }
 
+// Read is syscall.Read without entersyscall (see rawIOConn), for code that runs its own
+// syscall.RawConn callbacks (the load engine's HTTP/1.1 client).
+func Read(fd uintptr, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return int(n), e
+	}
+	return int(n), nil
+}
+
+// Write is syscall.Write without entersyscall, as Read.
+func Write(fd uintptr, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return int(n), e
+	}
+	return int(n), nil
+}
+
 // CloseWrite lets net/http half-close connections it serves, as it does TCP ones.
 func (c *rawIOConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
 

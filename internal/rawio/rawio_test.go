@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,5 +99,76 @@ func TestPeerClosed(t *testing.T) {
 			t.Fatal("PeerClosed never saw the close")
 		}
 		runtime.Gosched()
+	}
+}
+
+// TestReadWriteFD: Read and Write on a descriptor behave as syscall.Read and
+// syscall.Write (the engine's HTTP/1.1 client switches on their results): bytes
+// written arrive, an empty non-blocking socket reads EAGAIN, a closed peer reads 0.
+func TestReadWriteFD(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer := <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var werr, rerr error
+	buf := make([]byte, 16)
+	if err := rc.Control(func(fd uintptr) {
+		n, werr = Write(fd, []byte("ping"))
+		_, rerr = Read(fd, buf)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 || werr != nil {
+		t.Fatalf("Write = %d, %v", n, werr)
+	}
+	if rerr != syscall.EAGAIN {
+		t.Fatalf("Read on an empty socket: %v, want EAGAIN", rerr)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(peer, got); err != nil || string(got) != "ping" {
+		t.Fatalf("peer read %q, %v", got, err)
+	}
+	peer.Write([]byte("pong"))
+	peer.Close()
+	var read []byte
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var k int
+		var err error
+		rc.Control(func(fd uintptr) { k, err = Read(fd, buf) })
+		if err == syscall.EAGAIN {
+			runtime.Gosched()
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if k == 0 {
+			break
+		}
+		read = append(read, buf[:k]...)
+	}
+	if string(read) != "pong" {
+		t.Fatalf("read %q before EOF, want %q", read, "pong")
 	}
 }
