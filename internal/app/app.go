@@ -26,6 +26,7 @@ type Addrs struct {
 	HTTP string `json:"http"`
 	GRPC string `json:"grpc"`
 	TLS  string `json:"tls"`
+	TCP  string `json:"tcp,omitempty"`
 }
 
 // ReadyLine is the single line `smp app` writes to stdout once it listens:
@@ -80,20 +81,24 @@ func Run(ctx context.Context, c Config, ready func(Addrs)) error {
 		return fmt.Errorf("service %s: %w", c.Name, err)
 	}
 	defer cl.close()
-	svc := newService(c, newMetrics(c), callers)
+	m := newMetrics(c)
+	svc := newService(c, m, callers)
 
 	// Requests derive from base, not from ctx: they keep running while
 	// the servers drain, and are cut off by cancelling base.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	s := newServers(c, svc, tlsConf, base, lns.http)
-	failed := make(chan error, 4) // one per serving goroutine: a send never blocks
+	if lns.tcp != nil {
+		s.tcp = newTCPServer(c, lns.tcp, newTCPMetrics(c, m.reg))
+	}
+	failed := make(chan error, 5) // one per serving goroutine: a send never blocks
 	var wg sync.WaitGroup
 	s.serve(ctx, c.Name, lns, &wg, failed)
 	addrs := lns.addrs()
 	lns = listeners{} // the servers close them now
 
-	c.Logger.Info("serving", "service", c.Name, "http", addrs.HTTP, "grpc", addrs.GRPC, "tls", addrs.TLS,
+	c.Logger.Info("serving", "service", c.Name, "http", addrs.HTTP, "grpc", addrs.GRPC, "tls", addrs.TLS, "tcp", addrs.TCP,
 		"upstreams", len(c.Upstreams), "upstream_protocol", string(c.UpstreamProtocol))
 	if ready != nil {
 		ready(addrs)
@@ -118,6 +123,7 @@ type servers struct {
 	h1   *h1Server
 	grpc *grpc.Server // nil without a gRPC listener
 	hs   *health.Server
+	tcp  *tcpServer // nil without a TCP listener
 }
 
 func newServers(c Config, svc *service, tlsConf *tls.Config, base context.Context, httpLn net.Listener) *servers {
@@ -169,6 +175,9 @@ func (s *servers) serve(ctx context.Context, name string, lns listeners, wg *syn
 	if s.grpc != nil {
 		serve("grpc", lns.grpc, s.grpc.Serve, grpc.ErrServerStopped)
 	}
+	if s.tcp != nil {
+		serve("tcp", lns.tcp, func(net.Listener) error { return s.tcp.serve() }, net.ErrClosed)
+	}
 }
 
 // shutdown drains the servers for up to drainTimeout, then cancels what is still
@@ -177,6 +186,9 @@ func (s *servers) serve(ctx context.Context, name string, lns listeners, wg *syn
 func (s *servers) shutdown(cancelBase context.CancelFunc) {
 	if s.hs != nil {
 		s.hs.Shutdown() // NOT_SERVING, for anyone watching
+	}
+	if s.tcp != nil {
+		s.tcp.shutdown()
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -216,8 +228,8 @@ func (l rawIOListener) Accept() (net.Conn, error) {
 	return rawio.Wrap(c), nil
 }
 
-// listeners are Run's listeners; http is always there, grpc and tls when configured.
-type listeners struct{ http, grpc, tls net.Listener }
+// listeners are Run's listeners; http is always there, grpc, tls and tcp when configured.
+type listeners struct{ http, grpc, tls, tcp net.Listener }
 
 // listen opens c's listeners, with raw-syscall I/O; on an error it closes what it
 // opened.
@@ -245,6 +257,9 @@ func listen(ctx context.Context, c Config) (listeners, error) {
 	if lns.tls, err = open("tls", c.TLSAddr); err != nil {
 		return listeners{}, err
 	}
+	if lns.tcp, err = open("tcp", c.TCPAddr); err != nil {
+		return listeners{}, err
+	}
 	return lns, nil
 }
 
@@ -257,12 +272,15 @@ func (l listeners) addrs() Addrs {
 	if l.tls != nil {
 		a.TLS = l.tls.Addr().String()
 	}
+	if l.tcp != nil {
+		a.TCP = l.tcp.Addr().String()
+	}
 	return a
 }
 
 // close closes what Run opened if it returns before serving.
 func (l listeners) close() {
-	for _, ln := range []net.Listener{l.http, l.grpc, l.tls} {
+	for _, ln := range []net.Listener{l.http, l.grpc, l.tls, l.tcp} {
 		if ln != nil {
 			_ = ln.Close()
 		}

@@ -22,6 +22,8 @@ const (
 	H2C Protocol = "h2c"
 	// GRPC is a unary smp.echo.v1.Echo/Echo call, to GRPCAddr.
 	GRPC Protocol = "grpc"
+	// TCP is a byte stream relayed to the upstream's TCPAddr (see TCPAddr).
+	TCP Protocol = "tcp"
 )
 
 // Upstream is one service this one calls for every request.
@@ -50,6 +52,11 @@ type Config struct {
 	TLSAddr  string `json:"tls_addr,omitempty"`
 	CertFile string `json:"cert_file,omitempty"`
 	KeyFile  string `json:"key_file,omitempty"`
+	// TCPAddr is where a TCP echo is served: with no upstream every byte is written
+	// back; with UpstreamProtocol tcp and one upstream every connection is relayed to
+	// the upstream's TCP address, both ways, so that a message crosses the chain and
+	// its end echoes it. Default: no TCP listener.
+	TCPAddr string `json:"tcp_addr,omitempty"`
 
 	// Upstreams are all called, in parallel, for every request. Default:
 	// none (the end of a chain, or a fan-out leaf).
@@ -145,8 +152,23 @@ func (c Config) Validate() error {
 	}
 	switch c.UpstreamProtocol {
 	case "", HTTP1, H2C, GRPC:
+	case TCP:
+		if c.TCPAddr == "" && len(c.Upstreams) > 0 {
+			bad("upstream_protocol tcp: needs tcp_addr, the listener whose connections are relayed")
+		}
+		if len(c.Upstreams) > 1 {
+			bad("upstream_protocol tcp: one upstream (a byte stream is relayed, not fanned out), got %d", len(c.Upstreams))
+		}
 	default:
-		bad("upstream_protocol %q: want http1, h2c or grpc", c.UpstreamProtocol)
+		bad("upstream_protocol %q: want http1, h2c, grpc or tcp", c.UpstreamProtocol)
+	}
+	if c.TCPAddr != "" {
+		if err := checkHostPort(c.TCPAddr); err != nil {
+			bad("tcp_addr %q: %w", c.TCPAddr, err)
+		}
+		if len(c.Upstreams) > 0 && c.UpstreamProtocol != TCP {
+			bad("tcp_addr: its connections are relayed to the upstream, so upstream_protocol must be tcp")
+		}
 	}
 	if len(c.Upstreams) > maxUpstreams {
 		bad("upstreams: %d, at most %d", len(c.Upstreams), maxUpstreams)
@@ -204,6 +226,7 @@ type configJSON struct {
 	TLSAddr          string     `json:"tls_addr,omitempty"`
 	CertFile         string     `json:"cert_file,omitempty"`
 	KeyFile          string     `json:"key_file,omitempty"`
+	TCPAddr          string     `json:"tcp_addr,omitempty"`
 	Upstreams        []Upstream `json:"upstreams,omitempty"`
 	UpstreamProtocol Protocol   `json:"upstream_protocol,omitempty"`
 	UpstreamTimeout  duration   `json:"upstream_timeout,omitempty"`
@@ -217,7 +240,7 @@ type configJSON struct {
 func (c Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(configJSON{
 		Name: c.Name, HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, TLSAddr: c.TLSAddr,
-		CertFile: c.CertFile, KeyFile: c.KeyFile, Upstreams: c.Upstreams,
+		CertFile: c.CertFile, KeyFile: c.KeyFile, TCPAddr: c.TCPAddr, Upstreams: c.Upstreams,
 		UpstreamProtocol: c.UpstreamProtocol, UpstreamTimeout: duration(c.UpstreamTimeout),
 		ResponseSize: c.ResponseSize, CPUTime: duration(c.CPUTime), Delay: duration(c.Delay),
 	})
@@ -235,7 +258,7 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	}
 	*c = Config{
 		Name: j.Name, HTTPAddr: j.HTTPAddr, GRPCAddr: j.GRPCAddr, TLSAddr: j.TLSAddr,
-		CertFile: j.CertFile, KeyFile: j.KeyFile, Upstreams: j.Upstreams,
+		CertFile: j.CertFile, KeyFile: j.KeyFile, TCPAddr: j.TCPAddr, Upstreams: j.Upstreams,
 		UpstreamProtocol: j.UpstreamProtocol, UpstreamTimeout: time.Duration(j.UpstreamTimeout),
 		ResponseSize: j.ResponseSize, CPUTime: time.Duration(j.CPUTime), Delay: time.Duration(j.Delay),
 		Logger: c.Logger,

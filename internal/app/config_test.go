@@ -27,7 +27,7 @@ func TestValidate(t *testing.T) {
 			[]string{`http_addr "8080": want host:port`, `grpc_addr "host:http": port must be a number`}},
 		{"tls without files", func(c *Config) { c.TLSAddr = ":8443" }, []string{"tls_addr: needs cert_file and key_file"}},
 		{"files without tls", func(c *Config) { c.CertFile = "c.pem" }, []string{"cert_file, key_file: only used with tls_addr"}},
-		{"unknown protocol", func(c *Config) { c.UpstreamProtocol = "http3" }, []string{`upstream_protocol "http3": want http1, h2c or grpc`}},
+		{"unknown protocol", func(c *Config) { c.UpstreamProtocol = "http3" }, []string{`upstream_protocol "http3": want http1, h2c, grpc or tcp`}},
 		{"bad upstreams", func(c *Config) {
 			c.Upstreams = []Upstream{{Name: "a"}, {Name: "b", Addr: "127.0.0.1:0"}, {Name: "a", Addr: "x:1"}}
 		}, []string{"upstreams[0].addr: required", "upstreams[1].addr \"127.0.0.1:0\": port 0", `upstreams[2].name "a": already used by upstreams[0]`}},

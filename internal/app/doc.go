@@ -52,6 +52,18 @@
 // N-service fan-out. A mesh arm that silently short-circuited a hop shows up
 // as a lower number.
 //
+// # TCP echo
+//
+// With TCPAddr a service also serves a TCP echo, the L4 workload (tcp.go): at the end of a
+// chain every byte read is written back, as fortio's tcp-echo does; elsewhere (upstream
+// protocol tcp, one upstream) every connection gets its own connection to the upstream's
+// TCP address and bytes are relayed both ways, so that a message crosses every service and
+// its echo comes back from the last. There is no framing, so no per-message work
+// (CPUTime, Delay) and no hop header: smp_app_tcp_bytes_total{direction} and
+// smp_app_tcp_connections_total count what each service carried (bytes are counted before
+// they are passed on), and smp_app_tcp_upstream_connections_total{outcome} the relay's
+// dials; a relay whose upstream cannot be reached closes its caller's connection.
+//
 // /healthz answers 200 "ok" without calling upstreams; /metrics serves the
 // service's own registry. The gRPC listener also serves grpc.health.v1
 // (SERVING for "" and smp.echo.v1.Echo while Run runs). Neither is counted

@@ -98,7 +98,9 @@ func (cl *clients) close() {
 // back a little later is used within a second.
 func newCallers(c Config) ([]caller, *clients, error) {
 	cl := &clients{}
-	if len(c.Upstreams) == 0 {
+	if len(c.Upstreams) == 0 || c.UpstreamProtocol == TCP {
+		// A TCP upstream is reached by relaying TCPAddr's connections (tcp.go); HTTP
+		// requests to such a service call no upstream.
 		return nil, cl, nil
 	}
 	d := &net.Dialer{Timeout: c.UpstreamTimeout, KeepAlive: 30 * time.Second}
