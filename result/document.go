@@ -537,6 +537,8 @@ const (
 	RoleLoadGenerator Role = "load_generator"
 	RoleControlPlane  Role = "control_plane"
 	RoleNode          Role = "node"
+	// RoleGateway is an ingress gateway in front of the first service (entry via gateway).
+	RoleGateway Role = "gateway"
 )
 
 // Resource is the CPU and memory of one component over a trial's measured phase.

@@ -133,3 +133,29 @@ func TestExportSMPDurations(t *testing.T) {
 		}
 	}
 }
+
+// TestExportSMPIngressGateway: with entry via gateway the client is not internal, and the
+// gateway's usage is SMP's ingress_gateway, apart from the sidecars.
+func TestExportSMPIngressGateway(t *testing.T) {
+	f := newFixture(t)
+	f.doc.Plan.Workload.Entry.Via = spec.EntryGateway
+	internal := false
+	f.doc.Plan.Workload.Internal = &internal
+	for i := range f.doc.Trials {
+		f.doc.Trials[i].Resources = append(f.doc.Trials[i].Resources, result.Resource{Component: "gateway", Role: result.RoleGateway,
+			CPUMcoresAvg: 40, MemoryBytesAvg: 12 << 20, Samples: 10, Source: "procfs"})
+	}
+	cfg, meshes, _ := exportSMP(t, f.doc)
+	if cfg.Clients[0].Internal {
+		t.Error("clients[0].internal is true for a load that enters through the gateway")
+	}
+	for arm, m := range meshes {
+		g := m.IngressGateway
+		if g.GetCount() != 1 || g.GetCpuMcores() != 40 || g.GetMemMb() != 12 || g.GetRps() == 0 {
+			t.Errorf("%s: ingress_gateway %v, want count 1, 40 mcores, 12 MB and the rate", arm, g)
+		}
+		if arm == "sidecar" && m.Sidecar.GetCpuMcores() != 80 {
+			t.Errorf("the gateway's CPU leaked into the sidecars': %v", m.Sidecar)
+		}
+	}
+}

@@ -96,6 +96,7 @@ type smpServiceMeshConfig struct {
 	SMPVersion       string             `json:"smp_version,omitempty"`
 	ID               string             `json:"id,omitempty"`
 	Labels           map[string]string  `json:"labels,omitempty"`
+	IngressGateway   *smpComponentUsage `json:"ingress_gateway,omitempty"`
 	Sidecar          *smpComponentUsage `json:"sidecar,omitempty"`
 	MeshControlPlane *smpComponentUsage `json:"mesh_control_plane,omitempty"`
 	MTLSEnabled      bool               `json:"mtls_enabled,omitempty"`
@@ -108,7 +109,8 @@ type smpServiceMeshConfig struct {
 	MeshType         *smpServiceMesh    `json:"mesh_type,omitempty"`
 }
 
-// smpComponentUsage covers ServiceMeshConfig.Sidecar and .MeshControlPlane (int32 fields).
+// smpComponentUsage covers ServiceMeshConfig.IngressGateway, .Sidecar and .MeshControlPlane
+// (int32 fields).
 type smpComponentUsage struct {
 	Count     int32 `json:"count,omitempty"`
 	CPUMcores int32 `json:"cpu_mcores,omitempty"`
@@ -502,6 +504,11 @@ func smpMeshConfig(d *Document, arm, meshID string) smpServiceMeshConfig {
 	c.Sidecar = sumUsage(usageByComponent(d, arm, RoleProxy))
 	if c.Sidecar != nil {
 		c.Sidecar.RPS = round32(d.Totals(arm).AchievedRPS())
+	}
+	// entry via gateway: the gateway every request entered through.
+	c.IngressGateway = sumUsage(usageByComponent(d, arm, RoleGateway))
+	if c.IngressGateway != nil {
+		c.IngressGateway.RPS = round32(d.Totals(arm).AchievedRPS())
 	}
 	c.MeshControlPlane = sumUsage(usageByComponent(d, arm, RoleControlPlane))
 	return c

@@ -178,8 +178,12 @@ func (w Workload) withDefaults(seed int64, external bool) Workload {
 	if w.KeepAlive == nil {
 		w.KeepAlive = ptr(true)
 	}
+	if w.Entry.Via == "" {
+		w.Entry.Via = EntryDirect
+	}
 	if w.Internal == nil {
-		w.Internal = ptr(true)
+		// A client that enters through the gateway is outside the mesh.
+		w.Internal = ptr(w.Entry.Via != EntryGateway)
 	}
 	if w.Protocol == ProtocolTCP {
 		// A TCP echo's message: istio/tools' 1KB payload, the app's response size.

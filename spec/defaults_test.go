@@ -159,7 +159,8 @@ var derivedDefaults = map[string]string{
 	"Arms[0].Name":                   "baseline, or the mesh type",
 	"Arms[0].MTLS":                   "off for no mesh, strict otherwise",
 	"Workload.App.Kind":              "external with endpoint_urls, else builtin",
-	"Workload.Method":                "POST when there is a body, else GET",
+	"Workload.Method":                "POST when there is a body, else GET (none for tcp)",
+	"Workload.Internal":              "true, false with entry gateway",
 	"Workload.Arrival.Seed":          "the plan's seed",
 	"Metrics.Collectors[0].Interval": "metrics.interval",
 }

@@ -395,6 +395,22 @@ var orders = &enumTable{what: "order", values: []enumValue{
 
 func (Order) enum() *enumTable { return orders }
 
+// EntryVia is how the load reaches the first service.
+type EntryVia string
+
+// Entry paths.
+const (
+	EntryDirect  EntryVia = "direct"
+	EntryGateway EntryVia = "gateway"
+)
+
+var entryVias = &enumTable{what: "entry", values: []enumValue{
+	{name: "direct", aliases: []string{"sidecar"}, doc: "the load generator sends to the first service (through its client sidecar on mesh arms)"},
+	{name: "gateway", aliases: []string{"ingress", "ingress-gateway"}, doc: "through an ingress gateway in front of the first service, on every arm"},
+}}
+
+func (EntryVia) enum() *enumTable { return entryVias }
+
 // BucketScheme is how canonical histogram bucket boundaries are chosen.
 type BucketScheme string
 

@@ -160,8 +160,13 @@ type Workload struct {
 	// agents require one). Relative to the plan.
 	AgentCerts string `json:"agent_certs,omitempty"`
 	// The load generator is part of the mesh (SMP's internal): on mesh arms its requests go
-	// through a client-side proxy, as a meshed client's would.
-	Internal *bool `json:"internal,omitempty" default:"true"`
+	// through a client-side proxy, as a meshed client's would. Default: true, false with
+	// entry gateway (SMP's "internal: false" is a client that enters through the gateway).
+	Internal *bool `json:"internal,omitempty"`
+	// Where the load enters the system under test: directly at the first service, or
+	// through an ingress gateway in front of it, on every arm. A string is a shorthand
+	// for {via: <string>}.
+	Entry Entry `json:"entry,omitzero"`
 	// TLS towards the target (for https and h2, or a TLS-terminating endpoint).
 	TLS TLS `json:"tls,omitzero"`
 	// gRPC settings.
@@ -171,6 +176,29 @@ type Workload struct {
 	// Search for the highest rate each arm sustains within an SLO, instead of measuring
 	// it once at workload.rate (also `smp run --find-max`).
 	FindMax FindMax `json:"find_max,omitzero"`
+}
+
+// Entry is where the load enters the system under test. Through a gateway, every arm gets
+// the same kind of ingress proxy in front of its first service, the baseline too (without
+// a mesh behind it), so that the difference between arms stays the mesh's cost; the load
+// generator is outside the mesh (internal: false), as a real client of the gateway is.
+type Entry struct {
+	// direct: the load generator sends to the first service (through its own client
+	// sidecar on mesh arms, when internal). gateway: it sends to an ingress gateway, which
+	// forwards to the first service (with the mesh's mTLS on mesh arms).
+	Via EntryVia `json:"via,omitempty" default:"direct"`
+	// Local platform: the proxy that runs the gateway (builtin, haproxy, nginx, envoy).
+	// Default: each mesh arm's own proxy, and for the baseline the proxy the mesh arms
+	// share (builtin when there is no mesh arm); set it when mesh arms use different ones.
+	Proxy MeshType `json:"proxy,omitempty"`
+	// Kubernetes: the ingress gateway's Service, as namespace/name:port (e.g.
+	// istio-system/istio-ingressgateway:80); smp routes its host to each arm's first
+	// service (an Istio Gateway and VirtualService). One of service and gateway is needed.
+	Service string `json:"service,omitempty"`
+	// Kubernetes: a Gateway API Gateway, as namespace/name; smp attaches an HTTPRoute
+	// (TCPRoute for protocol tcp) to it for each arm's first service and sends to the
+	// Gateway's address.
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // FindMax is a capacity search: for each arm, short open-loop steps at rising rates
@@ -483,6 +511,7 @@ type shorthand interface {
 func (Arm) shorthandField() string       { return "mesh" }
 func (App) shorthandField() string       { return "kind" }
 func (Arrival) shorthandField() string   { return "pattern" }
+func (Entry) shorthandField() string     { return "via" }
 func (Buckets) shorthandField() string   { return "bounds" }
 func (Collector) shorthandField() string { return "type" }
 func (SLO) shorthandField() string       { return "condition" }

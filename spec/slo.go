@@ -22,7 +22,7 @@ import (
 //	cpu.<role>.per_krps   the role's total CPU per 1000 requests/s                  unit: m, mcores, cores
 //	memory.<role>[.max]   mean (or peak) memory per component of a role             unit: bytes (KiB, MB, …)
 //
-// Roles: proxy, app, load_generator, control_plane, node. Prefixed with "overhead." the
+// Roles: proxy, app, gateway, load_generator, control_plane, node. Prefixed with "overhead." the
 // metric is the arm's value minus the baseline's; then a value in % is relative to the
 // baseline ("overhead.latency.p99 < 10%").
 type Condition struct {
@@ -67,7 +67,7 @@ var (
 )
 
 // Roles a resource metric may name.
-var resourceRoles = []string{"proxy", "app", "load_generator", "control_plane", "node"}
+var resourceRoles = []string{"proxy", "app", "gateway", "load_generator", "control_plane", "node"}
 
 // MetricNames lists the metric forms a condition may use, for messages and completion.
 func MetricNames() []string {

@@ -190,7 +190,7 @@ func (v *validator) armOnPlatform(at string, a Arm, platform Platform) {
 			v.errorf("workload.protocol", "use protocol h2c: on the local platform the sidecars carry h2c from the apps and add mTLS between themselves",
 				"protocol h2 (HTTP/2 over TLS from the client) does not combine with local sidecars (arm %s)", a.Name)
 		}
-		if !a.Mesh.IsBaseline() && v.p.Workload.Internal != nil && !*v.p.Workload.Internal {
+		if !a.Mesh.IsBaseline() && v.p.Workload.Internal != nil && !*v.p.Workload.Internal && v.p.Workload.Entry.Via != EntryGateway {
 			v.errorf("workload.internal", "remove internal: false on the local platform",
 				"on the local platform the load generator always sends through a client sidecar (arm %s)", a.Name)
 		}
@@ -298,6 +298,7 @@ func (v *validator) workload() {
 			"endpoint_urls point at an external target, but app.kind is %s", w.App.Kind)
 	}
 	v.app()
+	v.entry()
 	v.arrival(rate)
 	v.generator(g, rate)
 	if w.Agents < 0 {
@@ -413,6 +414,86 @@ func (v *validator) url(path, raw string) {
 		v.errorf(path, fmt.Sprintf("set workload.protocol to %s, or change the URL's scheme", want[0]),
 			"a %s:// URL does not fit protocol %s", u.Scheme, pr)
 	}
+}
+
+// localProxies are the proxies the local platform runs, as sidecars and as gateways.
+var localProxies = []MeshType{MeshBuiltin, MeshHAProxy, MeshNginx, MeshEnvoy}
+
+// entry checks workload.entry: a gateway of one kind for every arm locally, a gateway
+// that exists on Kubernetes.
+func (v *validator) entry() {
+	w := &v.p.Workload
+	e := w.Entry
+	if e.Via != EntryGateway {
+		for field, set := range map[string]bool{"proxy": e.Proxy != "", "service": e.Service != "", "gateway": e.Gateway != ""} {
+			if set {
+				v.errorf("workload.entry."+field, "set entry: {via: gateway}, or remove it", "%s applies to entry via gateway", field)
+			}
+		}
+		return
+	}
+	if w.Internal != nil && *w.Internal {
+		v.errorf("workload.internal", "remove internal: true: a client of the gateway is outside the mesh",
+			"entry via gateway sends the load from outside the mesh, so it cannot be internal")
+	}
+	if w.App.Kind == AppExternal {
+		v.errorf("workload.entry", "point endpoint_urls at your gateway, and remove entry",
+			"entry via gateway puts a gateway in front of an app smp deploys; an external app is reached at its endpoint_urls")
+	}
+	switch v.p.Environment.Platform {
+	case PlatformLocal:
+		for field, set := range map[string]bool{"service": e.Service != "", "gateway": e.Gateway != ""} {
+			if set {
+				v.errorf("workload.entry."+field, "remove it; locally set entry.proxy (builtin, haproxy, nginx or envoy)",
+					"%s names a Kubernetes gateway; on the local platform smp starts the gateway itself", field)
+			}
+		}
+		if e.Proxy != "" && !slices.Contains(localProxies, e.Proxy) {
+			v.errorf("workload.entry.proxy", "use one of: "+meshList(localProxies), "%s is not a proxy the local platform runs", e.Proxy)
+		}
+		if e.Proxy == "" {
+			if kinds := v.meshKinds(); len(kinds) > 1 {
+				v.errorf("workload.entry", "set entry: {via: gateway, proxy: <one of them>}: every arm, the baseline too, then gets that gateway",
+					"the mesh arms use %s: the baseline's gateway would have to be one of them", meshList(kinds))
+			}
+		}
+		if w.Protocol == ProtocolH2 {
+			v.errorf("workload.protocol", "use protocol h2c with entry via gateway", "the local gateway takes plaintext from the load generator, not h2 over TLS")
+		}
+	case PlatformKubernetes:
+		if e.Proxy != "" {
+			v.errorf("workload.entry.proxy", "remove it; on Kubernetes name the gateway with entry.service or entry.gateway",
+				"proxy chooses the gateway smp starts on the local platform")
+		}
+		switch {
+		case e.Service == "" && e.Gateway == "":
+			v.errorf("workload.entry", "set entry.service: istio-system/istio-ingressgateway:80, or entry.gateway: <namespace>/<Gateway>",
+				"entry via gateway on Kubernetes needs the gateway to send through")
+		case e.Service != "" && e.Gateway != "":
+			v.errorf("workload.entry.gateway", "keep either service or gateway", "entry.service and entry.gateway are both set")
+		case e.Service != "" && !gatewayService.MatchString(e.Service):
+			v.errorf("workload.entry.service", "write namespace/name:port, e.g. istio-system/istio-ingressgateway:80",
+				"%q is not a Service as namespace/name:port", e.Service)
+		case e.Gateway != "" && !gatewayName.MatchString(e.Gateway):
+			v.errorf("workload.entry.gateway", "write namespace/name, e.g. gateway-system/smp", "%q is not a Gateway as namespace/name", e.Gateway)
+		}
+	}
+}
+
+var (
+	gatewayService = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?:[0-9]{1,5}$`)
+	gatewayName    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+)
+
+// meshKinds are the distinct meshes of the plan's mesh arms, in order.
+func (v *validator) meshKinds() []MeshType {
+	var out []MeshType
+	for _, a := range v.p.Arms {
+		if !a.Mesh.IsBaseline() && !slices.Contains(out, a.Mesh) {
+			out = append(out, a.Mesh)
+		}
+	}
+	return out
 }
 
 // tcp checks a TCP echo workload: a message of bytes and nothing of HTTP.

@@ -399,6 +399,9 @@ var scalars = []scalar{
 	{"cpu.proxy", "mcores", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.cpuMean }), proxyFixed, oneTick},
 	{"memory.proxy", "bytes", roleMean(result.RoleProxy, func(u *roleUsage) []float64 { return u.memMean }), proxyFixed, onePage},
 	{"cpu.app", "mcores", roleMean(result.RoleApp, func(u *roleUsage) []float64 { return u.cpuMean }), never, oneTick},
+	// Entry via gateway only: every arm has one, so its difference is what the mesh adds
+	// to it (mTLS towards the first sidecar).
+	{"cpu.gateway", "mcores", roleMean(result.RoleGateway, func(u *roleUsage) []float64 { return u.cpuMean }), never, oneTick},
 	{"cpu.proxy.per_krps", "mcores", proxyPerKRPS, proxyFixed, oneTickPerKRPS},
 	// Keep-alive off only (handshake.go): mean connect + TLS time per request, and TLS alone.
 	{"handshake", "ms", handshakeMean(false), never, oneMicrosecond},

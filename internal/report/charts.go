@@ -45,6 +45,8 @@ func roleColor(r result.Role) string {
 		return "#cc79a7"
 	case result.RoleNode:
 		return "#009e73"
+	case result.RoleGateway:
+		return "#e69f00"
 	}
 	return "#999999"
 }

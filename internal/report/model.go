@@ -246,7 +246,7 @@ func componentUsage(trials []result.Trial) []ComponentUsage {
 		a.u.CPUMcores, a.u.MemoryBytes = a.cpu/float64(a.u.Trials), a.mem/float64(a.u.Trials)
 		out = append(out, a.u)
 	}
-	rank := map[result.Role]int{result.RoleApp: 0, result.RoleProxy: 1, result.RoleControlPlane: 2, result.RoleNode: 3, result.RoleLoadGenerator: 4}
+	rank := map[result.Role]int{result.RoleApp: 0, result.RoleProxy: 1, result.RoleGateway: 2, result.RoleControlPlane: 3, result.RoleNode: 4, result.RoleLoadGenerator: 5}
 	sort.SliceStable(out, func(i, j int) bool {
 		ri, rj := rank[out[i].Role], rank[out[j].Role]
 		if ri != rj {

@@ -44,6 +44,7 @@ func metricLabels(deltas ...[]result.Delta) []metricLabel {
 		{"memory.proxy", "memory per proxy"},
 		{"cpu.proxy.per_krps", "proxy CPU per 1000 rps"},
 		{"cpu.app", "CPU per app service"},
+		{"cpu.gateway", "CPU of the gateway"},
 		{"handshake", "connection setup per request"},
 		{"handshake.tls", "TLS handshake per request"},
 		{"max_rate", "highest rate within the SLO"},

@@ -62,7 +62,7 @@ type Platform struct {
 	dir      string
 	ca       *pki.CA
 	caFile   string
-	certs    map[string]pki.Files // by service name, plus "client"
+	certs    map[string]pki.Files // by service name, plus "client" and the gateway
 	tools    map[sidecar.Kind]sidecar.Tool
 	loadCPUs string
 	sutCPUs  string
@@ -146,7 +146,7 @@ func (p *Platform) issueIdentities() error {
 	if p.caFile, err = ca.WriteFiles(certDir); err != nil {
 		return err
 	}
-	for _, name := range append(p.services(), "client") {
+	for _, name := range append(p.services(), "client", gatewayName) {
 		id, err := ca.Issue(name)
 		if err != nil {
 			return fmt.Errorf("local platform: issue identity %s: %w", name, err)
@@ -234,10 +234,11 @@ func (p *Platform) Check(ctx context.Context) error {
 		if err := k.Supports(sidecarProtocol(p.plan.Workload.Protocol), sidecar.MTLSMode(a.MTLS), tool); err != nil {
 			errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), "choose another proxy, protocol or mtls mode", "%v", err))
 		}
-		if w := p.plan.Workload; generatorIsClient(w) && a.MTLS != spec.MTLSOff && !presentsClientCert(w.LoadGenerator) {
+		if w := p.plan.Workload; generatorIsClient(w) && w.Entry.Via != spec.EntryGateway && a.MTLS != spec.MTLSOff && !presentsClientCert(w.LoadGenerator) {
 			noCert = append(noCert, a.Name)
 		}
 	}
+	errs = append(errs, p.checkGateway(ctx)...)
 	if len(noCert) > 0 {
 		w := p.plan.Workload
 		errs = append(errs, p.plan.Errorf("workload.load_generator", "use load_generator: builtin or fortio, keep_alive: true, or mtls: off",
@@ -284,6 +285,66 @@ const generatorIsClientWarning = "keep_alive off: the load generator stands in f
 	"(with mTLS unless mtls is off), since a client sidecar would pool its connections and hide the handshake; " +
 	"no client-side proxy is in the proxy figures (docs/local.md)"
 
+// gatewayName is the local gateway's process and identity.
+const gatewayName = "gateway"
+
+// gatewayKind is the proxy that runs an arm's gateway (entry via gateway): the plan's
+// entry.proxy, else the arm's own proxy, else (the baseline) the proxy the plan's mesh
+// arms share (spec's validation makes sure there is one), builtin without any.
+func (p *Platform) gatewayKind(arm spec.Arm) (sidecar.Kind, bool) {
+	e := p.plan.Workload.Entry
+	if e.Via != spec.EntryGateway {
+		return "", false
+	}
+	if e.Proxy != "" {
+		return kindOf(e.Proxy)
+	}
+	if k, ok := kindOf(arm.Mesh); ok {
+		return k, true
+	}
+	for _, a := range p.plan.Arms {
+		if k, ok := kindOf(a.Mesh); ok {
+			return k, true
+		}
+	}
+	return sidecar.Builtin, true
+}
+
+// checkGateway makes sure the proxy of every arm's gateway is installed and can carry
+// the workload (the baseline's gateway is a proxy no mesh arm may have checked).
+func (p *Platform) checkGateway(ctx context.Context) []error {
+	var errs []error
+	for _, a := range p.plan.Arms {
+		k, ok := p.gatewayKind(a)
+		if !ok {
+			return nil
+		}
+		tool, found := p.tools[k]
+		if !found {
+			binary := ""
+			if k == sidecar.Builtin {
+				binary = p.opt.Self
+			}
+			t, err := k.Check(ctx, binary)
+			if err != nil {
+				errs = append(errs, p.plan.Errorf("workload.entry", "install it, or set entry.proxy to a proxy that is installed",
+					"the gateway of arm %s needs %v", a.Name, err))
+				continue
+			}
+			tool = t
+			p.tools[k] = t
+		}
+		mtls := sidecar.Off
+		if _, meshed := kindOf(a.Mesh); meshed {
+			mtls = sidecar.MTLSMode(a.MTLS)
+		}
+		if err := k.Supports(sidecarProtocol(p.plan.Workload.Protocol), mtls, tool); err != nil {
+			errs = append(errs, p.plan.Errorf("workload.entry", "choose another proxy or protocol", "the gateway of arm %s: %v", a.Name, err))
+		}
+	}
+	return errs
+}
+
 // deployment is the platform's state of one deployed arm.
 type deployment struct {
 	dir      string
@@ -326,8 +387,14 @@ func (p *Platform) Deploy(ctx context.Context, arm spec.Arm) (d *platform.Deploy
 	}
 	if wr.meshed {
 		tool := p.tools[wr.kind]
+		proxies := 0 // not the gateway
+		for _, c := range d.Components {
+			if c.Role == result.RoleProxy {
+				proxies++
+			}
+		}
 		d.Mesh = platform.MeshObserved{Version: tool.Version, ProxyVersion: tool.Version,
-			ProxyConcurrency: arm.ProxyConcurrency, Proxies: len(st.sidecars)}
+			ProxyConcurrency: arm.ProxyConcurrency, Proxies: proxies}
 		d.Tools = append(d.Tools, platform.Tool{Name: string(wr.kind), Version: tool.Version, Path: tool.Path})
 	}
 	if err := p.verify(ctx, d, st, len(wr.services)); err != nil {
@@ -343,13 +410,15 @@ type wiring struct {
 	arm  spec.Arm
 	kind sidecar.Kind
 	// meshed: a sidecar beside every service. direct: the load generator is the mesh's
-	// client itself, with no client-proxy (generatorIsClient).
-	meshed, direct bool
-	services       []string
+	// client itself, with no client-proxy (generatorIsClient). gateway: the load enters
+	// through a gateway instead of a client-proxy (entry via gateway).
+	meshed, direct, gateway bool
+	services                []string
 	// upstreams are, per service, the services it calls (by index).
 	upstreams [][]int
 	addrs     []serviceAddrs
-	// clientOut and clientAdmin are the client-proxy's listener and admin address.
+	// clientOut and clientAdmin are the client-proxy's (or the gateway's) listener and
+	// admin address.
 	clientOut, clientAdmin string
 }
 
@@ -381,7 +450,9 @@ func upstreamsOf(topology spec.Topology, n int) [][]int {
 func (p *Platform) wire(arm spec.Arm) (wiring, error) {
 	w := p.plan.Workload
 	kind, meshed := kindOf(arm.Mesh)
-	wr := wiring{arm: arm, kind: kind, meshed: meshed, direct: meshed && generatorIsClient(w), services: p.services()}
+	gateway := w.Entry.Via == spec.EntryGateway
+	wr := wiring{arm: arm, kind: kind, meshed: meshed, direct: meshed && generatorIsClient(w) && !gateway, gateway: gateway,
+		services: p.services()}
 	wr.upstreams = upstreamsOf(w.App.Topology, len(wr.services))
 	wr.addrs = make([]serviceAddrs, len(wr.services))
 	pt := newPorts()
@@ -409,7 +480,7 @@ func (p *Platform) wire(arm spec.Arm) (wiring, error) {
 			}
 		}
 	}
-	if meshed && !wr.direct {
+	if gateway || meshed && !wr.direct {
 		next(&wr.clientOut)
 		next(&wr.clientAdmin)
 	}
@@ -485,12 +556,14 @@ func (p *Platform) sidecarSpec(arm spec.Arm, name, identity string) sidecar.Spec
 }
 
 // startClient sets where the load goes: svc-1's app (baseline), the client-proxy in
-// front of svc-1's sidecar (mesh), or svc-1's sidecar itself when the load generator is
-// the mesh's client (direct).
+// front of svc-1's sidecar (mesh), svc-1's sidecar itself when the load generator is
+// the mesh's client (direct), or a gateway in front of either (entry via gateway).
 func (p *Platform) startClient(ctx context.Context, st *deployment, d *platform.Deployment, wr wiring) error {
 	w := p.plan.Workload
 	first := wr.addrs[0]
 	switch {
+	case wr.gateway:
+		return p.startGateway(ctx, st, d, wr)
 	case wr.direct:
 		d.Target = platform.Target{Protocol: w.Protocol, URLs: []string{"http://" + first.in + w.Path}}
 		if wr.arm.MTLS != spec.MTLSOff {
@@ -514,6 +587,37 @@ func (p *Platform) startClient(ctx context.Context, st *deployment, d *platform.
 		d.Target = target(w, wr.clientOut, first.tls, p.caFile)
 	default:
 		d.Target = target(w, wr.appAddr(0, w.Protocol), first.tls, p.caFile)
+	}
+	return nil
+}
+
+// startGateway starts the arm's gateway (entry via gateway), of the same kind on every
+// arm: to svc-1's sidecar with the mesh's mTLS on a mesh arm, to svc-1 itself in
+// plaintext on the baseline; the load goes to it.
+func (p *Platform) startGateway(ctx context.Context, st *deployment, d *platform.Deployment, wr wiring) error {
+	w := p.plan.Workload
+	first := wr.addrs[0]
+	gs := sidecar.Spec{Name: gatewayName, Protocol: sidecarProtocol(w.Protocol), MTLS: sidecar.Off,
+		Concurrency: wr.arm.ProxyConcurrency, AdminListen: wr.clientAdmin,
+		Outbounds: []sidecar.Outbound{{Listen: wr.clientOut, Upstream: wr.appAddr(0, w.Protocol)}}}
+	if wr.meshed {
+		gs.MTLS = sidecar.MTLSMode(wr.arm.MTLS)
+		gs.Outbounds[0].Upstream, gs.Outbounds[0].UpstreamID = first.in, pki.ID(p.opt.RunID, wr.services[0])
+	}
+	if gs.MTLS != sidecar.Off {
+		gs.CertFile, gs.KeyFile, gs.CAFile = p.certs[gatewayName].Cert, p.certs[gatewayName].Key, p.caFile
+	}
+	gk, _ := p.gatewayKind(wr.arm)
+	sc, err := p.startSidecar(ctx, st, gk, gs)
+	if err != nil {
+		return err
+	}
+	d.Components = append(d.Components, platform.Component{Name: gs.Name, Role: result.RoleGateway,
+		PID: sc.PID(), AdminURL: sc.StatsURL, MetricsURL: sc.MetricsURL})
+	d.Target = target(w, wr.clientOut, first.tls, p.caFile)
+	if !wr.meshed {
+		tool := p.tools[gk]
+		d.Tools = append(d.Tools, platform.Tool{Name: string(gk), Version: tool.Version, Path: tool.Path})
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/proc"
 	"github.com/service-mesh-performance/smp/internal/sidecar"
 	"github.com/service-mesh-performance/smp/internal/tempdir"
+	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -458,5 +459,55 @@ func TestKilledRunsFolderIsRemoved(t *testing.T) {
 	defer pf.Close()
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the killed run's folder %s is still there (%v)", dir, err)
+	}
+}
+
+// TestGatewayEntry deploys entry via gateway for each gateway proxy: the baseline gets the
+// gateway alone in front of svc-1, a mesh arm of the same proxy gets it in front of svc-1's
+// sidecar, with strict mTLS and no client-proxy. The load's target is the gateway, and the
+// deployment is only returned once a request went through it (verify reads its counters).
+func TestGatewayEntry(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the local platform needs Linux")
+	}
+	self := smp(t)
+	for _, mesh := range []string{"builtin", "haproxy", "nginx"} {
+		for _, arm := range []string{"none", mesh} {
+			t.Run(mesh+"/"+arm, func(t *testing.T) {
+				k, _ := kindOf(spec.MeshType(mesh))
+				requireKind(t, k, self)
+				p := plan(t, fmt.Sprintf(`
+name: gateway
+arms: [{name: arm, mesh: %s}]
+workload:
+  entry: {via: gateway, proxy: %s}
+  app: {services: 3}
+  duration: 1s
+`, arm, mesh))
+				pf, d := checkAndDeploy(t, p, self, t.TempDir())
+				defer pf.Teardown(context.Background(), d)
+				roles := map[result.Role]int{}
+				var svc1 string
+				for _, c := range d.Components {
+					roles[c.Role]++
+					if c.Name == "svc-1" {
+						svc1 = strings.TrimSuffix(strings.TrimPrefix(c.MetricsURL, "http://"), "/metrics")
+					}
+				}
+				wantProxies := 0
+				if arm != "none" {
+					wantProxies = 3 // one per service; the gateway replaces the client-proxy
+				}
+				if roles["gateway"] != 1 || roles["proxy"] != wantProxies || roles["app"] != 3 || d.Mesh.Proxies != wantProxies {
+					t.Errorf("components by role %v (mesh says %d proxies), want 1 gateway, %d proxies, 3 apps", roles, d.Mesh.Proxies, wantProxies)
+				}
+				if len(d.Target.URLs) != 1 || strings.Contains(d.Target.URLs[0], svc1) {
+					t.Errorf("target %v: the load must go to the gateway, not to svc-1 (%s)", d.Target.URLs, svc1)
+				}
+				if hops, err := probe(context.Background(), d.Target, p.Workload); err != nil || hops != 3 {
+					t.Errorf("probe through the gateway: %d hops, %v", hops, err)
+				}
+			})
+		}
 	}
 }
