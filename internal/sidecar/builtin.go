@@ -217,8 +217,9 @@ type frontend struct {
 	mode  acceptMode
 	tls   *tls.Config
 	conns *h1wire.HandOff // the connections srv serves
-	srv   *http.Server
-	h1    *h1Proxy // the HTTP/1.1 fast path; nil unless Protocol is HTTP1
+	srv   *http.Server    // nil with Protocol TCP
+	h1    *h1Proxy        // the HTTP/1.1 fast path; nil unless Protocol is HTTP1
+	tcp   *tcpProxy       // the L4 relay; nil unless Protocol is TCP
 }
 
 func (sc *sidecar) listen() error {
@@ -262,6 +263,13 @@ func (sc *sidecar) addFrontend(name, direction, listen, target string, mode acce
 	var upTLS *tls.Config
 	if upstreamTLS {
 		upTLS = sc.upstreamTLS(st, upstreamID)
+	}
+	if sc.spec.Protocol == TCP {
+		if fe.tls != nil {
+			fe.tls.NextProtos = nil // no application protocol to negotiate
+		}
+		fe.tcp = newTCPProxy(st, target, upTLS)
+		return nil
 	}
 	tr := sc.transport(upTLS)
 	sc.transports = append(sc.transports, tr)
@@ -403,8 +411,12 @@ func writeProxyError(w http.ResponseWriter, r *http.Request, err error) {
 
 func (sc *sidecar) serve(ctx context.Context, errc chan<- error) {
 	for _, fe := range sc.frontends {
-		sc.wg.Add(2)
+		sc.wg.Add(1)
 		go sc.acceptLoop(ctx, fe, errc)
+		if fe.srv == nil {
+			continue // TCP: acceptLoop relays every connection itself
+		}
+		sc.wg.Add(1)
 		go func() {
 			defer sc.wg.Done()
 			if err := fe.srv.Serve(fe.conns); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -506,6 +518,10 @@ const tlsRecordHandshake = 0x16
 // frontend's net/http server, which serves a *tls.Conn as HTTPS (h2 or HTTP/1.1 by
 // ALPN) and plaintext as HTTP/1.1 or h2c with prior knowledge.
 func (sc *sidecar) dispatch(fe *frontend, c net.Conn) {
+	if fe.tcp != nil {
+		fe.tcp.relay(c)
+		return
+	}
 	if fe.h1 != nil {
 		if tc, ok := c.(*tls.Conn); !ok || tc.ConnectionState().NegotiatedProtocol != "h2" {
 			fe.h1.serve(c)
@@ -616,7 +632,9 @@ func (sc *sidecar) shutdown(cancel context.CancelFunc) {
 	var wg sync.WaitGroup
 	servers := []*http.Server{sc.adminSrv}
 	for _, fe := range sc.frontends {
-		servers = append(servers, fe.srv)
+		if fe.srv != nil {
+			servers = append(servers, fe.srv)
+		}
 	}
 	for _, srv := range servers {
 		wg.Go(func() {
@@ -628,6 +646,9 @@ func (sc *sidecar) shutdown(cancel context.CancelFunc) {
 	for _, fe := range sc.frontends {
 		if fe.h1 != nil {
 			wg.Go(func() { fe.h1.shutdown(ctx) })
+		}
+		if fe.tcp != nil {
+			wg.Go(fe.tcp.shutdown)
 		}
 	}
 	wg.Wait()

@@ -38,8 +38,16 @@ func envoyImpl() implementation {
 		installHint:  "install Envoy from https://www.envoyproxy.io/docs/envoy/latest/start/install (Debian has no package)",
 		versionArgs:  []string{"--version"},
 		parseVersion: parseEnvoyVersion,
-		render:       renderEnvoy,
-		counters:     envoyCounters,
+		supports: func(p Protocol, _ MTLSMode, _ Tool) error {
+			if p == TCP {
+				// Envoy would carry it with tcp_proxy, but no envoy binary runs here to
+				// test a configuration against, and smp does not ship untested ones.
+				return fmt.Errorf("smp renders Envoy configurations for HTTP only; protocol tcp needs the builtin, haproxy or nginx sidecar")
+			}
+			return nil
+		},
+		render:   renderEnvoy,
+		counters: envoyCounters,
 	}
 }
 

@@ -32,6 +32,8 @@ import (
 //     plaintext;
 //   - HTTP/2 (h2c, gRPC): ALPN h2 over TLS, `proto h2` in plaintext; plaintext HTTP
 //     frontends detect the HTTP/2 preface on their own, so they take HTTP/1.1 too;
+//   - TCP: the same frontends and backends in `mode tcp`, without ALPN or pooling
+//     (one server connection per client connection);
 //   - `nbthread` from Concurrency;
 //   - an admin frontend: `/stats` (stats page, CSV at /stats;csv), `/metrics` (the
 //     Prometheus exporter, when built in) and `/ready` (monitor-uri).
@@ -150,19 +152,33 @@ func haproxyAdmin(w *confWriter, s Spec, t Tool) {
 	w.line("")
 }
 
+// haproxyMode writes a proxy section's mode line: http, or tcp for Protocol TCP, which
+// also turns off the HTTP-only default the defaults section sets.
+func haproxyMode(w *confWriter, s Spec) {
+	if s.Protocol == TCP {
+		w.line("    mode tcp")
+		w.line("    no option http-ignore-probes")
+		return
+	}
+	w.line("    mode http")
+}
+
 // haproxyInbound writes the inbound frontend(s) for s.MTLS and the app's backend.
 func haproxyInbound(w *confWriter, s Spec, bundle string) {
 	// tlsBind terminates mTLS with a client certificate from the run's CA.
-	tlsBind := fmt.Sprintf("ssl crt %s ca-file %s verify required alpn h2,http/1.1", bundle, s.CAFile)
+	tlsBind := fmt.Sprintf("ssl crt %s ca-file %s verify required", bundle, s.CAFile)
+	if s.Protocol != TCP {
+		tlsBind += " alpn h2,http/1.1"
+	}
 	switch s.MTLS {
 	case Strict:
 		w.line("frontend inbound")
-		w.line("    mode http")
+		haproxyMode(w, s)
 		w.line("    bind %s %s", s.Inbound.Listen, tlsBind)
 		w.line("    default_backend app")
 	case Off:
 		w.line("frontend inbound")
-		w.line("    mode http")
+		haproxyMode(w, s)
 		w.line("    bind %s", s.Inbound.Listen)
 		w.line("    default_backend app")
 	case Permissive:
@@ -170,12 +186,16 @@ func haproxyInbound(w *confWriter, s Spec, bundle string) {
 	}
 	w.line("")
 	w.line("backend app")
-	w.line("    mode http")
-	w.line("    http-reuse always")
-	if s.Protocol != HTTP1 {
-		w.line("    server app %s proto h2", s.Inbound.App)
-	} else {
+	haproxyMode(w, s)
+	switch s.Protocol {
+	case TCP:
 		w.line("    server app %s", s.Inbound.App)
+	case HTTP1:
+		w.line("    http-reuse always")
+		w.line("    server app %s", s.Inbound.App)
+	default:
+		w.line("    http-reuse always")
+		w.line("    server app %s proto h2", s.Inbound.App)
 	}
 	w.line("")
 }
@@ -202,12 +222,12 @@ func haproxyPermissive(w *confWriter, s Spec, tlsBind string) {
 		w.line("")
 	}
 	w.line("frontend inbound-tls")
-	w.line("    mode http")
+	haproxyMode(w, s)
 	w.line("    bind abns@%s-tls accept-proxy %s", sock, tlsBind)
 	w.line("    default_backend app")
 	w.line("")
 	w.line("frontend inbound-plain")
-	w.line("    mode http")
+	haproxyMode(w, s)
 	w.line("    bind abns@%s-plain accept-proxy", sock)
 	w.line("    default_backend app")
 }
@@ -215,26 +235,30 @@ func haproxyPermissive(w *confWriter, s Spec, tlsBind string) {
 // haproxyOutbound writes outbound i's frontend and its upstream's backend, over mTLS
 // unless s.MTLS is off.
 func haproxyOutbound(w *confWriter, s Spec, bundle string, i int, o Outbound) {
-	h2 := s.Protocol != HTTP1
+	h2 := s.Protocol != HTTP1 && s.Protocol != TCP
 	w.line("frontend outbound-%d", i)
-	w.line("    mode http")
+	haproxyMode(w, s)
 	w.line("    bind %s", o.Listen)
 	w.line("    default_backend upstream-%d", i)
 	w.line("")
 	w.line("backend upstream-%d", i)
-	w.line("    mode http")
-	w.line("    http-reuse always")
+	haproxyMode(w, s)
+	if s.Protocol != TCP {
+		w.line("    http-reuse always")
+	}
 	switch {
 	case s.MTLS == Off && h2:
 		w.line("    server upstream %s proto h2", o.Upstream)
 	case s.MTLS == Off:
 		w.line("    server upstream %s", o.Upstream)
 	default:
-		alpn := "http/1.1"
-		if h2 {
-			alpn = "h2"
+		line := fmt.Sprintf("    server upstream %s ssl verify required ca-file %s crt %s", o.Upstream, s.CAFile, bundle)
+		switch {
+		case h2:
+			line += " alpn h2"
+		case s.Protocol == HTTP1:
+			line += " alpn http/1.1"
 		}
-		line := fmt.Sprintf("    server upstream %s ssl verify required ca-file %s crt %s alpn %s", o.Upstream, s.CAFile, bundle, alpn)
 		if svc := pki.ServiceOf(o.UpstreamID); svc != "" {
 			line += " verifyhost " + svc
 		}
@@ -299,7 +323,7 @@ func parseHAProxyCSV(r io.Reader) (Counters, error) {
 	for i, h := range header {
 		col[h] = i
 	}
-	for _, need := range []string{"pxname", "svname", "scur", "bin", "bout", "ereq", "econ", "eresp", "req_tot"} {
+	for _, need := range []string{"pxname", "svname", "scur", "stot", "bin", "bout", "ereq", "econ", "eresp", "req_tot"} {
 		if _, ok := col[need]; !ok {
 			return Counters{}, fmt.Errorf("no %q column", need)
 		}
@@ -324,7 +348,13 @@ func parseHAProxyCSV(r io.Reader) (Counters, error) {
 		px, sv := rec[col["pxname"]], rec[col["svname"]]
 		switch {
 		case sv == "FRONTEND" && (strings.HasPrefix(px, "inbound") || strings.HasPrefix(px, "outbound-")) && px != "inbound-mux":
-			c.Requests += field("req_tot")
+			if i, ok := col["mode"]; ok && i < len(rec) && rec[i] == "tcp" {
+				// A TCP frontend (protocol tcp): its sessions are what it carried. Its
+				// bytes are counted when a session ends.
+				c.Requests += field("stot")
+			} else {
+				c.Requests += field("req_tot")
+			}
 			c.BytesIn += field("bin")
 			c.BytesOut += field("bout")
 			c.ActiveConnections += field("scur")

@@ -21,6 +21,9 @@ const (
 	H2C Protocol = "h2c"
 	// GRPC is gRPC over HTTP/2, carried like H2C with trailers intact.
 	GRPC Protocol = "grpc"
+	// TCP is an opaque byte stream (L4): each connection is relayed on a connection of
+	// its own, over mTLS between sidecars; nothing is parsed or pooled.
+	TCP Protocol = "tcp"
 )
 
 // MTLSMode is how sidecars talk to each other.
@@ -119,9 +122,9 @@ func (s Spec) Validate() error {
 		add("name %q: only letters, digits, '.', '-' and '_' are allowed", s.Name)
 	}
 	switch s.Protocol {
-	case HTTP1, H2C, GRPC:
+	case HTTP1, H2C, GRPC, TCP:
 	default:
-		add("protocol %q: want %s, %s or %s", s.Protocol, HTTP1, H2C, GRPC)
+		add("protocol %q: want %s, %s, %s or %s", s.Protocol, HTTP1, H2C, GRPC, TCP)
 	}
 	switch s.MTLS {
 	case Strict, Permissive, Off:
