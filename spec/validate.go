@@ -509,9 +509,26 @@ func (v *validator) tcp() {
 	if w.RequestSize > 64<<20 {
 		v.errorf("workload.request_size", "use at most 64MiB", "a TCP message of %s is larger than 64MiB", w.RequestSize)
 	}
-	if w.App.Kind != AppExternal {
-		v.errorf("workload.protocol", "load a TCP echo server through endpoint_urls: [tcp://host:port]",
-			"the %s app does not serve TCP echo yet", w.App.Kind)
+	a := w.App
+	switch {
+	case a.Kind == AppBuiltin:
+		if a.Topology == TopologyFanout && a.Services > 1 {
+			v.errorf("workload.app.topology", "use topology: chain with protocol tcp",
+				"a TCP stream is relayed along a chain; it cannot fan out (the services would need framing)")
+		}
+		for field, set := range map[string]bool{"cpu_time": a.CPUTime != 0, "delay": a.Delay != 0} {
+			if set {
+				v.errorf("workload.app."+field, "remove it with protocol tcp",
+					"%s is work per request; a TCP echo relays bytes without framing them into requests", field)
+			}
+		}
+		if v.p.Environment.Platform == PlatformKubernetes {
+			v.errorf("workload.protocol", "run TCP plans on the local platform, or load a TCP echo server through endpoint_urls: [tcp://host:port]",
+				"the Kubernetes platform does not run the sample app's TCP echo yet")
+		}
+	case a.Kind != AppExternal:
+		v.errorf("workload.protocol", "use app: builtin, or load a TCP echo server through endpoint_urls: [tcp://host:port]",
+			"the %s app serves no TCP echo", a.Kind)
 	}
 }
 

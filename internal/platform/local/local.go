@@ -188,6 +188,8 @@ func sidecarProtocol(p spec.Protocol) sidecar.Protocol {
 		return sidecar.H2C
 	case spec.ProtocolGRPC:
 		return sidecar.GRPC
+	case spec.ProtocolTCP:
+		return sidecar.TCP
 	}
 	return sidecar.HTTP1
 }
@@ -198,6 +200,8 @@ func appProtocol(p spec.Protocol) app.Protocol {
 		return app.H2C
 	case spec.ProtocolGRPC:
 		return app.GRPC
+	case spec.ProtocolTCP:
+		return app.TCP
 	}
 	return app.HTTP1
 }
@@ -424,9 +428,9 @@ type wiring struct {
 
 // serviceAddrs are one service's addresses and those of its sidecar.
 type serviceAddrs struct {
-	http, grpc, tls string // the app's listeners (grpc with protocol grpc, tls for svc-1 with h2)
-	in, admin       string // its sidecar's inbound listener and admin
-	out             []string
+	http, grpc, tls, tcp string // the app's listeners (grpc with protocol grpc, tls for svc-1 with h2, tcp with tcp)
+	in, admin            string // its sidecar's inbound listener and admin
+	out                  []string
 }
 
 // upstreamsOf is who calls whom: a chain (svc-1 → svc-2 → …) or a fan-out (svc-1 calls
@@ -468,6 +472,9 @@ func (p *Platform) wire(arm spec.Arm) (wiring, error) {
 		if w.Protocol == spec.ProtocolGRPC {
 			next(&a.grpc)
 		}
+		if w.Protocol == spec.ProtocolTCP {
+			next(&a.tcp)
+		}
 		if i == 0 && w.Protocol == spec.ProtocolH2 {
 			next(&a.tls)
 		}
@@ -489,8 +496,11 @@ func (p *Platform) wire(arm spec.Arm) (wiring, error) {
 
 // appAddr is where service i's app serves the workload's protocol.
 func (wr wiring) appAddr(i int, protocol spec.Protocol) string {
-	if protocol == spec.ProtocolGRPC {
+	switch protocol {
+	case spec.ProtocolGRPC:
 		return wr.addrs[i].grpc
+	case spec.ProtocolTCP:
+		return wr.addrs[i].tcp
 	}
 	return wr.addrs[i].http
 }
@@ -502,7 +512,7 @@ func (p *Platform) startServices(ctx context.Context, st *deployment, d *platfor
 	for i := len(wr.services) - 1; i >= 0; i-- {
 		name, a := wr.services[i], wr.addrs[i]
 		cfg := app.Config{
-			Name: name, HTTPAddr: a.http, GRPCAddr: a.grpc, TLSAddr: a.tls,
+			Name: name, HTTPAddr: a.http, GRPCAddr: a.grpc, TLSAddr: a.tls, TCPAddr: a.tcp,
 			UpstreamProtocol: appProtocol(w.Protocol), ResponseSize: int(w.App.ResponseBytes()),
 			CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D(),
 		}
@@ -627,6 +637,8 @@ func target(w spec.Workload, entry, tlsEntry, caFile string) platform.Target {
 	switch w.Protocol {
 	case spec.ProtocolGRPC:
 		t.URLs = []string{"grpc://" + entry}
+	case spec.ProtocolTCP:
+		t.URLs = []string{"tcp://" + entry}
 	case spec.ProtocolH2:
 		t.URLs = []string{"https://" + tlsEntry + w.Path}
 		t.TLS = &platform.TLSFiles{CAFile: caFile, ServerName: "svc-1"}
@@ -717,6 +729,9 @@ func (p *Platform) startSidecar(ctx context.Context, st *deployment, kind sideca
 // service and, on mesh arms, that every proxy's own counters moved: a proxy that is
 // bypassed would otherwise make a mesh look free.
 func (p *Platform) verify(ctx context.Context, d *platform.Deployment, st *deployment, services int) error {
+	if d.Target.Protocol == spec.ProtocolTCP {
+		return p.verifyTCP(ctx, d, st)
+	}
 	// Chain or fan-out, a request that reached every service reports as many hops.
 	hops, err := probe(ctx, d.Target, p.plan.Workload)
 	if err != nil {
