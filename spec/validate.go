@@ -522,9 +522,9 @@ func (v *validator) tcp() {
 					"%s is work per request; a TCP echo relays bytes without framing them into requests", field)
 			}
 		}
-		if v.p.Environment.Platform == PlatformKubernetes {
-			v.errorf("workload.protocol", "run TCP plans on the local platform, or load a TCP echo server through endpoint_urls: [tcp://host:port]",
-				"the Kubernetes platform does not run the sample app's TCP echo yet")
+		if v.p.Environment.Platform == PlatformKubernetes && w.Agents == 0 {
+			v.errorf("workload.agents", "set workload.agents: 1 (or more) with protocol tcp on Kubernetes",
+				"on Kubernetes TCP load runs in smp agent pods (fortio's server in the load pod speaks HTTP)")
 		}
 	case a.Kind != AppExternal:
 		v.errorf("workload.protocol", "use app: builtin, or load a TCP echo server through endpoint_urls: [tcp://host:port]",

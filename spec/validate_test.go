@@ -120,7 +120,7 @@ var validationCases = []struct {
 	{"entry gateway form", "environment: {platform: kubernetes}\nworkload:\n  entry: {via: gateway, gateway: smp}", "workload.entry.gateway", "smp}", "is not a Gateway as namespace/name", "namespace/name"},
 	{"tcp fanout", "workload:\n  protocol: tcp\n  app: {topology: fanout}", "workload.app.topology", "fanout", "it cannot fan out", "topology: chain"},
 	{"tcp cpu_time", "workload:\n  protocol: tcp\n  app: {cpu_time: 1ms}", "workload.app.cpu_time", "1ms", "cpu_time is work per request", "remove it"},
-	{"tcp on kubernetes", "environment: {platform: kubernetes}\nworkload: {protocol: tcp}", "workload.protocol", "tcp", "does not run the sample app's TCP echo yet", "local platform"},
+	{"tcp on kubernetes", "environment: {platform: kubernetes}\nworkload: {protocol: tcp}", "workload.agents", "{protocol", "TCP load runs in smp agent pods", "set workload.agents"},
 	{"tcp with bookinfo", "environment: {platform: kubernetes}\nworkload: {protocol: tcp, app: bookinfo}", "workload.protocol", "tcp", "the bookinfo app serves no TCP echo", "use app: builtin"},
 	{"tcp with headers", "workload: {protocol: tcp, headers: {a: b}}", "workload.headers", "{a: b}", "headers applies to HTTP, not to protocol tcp", "a TCP echo sends request_size"},
 	{"tcp message too large", "workload: {protocol: tcp, request_size: 65MiB}", "workload.request_size", "65MiB", "a TCP message of 65MiB is larger than 64MiB", "at most 64MiB"},

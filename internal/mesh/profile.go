@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -47,6 +49,9 @@ type Profile struct {
 	// Latency lists the histograms the data plane reports latency in, a cross-check of
 	// the client's figures.
 	Latency []LatencyMetric
+	// L4 says how a port that carries opaque TCP (protocol tcp) is marked for the mesh;
+	// nil when the mesh needs nothing (it proxies a port it knows nothing about as TCP).
+	L4 *L4
 	// Notes are caveats a reader of the results needs (what the figures miss).
 	Notes []string
 	// Source cites where the facts come from.
@@ -164,6 +169,39 @@ type PromQL struct {
 	// NodeCPU: node CPU is part of the mesh's cost (eBPF or per-node proxies: the work is
 	// billed to no application pod), so a missing node_cpu_seconds_total is worth a warning.
 	NodeCPU bool
+}
+
+// L4 marks a port as opaque TCP for a mesh that would otherwise detect or assume a
+// protocol on it: a sidecar that sniffs a client-first stream waits for bytes it can
+// classify before it forwards them, and one that assumes HTTP breaks the stream.
+type L4 struct {
+	// PortNamePrefix: the Service port's name starts with it (Istio reads the protocol
+	// from the name: tcp, tcp-*).
+	PortNamePrefix string
+	// AppProtocol is the Service port's appProtocol (Kubernetes' field, which Istio and
+	// Gateway API implementations read).
+	AppProtocol string
+	// PodAnnotations and ServiceAnnotations go on the workload's pod template and its
+	// Service; PortPlaceholder in a key or value stands for the port number.
+	PodAnnotations, ServiceAnnotations map[string]string
+	// Purpose says why.
+	Purpose string
+}
+
+// PortPlaceholder stands for the port number in L4's annotations.
+const PortPlaceholder = "{port}"
+
+// Annotations returns annotations with PortPlaceholder replaced by port.
+func (l *L4) Annotations(annotations map[string]string, port int) map[string]string {
+	if l == nil || len(annotations) == 0 {
+		return nil
+	}
+	p := strconv.Itoa(port)
+	out := make(map[string]string, len(annotations))
+	for k, v := range annotations {
+		out[strings.ReplaceAll(k, PortPlaceholder, p)] = strings.ReplaceAll(v, PortPlaceholder, p)
+	}
+	return out
 }
 
 // LatencyMetric is a latency histogram the data plane exposes in Prometheus form.

@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -289,5 +290,41 @@ func TestDefaults(t *testing.T) {
 	}
 	if p, _ := mesh.For(mesh.Kubernetes, spec.MeshIstio, spec.DataPlaneAmbient); p.Name() != "istio (ambient)" {
 		t.Errorf("Name() = %q", p.Name())
+	}
+}
+
+// TestL4Marks: the meshes that detect or assume a protocol mark a TCP port for it, with
+// the port number in place of the placeholder; the others need nothing.
+func TestL4Marks(t *testing.T) {
+	const port = 7070
+	for _, c := range []struct {
+		mesh         spec.MeshType
+		dp           spec.DataPlane
+		prefix       string
+		pod, service map[string]string
+	}{
+		{spec.MeshIstio, spec.DataPlaneSidecar, "tcp-", nil, nil},
+		{spec.MeshIstio, spec.DataPlaneAmbient, "tcp-", nil, nil},
+		{spec.MeshLinkerd, "", "", map[string]string{"config.linkerd.io/opaque-ports": "7070"}, map[string]string{"config.linkerd.io/opaque-ports": "7070"}},
+		{spec.MeshKuma, "", "", nil, map[string]string{"7070.service.kuma.io/protocol": "tcp"}},
+	} {
+		p, ok := mesh.For(mesh.Kubernetes, c.mesh, c.dp)
+		if !ok || p.L4 == nil {
+			t.Fatalf("%s %s: no L4 marking", c.mesh, c.dp)
+		}
+		if p.L4.PortNamePrefix != c.prefix || p.L4.Purpose == "" {
+			t.Errorf("%s: port name prefix %q (purpose %q)", c.mesh, p.L4.PortNamePrefix, p.L4.Purpose)
+		}
+		if got := p.L4.Annotations(p.L4.PodAnnotations, port); !maps.Equal(got, c.pod) {
+			t.Errorf("%s: pod annotations %v, want %v", c.mesh, got, c.pod)
+		}
+		if got := p.L4.Annotations(p.L4.ServiceAnnotations, port); !maps.Equal(got, c.service) {
+			t.Errorf("%s: service annotations %v, want %v", c.mesh, got, c.service)
+		}
+	}
+	for _, m := range []spec.MeshType{spec.MeshConsul, spec.MeshCilium, spec.MeshNone} {
+		if p, _ := mesh.For(mesh.Kubernetes, m, ""); p.L4 != nil {
+			t.Errorf("%s marks TCP ports (%+v); it proxies an unmarked port as TCP already", m, p.L4)
+		}
 	}
 }

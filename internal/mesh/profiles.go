@@ -48,6 +48,14 @@ func localProfiles() []Profile {
 	}
 }
 
+// istioL4 is Istio's protocol selection: a Service port named tcp or tcp-*, or with
+// appProtocol tcp, is proxied as opaque TCP; any other port is sniffed (Istio's
+// documentation, "Protocol Selection").
+func istioL4() *L4 {
+	return &L4{PortNamePrefix: "tcp-", AppProtocol: "tcp",
+		Purpose: "Istio proxies a port named tcp-* (or with appProtocol tcp) as opaque TCP instead of sniffing its first bytes for HTTP"}
+}
+
 func kubernetesProfiles() []Profile {
 	return []Profile{
 		{
@@ -131,6 +139,7 @@ func istioSidecar() Profile {
 				What: "the destination sidecar, from the request to the response (istio_request_duration_milliseconds, reporter=destination)"},
 			envoyLatency(),
 		},
+		L4: istioL4(),
 		Notes: []string{"Istio trims Envoy stats to cluster_manager, listener_manager, server and cluster.xds-grpc by default: " +
 			"upstream_rq_time, upstream_cx_* and ssl.* need proxyStatsMatcher (meshes.md §8)"},
 		Source: "meshes.md §7 Istio (sidecar), §8 Envoy, §9",
@@ -158,6 +167,8 @@ func istioAmbient() Profile {
 			NodeNamespace: "istio-system", NodePod: "ztunnel-.*", NodeContainer: "istio-proxy", NodeCPU: true},
 		Latency: []LatencyMetric{{Metric: "istio_request_duration_milliseconds", Matchers: `reporter="destination"`, Role: "proxy", NamespaceLabel: "destination_workload_namespace",
 			What: "waypoints (L7 only; ztunnel reports TCP metrics, no request latency)"}},
+		// ztunnel is L4 whatever the port; waypoints (L7) read the same protocol selection.
+		L4: istioL4(),
 		Notes: []string{"HBONE is always mTLS; node CPU is charged to the mesh as a whole rather than to pods (meshes.md §7)",
 			"figures from a debug ztunnel build are invalid (istio/istio#49829)"},
 		Source: "meshes.md §7 Istio (ambient), §9, §11.10",
@@ -187,6 +198,12 @@ func linkerd() Profile {
 		PromQL: PromQL{ProxyContainer: "linkerd-proxy", ControlPlaneNamespace: "linkerd", ControlPlanePod: ".+"},
 		Latency: []LatencyMetric{{Metric: "response_latency_ms", Matchers: `direction="inbound"`, Role: "proxy", NamespaceLabel: "namespace",
 			What: "the inbound linkerd-proxy, to the response's first byte (response_latency_ms, direction=inbound)"}},
+		// Linkerd's documentation, "Protocol Detection and Opaque Ports".
+		L4: &L4{AppProtocol: "tcp",
+			PodAnnotations:     map[string]string{"config.linkerd.io/opaque-ports": PortPlaceholder},
+			ServiceAnnotations: map[string]string{"config.linkerd.io/opaque-ports": PortPlaceholder},
+			Purpose: "linkerd-proxy detects each connection's protocol by its first bytes; an opaque port is proxied as TCP (still mTLS) " +
+				"without detection, which a client-first stream would otherwise wait on"},
 		Notes: []string{"the control plane is meshed too: its linkerd-proxy containers are left out of control-plane queries",
 			"confirm mTLS with tls=\"true\" on the proxy's metrics (meshes.md §11.5)"},
 		Source: "meshes.md §7 Linkerd, §8 linkerd2-proxy, §3",
@@ -252,7 +269,11 @@ func kuma() Profile {
 						"default": map[string]any{"action": "Allow"}}}}},
 				Purpose: "with mTLS on, traffic needs a MeshTrafficPermission allowing it"},
 		},
-		PromQL:  PromQL{ProxyContainer: "kuma-sidecar", ControlPlaneNamespace: "kuma-system", ControlPlanePod: ".+"},
+		PromQL: PromQL{ProxyContainer: "kuma-sidecar", ControlPlaneNamespace: "kuma-system", ControlPlanePod: ".+"},
+		// Kuma treats a port as TCP unless told otherwise; the annotation says so explicitly
+		// (Kuma's documentation, "Protocol support").
+		L4: &L4{AppProtocol: "tcp", ServiceAnnotations: map[string]string{PortPlaceholder + ".service.kuma.io/protocol": "tcp"},
+			Purpose: "Kuma's default protocol is tcp; the Service annotation pins it, so that a mesh-wide default cannot make the port HTTP"},
 		Latency: []LatencyMetric{envoyLatency()},
 		Notes:   []string{"the :5670/metrics endpoint needs MeshMetric (2.6+) or Mesh.spec.metrics"},
 		Source:  "meshes.md §7 Kuma / Kong Mesh, §8 Envoy",

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/service-mesh-performance/smp/internal/app"
+	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -33,6 +34,7 @@ const (
 const (
 	builtinHTTPPort = 8080
 	builtinGRPCPort = 9090
+	builtinTCPPort  = 7070
 	fortioHTTPPort  = 8080
 	fortioGRPCPort  = 8079
 	bookinfoPort    = 9080
@@ -47,6 +49,7 @@ type podEnv struct {
 	labels      map[string]string // the run's and the arm's labels
 	podLabels   map[string]string // injection labels on the pod template
 	podAnnot    map[string]string // injection annotations on the pod template
+	svcAnnot    map[string]string // annotations on the Services (a mesh's L4 marking)
 	nodeSel     map[string]string
 	resources   corev1.ResourceRequirements
 	affinity    *corev1.Affinity
@@ -96,7 +99,9 @@ func (e podEnv) objectsOf(s service, role string) []runtime.Object {
 		out = append(out, cm)
 	}
 	if len(s.ports) > 0 {
-		out = append(out, &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(s.name),
+		m := meta(s.name)
+		m.Annotations = e.svcAnnot
+		out = append(out, &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: m,
 			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": s.name, LabelRole: role}, Ports: s.ports}})
 	}
 	versions := s.versions
@@ -147,6 +152,19 @@ func (e podEnv) objectsOf(s service, role string) []runtime.Object {
 		out = append(out, d)
 	}
 	return out
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// withL4 adds a mesh's marking of the sample app's TCP port as opaque (mesh.L4) to the
+// pods and Services of e, for protocol tcp; e unchanged otherwise.
+func (e podEnv) withL4(prof mesh.Profile, protocol spec.Protocol) podEnv {
+	if protocol != spec.ProtocolTCP || prof.L4 == nil {
+		return e
+	}
+	e.podAnnot = merge(e.podAnnot, prof.L4.Annotations(prof.L4.PodAnnotations, builtinTCPPort))
+	e.svcAnnot = merge(e.svcAnnot, prof.L4.Annotations(prof.L4.ServiceAnnotations, builtinTCPPort))
+	return e
 }
 
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {
@@ -257,9 +275,12 @@ func builtinApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
 		set.deployments = append(set.deployments, name)
 	}
 	set.services = n
-	if w.Protocol == spec.ProtocolGRPC {
+	switch w.Protocol {
+	case spec.ProtocolGRPC:
 		set.entry = []string{fmt.Sprintf("grpc://%s:%d", e.host(names[0]), builtinGRPCPort)}
-	} else {
+	case spec.ProtocolTCP:
+		set.entry = []string{fmt.Sprintf("tcp://%s:%d", e.host(names[0]), builtinTCPPort)}
+	default:
 		set.entry = []string{fmt.Sprintf("http://%s:%d%s", e.host(names[0]), builtinHTTPPort, w.Path)}
 	}
 	return set, nil
@@ -269,13 +290,15 @@ func builtinApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
 // meshed, it listens on the pod's loopback only and calls its upstreams through the
 // outbound listeners of its sidecar.
 func builtinService(w spec.Workload, name string, ups []string, smpImage string, meshed bool) (service, error) {
-	grpc := w.Protocol == spec.ProtocolGRPC
+	grpc, tcp := w.Protocol == spec.ProtocolGRPC, w.Protocol == spec.ProtocolTCP
 	proto := app.HTTP1
 	switch w.Protocol {
 	case spec.ProtocolH2C:
 		proto = app.H2C
 	case spec.ProtocolGRPC:
 		proto = app.GRPC
+	case spec.ProtocolTCP:
+		proto = app.TCP
 	}
 	listen := ""
 	if meshed {
@@ -284,9 +307,13 @@ func builtinService(w spec.Workload, name string, ups []string, smpImage string,
 	cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf("%s:%d", listen, builtinHTTPPort), UpstreamProtocol: proto,
 		ResponseSize: int(w.App.ResponseBytes()), CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
 	port := builtinHTTPPort
-	if grpc {
+	switch {
+	case grpc:
 		cfg.GRPCAddr = fmt.Sprintf("%s:%d", listen, builtinGRPCPort)
 		port = builtinGRPCPort
+	case tcp:
+		cfg.TCPAddr = fmt.Sprintf("%s:%d", listen, builtinTCPPort)
+		port = builtinTCPPort
 	}
 	for k, up := range ups {
 		addr := fmt.Sprintf("%s:%d", up, port)
@@ -310,6 +337,14 @@ func builtinService(w spec.Workload, name string, ups []string, smpImage string,
 	if grpc {
 		ports = append(ports, tcpPort("grpc", builtinGRPCPort))
 		cports = append(cports, containerPort("grpc", builtinGRPCPort))
+	}
+	if tcp {
+		// An opaque stream: named tcp-* and with appProtocol tcp, which Istio reads;
+		// meshes that need more get it from their profile (deploy's svcAnnot, podAnnot).
+		p := tcpPort("tcp-echo", builtinTCPPort)
+		p.AppProtocol = ptrTo("tcp")
+		ports = append(ports, p)
+		cports = append(cports, containerPort("tcp-echo", builtinTCPPort))
 	}
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(builtinHTTPPort)}},
 		PeriodSeconds: 2, FailureThreshold: 3}

@@ -352,6 +352,7 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 	replicas := int32(max(w.App.Replicas, 1))
 	appEnv := podEnv{namespace: st.appNS, labels: labels, podLabels: appPodKeys.labels, podAnnot: appPodKeys.annotations,
 		nodeSel: k.NodeSelector, resources: res, replicas: replicas}
+	appEnv = appEnv.withL4(prof, w.Protocol)
 	loadEnv := podEnv{namespace: st.loadNS, labels: labels, podLabels: loadPodKeys.labels, podAnnot: loadPodKeys.annotations,
 		nodeSel: k.LoadNodeSelector, replicas: 1}
 	if len(k.LoadNodeSelector) > 0 {

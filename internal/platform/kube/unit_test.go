@@ -2,7 +2,9 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"regexp"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/service-mesh-performance/smp/internal/app"
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -245,6 +248,72 @@ func TestDocsSections(t *testing.T) {
 		// GitHub's anchor of "## Istio" is #istio.
 		if !regexp.MustCompile(`(?mi)^## ` + regexp.QuoteMeta(string(p.Mesh)) + `\s*$`).Match(data) {
 			t.Errorf("docs/kubernetes.md has no section \"## %s\" (the anchor Check's error names)", p.Mesh)
+		}
+	}
+}
+
+// TestBuildAppTCP: protocol tcp gives the sample app a TCP echo chain on builtinTCPPort,
+// its Services a port every mesh proxies as opaque TCP (named and appProtocol'd as Istio
+// reads them), and, per mesh, the annotations of its L4 profile on pods and Services.
+func TestBuildAppTCP(t *testing.T) {
+	w := spec.Workload{App: spec.App{Kind: spec.AppBuiltin, Services: 2}, Protocol: spec.ProtocolTCP, Path: "/"}
+	for _, m := range []spec.MeshType{spec.MeshNone, spec.MeshIstio, spec.MeshLinkerd, spec.MeshKuma, spec.MeshConsul} {
+		prof, ok := mesh.For(mesh.Kubernetes, m, "")
+		if !ok {
+			t.Fatalf("no profile for %s", m)
+		}
+		set, err := buildApp(w, podEnv{namespace: "ns", replicas: 1}.withL4(prof, w.Protocol), "img")
+		l4 := prof.L4
+		if l4 == nil {
+			l4 = &mesh.L4{} // the mesh needs nothing
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(set.entry) != 1 || set.entry[0] != "tcp://svc-1.ns.svc:7070" {
+			t.Errorf("%s: entry %v", m, set.entry)
+		}
+		for _, o := range set.objects {
+			switch o := o.(type) {
+			case *corev1.Service:
+				var port *corev1.ServicePort
+				for i := range o.Spec.Ports {
+					if o.Spec.Ports[i].Port == builtinTCPPort {
+						port = &o.Spec.Ports[i]
+					}
+				}
+				if port == nil || port.AppProtocol == nil || *port.AppProtocol != "tcp" || !strings.HasPrefix(port.Name, "tcp-") {
+					t.Errorf("%s: Service %s has no opaque TCP port: %+v", m, o.Name, o.Spec.Ports)
+				}
+				if !strings.HasPrefix(port.Name, l4.PortNamePrefix) {
+					t.Errorf("%s: port %s lacks the prefix %q", m, port.Name, l4.PortNamePrefix)
+				}
+				if want := l4.Annotations(l4.ServiceAnnotations, builtinTCPPort); !maps.Equal(o.Annotations, want) && len(o.Annotations)+len(want) > 0 {
+					t.Errorf("%s: Service %s annotations %v, want %v", m, o.Name, o.Annotations, want)
+				}
+			case *appsv1.Deployment:
+				for k, v := range l4.Annotations(l4.PodAnnotations, builtinTCPPort) {
+					if got := o.Spec.Template.Annotations[k]; got != v {
+						t.Errorf("%s: pods of %s have %s=%q, want %q", m, o.Name, k, got, v)
+					}
+				}
+			case *corev1.ConfigMap:
+				var cfg app.Config
+				if err := json.Unmarshal([]byte(o.Data["app.json"]), &cfg); err != nil {
+					t.Fatal(err)
+				}
+				want := "svc-2:7070"
+				if o.Name == "svc-2-config" {
+					want = ""
+				}
+				got := ""
+				if len(cfg.Upstreams) > 0 {
+					got = cfg.Upstreams[0].Addr
+				}
+				if cfg.TCPAddr != ":7070" || cfg.UpstreamProtocol != app.TCP || got != want {
+					t.Errorf("%s: %s: tcp_addr %q, upstream %q (%s), want :7070 and %q", m, o.Name, cfg.TCPAddr, got, cfg.UpstreamProtocol, want)
+				}
+			}
 		}
 	}
 }
