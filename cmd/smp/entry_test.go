@@ -29,16 +29,7 @@ workload:
 metrics:
   interval: 250ms   # several resource samples inside a short window
 `)
-	out := filepath.Join(t.TempDir(), "result.json")
-	r := startRun(t, bin, plan, "-o", out)
-	if code := r.wait(t, 3*time.Minute); code != 0 {
-		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, r.stdout.String(), r.stderr.String())
-	}
-	r.assertNothingLeft(t)
-	doc, err := result.Load(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, doc := runToResult(t, bin, plan)
 	if doc.Status != result.StatusComplete || len(doc.Trials) != 2 || doc.Plan.Workload.Internal == nil || *doc.Plan.Workload.Internal {
 		t.Fatalf("status %s, %d trials, internal %v: %v", doc.Status, len(doc.Trials), doc.Plan.Workload.Internal, doc.Errors)
 	}
@@ -85,16 +76,7 @@ workload:
 metrics:
   interval: 250ms
 `)
-	out := filepath.Join(t.TempDir(), "result.json")
-	r := startRun(t, bin, plan, "-o", out)
-	if code := r.wait(t, 3*time.Minute); code != 0 {
-		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, r.stdout.String(), r.stderr.String())
-	}
-	r.assertNothingLeft(t)
-	doc, err := result.Load(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, doc := runToResult(t, bin, plan)
 	if doc.Status != result.StatusComplete || len(doc.Trials) != 3 {
 		t.Fatalf("status %s, %d trials: %v", doc.Status, len(doc.Trials), doc.Errors)
 	}
@@ -116,4 +98,21 @@ metrics:
 			t.Errorf("the overhead table lacks %q:\n%s", want, r.stdout.String())
 		}
 	}
+}
+
+// runToResult runs smp run on plan, which must succeed and leave nothing behind, and
+// reads the result it wrote.
+func runToResult(t *testing.T, bin, plan string) (*smpRun, *result.Document) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "result.json")
+	r := startRun(t, bin, plan, "-o", out)
+	if code := r.wait(t, 3*time.Minute); code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, r.stdout.String(), r.stderr.String())
+	}
+	r.assertNothingLeft(t)
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, doc
 }

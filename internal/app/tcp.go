@@ -105,29 +105,8 @@ func (s *tcpServer) track(c net.Conn, add bool) bool {
 	return true
 }
 
-// tcpBuffer is what one direction of a connection reads at a time.
-const tcpBuffer = 32 << 10
-
-// pump copies src to dst until src ends or dst fails, calling counted with every chunk
-// read before it is written.
-func pump(dst, src net.Conn, counted func(n int)) {
-	buf := make([]byte, tcpBuffer)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			counted(n)
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 func (s *tcpServer) echo(c net.Conn) {
-	pump(c, c, func(n int) {
+	rawio.Pipe(c, c, func(n int) {
 		s.m.in.Add(float64(n))
 		s.m.out.Add(float64(n))
 	})
@@ -154,18 +133,12 @@ func (s *tcpServer) relay(c net.Conn) {
 	defer up.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		pump(up, c, func(n int) { s.m.in.Add(float64(n)) })
-		closeWrite(up)
+		rawio.Pipe(up, c, func(n int) { s.m.in.Add(float64(n)) })
+		rawio.CloseWrite(up)
 	})
-	pump(c, up, func(n int) { s.m.out.Add(float64(n)) })
-	closeWrite(c)
+	rawio.Pipe(c, up, func(n int) { s.m.out.Add(float64(n)) })
+	rawio.CloseWrite(c)
 	wg.Wait()
-}
-
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-	}
 }
 
 // shutdown stops accepting and closes every connection: a TCP echo has no request to

@@ -60,11 +60,11 @@ func (p *tcpProxy) relay(c net.Conn) {
 	defer up.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		pipe(up, c)
-		closeWrite(up)
+		rawio.Pipe(up, c, nil)
+		rawio.CloseWrite(up)
 	})
-	pipe(c, up)
-	closeWrite(c)
+	rawio.Pipe(c, up, nil)
+	rawio.CloseWrite(c)
 	wg.Wait()
 }
 
@@ -108,31 +108,4 @@ func (p *tcpProxy) shutdown() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
-}
-
-// tcpBufferSize is what one direction of a relayed connection reads at a time.
-const tcpBufferSize = 32 << 10
-
-// pipe copies src to dst until src ends or dst fails.
-func pipe(dst, src net.Conn) {
-	buf := make([]byte, tcpBufferSize)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// closeWrite half-closes c when it can (TCP, TLS), so the peer sees the end of the
-// stream while the other direction still flows.
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-	}
 }

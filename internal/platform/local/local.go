@@ -216,24 +216,15 @@ func (p *Platform) Check(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		tool, found := p.tools[k]
-		if !found {
-			binary := ""
-			if k == sidecar.Builtin {
-				binary = p.opt.Self
+		tool, err := p.tool(ctx, k)
+		if err != nil {
+			fix := "install it, or remove this arm"
+			var nf *proc.NotFoundError
+			if errors.As(err, &nf) && nf.Hint != "" {
+				fix = nf.Hint + ", or remove this arm"
 			}
-			t, err := k.Check(ctx, binary)
-			if err != nil {
-				fix := "install it, or remove this arm"
-				var nf *proc.NotFoundError
-				if errors.As(err, &nf) && nf.Hint != "" {
-					fix = nf.Hint + ", or remove this arm"
-				}
-				errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), fix, "%s sidecars need %v", a.Mesh, err))
-				continue
-			}
-			tool = t
-			p.tools[k] = t
+			errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), fix, "%s sidecars need %v", a.Mesh, err))
+			continue
 		}
 		if err := k.Supports(sidecarProtocol(p.plan.Workload.Protocol), sidecar.MTLSMode(a.MTLS), tool); err != nil {
 			errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), "choose another proxy, protocol or mtls mode", "%v", err))
@@ -314,6 +305,23 @@ func (p *Platform) gatewayKind(arm spec.Arm) (sidecar.Kind, bool) {
 	return sidecar.Builtin, true
 }
 
+// tool finds the program of a sidecar kind once per run (the builtin is this smp).
+func (p *Platform) tool(ctx context.Context, k sidecar.Kind) (sidecar.Tool, error) {
+	if t, ok := p.tools[k]; ok {
+		return t, nil
+	}
+	binary := ""
+	if k == sidecar.Builtin {
+		binary = p.opt.Self
+	}
+	t, err := k.Check(ctx, binary)
+	if err != nil {
+		return sidecar.Tool{}, err
+	}
+	p.tools[k] = t
+	return t, nil
+}
+
 // checkGateway makes sure the proxy of every arm's gateway is installed and can carry
 // the workload (the baseline's gateway is a proxy no mesh arm may have checked).
 func (p *Platform) checkGateway(ctx context.Context) []error {
@@ -323,20 +331,11 @@ func (p *Platform) checkGateway(ctx context.Context) []error {
 		if !ok {
 			return nil
 		}
-		tool, found := p.tools[k]
-		if !found {
-			binary := ""
-			if k == sidecar.Builtin {
-				binary = p.opt.Self
-			}
-			t, err := k.Check(ctx, binary)
-			if err != nil {
-				errs = append(errs, p.plan.Errorf("workload.entry", "install it, or set entry.proxy to a proxy that is installed",
-					"the gateway of arm %s needs %v", a.Name, err))
-				continue
-			}
-			tool = t
-			p.tools[k] = t
+		tool, err := p.tool(ctx, k)
+		if err != nil {
+			errs = append(errs, p.plan.Errorf("workload.entry", "install it, or set entry.proxy to a proxy that is installed",
+				"the gateway of arm %s needs %v", a.Name, err))
+			continue
 		}
 		mtls := sidecar.Off
 		if _, meshed := kindOf(a.Mesh); meshed {
