@@ -440,6 +440,9 @@ func (v *validator) entry() {
 		v.errorf("workload.entry", "point endpoint_urls at your gateway, and remove entry",
 			"entry via gateway puts a gateway in front of an app smp deploys; an external app is reached at its endpoint_urls")
 	}
+	if w.Protocol == ProtocolH2 {
+		v.errorf("workload.protocol", "use protocol h2c with entry via gateway", "smp routes plaintext through the gateway, not h2 over TLS")
+	}
 	switch v.p.Environment.Platform {
 	case PlatformLocal:
 		for field, set := range map[string]bool{"service": e.Service != "", "gateway": e.Gateway != ""} {
@@ -456,9 +459,6 @@ func (v *validator) entry() {
 				v.errorf("workload.entry", "set entry: {via: gateway, proxy: <one of them>}: every arm, the baseline too, then gets that gateway",
 					"the mesh arms use %s: the baseline's gateway would have to be one of them", meshList(kinds))
 			}
-		}
-		if w.Protocol == ProtocolH2 {
-			v.errorf("workload.protocol", "use protocol h2c with entry via gateway", "the local gateway takes plaintext from the load generator, not h2 over TLS")
 		}
 	case PlatformKubernetes:
 		if e.Proxy != "" {

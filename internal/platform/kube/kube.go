@@ -175,7 +175,11 @@ func (p *Platform) Check(ctx context.Context) error {
 			errs = append(errs, p.plan.Errorf(at+".mesh", "use protocol: http/1.1 with smp's sidecar on Kubernetes, or a mesh installed on the cluster",
 				"smp's builtin sidecar on Kubernetes carries http/1.1 only in this version, not %s", w.Protocol))
 		}
-		if a.MTLS == spec.MTLSStrict && !internal {
+		if prof.Mesh == spec.MeshBuiltin && w.Entry.Via == spec.EntryGateway {
+			errs = append(errs, p.plan.Errorf(at+".mesh", "remove entry via gateway, or use a mesh installed on the cluster with its gateway",
+				"smp's builtin sidecar on Kubernetes has no ingress gateway, and no other gateway speaks its mTLS"))
+		}
+		if a.MTLS == spec.MTLSStrict && !internal && w.Entry.Via != spec.EntryGateway {
 			errs = append(errs, p.plan.Errorf("workload.internal", "remove internal: false, or set mtls: permissive on "+a.Name,
 				"arm %s makes its namespace strict mTLS, which refuses a load generator outside the mesh", a.Name))
 		}
@@ -192,6 +196,9 @@ func (p *Platform) Check(ctx context.Context) error {
 			errs = append(errs, p.plan.Errorf(at+".version", "set version: "+d.Version+", or install "+a.Version,
 				"the plan asks for %s %s but the cluster runs %s", prof.Mesh, a.Version, d.Version))
 		}
+	}
+	if w.Entry.Via == spec.EntryGateway {
+		errs = append(errs, p.checkGateway(ctx)...)
 	}
 	if len(errs) > 0 {
 		return errs
@@ -409,6 +416,14 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 	d.Components = obs.components
 	p.attachHostPIDs(ctx, []string{st.appNS, st.loadNS}, d.Components)
 	d.Target = platform.Target{URLs: target, Protocol: w.Protocol}
+	if w.Entry.Via == spec.EntryGateway {
+		url, gw, err := p.gatewayEntry(ctx, set.entry[0], labels)
+		if err != nil {
+			return err
+		}
+		d.Target.URLs = []string{url}
+		d.Components = append(d.Components, gw...)
+	}
 	d.Mesh = platform.MeshObserved{Version: det.Version, ProxyVersion: obs.proxyVersion,
 		ProxyConcurrency: arm.ProxyConcurrency, Proxies: obs.proxies}
 	if obs.proxyImage != "" {
