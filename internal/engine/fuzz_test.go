@@ -81,7 +81,8 @@ func FuzzH1Response(f *testing.F) {
 // reads that response whole, in a case the engine reads alike: a framed body (length or
 // chunked; net/http also takes a body that runs to the close, which the engine drains
 // differently), no interim response (net/http returns 1xx to the caller), HTTP/1.x (the
-// engine refuses other versions; net/http reads "HTTP/0.9" heads).
+// engine refuses other versions; net/http reads "HTTP/0.9" heads), a status RFC 9110
+// allows (net/http takes any three digits, "700" too).
 func netHTTPStatus(data []byte, head bool) (int, bool) {
 	if !strictStatusLine.Match(data) {
 		return 0, false // net/http also takes "HTTP/1.1  200" and "HTTP/0.9 200"; RFC 9112 §4 does not
@@ -98,7 +99,7 @@ func netHTTPStatus(data []byte, head bool) (int, bool) {
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 		return 0, false
 	}
-	if resp.ProtoMajor != 1 || resp.StatusCode < 200 || (resp.ContentLength < 0 && len(resp.TransferEncoding) == 0 && !head &&
+	if resp.ProtoMajor != 1 || resp.StatusCode < 200 || resp.StatusCode > 599 || (resp.ContentLength < 0 && len(resp.TransferEncoding) == 0 && !head &&
 		resp.StatusCode != 204 && resp.StatusCode != 304) {
 		return 0, false
 	}
