@@ -98,3 +98,18 @@ func resultFixture(t *testing.T) string {
 	}
 	return path
 }
+
+// TestTotalLoadDoesNotOverflow: the validate summary of a plan at its bounds (24h
+// trials with 24h warm-ups, 1000 repetitions of 60 arms) says how long it would load,
+// instead of a negative duration.
+func TestTotalLoadDoesNotOverflow(t *testing.T) {
+	for _, c := range []struct {
+		per    time.Duration
+		trials int
+		want   string
+	}{{35 * time.Second, 1, "35s"}, {48 * time.Hour, 60000, "2880000h"}, {time.Minute, 10, "10m"}} {
+		if got := totalLoad(c.per, c.trials); got != c.want {
+			t.Errorf("totalLoad(%v, %d) = %q, want %q", c.per, c.trials, got, c.want)
+		}
+	}
+}
