@@ -180,7 +180,7 @@ func LoadContext(ctx context.Context, path string, opt ReadOptions) (*Document, 
 	if opt.Name == "" {
 		opt.Name = path
 	}
-	f, err := os.Open(path)
+	f, err := input.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("read result: %w", err)
 	}

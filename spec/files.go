@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // maxBodyFile bounds workload.body_file: the body is held in memory and sent with every
@@ -85,7 +86,8 @@ func (p *Plan) CheckFiles(baseDir string) error {
 			errs = append(errs, p.Errorf(f.path, "use a smaller file, or generate the body with request_size",
 				"%s is %s, more than the %s a body may have", path, Size(st.Size()), Size(f.limit)))
 		case !f.folder && !f.writes:
-			if fh, err := os.Open(path); err != nil {
+			// O_NONBLOCK: a named pipe would hold validation until a writer came.
+			if fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err != nil {
 				errs = append(errs, p.Errorf(f.path, "make it readable", "%v", err))
 			} else {
 				fh.Close()

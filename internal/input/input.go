@@ -91,10 +91,10 @@ func readBounded(ctx context.Context, r io.Reader, name string, limit int64) ([]
 	}
 }
 
-// ReadFile reads the file at path with ReadAll. A folder or a missing file is an error
-// before anything is read.
+// ReadFile reads the file at path with ReadAll, after opening it with Open. A folder or
+// a missing file is an error before anything is read.
 func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +103,30 @@ func ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is a folder, not a file", path)
 	}
 	return ReadAll(ctx, f, path, limit)
+}
+
+// Open opens the file at path for reading, or fails with ctx's error (wrapped) as soon as
+// ctx ends: opening a named pipe waits for a writer (`smp validate <fifo>`). The open
+// is then abandoned to a goroutine that closes the file if it ever opens.
+func Open(ctx context.Context, path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		done <- opened{f, err}
+	}()
+	select {
+	case o := <-done:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, fmt.Errorf("opening %s interrupted: %w", path, context.Cause(ctx))
+	}
 }
