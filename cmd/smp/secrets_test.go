@@ -50,6 +50,7 @@ func TestNoSecretIsWrittenOrPrinted(t *testing.T) {
 	secrets := []string{
 		"planted-env-token-1", "planted-file-key-2", "planted-cookie-3", "planted-url-pass-4", "planted-url-token-5",
 		"planted-cli-bearer-6", "planted-cli-cookie-7", "planted-cli-pass-8", "planted-cli-token-9",
+		"planted-cli-proxy-10", "planted-cli-xtoken-11", "planted-plan-proxy-12", "planted-plan-token-13",
 	}
 	t.Setenv("SMP_TEST_PLANTED_TOKEN", secrets[0])
 	dir := t.TempDir()
@@ -73,6 +74,8 @@ workload:
   headers:
     Authorization: "Bearer ${env:SMP_TEST_PLANTED_TOKEN}"
     X-Api-Key: "${file:api-key}"
+    Proxy-Authorization: "Basic `+secrets[11]+`"
+    Private-Token: `+secrets[12]+`
   cookies: {session: `+secrets[2]+`}
   endpoint_urls: ["http://bench:`+secrets[3]+`@`+host+`/x?token=`+secrets[4]+`&page=1"]
 `)
@@ -86,7 +89,7 @@ workload:
 	o.cli(t, 0, "run", plan, "-o", run, "--html", "--progress", "lines")
 	o.cli(t, 0, "load", "http://bench:"+secrets[7]+"@"+host+"/y?access_token="+secrets[8], "--rate", "100", "-c", "1",
 		"-d", "300ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "-H", "Cookie: sid="+secrets[6],
-		"-o", load, "--progress", "lines")
+		"-H", "Proxy-Authorization: Basic "+secrets[9], "-H", "X-Auth-Token: "+secrets[10], "-o", load, "--progress", "lines")
 	// A target that refuses connections (exit 1: nothing was measured): its errors carry the URL.
 	o.cli(t, 1, "load", "http://bench:"+secrets[7]+"@127.0.0.1:1/?token="+secrets[8], "--rate", "20", "-c", "1",
 		"-d", "200ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "-o", filepath.Join(dir, "refused.json"))
@@ -99,10 +102,14 @@ workload:
 		o.cli(t, 0, "export", doc, "--format", "smp", "-o", filepath.Join(dir, filepath.Base(doc)+".smp.yaml"))
 		o.cli(t, 0, "export", doc, "--format", "fortio", "-o", filepath.Join(dir, filepath.Base(doc)+".fortio.json"))
 	}
-	o.cli(t, 0, "compare", run, run, "--format", "markdown")
+	for _, format := range []string{"table", "markdown", "csv", "json"} {
+		o.cli(t, 0, "compare", run, load, "--format", format)
+		o.cli(t, 0, "compare", run, load, "--format", format, "-o", filepath.Join(dir, "compare."+format))
+	}
 	o.cli(t, 0, "results", "list", "--dir", results)
 	o.cli(t, 0, "results", "show", "--dir", results, "2")
-	agentLog := refusingAgent(t, o, host, secrets)
+	agentLog := agentRun(t, o, host, secrets, "10.255.255.1:80", filepath.Join(dir, "refused-by-agent.json"))
+	agentLog += agentRun(t, o, host, secrets, host, filepath.Join(dir, "agent.json"))
 
 	var leaks []string
 	check := func(where, text string) {
@@ -132,7 +139,7 @@ workload:
 	if len(leaks) > 0 {
 		t.Errorf("secrets written or printed:\n%s", strings.Join(leaks, "\n"))
 	}
-	if files < 18 {
+	if files < 24 {
 		t.Errorf("checked only %d files", files)
 	}
 	// Redaction left markers in their place, the same for the same secret.
@@ -150,9 +157,11 @@ workload:
 	}
 }
 
-// refusingAgent runs `smp agent` with an allow-list that refuses the target, drives it
-// with a URL full of secrets, and returns the agent's log.
-func refusingAgent(t *testing.T, o *output, host string, secrets []string) string {
+// agentRun runs `smp agent` allowed to load allow, drives it with a URL and headers full
+// of secrets (they cross the agent wire, which they must: the agent sends them), writes
+// the result to out, and returns the agent's log. An agent that refuses the target
+// fails the load with exit 1, and prints no summary of nothing before its refusal.
+func agentRun(t *testing.T, o *output, host string, secrets []string, allow, out string) string {
 	t.Helper()
 	certs := filepath.Join(t.TempDir(), "certs")
 	o.cli(t, 0, "agent", "certs", "--dir", certs)
@@ -162,7 +171,7 @@ func refusingAgent(t *testing.T, o *output, host string, secrets []string) strin
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		run(ctx, []string{"agent", "--listen", "127.0.0.1:0", "--certs", certs, "--allow-target", "10.255.255.1:80"},
+		run(ctx, []string{"agent", "--listen", "127.0.0.1:0", "--certs", certs, "--allow-target", allow},
 			streams{in: strings.NewReader(""), out: io.Discard, err: pw})
 		pw.Close()
 	}()
@@ -180,15 +189,21 @@ func refusingAgent(t *testing.T, o *output, host string, secrets []string) strin
 	}
 	copied := make(chan struct{})
 	go func() { _, _ = io.Copy(&log, pr); close(copied) }()
-	stdout := o.cli(t, 1, "load", "http://bench:"+secrets[7]+"@"+host+"/?token="+secrets[8], "--rate", "20", "-c", "1",
-		"-d", "200ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "--agents", addr, "--agent-certs", certs)
-	if stdout != "" {
+	refused := allow != host
+	want := 0
+	if refused {
+		want = 1
+	}
+	stdout := o.cli(t, want, "load", "http://bench:"+secrets[7]+"@"+host+"/?token="+secrets[8], "--rate", "20", "-c", "1",
+		"-d", "200ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "-H", "X-Auth-Token: "+secrets[10],
+		"--agents", addr, "--agent-certs", certs, "-o", out)
+	if refused && stdout != "" {
 		t.Errorf("an agent's refusal is preceded by a summary of nothing:\n%s", stdout)
 	}
 	cancel()
 	<-done
 	<-copied
-	if !strings.Contains(log.String(), "refused run") {
+	if refused && !strings.Contains(log.String(), "refused run") {
 		t.Errorf("the agent did not log its refusal:\n%s", log.String())
 	}
 	return log.String()
