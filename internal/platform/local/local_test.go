@@ -595,3 +595,51 @@ workload:
 		t.Errorf("verify of a target that skips svc-1: %v, want an error naming svc-1", err)
 	}
 }
+
+// TestNewRemovesFoldersOfKilledRuns: a run killed with SIGKILL leaves its folder, with
+// the run's CA key, in the temporary folder; the next run removes it and makes its own
+// folder private. The folder of a run that is still going stays.
+func TestNewRemovesFoldersOfKilledRuns(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the local platform needs Linux")
+	}
+	tmp := t.TempDir()
+	leave := func(name string, owner *exec.Cmd) string {
+		dir := filepath.Join(tmp, name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for file, text := range map[string]string{tempdir.OwnerFile: fmt.Sprint(owner.Process.Pid), "ca-key.pem": "key"} {
+			if err := os.WriteFile(filepath.Join(dir, file), []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	killed, running := exec.Command("sleep", "60"), exec.Command("sleep", "60")
+	for _, c := range []*exec.Cmd{killed, running} {
+		if err := c.Start(); err != nil {
+			t.Skipf("cannot run sleep: %v", err)
+		}
+	}
+	t.Cleanup(func() { _ = running.Process.Kill(); _ = running.Wait() })
+	killedDir, runningDir := leave("smp-killed-1", killed), leave("smp-running-1", running)
+	_ = killed.Process.Signal(syscall.SIGKILL)
+	_ = killed.Wait()
+
+	p := plan(t, "name: next\narms: [{name: arm, mesh: builtin}]\nworkload: {duration: 1s}\n")
+	pf, err := New(Options{Plan: p, RunID: "next", Self: "/bin/true", TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	if _, err := os.Stat(killedDir); !os.IsNotExist(err) {
+		t.Errorf("the folder of the killed run is still there (%v)", err)
+	}
+	if _, err := os.Stat(runningDir); err != nil {
+		t.Errorf("the folder of a running run was removed: %v", err)
+	}
+	if st, err := os.Stat(pf.dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("the run's folder %s: %v, %v; want mode 0700", pf.dir, st.Mode().Perm(), err)
+	}
+}
