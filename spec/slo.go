@@ -124,7 +124,7 @@ func metricKind(metric string) (string, error) {
 		if stat := strings.TrimPrefix(metric, parts[0]+"."); len(parts) >= 2 && statRe.MatchString(stat) {
 			if p := statRe.FindStringSubmatch(stat); p[2] != "" {
 				if v, _ := strconv.ParseFloat(p[2], 64); v <= 0 || v >= 100 {
-					return "", fmt.Errorf("percentile %s must be between 0 and 100", p[2])
+					return "", fmt.Errorf("percentile %s is out of range: percentiles lie strictly between 0 and 100 (write %s.max for the largest, %s.min for the smallest)", p[2], parts[0], parts[0])
 				}
 			}
 			return "time", nil
