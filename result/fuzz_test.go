@@ -13,7 +13,8 @@ import (
 // people (smp report and compare read files from anywhere): whatever the input, Read
 // must not panic, and a document it accepts must pass Check, survive its own JSON form,
 // and render in every report format without a panic (reports trust what Read accepts).
-// The seed corpus (testdata/fuzz/FuzzRead) holds real results and broken ones.
+// The seed corpus (testdata/fuzz/FuzzRead) holds real results, broken ones, and the
+// other tools' results Read imports: fortio's JSON, Meshery's, and SMP in JSON and YAML.
 //
 //	go test ./result -run '^$' -fuzz '^FuzzRead$' -fuzztime 5m
 func FuzzRead(f *testing.F) {
