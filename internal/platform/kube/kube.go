@@ -168,13 +168,6 @@ func (p *Platform) Check(ctx context.Context) error {
 			errs = append(errs, p.plan.Errorf(at+".mesh", "use app: {kind: builtin} with this arm, or a mesh installed on the cluster",
 				"smp wires its builtin sidecar into its own app only; %s's images are not changed", w.App.Kind))
 		}
-		if prof.Mesh == spec.MeshBuiltin && w.Protocol != spec.ProtocolHTTP1 && w.Protocol != "" {
-			// Through the sidecars on a real node, agents' h2c requests reached every hop
-			// and were answered, yet never completed at the agents: until that is found,
-			// smp does not measure what it cannot carry.
-			errs = append(errs, p.plan.Errorf(at+".mesh", "use protocol: http/1.1 with smp's sidecar on Kubernetes, or a mesh installed on the cluster",
-				"smp's builtin sidecar on Kubernetes carries http/1.1 only in this version, not %s", w.Protocol))
-		}
 		if prof.Mesh == spec.MeshBuiltin && w.Entry.Via == spec.EntryGateway {
 			errs = append(errs, p.plan.Errorf(at+".mesh", "remove entry via gateway, or use a mesh installed on the cluster with its gateway",
 				"smp's builtin sidecar on Kubernetes has no ingress gateway, and no other gateway speaks its mTLS"))
@@ -405,6 +398,9 @@ func (p *Platform) deploy(ctx context.Context, arm spec.Arm, prof mesh.Profile, 
 		return err
 	}
 	if err := p.c.waitRollouts(ctx, st.loadNS, []string{loadName}, p.opt.ReadyTimeout); err != nil {
+		return err
+	}
+	if err := p.c.waitEndpoints(ctx, st.appNS, p.opt.ReadyTimeout); err != nil {
 		return err
 	}
 

@@ -10,8 +10,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // pollInterval is how often rollouts and deletions are checked: well below the seconds a
@@ -108,6 +110,69 @@ func (c *clients) waitRollouts(ctx context.Context, ns string, names []string, t
 		return "not ready: " + strings.Join(left, ", ") + c.podTrouble(dctx, ns)
 	}
 	return poll(ctx, "the rollout of "+strings.Join(names, ", ")+" in namespace "+ns, done, last)
+}
+
+// waitEndpoints waits until every Service of a namespace that selects pods lists each
+// of its ready pods as a ready endpoint (its EndpointSlices). A Deployment is available
+// as soon as its pods are ready, but the EndpointSlice controller adds them to the
+// Service a moment later, and only then can kube-proxy route to them: load sent before
+// that meets a Service without endpoints (refused connections, or SYNs dropped and
+// retried a second later), which a measurement would charge to the arm.
+func (c *clients) waitEndpoints(ctx context.Context, ns string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var missing []string
+	done := func(ctx context.Context) (bool, error) {
+		svcs, err := c.core.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		missing = missing[:0]
+		for _, svc := range svcs.Items {
+			if len(svc.Spec.Selector) == 0 {
+				continue
+			}
+			left, err := c.endpointsMissing(ctx, ns, svc.Name, svc.Spec.Selector)
+			if err != nil {
+				return false, err
+			}
+			missing = append(missing, left...)
+		}
+		return len(missing) == 0, nil
+	}
+	last := func() string { return "not yet endpoints: " + strings.Join(missing, ", ") }
+	return poll(ctx, "the Services of namespace "+ns+" to list their ready pods", done, last)
+}
+
+// endpointsMissing lists the ready pods selected by Service svc that its EndpointSlices
+// do not (yet) list as ready endpoints, as "service/pod".
+func (c *clients) endpointsMissing(ctx context.Context, ns, svc string, selector map[string]string) ([]string, error) {
+	pods, err := c.core.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+	if err != nil {
+		return nil, err
+	}
+	slices, err := c.core.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
+	if err != nil {
+		return nil, err
+	}
+	ready := map[string]bool{}
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+				continue
+			}
+			for _, a := range e.Addresses {
+				ready[a] = true
+			}
+		}
+	}
+	var out []string
+	for _, p := range pods.Items {
+		if podReady(&p) && p.Status.PodIP != "" && !ready[p.Status.PodIP] {
+			out = append(out, svc+"/"+p.Name)
+		}
+	}
+	return out, nil
 }
 
 // podTrouble describes the pods of a namespace that are not ready.
