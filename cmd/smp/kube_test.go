@@ -285,13 +285,16 @@ workload:
 `+more)
 }
 
-// TestRunKube: smp run on a Kubernetes plan goes as far as a cluster without containers
-// lets it: it checks the plan against the cluster, deploys each arm (namespaces,
-// injection, strict mTLS, rollouts, the data-path check), reaches the load pod through
-// the API server's port-forward and asks its fortio to load the arm's entry URL. That
-// URL (a Service's DNS name) does not resolve outside a cluster, so fortio refuses the
-// run; smp must say so, and leave nothing on the cluster.
-func TestRunKube(t *testing.T) {
+// TestRunKubeManyNodes: what needs several nodes and a vendor's mesh, on simulated nodes
+// (kwok): smp run checks the plan against the cluster, deploys each arm (namespaces,
+// injection, strict mTLS, rollouts, the data-path check) with the load pod on the tainted
+// load node, reaches it through the API server's port-forward and asks its fortio to load
+// the arm's entry URL; the result records the three nodes, the Istio arm's proxies and
+// the expectations that differ. Simulated pods run no container, so the load cannot
+// succeed here: the entry URL (a Service's DNS name) does not resolve outside a cluster
+// and fortio refuses the run, which smp must say, leaving nothing on the cluster. The
+// same path succeeding on a real node is TestRunKube.
+func TestRunKubeManyNodes(t *testing.T) {
 	cl := testCluster(t)
 	bin := buildSMP(t)
 	out := filepath.Join(t.TempDir(), "result.json")
@@ -357,14 +360,16 @@ func TestRunKube(t *testing.T) {
 	}
 }
 
-// TestRunKubeAgents: with workload.agents, smp run deploys that many smp agent pods in
-// each arm's load namespace, with credentials of a CA made for the run in a Secret, and
-// drives them through one port-forward each: the agents (of this process, holding the
-// Secret's credentials, as the pods would) each run their share against the arm's
-// in-cluster entry URL, and the trial is the merge of what they sent. That URL does not
-// resolve outside a cluster, so every request fails with a DNS error, which each trial
-// says, and the run exits 1 saying so in one line.
-func TestRunKubeAgents(t *testing.T) {
+// TestRunKubeManyNodesAgents: with workload.agents on simulated nodes, smp run deploys
+// that many smp agent pods in each arm's load namespace, with credentials of a CA made for
+// the run in a Secret, and drives them through one port-forward each: the agents (of this
+// process, holding the Secret's credentials, as the pods would) each run their share
+// against the arm's in-cluster entry URL, and the trial is the merge of what they sent;
+// the Istio arm's injector adds a proxy to each agent pod. That URL does not resolve
+// outside a cluster, so every request fails with a DNS error, which each trial says, and
+// the run exits 1 saying so in one line. Agent pods loading successfully on a real node
+// is TestRunKubeAgents.
+func TestRunKubeManyNodesAgents(t *testing.T) {
 	cl := testCluster(t)
 	bin := buildSMP(t)
 	plan := kubePlan(t, "1s", "agents: 2")

@@ -210,6 +210,116 @@ func TestRunKubeNode(t *testing.T) {
 	}
 }
 
+// fortioNodePlan is fortio's two-pod benchmark on the real node, no mesh: fortio's
+// server as the app (the image scripts/kube-node builds from the fortio module smp
+// links); extra are more workload fields, one per line. A second of warm-up: Deploy
+// waits until the Service lists the app's pod, but kube-proxy programs the node a moment
+// later, and fortio's first connections, made at once, can meet the Service before it
+// does (refused: 4 of 250 requests in one run), which a user's warm-up absorbs too.
+func fortioNodePlan(t *testing.T, n *kubetest.Node, extra ...string) string {
+	var more string
+	for _, l := range extra {
+		more += "  " + l + "\n"
+	}
+	return writePlan(t, `
+name: kube-fortio
+repetitions: 1
+arms: [baseline]
+workload:
+  app: {kind: fortio}
+  rate: 50
+  connections: 2
+  duration: 5s
+  warmup: 1s
+`+more+`metrics:
+  collectors: [cadvisor]
+environment:
+  platform: kubernetes
+  kubernetes: {image: `+n.Image+`, anti_affinity: false}
+`)
+}
+
+// runOnNode runs plan on the real node and returns the result, failing unless smp exits
+// 0 with a complete result; afterwards nothing of the run may be left on the node (no
+// namespace, no container) or on this machine (no process of smp's).
+func runOnNode(t *testing.T, n *kubetest.Node, plan string) *result.Document {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "result.json")
+	r := startRun(t, buildSMP(t), plan, "--kubeconfig", n.Kubeconfig, "-o", out)
+	code := r.wait(t, 10*time.Minute)
+	r.assertNothingLeft(t)
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatalf("exit %d, no result: %v\nstderr:\n%s", code, err, r.stderr.String())
+	}
+	assertNodeClean(t, n, kube.RunKey(doc.ID))
+	if code != exitOK || doc.Status != result.StatusComplete {
+		t.Fatalf("exit %d, status %s; want 0, complete\nstderr:\n%s", code, doc.Status, r.stderr.String())
+	}
+	k := doc.Environment.Kubernetes
+	if k == nil || len(k.Nodes) != 1 || k.Nodes[0].Name != kubetest.NodeName || !strings.HasPrefix(k.Nodes[0].ContainerRuntime, "containerd://") {
+		t.Errorf("environment %+v: want the one node %s, running containerd", k, kubetest.NodeName)
+	}
+	return doc
+}
+
+// fortioTrial is the one trial of a fortioNodePlan run, whose every request (at least
+// 200: 50/s for 5s) must have succeeded.
+func fortioTrial(t *testing.T, doc *result.Document) result.Trial {
+	t.Helper()
+	if len(doc.Trials) != 1 {
+		t.Fatalf("%d trials, want 1", len(doc.Trials))
+	}
+	tr := doc.Trials[0]
+	if c := tr.Counts; c.Requests < 200 || c.Succeeded != c.Requests {
+		t.Errorf("counts %+v, errors %v; want ≥200 requests (50/s for 5s), all succeeded", c, tr.ErrorsByClass)
+	}
+	return tr
+}
+
+// TestRunKube: smp run on the real node with fortio's own two-pod benchmark: fortio's
+// server as the app, and the load from a fortio pod driven through its REST API over a
+// port-forward, to the app's Service by name (CoreDNS answers the load pod). Every
+// request succeeds, fortio is recorded as the generator, the trial has CPU and memory of
+// both pods from the kubelet's cAdvisor, and nothing of the run is left.
+func TestRunKube(t *testing.T) {
+	n := testNode(t)
+	tr := fortioTrial(t, runOnNode(t, n, fortioNodePlan(t, n, "load_generator: fortio")))
+	if tr.Generator.Name != spec.GeneratorFortio || len(tr.Agents) != 0 {
+		t.Errorf("generator %s with %d agents, want fortio's load pod", tr.Generator.Name, len(tr.Agents))
+	}
+	pods := map[result.Role]bool{}
+	for _, res := range tr.Resources {
+		if res.Source == "cadvisor" && res.CPUMcoresAvg > 0 && res.MemoryBytesAvg > 0 {
+			pods[res.Role] = true
+		}
+	}
+	if !pods[result.RoleApp] || !pods[result.RoleLoadGenerator] {
+		t.Errorf("cAdvisor figures for %v, want the app's and the load pod's", pods)
+	}
+}
+
+// TestRunKubeAgents: with workload.agents the load comes from two smp agent pods to the
+// app's Service by name, each sending half of the rate over half of the connections;
+// every request succeeds, and the trial counts exactly what the two agents sent.
+func TestRunKubeAgents(t *testing.T) {
+	n := testNode(t)
+	tr := fortioTrial(t, runOnNode(t, n, fortioNodePlan(t, n, "agents: 2")))
+	if tr.Generator.Name != spec.GeneratorBuiltin || len(tr.Agents) != 2 {
+		t.Fatalf("generator %s with %d agents, want builtin over 2", tr.Generator.Name, len(tr.Agents))
+	}
+	var sent int64
+	for i, a := range tr.Agents {
+		if a.Index != i || a.Share != 0.5 || a.RequestedRateRPS != 25 || a.Connections != 1 || a.Status != result.AgentComplete {
+			t.Errorf("agent %d: %+v; want index %d, half the rate (25/s) over 1 connection, complete", i, a, i)
+		}
+		sent += a.Requests
+	}
+	if sent != tr.Counts.Requests {
+		t.Errorf("the agents sent %d requests, the trial counts %d", sent, tr.Counts.Requests)
+	}
+}
+
 // TestRunKubeNodeProtocols: h2c and gRPC through smp's sidecar on the real node, strict
 // mTLS on every hop between pods (the load's client sidecar → svc-1's → svc-2's, h2 by
 // ALPN), h2c or gRPC between each app and its own sidecar: every request of the two
