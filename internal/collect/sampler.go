@@ -158,8 +158,12 @@ func (s *sampler) sampleOnce(ctx context.Context) {
 		}
 	}
 	s.mu.Unlock()
-	// A read may take at most one interval, so that a slow endpoint cannot pile reads up.
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.interval)
+	// Reads never pile up (the loop waits for this one, and the ticker drops the ticks it
+	// misses), so a read may outlast its interval: a kubelet's whole cAdvisor page through
+	// the API server takes over a second on a loaded node, and cutting it at the
+	// one-second interval lost most samples. Three intervals bound how long one slow
+	// target can hold back the others' samples.
+	rctx, cancel := context.WithTimeout(ctx, 3*s.cfg.interval)
 	points, errs := s.cfg.fetch(rctx, live)
 	cancel()
 	s.mu.Lock()
