@@ -93,18 +93,24 @@ func startRun(t *testing.T, bin string, args ...string) *smpRun {
 // waitFor reads stderr until a line contains s.
 func (r *smpRun) waitFor(t *testing.T, s string, timeout time.Duration) {
 	t.Helper()
+	r.waitForMatch(t, regexp.MustCompile(regexp.QuoteMeta(s)), timeout)
+}
+
+// waitForMatch waits for a line of standard error that re matches.
+func (r *smpRun) waitForMatch(t *testing.T, re *regexp.Regexp, timeout time.Duration) {
+	t.Helper()
 	deadline := time.After(timeout)
 	for {
 		select {
 		case line, ok := <-r.lines:
 			if !ok {
-				t.Fatalf("smp ended before printing %q:\n%s", s, r.stderr.String())
+				t.Fatalf("smp ended before printing %q:\n%s", re, r.stderr.String())
 			}
-			if strings.Contains(line, s) {
+			if re.MatchString(line) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("no %q on stderr within %s:\n%s", s, timeout, r.stderr.String())
+			t.Fatalf("no %q on stderr within %s:\n%s", re, timeout, r.stderr.String())
 		}
 	}
 }
@@ -276,7 +282,9 @@ slo:
 `)
 	out := filepath.Join(t.TempDir(), "result.json")
 	r := startRun(t, bin, plan, "-o", out)
-	r.waitFor(t, "measure 1s", time.Minute)
+	// svc-2 dies once the measured phase has counted answered requests (on a loaded
+	// machine the first second of it may have none yet): the trial must hold both.
+	r.waitForMatch(t, regexp.MustCompile(`^measure .* requests [1-9][0-9]* `), time.Minute)
 	killed := 0
 	for pid, cmdline := range processesUnder(r.tmp) {
 		if strings.Contains(cmdline, "svc-2.json") {

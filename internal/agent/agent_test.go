@@ -29,6 +29,11 @@ import (
 // until killed. Tests kill it with SIGKILL to see a real agent die.
 const helperEnv = "SMP_AGENT_TEST_HELPER_DIR"
 
+// testLead is the tests' start lead: every agent must accept its share before the
+// common start, and on a loaded machine (CI, other builds) 300ms was seen to be too
+// short for four agents' TLS handshakes and orders.
+const testLead = 2 * time.Second
+
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(helperEnv); dir != "" {
 		os.Exit(helperAgent(dir))
@@ -151,7 +156,7 @@ func TestFourAgentsMergeExactly(t *testing.T) {
 	}
 	defer l.Close()
 	var progress atomic.Int64
-	c := Controller{Agents: l.Addresses, Credentials: l.Controller, Lead: 300 * time.Millisecond,
+	c := Controller{Agents: l.Addresses, Credentials: l.Controller, Lead: testLead,
 		Progress: func(engine.Progress) { progress.Add(1) }}
 	cfg := engine.Config{Target: srv.URL, Rate: rate, Connections: 8, Duration: duration, Warmup: warmup,
 		SeriesInterval: 100 * time.Millisecond}
@@ -275,7 +280,7 @@ func TestPoissonAgentsAreIndependent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	c := Controller{Agents: l.Addresses, Credentials: l.Controller, Lead: 300 * time.Millisecond}
+	c := Controller{Agents: l.Addresses, Credentials: l.Controller, Lead: testLead}
 	out, err := c.Run(context.Background(), engine.Config{Target: srv.URL, Rate: 2000, Connections: 8,
 		Duration: time.Second, Arrival: engine.Arrival{Pattern: engine.Poisson, Seed: 7}})
 	if err != nil {
@@ -306,7 +311,7 @@ func TestKilledAgentIsLost(t *testing.T) {
 		rate     = 1000.0
 		duration = 1500 * time.Millisecond
 		warmup   = 200 * time.Millisecond
-		lead     = 300 * time.Millisecond
+		lead     = testLead
 	)
 	srv, _ := target(t)
 	b, err := NewBundle("", false)

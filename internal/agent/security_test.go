@@ -166,7 +166,7 @@ func TestRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Controller{Agents: []string{addr}, Credentials: ctrl, Lead: 200 * time.Millisecond}
+	c := Controller{Agents: []string{addr}, Credentials: ctrl, Lead: testLead}
 	out, err := c.Run(context.Background(), engine.Config{Target: srv.URL, Rate: 100, Duration: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
