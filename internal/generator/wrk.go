@@ -300,6 +300,14 @@ func parseWrkDone(out []byte) (wrkReport, error) {
 			if err := errors.Join(err1, err2); err != nil {
 				return r, fmt.Errorf("wrk hook line %q: %w", sc.Text(), err)
 			}
+			if !(p >= 0 && p <= 100) || !(v >= 0 && v <= 1e15) {
+				return r, fmt.Errorf("wrk hook line %q: not a percentile (0 to 100) and a time", sc.Text())
+			}
+			// The hook prints rising percentiles, so their values never fall: the
+			// histogram is rebuilt from the differences.
+			if n := len(r.percentiles); n > 0 && (p <= r.percentiles[n-1][0] || v < r.percentiles[n-1][1]) {
+				return r, fmt.Errorf("wrk hook line %q: percentiles out of order", sc.Text())
+			}
 			r.percentiles = append(r.percentiles, [2]float64{p, v})
 		case "end":
 			r.complete = true

@@ -237,6 +237,9 @@ func parseWrk2(out []byte) (wrk2Report, error) {
 		if s == nil {
 			continue
 		}
+		if len(s.rows) == 0 { // the uncorrected spectrum's header, and the output ends
+			return r, errors.New("wrk2's uncorrected percentile spectrum has no rows (was its output cut short?)")
+		}
 		if last := s.rows[len(s.rows)-1].totalCount; s.totalCount != 0 && last != s.totalCount {
 			return r, fmt.Errorf("wrk2's spectrum ends at count %d but its footer says %d", last, s.totalCount)
 		}
