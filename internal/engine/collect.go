@@ -35,9 +35,12 @@ type collector struct {
 	series               []Point
 
 	// The process's usage where the measured phase started (valid once
-	// measuring is set) and where the run stopped.
-	measuring   bool
-	first, last selfUsage
+	// measuring is set) and where the run stopped; prev is the latest sample
+	// between them, and wantedTime and wantedWall add up busiest over the
+	// intervals between samples (see GeneratorStats.Wanted and addWanted).
+	measuring              bool
+	first, last, prev      selfUsage
+	wantedTime, wantedWall time.Duration
 }
 
 func newCollector(r *run, workers []*worker) *collector {
@@ -54,7 +57,18 @@ func (c *collector) startMeasure() {
 	if !c.measuring {
 		c.measuring = true
 		c.first = c.r.sampleSelf()
+		c.prev = c.first
 	}
+}
+
+// addWanted adds the busiest threads' time from the previous sample to u to the
+// measured phase's.
+func (c *collector) addWanted(u selfUsage) {
+	if top := busiest(c.prev, u, runtime.GOMAXPROCS(0)); top >= 0 {
+		c.wantedTime += top
+		c.wantedWall += u.at - c.prev.at
+	}
+	c.prev = u
 }
 
 // generator is what the engine cost over the measured phase (zero when it never started).
@@ -71,7 +85,9 @@ func (c *collector) generator() GeneratorStats {
 	if c.first.runDelay >= 0 && c.last.runDelay >= 0 {
 		g.RunDelay = c.last.runDelay - c.first.runDelay
 	}
-	g.Wanted = wanted(c.first, c.last, g.CPUs)
+	if c.wantedWall > 0 {
+		g.Wanted = min(1, c.wantedTime.Seconds()/(c.wantedWall.Seconds()*float64(g.CPUs)))
+	}
 	return g
 }
 
@@ -112,6 +128,9 @@ func (c *collector) watch(ctx context.Context, done <-chan struct{}, abort func(
 		}
 		c.tick(next, false)
 		if next >= r.warmEnd {
+			if c.measuring {
+				c.addWanted(r.sampleSelf())
+			}
 			c.startMeasure()
 		}
 	}
@@ -239,6 +258,7 @@ func (c *collector) progress(now time.Duration, ph Phase, p Point) {
 func (c *collector) finish(now time.Duration) {
 	if c.measuring {
 		c.last = c.r.sampleSelf()
+		c.addWanted(c.last)
 	}
 	c.tick(now, true)
 }

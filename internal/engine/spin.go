@@ -66,15 +66,15 @@ type selfUsage struct {
 	threads map[int]time.Duration
 }
 
-// wanted is the share of GOMAXPROCS × the time from u to v that the
-// process's busiest cpus threads ran or waited to run, in [0, 1], or 0 when
-// unknown. Near 1, the engine had no time to spare whether or not the
-// machine gave its threads the CPU; summing over all threads instead would
-// count every briefly woken idle thread of a waiting engine.
-func wanted(u, v selfUsage, cpus int) float64 {
-	wall := v.at - u.at
-	if wall <= 0 || cpus <= 0 || len(u.threads) == 0 {
-		return 0
+// busiest is how long the process's busiest cpus threads ran or waited to run from u
+// to v, or -1 when unknown. Summing over all threads instead would count every briefly
+// woken idle thread of a waiting engine. Go moves a P to another thread when the one
+// holding it blocks in a system call (and a loaded machine makes such blocks long), so
+// over a long span the time of one busy P is split among threads; the collector adds up
+// short spans (one per interval, see collector.addWanted) to keep that split small.
+func busiest(u, v selfUsage, cpus int) time.Duration {
+	if v.at <= u.at || cpus <= 0 || len(u.threads) == 0 {
+		return -1
 	}
 	var per []time.Duration
 	for tid, t := range v.threads {
@@ -87,7 +87,7 @@ func wanted(u, v selfUsage, cpus int) float64 {
 	for i := len(per) - 1; i >= 0 && i >= len(per)-cpus; i-- {
 		top += per[i]
 	}
-	return min(1, top.Seconds()/(wall.Seconds()*float64(cpus)))
+	return top
 }
 
 // GeneratorStats is what the engine cost its own process over the measured
@@ -106,9 +106,9 @@ type GeneratorStats struct {
 	// or the automatic one; 0 = none).
 	Spin time.Duration
 	// Wanted is the share of CPUs × Wall that the process's busiest CPUs
-	// threads ran or waited to run (Linux schedstat; 0 when unknown): near
-	// 1 the engine had no time to spare, even when other processes kept it
-	// from running (RunDelay) so that its own CPU stayed low.
+	// threads ran or waited to run, interval by interval (Linux schedstat; 0
+	// when unknown): near 1 the engine had no time to spare, even when other
+	// processes kept it from running (RunDelay) so that its own CPU stayed low.
 	Wanted float64
 }
 

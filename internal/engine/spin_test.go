@@ -73,6 +73,30 @@ func TestGeneratorStats(t *testing.T) {
 	}
 }
 
+// TestWantedFollowsAMovingP: a P that moves to another thread mid-run (Go hands it over
+// when its thread blocks in a system call, for long on a loaded machine) still counts as
+// wanted all along: the busiest threads are taken per interval between samples. Over the
+// whole run, the busiest thread held it only half the time.
+func TestWantedFollowsAMovingP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const s = time.Second
+	usage := func(at time.Duration, a, b time.Duration) selfUsage {
+		return selfUsage{at: at, threads: map[int]time.Duration{1: a, 2: b}}
+	}
+	c := newCollector(&run{cfg: Config{SeriesInterval: s}}, nil)
+	c.measuring, c.first = true, usage(0, 0, 0)
+	c.prev = c.first
+	c.addWanted(usage(s, s, 0)) // thread 1 holds the P
+	c.last = usage(2*s, s, s)   // thread 2 does
+	c.addWanted(c.last)
+	if g := c.generator(); g.Wanted != 1 {
+		t.Errorf("wanted %v, want 1: the P was busy all along", g.Wanted)
+	}
+	if top := busiest(c.first, c.last, 1); top != s {
+		t.Errorf("busiest over the whole run %v, want %v (half of it)", top, s)
+	}
+}
+
 // TestLateCauseEngine: with one CPU and a goroutine of the same process
 // burning it, workers that are ready for their slots start them up to a
 // preemption period (10ms) late; the run is not held and the result blames
