@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -120,6 +121,123 @@ func TestJudge(t *testing.T) {
 	}
 }
 
+// budgetServer has a capacity per load step instead of per second: it answers the first
+// budget requests of each step and fails the rest with 503. A step at rate r sends
+// exactly r × its length (warm-up and measured phase: the engine's schedule count is
+// exact), so it exceeds the budget exactly when r > budget / length: a knee at that rate
+// whatever the speed of the machine. A capacity in requests per second of wall-clock time
+// (kneeServer, BenchmarkFindMaxKnee) puts the knee where it should be too, but its answer
+// depends on the machine: a loaded one stalls the client for hundreds of milliseconds,
+// which breaks a tight p99 SLO below capacity (seen: a step at 700/s with p99 79ms).
+//
+// A step is the connections of one engine run: every run (a step, or its re-run) dials
+// its `conns` connections before its first request and keeps them to its end, and runs
+// follow each other, so the server's k-th accepted connection belongs to step k / conns
+// (http.Server calls ConnContext in accept order).
+type budgetServer struct {
+	conns, budget int
+
+	mu       sync.Mutex
+	accepted int
+	served   map[int]int // requests per step
+}
+
+type stepKey struct{}
+
+func newBudgetServer(conns, budget int) *httptest.Server {
+	b := &budgetServer{conns: conns, budget: budget, served: map[int]int{}}
+	srv := httptest.NewUnstartedServer(b)
+	srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		step := b.accepted / b.conns
+		b.accepted++
+		return context.WithValue(ctx, stepKey{}, step)
+	}
+	srv.Start()
+	return srv
+}
+
+func (b *budgetServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	step := r.Context().Value(stepKey{}).(int)
+	b.mu.Lock()
+	n := b.served[step]
+	b.served[step]++
+	b.mu.Unlock()
+	if n >= b.budget {
+		http.Error(w, "over this step's budget", http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ok")
+}
+
+// TestFindMaxFindsKnee runs `smp run` with find_max (the external platform, the builtin
+// engine, real loopback HTTP) against a server whose capacity is exactly 1000 requests/s
+// of each 2.5s step (budgetServer), and requires the search to bracket that knee within
+// its precision, each step's error rate to be the server's, and the trial to be the arm
+// at its capacity. Nothing in it depends on the machine's speed: the p99 SLO is far above
+// any stall, the timeout keeps late requests from being skipped, and the knee is a count.
+func TestFindMaxFindsKnee(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs about ten 2.5-second steps")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const (
+		capacity = 1000.0
+		conns    = 16
+		length   = 2.5 // seconds: step_warmup + step_duration
+	)
+	srv := newBudgetServer(conns, int(capacity*length))
+	defer srv.Close()
+	plan := parse(t, fmt.Sprintf(`
+name: knee
+repetitions: 1
+arms: [{name: direct, mesh: none, endpoint_urls: [%q]}]
+workload:
+  connections: %d
+  timeout: 30s
+  find_max: {enabled: true, p99: 10s, max_error_rate: 0.001, start_rate: 700, precision: 0.02, step_duration: 2s, step_warmup: 500ms}
+metrics: {collectors: []}
+`, srv.URL, conns))
+	var status strings.Builder
+	doc, err := Run(context.Background(), plan, Options{Status: &status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("search:\n%s", status.String())
+	if len(doc.Trials) != 1 || doc.Trials[0].Search == nil {
+		t.Fatalf("trials %+v", doc.Trials)
+	}
+	tr := doc.Trials[0]
+	s := tr.Search
+	// The highest rate that held is at most the knee (a step just above it fails fewer
+	// than 0.1% of its requests: up to 1000.8/s), the lowest that broke is above it, and
+	// they are within the precision of each other.
+	if s.MaxRateRPS > capacity*1.001 || s.FirstBadRPS <= capacity || (s.FirstBadRPS-s.MaxRateRPS)/s.MaxRateRPS > 0.02 {
+		t.Errorf("bracket [%v, %v], want the knee %v inside it and the two within 2%%", s.MaxRateRPS, s.FirstBadRPS, capacity)
+	}
+	// The trial is the arm at its capacity: the highest step that held.
+	if tr.Load.RequestedRateRPS != s.MaxRateRPS {
+		t.Errorf("trial figures are at %v rps, the maximum is %v", tr.Load.RequestedRateRPS, s.MaxRateRPS)
+	}
+	// Each step's verdict is the server's: no error up to the knee, above it the requests
+	// past the budget (all in the measured phase), give or take a request or two that
+	// reached the server out of order; and each carries real latency percentiles.
+	for _, st := range s.Steps {
+		sent, measured := math.Ceil(length*st.RateRPS), math.Ceil(length*st.RateRPS)-math.Ceil(0.5*st.RateRPS)
+		want := math.Max(0, sent-capacity*length) / measured
+		if math.Abs(st.ErrorRate-want) > 2/measured || st.P50MS <= 0 || st.P99MS < st.P50MS {
+			t.Errorf("step %+v: want error rate %.4f and real percentiles", st, want)
+		}
+		if brokeBy := want > 0.001; st.Pass == brokeBy || brokeBy && !strings.Contains(st.Reason, "errors") {
+			t.Errorf("step %+v: the SLO broke %v, want %v (by errors)", st, !st.Pass, brokeBy)
+		}
+	}
+	if !strings.Contains(status.String(), "max sustainable rate") {
+		t.Errorf("the run output lacks the search summary:\n%s", status.String())
+	}
+}
+
 // kneeServer serves at most capacity × window requests in any window: request i is served
 // at s_i = max(arrival_i, s_{i−n} + window) with n = capacity × window, in arrival order,
 // so its long-run rate is at most capacity. Below capacity nothing waits. Above it the
@@ -158,29 +276,24 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// TestFindMaxFindsKnee runs `smp run` with find_max (the external platform, the builtin
-// engine, real loopback HTTP) against a server whose capacity is exactly 1000 requests/s,
-// and requires the reported maximum within 5% of it.
+// BenchmarkFindMaxKnee is find_max against a server whose capacity is 1000 requests per
+// second of wall-clock time (kneeServer), with a tight p99 SLO: the search's precision on
+// a real latency knee, which depends on the machine's noise and so is a benchmark, not a
+// test. It reports the rate found and how far it is from the capacity.
 //
-// Why the margin holds: below capacity the server never delays a request that arrives
-// on time, and a client stall of S delays later requests only by S − 0.5s × (1000/r − 1)
-// (their predecessor a window back was late), so a step at r ≤ 980 rps breaks the 50ms
-// SLO only if the machine stalls the client for ~60ms or more, enough to push 1% of a 2s
-// step over it; such a marginal failure is run again (findMax), and a second one only
-// moves the bracket down a bisection. Above capacity a step at rate r queues for about
-// (r/1000 − 1) × 2.5s by its end, so p99 passes 50ms from about r = 1020 (seen: 1006 rps
-// p99 28ms, 1017 43ms, 1028 77ms). The answer lies between ~980 and ~1020 rps, inside
-// [950, 1050]. 256 connections keep the client from capping the in-flight requests
-// (Little: 1000/s × a few tens of ms of queue), which would slow the server's drain.
-func TestFindMaxFindsKnee(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs about ten 2-second steps")
-	}
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+// Why it is usually within 5%: below capacity the server never delays a request that
+// arrives on time, and a client stall of S delays later requests only by
+// S − 0.5s × (1000/r − 1), so a step at r ≤ 980 rps breaks the 50ms SLO only if the
+// machine stalls the client for ~60ms or more, enough to push 1% of a 2s step over it;
+// such a marginal failure is run again (findMax). Above capacity a step at rate r queues
+// for about (r/1000 − 1) × 2.5s by its end, so p99 passes 50ms from about r = 1020. On a
+// loaded machine (load average 20 on 2 cores) stalls of 100-400ms are common, and the
+// rate found falls below the knee.
+func BenchmarkFindMaxKnee(b *testing.B) {
 	const capacity = 1000.0
 	srv := httptest.NewServer(newKneeServer(capacity, 500*time.Millisecond))
 	defer srv.Close()
-	plan := parse(t, fmt.Sprintf(`
+	plan, err := spec.Parse("plan.yaml", []byte(fmt.Sprintf(`
 name: knee
 repetitions: 1
 arms: [{name: direct, mesh: none, endpoint_urls: [%q]}]
@@ -189,43 +302,18 @@ workload:
   timeout: 2s
   find_max: {enabled: true, p99: 50ms, max_error_rate: 0.001, start_rate: 700, precision: 0.02, step_duration: 2s, step_warmup: 500ms}
 metrics: {collectors: []}
-`, srv.URL))
-	var status strings.Builder
-	doc, err := Run(context.Background(), plan, Options{Status: &status})
+`, srv.URL)))
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	t.Logf("search:\n%s", status.String())
-	if len(doc.Trials) != 1 || doc.Trials[0].Search == nil {
-		t.Fatalf("trials %+v", doc.Trials)
-	}
-	tr := doc.Trials[0]
-	s := tr.Search
-	if rel := math.Abs(s.MaxRateRPS-capacity) / capacity; rel > 0.05 {
-		t.Errorf("found %.0f rps, true knee %.0f (%.1f%% off, allowed 5%%)", s.MaxRateRPS, capacity, 100*rel)
-	}
-	if s.FirstBadRPS <= s.MaxRateRPS || (s.FirstBadRPS-s.MaxRateRPS)/s.MaxRateRPS > 0.02 {
-		t.Errorf("bracket [%v, %v] is not within the 2%% precision", s.MaxRateRPS, s.FirstBadRPS)
-	}
-	// The trial is the arm at its capacity: the highest step that held.
-	if tr.Load.RequestedRateRPS != s.MaxRateRPS {
-		t.Errorf("trial figures are at %v rps, the maximum is %v", tr.Load.RequestedRateRPS, s.MaxRateRPS)
-	}
-	// The steps are the latency-vs-rate curve: above the knee p99 is far above below it.
-	var below, above float64
-	for _, st := range s.Steps {
-		if st.RateRPS <= capacity*0.9 {
-			below = math.Max(below, st.P99MS)
+	for b.Loop() {
+		doc, err := Run(context.Background(), plan, Options{})
+		if err != nil {
+			b.Fatal(err)
 		}
-		if st.RateRPS >= capacity*1.3 {
-			above = math.Max(above, st.P99MS)
-		}
-	}
-	if below == 0 || above < 10*below {
-		t.Errorf("p99 below the knee %.2fms, above it %.2fms: the curve does not show the knee", below, above)
-	}
-	if !strings.Contains(status.String(), "max sustainable rate") {
-		t.Errorf("the run output lacks the search summary:\n%s", status.String())
+		found := doc.Trials[0].Search.MaxRateRPS
+		b.ReportMetric(found, "found_rps")
+		b.ReportMetric(100*math.Abs(found-capacity)/capacity, "off_%")
 	}
 }
 
