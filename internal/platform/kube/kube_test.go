@@ -190,6 +190,28 @@ func mustProfile(t *testing.T, m spec.MeshType, dp spec.DataPlane) mesh.Profile 
 	return p
 }
 
+// eventDeadline is a context whose deadline is an event rather than a time: it is done,
+// with context.DeadlineExceeded, once its channel is closed.
+type eventDeadline struct {
+	context.Context
+	at <-chan struct{}
+}
+
+func deadlineOn(parent context.Context, at <-chan struct{}) context.Context {
+	return eventDeadline{parent, at}
+}
+
+func (d eventDeadline) Done() <-chan struct{} { return d.at }
+
+func (d eventDeadline) Err() error {
+	select {
+	case <-d.at:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
 func waitFor(ctx context.Context, what string, ok func() bool) error {
 	for !ok() {
 		select {
@@ -796,7 +818,10 @@ func TestLoadThroughPortForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Counts.Requests < 150 || tr.Counts.Failed != 0 || tr.Generator.Version == "" {
+	// fortio makes at most rate × duration calls, at least its first two per goroutine,
+	// and stops a goroutine still behind when the duration is over: a loaded machine
+	// loses the rest (TestFortioRateAndWarmup).
+	if n := tr.Counts.Requests; n < 2*2 || n > 200 || tr.Counts.Failed != 0 || tr.Generator.Version == "" {
 		t.Errorf("trial counts %+v, generator %+v", tr.Counts, tr.Generator)
 	}
 	// The forward lives as long as the deployment.
@@ -907,7 +932,10 @@ func TestAgentPods(t *testing.T) {
 	if len(runs) != 2 || !ran[0] || !ran[1] {
 		t.Fatalf("agents that ran: %v, want both, each once", ran)
 	}
-	if tr.Counts.Requests != sum || tr.Counts.Requests < 150 || tr.Counts.Failed != 0 {
+	// The engine's schedule count is exact: every one of the 200 requests (200/s for 1s,
+	// split between the agents) was sent, or skipped as overflow when a loaded machine
+	// made it later than the timeout.
+	if tr.Counts.Requests != sum || tr.Counts.Requests+tr.Counts.Overflow != 200 || tr.Counts.Requests == 0 || tr.Counts.Failed != 0 {
 		t.Errorf("trial counts %+v, the agents sent %d", tr.Counts, sum)
 	}
 }
@@ -983,9 +1011,31 @@ func TestCleanupStuckNamespace(t *testing.T) {
 	if _, err := e.c.core.CoreV1().ConfigMaps(ns.Name).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
+	// The clean-up's time is up once the namespace controller has said what holds the
+	// namespace (a condition naming the finalizer), however long a loaded control plane
+	// takes to say it; a fixed ten seconds raced it. Should it never say so, the time is
+	// up after two minutes and the error below lacks the reason.
+	said := make(chan struct{})
+	go func() {
+		defer close(said)
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		_ = waitFor(wctx, "the namespace controller's reason", func() bool {
+			got, err := e.c.core.CoreV1().Namespaces().Get(wctx, ns.Name, getOpts)
+			if err != nil {
+				return false
+			}
+			for _, c := range got.Status.Conditions {
+				if strings.Contains(c.Message, "test.smp.dev/hold") {
+					return true
+				}
+			}
+			return false
+		})
+	}()
+	cctx := deadlineOn(ctx, said)
 	rm, err := cleanup(cctx, e.c, key)
+	<-said
 	if err == nil || !strings.Contains(err.Error(), "timed out waiting for namespace(s) "+ns.Name) ||
 		!strings.Contains(err.Error(), "test.smp.dev/hold") {
 		t.Errorf("cleanup = %v, want a time-out naming the finalizer that holds %s", err, ns.Name)
