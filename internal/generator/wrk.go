@@ -173,14 +173,16 @@ func luaQuote(s string) string {
 // prints percentiles instead (each one a scan of max − min steps).
 const wrkScanBudget = 5e8
 
-// wrkDone is the done() hook: "smp-wrk" lines on stdout, after wrk's own report.
+// wrkDone is the done() hook: "smp-wrk" lines on stdout, after wrk's own report. It
+// prints every distinct value when that costs at most budget scan steps (the generator
+// passes wrkScanBudget; a loaded machine, whose stalls widen max − min, can exceed it).
 //
 //	smp-wrk summary <duration_us> <requests> <bytes> <connect> <read> <write> <status> <timeout>
 //	smp-wrk stats <distinct values> <min_us> <max_us>
 //	smp-wrk v <us> <count>        every distinct value (the exact histogram), or
 //	smp-wrk p <percentile> <us>   percentiles, when the exact dump is too costly
 //	smp-wrk end
-func wrkDone(percentiles []float64) string {
+func wrkDone(percentiles []float64, budget float64) string {
 	var ps []string
 	for _, p := range percentiles {
 		ps = append(ps, strconv.FormatFloat(p, 'g', -1, 64))
@@ -194,7 +196,7 @@ func wrkDone(percentiles []float64) string {
     io.write("smp-wrk stats 0 0 0\n")
   else
     io.write(string.format("smp-wrk stats %d %d %d\n", n, latency.min, latency.max))
-    if n * (latency.max - latency.min + 1) <= ` + strconv.FormatFloat(wrkScanBudget, 'f', 0, 64) + ` then
+    if n * (latency.max - latency.min + 1) <= ` + strconv.FormatFloat(budget, 'f', 0, 64) + ` then
       for i = 1, n do
         local v, c = latency(i)
         io.write(string.format("smp-wrk v %d %d\n", v, c))
@@ -405,7 +407,7 @@ func (g *Wrk) Run(ctx context.Context, job Job) (result.Trial, error) {
 	percentiles, _ := percentilesAndBounds(job.Metrics)
 	ps := append(hdrTicks(), percentiles...)
 	slices.Sort(ps)
-	script, cleanup, err := wrkFiles(req, wrkDone(slices.Compact(ps)))
+	script, cleanup, err := wrkFiles(req, wrkDone(slices.Compact(ps), wrkScanBudget))
 	if err != nil {
 		return result.Trial{}, err
 	}

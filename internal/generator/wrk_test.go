@@ -82,11 +82,14 @@ func slowEvery20(n int64, w http.ResponseWriter, r *http.Request) {
 
 // TestWrkHookUndoesCorrection runs the real wrk with smp's script and checks the premise
 // of the hook: the histogram done() sees holds more samples than requests (wrk added
-// synthetic ones), and after uncorrect it holds exactly one per request.
+// synthetic ones), and after uncorrect it holds exactly one per request. The scan budget
+// here always allows the exact dump: with the generator's, a loaded machine's stalls
+// widen wrk's histogram past it (2473 values up to hundreds of ms seen), and the hook
+// prints percentiles instead (TestWrkHookPercentiles).
 func TestWrkHookUndoesCorrection(t *testing.T) {
 	needBinary(t, "wrk")
 	tg := newTarget(t, slowEvery20)
-	script, cleanup, err := wrkFiles(request{method: "GET"}, wrkDone(hdrTicks()))
+	script, cleanup, err := wrkFiles(request{method: "GET"}, wrkDone(hdrTicks(), 1e12))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +121,47 @@ func TestWrkHookUndoesCorrection(t *testing.T) {
 	}
 }
 
+// TestWrkHookPercentiles: when the exact dump would cost more than its budget (here none),
+// the hook prints wrk's value at each percentile asked for, rising, the last one wrk's
+// maximum, and the report rebuilds a histogram of one sample per response from them.
+func TestWrkHookPercentiles(t *testing.T) {
+	needBinary(t, "wrk")
+	tg := newTarget(t, slowEvery20)
+	script, cleanup, err := wrkFiles(request{method: "GET"}, wrkDone(hdrTicks(), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	out, _, err := runToEnd(testContext(t, time.Minute), proc.Cmd{Path: "wrk",
+		Args: []string{"-t", "2", "-c", "4", "-d", "1s", "-s", script, tg.URL}}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := parseWrkDone(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks := hdrTicks()
+	if !rep.complete || len(rep.values) != 0 || len(rep.percentiles) != len(ticks) {
+		t.Fatalf("hook printed %d values and %d percentiles (complete %v), want %d percentiles", len(rep.values), len(rep.percentiles), rep.complete, len(ticks))
+	}
+	for i, p := range rep.percentiles {
+		if p[0] != ticks[i] || i > 0 && p[1] < rep.percentiles[i-1][1] {
+			t.Errorf("percentile %d: %v, want %v µs rising", i, p, ticks[i])
+		}
+	}
+	if last := rep.percentiles[len(rep.percentiles)-1]; last[0] != 100 || int64(last[1]) != rep.maxUS || last[1] < 20000 {
+		t.Errorf("last percentile %v, want 100 at wrk's maximum %d µs (≥ 20ms: every 20th response)", last, rep.maxUS)
+	}
+	var m measurement
+	if err := rep.into(&m, 4, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if m.latency.Count() != rep.requests || !slices.ContainsFunc(m.caveats, func(c string) bool { return strings.Contains(c, "rebuilt from wrk's percentiles") }) {
+		t.Errorf("rebuilt histogram holds %d samples for %d requests, caveats %q", m.latency.Count(), rep.requests, m.caveats)
+	}
+}
+
 // TestWrk runs the wrk generator for real: counts against the server's, method, headers
 // and body through the Lua script, errors by status, keep-alive off.
 func TestWrk(t *testing.T) {
@@ -144,17 +188,24 @@ func TestWrk(t *testing.T) {
 	if tr.Latency.Count != c.Requests {
 		t.Errorf("latency holds %d samples for %d responses (wrk's synthetic samples not undone?)", tr.Latency.Count, c.Requests)
 	}
+	// The histogram is wrk's exact one with its correction undone, or, when a loaded
+	// machine's stalls made that too costly to print, rebuilt from its percentiles.
+	undone, rebuilt := hasCaveat(tr, "is undone"), hasCaveat(tr, "rebuilt from wrk's percentiles")
+	if undone == rebuilt {
+		t.Errorf("caveats %q: want the histogram's source, exact or rebuilt", tr.Generator.Caveats)
+	}
 	// Every request was a POST with the body (a handler may still be running: compare sets).
 	methods, headers, bodies := tg.seen()
 	if len(methods) != 1 || methods["POST"] == 0 || len(bodies) != 1 || bodies["ab\"c\x01"] == 0 || headers["X-Smp"] != `q"uote\` {
 		t.Errorf("server saw methods %v, bodies %v, X-Smp %q", methods, bodies, headers["X-Smp"])
 	}
-	// The slow 5%: p99 at 20 ms and more, p50 far below.
-	if p50, p99 := percentileMS(tr.Latency, 50), percentileMS(tr.Latency, 99); p99 < 20 || p50 > 10 {
-		t.Errorf("p50 %.3f ms, p99 %.3f ms; want p99 ≥ 20 ms (every 20th response) and p50 well below", p50, p99)
+	// The slow 5%: p99 at 20 ms and more (the server's sleep, at any speed), p50 below it
+	// (a loaded machine slows the other 95% too, so no bound in milliseconds).
+	if p50, p99 := percentileMS(tr.Latency, 50), percentileMS(tr.Latency, 99); p99 < 20 || p50 >= p99 {
+		t.Errorf("p50 %.3f ms, p99 %.3f ms; want p99 ≥ 20 ms (every 20th response) and p50 below", p50, p99)
 	}
 	if tr.Generator.Name != spec.GeneratorWrk || tr.Generator.Version == "" || tr.Generator.Version == "unknown" ||
-		!hasCaveat(tr, "closed loop; latency uncorrected (CO)") || !hasCaveat(tr, "is undone") {
+		!hasCaveat(tr, "closed loop; latency uncorrected (CO)") {
 		t.Errorf("generator %+v", tr.Generator)
 	}
 	if !tr.Load.ClosedLoop || tr.Load.Connections != 4 || tr.BytesReceived <= 0 {
