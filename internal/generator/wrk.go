@@ -205,7 +205,7 @@ func wrkDone(percentiles []float64, budget float64) string {
       for _, p in ipairs({` + strings.Join(ps, ", ") + `}) do
         local v = latency.max
         if p < 100 then v = latency:percentile(p) end -- wrk's percentile(100) returns 0
-        io.write(string.format("smp-wrk p %s %d\n", tostring(p), v))
+        io.write(string.format("smp-wrk p %.17g %d\n", p, v)) -- every digit: the percentile reads back as asked
       end
     end
   end
