@@ -80,16 +80,14 @@ func slowEvery20(n int64, w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("hello"))
 }
 
-// TestWrkHookUndoesCorrection runs the real wrk with smp's script and checks the premise
-// of the hook: the histogram done() sees holds more samples than requests (wrk added
-// synthetic ones), and after uncorrect it holds exactly one per request. The scan budget
-// here always allows the exact dump: with the generator's, a loaded machine's stalls
-// widen wrk's histogram past it (2473 values up to hundreds of ms seen), and the hook
-// prints percentiles instead (TestWrkHookPercentiles).
-func TestWrkHookUndoesCorrection(t *testing.T) {
+// runWrkHook runs the real wrk for a second (2 threads, 4 connections, every 20th
+// response slow) with smp's done() hook at the given scan budget, and returns what the
+// hook printed.
+func runWrkHook(t *testing.T, budget float64) wrkReport {
+	t.Helper()
 	needBinary(t, "wrk")
 	tg := newTarget(t, slowEvery20)
-	script, cleanup, err := wrkFiles(request{method: "GET"}, wrkDone(hdrTicks(), 1e12))
+	script, cleanup, err := wrkFiles(request{method: "GET"}, wrkDone(hdrTicks(), budget))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +101,17 @@ func TestWrkHookUndoesCorrection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+// TestWrkHookUndoesCorrection runs the real wrk with smp's script and checks the premise
+// of the hook: the histogram done() sees holds more samples than requests (wrk added
+// synthetic ones), and after uncorrect it holds exactly one per request. The scan budget
+// here always allows the exact dump: with the generator's, a loaded machine's stalls
+// widen wrk's histogram past it (2473 values up to hundreds of ms seen), and the hook
+// prints percentiles instead (TestWrkHookPercentiles).
+func TestWrkHookUndoesCorrection(t *testing.T) {
+	rep := runWrkHook(t, 1e12)
 	if !rep.complete || len(rep.values) == 0 || int64(len(rep.values)) != rep.distinct {
 		t.Fatalf("hook printed %d of %d values (complete %v)", len(rep.values), rep.distinct, rep.complete)
 	}
@@ -125,22 +134,7 @@ func TestWrkHookUndoesCorrection(t *testing.T) {
 // the hook prints wrk's value at each percentile asked for, rising, the last one wrk's
 // maximum, and the report rebuilds a histogram of one sample per response from them.
 func TestWrkHookPercentiles(t *testing.T) {
-	needBinary(t, "wrk")
-	tg := newTarget(t, slowEvery20)
-	script, cleanup, err := wrkFiles(request{method: "GET"}, wrkDone(hdrTicks(), 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cleanup()
-	out, _, err := runToEnd(testContext(t, time.Minute), proc.Cmd{Path: "wrk",
-		Args: []string{"-t", "2", "-c", "4", "-d", "1s", "-s", script, tg.URL}}, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := parseWrkDone(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runWrkHook(t, 0)
 	ticks := hdrTicks()
 	if !rep.complete || len(rep.values) != 0 || len(rep.percentiles) != len(ticks) {
 		t.Fatalf("hook printed %d values and %d percentiles (complete %v), want %d percentiles", len(rep.values), len(rep.percentiles), rep.complete, len(ticks))
