@@ -126,6 +126,10 @@
 // dropped: GOMAXPROCS=2 on the one core (ready-lag p99 1.7–2.3ms: the two
 // threads take turns in the kernel's time slices) and runtime timers
 // without the ticker (1.0–1.4ms: the idle netpoller's millisecond).
+// Measured again with raw system calls (internal/rawio) at a lower machine
+// load, the ready-lag p99 at 50k/s was 109–124µs with the core 90% busy;
+// the lag p99 over all requests (2.5–27ms) was requests waiting for a
+// connection whose response a stalled nginx core held up (bench/README.md).
 //
 // # Protocol clients
 //
