@@ -401,3 +401,27 @@ func startLocalWith(t *testing.T, b *Bundle, n int) (*Local, error) {
 	}
 	return l, nil
 }
+
+// TestMergedWarmupEndsWhereMeasureStarts: two agents whose clock offsets leave one's
+// warm-up ending 631ns after the other's measurement started (as on the real node) merge
+// into a result whose warm-up ends where the measurement starts, as a result document
+// requires (result.Check: warm-up end ≤ trial start).
+func TestMergedWarmupEndsWhereMeasureStarts(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 2, 44, 0, 0, time.UTC)
+	phase := func(start, end time.Time) engine.PhaseResult {
+		return engine.PhaseResult{Start: start, End: end, Duration: end.Sub(start), Latency: hist.New(), Service: hist.New(),
+			StartLag: hist.New(), ErrorLatency: hist.New()}
+	}
+	run := func(i int, skew time.Duration) *AgentRun {
+		w := t0.Add(skew)
+		return &AgentRun{Index: i, Share: 0.5, Result: &engine.Result{
+			Warmup: phase(w, w.Add(time.Second)), Measure: phase(w.Add(time.Second), w.Add(6*time.Second))}}
+	}
+	out := merge(engine.Config{}, []*AgentRun{run(0, 0), run(1, 631*time.Nanosecond)})
+	if !out.Warmup.End.Equal(out.Measure.Start) || !out.Measure.Start.Equal(t0.Add(time.Second)) {
+		t.Errorf("warm-up ends %s, measurement starts %s; want both at %s", out.Warmup.End, out.Measure.Start, t0.Add(time.Second))
+	}
+	if want := t0.Add(6*time.Second + 631*time.Nanosecond); !out.Measure.End.Equal(want) {
+		t.Errorf("measurement ends %s, want the last agent's end %s", out.Measure.End, want)
+	}
+}

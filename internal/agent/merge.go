@@ -91,6 +91,13 @@ func merge(total engine.Config, parts []*AgentRun) *engine.Result {
 			}
 		}
 	}
+	// Each agent's warm-up ends where its measurement starts, on its own clock; moved to
+	// the controller's by offsets known only to within a round trip, the last warm-up
+	// end can land a few hundred nanoseconds after the first measured start. The agents
+	// share one schedule, so the merged warm-up ends where the merged measurement starts.
+	if !out.Measure.Start.IsZero() && out.Warmup.End.After(out.Measure.Start) {
+		out.Warmup.End = out.Measure.Start
+	}
 	if secs := out.Measure.Duration.Seconds(); secs > 0 {
 		out.AchievedRate = float64(out.Measure.Requests) / secs
 	}
