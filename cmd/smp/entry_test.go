@@ -1,10 +1,8 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
@@ -98,21 +96,4 @@ metrics:
 			t.Errorf("the overhead table lacks %q:\n%s", want, r.stdout.String())
 		}
 	}
-}
-
-// runToResult runs smp run on plan, which must succeed and leave nothing behind, and
-// reads the result it wrote.
-func runToResult(t *testing.T, bin, plan string) (*smpRun, *result.Document) {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "result.json")
-	r := startRun(t, bin, plan, "-o", out)
-	if code := r.wait(t, 3*time.Minute); code != 0 {
-		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, r.stdout.String(), r.stderr.String())
-	}
-	r.assertNothingLeft(t)
-	doc, err := result.Load(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, doc
 }

@@ -216,16 +216,7 @@ metrics:
 slo:
   - error_rate < 1%
 `)
-	out := filepath.Join(t.TempDir(), "result.json")
-	r := startRun(t, bin, plan, "-o", out)
-	if code := r.wait(t, 3*time.Minute); code != 0 {
-		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, r.stdout.String(), r.stderr.String())
-	}
-	r.assertNothingLeft(t)
-	doc, err := result.Load(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, doc := runToResult(t, bin, plan)
 	if doc.Status != result.StatusComplete || len(doc.Trials) != 4 {
 		t.Fatalf("status %s with %d trials: %v", doc.Status, len(doc.Trials), doc.Errors)
 	}
@@ -361,4 +352,21 @@ workload:
 	if !strings.Contains(r.stderr.String(), fmt.Sprintf("partial result is in %s", out)) {
 		t.Errorf("stderr does not say where the partial result is:\n%s", r.stderr.String())
 	}
+}
+
+// runToResult runs smp run on plan, which must succeed and leave nothing behind, and
+// reads the result it wrote.
+func runToResult(t *testing.T, bin, plan string) (*smpRun, *result.Document) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "result.json")
+	r := startRun(t, bin, plan, "-o", out)
+	if code := r.wait(t, 3*time.Minute); code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, r.stdout.String(), r.stderr.String())
+	}
+	r.assertNothingLeft(t)
+	doc, err := result.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, doc
 }

@@ -147,14 +147,7 @@ func TestGatewayEntryObjects(t *testing.T) {
 // gatewayPlan is a plan of the builtin app with the arms, loaded through the gateway entry.
 func gatewayPlan(t *testing.T, entry spec.Entry, arms ...spec.Arm) *spec.Plan {
 	t.Helper()
-	p := &spec.Plan{Arms: arms, Workload: spec.Workload{App: spec.App{Kind: spec.AppBuiltin}, Entry: entry},
-		Environment: spec.Environment{Platform: spec.PlatformKubernetes, Kubernetes: spec.Kubernetes{
-			NodeSelector: map[string]string{"smp.dev/pool": "app"}, LoadNodeSelector: map[string]string{"smp.dev/role": "load"}}}}
-	full := p.WithDefaults()
-	if err := full.Validate(); err != nil {
-		t.Fatalf("test plan: %v", err)
-	}
-	return full
+	return workloadPlan(t, spec.Workload{App: spec.App{Kind: spec.AppBuiltin}, Entry: entry}, arms...)
 }
 
 // TestGatewayEntryDeploy: on the test cluster, with entry via the ingress gateway's

@@ -235,7 +235,14 @@ func needCluster(t *testing.T) *testEnv {
 // the app pool, load on the tainted load node.
 func testPlan(t *testing.T, app spec.AppKind, arms ...spec.Arm) *spec.Plan {
 	t.Helper()
-	p := &spec.Plan{Arms: arms, Workload: spec.Workload{App: spec.App{Kind: app}},
+	return workloadPlan(t, spec.Workload{App: spec.App{Kind: app}}, arms...)
+}
+
+// workloadPlan is a kubernetes plan of the workload and arms, its defaults applied, on the
+// same pools as testPlan's.
+func workloadPlan(t *testing.T, w spec.Workload, arms ...spec.Arm) *spec.Plan {
+	t.Helper()
+	p := &spec.Plan{Arms: arms, Workload: w,
 		Environment: spec.Environment{Platform: spec.PlatformKubernetes, Kubernetes: spec.Kubernetes{
 			NodeSelector: map[string]string{"smp.dev/pool": "app"}, LoadNodeSelector: map[string]string{"smp.dev/role": "load"}}}}
 	full := p.WithDefaults()
