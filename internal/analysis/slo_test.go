@@ -241,3 +241,34 @@ func TestSLOWithServiceTime(t *testing.T) {
 		t.Errorf("%+v", got.SLO)
 	}
 }
+
+// TestGatewayDelta: with entry via gateway every arm has a gateway (role gateway); its CPU
+// is a delta of its own (what the mesh adds to it: mTLS towards svc-1's sidecar), kept
+// apart from the proxies', and SLO conditions can name it.
+func TestGatewayDelta(t *testing.T) {
+	gateway := func(cpu float64) result.Resource {
+		r := proxy("gateway", cpu, 12<<20)
+		r.Role = result.RoleGateway
+		return r
+	}
+	doc := buildDoc(t, mustPlan(t, "arms: [baseline, {name: builtin, mesh: builtin}]"), []armSpec{
+		{name: "baseline", mesh: spec.MeshNone, trials: []trialSpec{{samples: constant(1000, 10600*time.Microsecond),
+			resources: []result.Resource{gateway(40), app("svc-1", 50, 10<<20)}}}},
+		{name: "builtin", mesh: spec.MeshBuiltin, trials: []trialSpec{{samples: constant(1000, 12400*time.Microsecond),
+			resources: []result.Resource{gateway(70), proxy("svc-1-proxy", 100, 30<<20), app("svc-1", 60, 10<<20)}}}},
+	})
+	got, err := analysis.Analyze(doc, []spec.Condition{mustCond(t, "overhead.cpu.gateway < 20m")}, analysis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := findDelta(t, got, "builtin", "cpu.gateway"); d.Baseline != 40 || d.Value != 70 || d.Delta != 30 || d.Unit != "mcores" {
+		t.Errorf("cpu.gateway: %+v, want 40 → 70 mcores", d)
+	}
+	if d := findDelta(t, got, "builtin", "cpu.proxy"); d.Value != 100 {
+		t.Errorf("cpu.proxy %g: the gateway's CPU is not a proxy's", d.Value)
+	}
+	want := "builtin: overhead.cpu.gateway = +30m (cpu.gateway 70m vs baseline 40m), not < 20m"
+	if len(got.SLO) != 1 || got.SLO[0].Pass || got.SLO[0].Message != want {
+		t.Errorf("SLO %+v, want %q", got.SLO, want)
+	}
+}
