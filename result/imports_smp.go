@@ -197,6 +197,18 @@ func smpTrial(r *smp.PerformanceTestResult, env *smpEnvelope, i int, seen map[st
 	window := t.EndTime.Sub(t.StartTime)
 	t.Load.DurationMS = float64(window) / float64(time.Millisecond)
 	n := int64(math.Round(r.ActualQps * window.Seconds()))
+	t.Generator.Caveats = []string{"histogram " + smpRebuilt}
+	switch {
+	case n <= 0:
+		// The histogram must hold as many latencies as the trial has requests (Check):
+		// both are nominal then, and say so.
+		n = smpNominalRequests
+		t.Warnings = append(t.Warnings, fmt.Sprintf("no start and end time, or no actual_qps: the request count is unknown; "+
+			"counts and the rebuilt histogram are %d nominal requests, not a measurement", n))
+	case n < smpExactRequests:
+		t.Generator.Caveats = append(t.Generator.Caveats, fmt.Sprintf("%d requests, too few for p99 to have ranks of its own: "+
+			"the rebuilt percentiles are within a request of SMP's", n))
+	}
 	t.Counts = Counts{Requests: n, Succeeded: n}
 	lat, err := rebuiltDist(smpHistogram(d(l.Min), d(l.P50), d(l.P90), d(l.P99), d(l.Max), n), smpRebuilt)
 	if err != nil {
@@ -204,13 +216,16 @@ func smpTrial(r *smp.PerformanceTestResult, env *smpEnvelope, i int, seen map[st
 	}
 	lat.MeanMS = float64(d(l.Average)) / float64(time.Millisecond) // SMP's own mean, not the rebuilt one's
 	t.Latency = lat
-	t.Generator.Caveats = []string{"histogram " + smpRebuilt}
-	if n == 0 {
-		t.Warnings = append(t.Warnings, "no start and end time, or no actual_qps: the request count is unknown, "+
-			"and the rebuilt histogram holds 1000 nominal values")
-	}
 	return t, note, nil
 }
+
+const (
+	// smpExactRequests is the fewest requests whose rebuilt histogram reads SMP's p50,
+	// p90 and p99 back exactly: p99's two ranks then lie below the last one (max).
+	smpExactRequests = 100
+	// smpNominalRequests stand in when a result's request count is unknown.
+	smpNominalRequests = 1000
+)
 
 const smpRebuilt = "rebuilt from SMP's min, p50, p90, p99 and max: those exact, values spread evenly between them"
 
@@ -218,10 +233,21 @@ const smpRebuilt = "rebuilt from SMP's min, p50, p90, p99 and max: those exact, 
 // ⌈n/2⌉ at p50, the same two ranks of p90 and p99 at them, rank n at max, the ranks
 // between spread evenly between their neighbours. Two ranks per statistic make it read
 // back exactly whether a reader takes the percentile's rank rounded (HdrHistogram) or
-// rounded up (nearest rank). n < 1000, or unknown, becomes 1000 so that p99 has ranks of
-// its own.
+// rounded up (nearest rank). Below smpExactRequests p99 has no ranks of its own: the n
+// values are then taken evenly from the shape of smpNominalRequests (min and max exact).
 func smpHistogram(min, p50, p90, p99, max time.Duration, n int64) *hist.Histogram {
-	n = int64(math.Max(float64(n), 1000))
+	if n < smpExactRequests {
+		shape := smpHistogram(min, p50, p90, p99, max, smpNominalRequests)
+		h := hist.New()
+		for k := range n {
+			q := 50.0
+			if n > 1 {
+				q = 100 * float64(k) / float64(n-1)
+			}
+			h.Record(shape.Percentile(q))
+		}
+		return h
+	}
 	rank := func(q float64) int64 { return int64(math.Ceil(q * float64(n))) }
 	r50, r90, r99 := rank(0.5), rank(0.9), rank(0.99)
 	h := hist.Spread([]hist.Range{

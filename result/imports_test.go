@@ -283,6 +283,53 @@ func TestImportSMPCanonical(t *testing.T) {
 	}
 }
 
+// TestImportSMPShortRuns: a result of fewer than 1000 requests (10/s for 30 s) or of a
+// handful, and one whose request count is unknown, read as sound
+// documents: as many latencies as requests, SMP's statistics read back (exactly from 100
+// requests, within a request below), the unknown count nominal and said to be.
+func TestImportSMPShortRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		qps      float64
+		times    bool
+		requests int64
+		slack    float64 // how far a percentile may read back from SMP's, relative
+	}{
+		{"300 requests", 10, true, 300, 0.002},
+		{"100 requests", 10.0 / 3, true, 100, 0.002},
+		{"60 requests", 2, true, 60, 0.5},
+		{"one request", 1.0 / 30, true, 1, 9},
+		{"no times", 100, false, 1000, 0.002},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := canonicalResult("v0.6.1", 1)
+			r.ActualQps = tc.qps
+			if !tc.times {
+				r.StartTime, r.EndTime = nil, nil
+			}
+			data, err := protojson.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := read(t, data).Trials[0]
+			if tr.Counts.Requests != tc.requests || tr.Counts.Succeeded != tc.requests || tr.Latency.Count != tc.requests {
+				t.Errorf("requests %d, succeeded %d, latencies %d; want %d of each", tr.Counts.Requests, tr.Counts.Succeeded, tr.Latency.Count, tc.requests)
+			}
+			for p, want := range map[float64]float64{50: 2, 90: 4, 99: 8} {
+				if got := percentile(tr.Latency, p); math.Abs(got-want) > want*tc.slack {
+					t.Errorf("p%g %v ms, want %v", p, got, want)
+				}
+			}
+			if tc.requests > 1 && (tr.Latency.MinMS != 1 || math.Abs(tr.Latency.MaxMS-20) > 0.02) {
+				t.Errorf("min %v max %v, want 1 and 20", tr.Latency.MinMS, tr.Latency.MaxMS)
+			}
+			if nominal := strings.Contains(strings.Join(tr.Warnings, " "), "nominal"); nominal == tc.times {
+				t.Errorf("warnings %q: nominal counts must be said exactly when the count is unknown", tr.Warnings)
+			}
+		})
+	}
+}
+
 func TestReadRefusesOtherFiles(t *testing.T) {
 	for name, in := range map[string]string{
 		"plan":    "name: x\nworkload: {rate: 10}\n",
