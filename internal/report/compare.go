@@ -57,6 +57,8 @@ type ArmPair struct {
 	// baseline), when the run has one.
 	MeshMark     *result.MeshMark `json:"meshmark,omitempty"`
 	BaseMeshMark *result.MeshMark `json:"base_meshmark,omitempty"`
+	// Imported: a side is another tool's result, so its deltas have no interval.
+	Imported bool `json:"imported,omitempty"`
 }
 
 // Compare pairs the arms of every run with those of runs[baseline] (by name; when both
@@ -131,7 +133,7 @@ func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Opt
 				continue
 			}
 			c.Arms = append(c.Arms, ArmPair{Run: r.Label, Arm: p.other, BaseArm: p.base, Deltas: cmp.Deltas,
-				MeshMark: markOf(sum, p.other), BaseMeshMark: markOf(baseSum, p.base)})
+				MeshMark: markOf(sum, p.other), BaseMeshMark: markOf(baseSum, p.base), Imported: base.Doc.Imported != nil || r.Doc.Imported != nil})
 			for _, side := range []struct {
 				label string
 				doc   *result.Document
@@ -365,7 +367,8 @@ func verdictMetrics() map[string]bool {
 }
 
 // verdictLine sums up a pair: its significant changes among the verdict metrics
-// ("p99 +1.80 ms ±0.300 (+12%) (significant, worse)"), or "no significant change".
+// ("p99 +1.80 ms ±0.300 (+12%) (significant, worse)"), or "no significant change", or
+// no verdict.
 func verdictLine(p ArmPair) string {
 	var parts []string
 	keep := verdictMetrics()
@@ -377,12 +380,17 @@ func verdictLine(p ArmPair) string {
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", shortMetric(d.Metric), trimMark(formatDelta(d)), v))
 	}
 	if len(parts) == 0 {
+		// An imported side has no intervals: a throughput below resolution would
+		// otherwise read as a verdict on latencies that were never tested.
+		if p.Imported {
+			return "no verdict: no confidence intervals (an imported result)"
+		}
 		for _, d := range p.Deltas {
 			if d.Significant != nil {
 				return "no significant change"
 			}
 		}
-		return "no verdict: no confidence intervals (an imported result)"
+		return "no verdict"
 	}
 	return strings.Join(parts, "; ")
 }

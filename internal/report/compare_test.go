@@ -3,11 +3,13 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/analysis"
+	"github.com/service-mesh-performance/smp/result"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -161,5 +163,32 @@ func TestComparePairing(t *testing.T) {
 	}
 	if _, err := Compare(runs, 2, nil, analysis.Options{}); err == nil {
 		t.Error("baseline index out of range accepted")
+	}
+}
+
+// TestCompareImportedGivesNoVerdict: two SMP results of the same throughput but different
+// latencies: the throughput's delta is below resolution, which must not make the pair's
+// verdict "no significant change", since its latencies have no interval to be tested with.
+func TestCompareImportedGivesNoVerdict(t *testing.T) {
+	imported := func(p50 float64) *result.Document {
+		t.Helper()
+		in := fmt.Sprintf(`{"smpVersion": "v0.6.1", "startTime": "2026-12-01T10:00:00Z", "endTime": "2026-12-01T10:00:30Z",
+			"actualQps": 100, "latenciesMs": {"min": 0.1, "average": %g, "p50": %g, "p90": %g, "p99": %g, "max": %g}}`,
+			p50, p50, 2*p50, 4*p50, 10*p50)
+		doc, err := result.Read(strings.NewReader(in))
+		if err != nil || doc.Imported == nil {
+			t.Fatalf("read %s: %v (imported %v)", in, err, doc)
+		}
+		return doc
+	}
+	c, err := Compare([]Run{{Label: "before", Doc: imported(1)}, {Label: "after", Doc: imported(2)}}, 0, nil, analysis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Arms) != 1 || !c.Arms[0].Imported {
+		t.Fatalf("pairs %+v, want one marked imported", c.Arms)
+	}
+	if got := verdictLine(c.Arms[0]); got != "no verdict: no confidence intervals (an imported result)" {
+		t.Errorf("verdict %q for a pair whose latencies were never tested", got)
 	}
 }
