@@ -102,15 +102,10 @@ func (c *checker) status(path string, s Status, allowEmpty bool) {
 // ordered reports a start after an end; zero times are unknown and not compared.
 func (c *checker) ordered(startPath, endPath string, start, end time.Time) {
 	if !start.IsZero() && !end.IsZero() && end.Before(start) {
-		c.failf(endPath, "%s is before %s %s", end.Format(time.RFC3339Nano), lastElem(startPath), start.Format(time.RFC3339Nano))
+		// The whole path of the other field: "end_time" alone read as the trial's own
+		// when it was the warm-up's.
+		c.failf(endPath, "%s is before %s %s", end.Format(time.RFC3339Nano), startPath, start.Format(time.RFC3339Nano))
 	}
-}
-
-func lastElem(path string) string {
-	if i := strings.LastIndexByte(path, '.'); i >= 0 {
-		return path[i+1:]
-	}
-	return path
 }
 
 func (c *checker) document(d *Document) {
