@@ -489,6 +489,9 @@ func (r wrkReport) into(m *measurement, conns int, start time.Time) error {
 		m.caveats = append(m.caveats, "this run's histogram was rebuilt from wrk's percentiles, after wrk's CO adjustment "+
 			"(the exact histogram was too wide to print): values between two printed percentiles are counted at the upper one")
 	}
+	if all.Count() > r.requests {
+		return fmt.Errorf("wrk's histogram holds %d samples for %d responses, after its correction was undone", all.Count(), r.requests)
+	}
 	// wrk records a latency for every response, 4xx/5xx included, except those slower than
 	// the timeout; which samples were errors it does not say. So the histogram is of all
 	// responses, counted as latency: requests that failed by status stay in it.
