@@ -74,6 +74,8 @@ func (p *Plan) CheckFiles(baseDir string) error {
 		switch {
 		case os.IsNotExist(err) && f.writes:
 			errs = append(errs, p.Errorf(f.path, "create the folder, or write the file elsewhere", "folder %s does not exist", path))
+		case os.IsNotExist(err) && f.folder:
+			errs = append(errs, p.Errorf(f.path, "correct the path (relative to the plan's folder), or write the folder with `smp agent certs`", "folder %s does not exist", path))
 		case os.IsNotExist(err):
 			errs = append(errs, p.Errorf(f.path, "correct the path (relative to the plan's folder), or create the file", "%s does not exist", path))
 		case err != nil:
