@@ -24,10 +24,8 @@ type tcpServer struct {
 	timeout time.Duration
 	m       *tcpMetrics
 
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closing bool
+	wg    sync.WaitGroup
+	conns rawio.ConnSet // every accepted and upstream connection, closed by shutdown
 }
 
 // tcpMetrics count what the TCP listener carried.
@@ -58,7 +56,7 @@ func newTCPMetrics(c Config, reg prometheus.Registerer) *tcpMetrics {
 }
 
 func newTCPServer(c Config, ln net.Listener, m *tcpMetrics) *tcpServer {
-	s := &tcpServer{name: c.Name, ln: ln, timeout: c.UpstreamTimeout, m: m, conns: map[net.Conn]struct{}{}}
+	s := &tcpServer{name: c.Name, ln: ln, timeout: c.UpstreamTimeout, m: m}
 	if len(c.Upstreams) > 0 {
 		up := c.Upstreams[0]
 		s.up = &up
@@ -73,13 +71,13 @@ func (s *tcpServer) serve() error {
 		if err != nil {
 			return err
 		}
-		if !s.track(c, true) {
+		if !s.conns.Add(c) {
 			c.Close()
 			continue
 		}
 		s.m.conns.Inc()
 		s.wg.Go(func() {
-			defer s.track(c, false)
+			defer s.conns.Remove(c)
 			defer c.Close()
 			if s.up == nil {
 				s.echo(c)
@@ -88,21 +86,6 @@ func (s *tcpServer) serve() error {
 			}
 		})
 	}
-}
-
-// track adds or removes a connection; it refuses new ones once shutdown has begun.
-func (s *tcpServer) track(c net.Conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.conns, c)
-		return true
-	}
-	if s.closing {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
 }
 
 func (s *tcpServer) echo(c net.Conn) {
@@ -125,31 +108,19 @@ func (s *tcpServer) relay(c net.Conn) {
 	up := rawio.Wrap(raw)
 	s.m.upOK.Inc()
 	s.m.upDialDurations.Observe(time.Since(start).Seconds())
-	if !s.track(up, true) {
+	if !s.conns.Add(up) {
 		up.Close()
 		return
 	}
-	defer s.track(up, false)
+	defer s.conns.Remove(up)
 	defer up.Close()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		rawio.Pipe(up, c, func(n int) { s.m.in.Add(float64(n)) })
-		rawio.CloseWrite(up)
-	})
-	rawio.Pipe(c, up, func(n int) { s.m.out.Add(float64(n)) })
-	rawio.CloseWrite(c)
-	wg.Wait()
+	rawio.Relay(c, up, func(n int) { s.m.in.Add(float64(n)) }, func(n int) { s.m.out.Add(float64(n)) })
 }
 
 // shutdown stops accepting and closes every connection: a TCP echo has no request to
 // let finish, and a stopping service is the end of a trial.
 func (s *tcpServer) shutdown() {
-	s.mu.Lock()
-	s.closing = true
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
+	s.conns.CloseAll()
 	_ = s.ln.Close()
 	s.wg.Wait()
 }

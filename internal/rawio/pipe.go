@@ -1,6 +1,9 @@
 package rawio
 
-import "net"
+import (
+	"net"
+	"sync"
+)
 
 // PipeBuffer is what one direction of a relayed connection reads at a time.
 const PipeBuffer = 32 << 10
@@ -32,5 +35,60 @@ func Pipe(dst, src net.Conn, counted func(n int)) {
 func CloseWrite(c net.Conn) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
+	}
+}
+
+// Relay copies a to b and b to a until both directions are done, the first to end
+// half-closing its destination, as a TCP proxy does: the relay loop of the app's TCP
+// services and of the builtin sidecar's L4 mode. aToB and bToA count each direction's
+// bytes as Pipe's counted does (nil: not counted).
+func Relay(a, b net.Conn, aToB, bToA func(n int)) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		Pipe(b, a, aToB)
+		CloseWrite(b)
+	})
+	Pipe(a, b, bToA)
+	CloseWrite(a)
+	wg.Wait()
+}
+
+// ConnSet holds the open connections of a server that relays streams, so that its
+// shutdown can close them all: a TCP stream has no request to let finish. Once closed,
+// it refuses new ones. The zero value is ready to use.
+type ConnSet struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+// Add holds c; it returns false, holding nothing, once CloseAll has run.
+func (s *ConnSet) Add(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// Remove lets go of c (it does not close it).
+func (s *ConnSet) Remove(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// CloseAll closes every connection held and refuses new ones.
+func (s *ConnSet) CloseAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
 	}
 }

@@ -24,15 +24,12 @@ type tcpProxy struct {
 	upTLS  *tls.Config // nil: plaintext towards the target
 	dialer net.Dialer
 
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{} // both sides of every relay, closed by shutdown
-	closing bool
-	wg      sync.WaitGroup
+	conns rawio.ConnSet // both sides of every relay, closed by shutdown
+	wg    sync.WaitGroup
 }
 
 func newTCPProxy(st *listenerStats, target string, upTLS *tls.Config) *tcpProxy {
-	return &tcpProxy{st: st, target: target, upTLS: upTLS, dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
-		conns: map[net.Conn]struct{}{}}
+	return &tcpProxy{st: st, target: target, upTLS: upTLS, dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}}
 }
 
 // relay carries c to the target until both directions are done, then closes both. A
@@ -48,24 +45,17 @@ func (p *tcpProxy) relay(c net.Conn) {
 		p.st.errors.Add(1)
 		return
 	}
-	if !p.track(up, true) {
+	if !p.conns.Add(up) {
 		up.Close()
 		return
 	}
-	p.track(c, true)
+	p.conns.Add(c)
 	p.wg.Add(1)
 	defer p.wg.Done()
-	defer p.track(c, false)
-	defer p.track(up, false)
+	defer p.conns.Remove(c)
+	defer p.conns.Remove(up)
 	defer up.Close()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		rawio.Pipe(up, c, nil)
-		rawio.CloseWrite(up)
-	})
-	rawio.Pipe(c, up, nil)
-	rawio.CloseWrite(c)
-	wg.Wait()
+	rawio.Relay(c, up, nil, nil)
 }
 
 func (p *tcpProxy) dial(ctx context.Context) (net.Conn, error) {
@@ -84,28 +74,9 @@ func (p *tcpProxy) dial(ctx context.Context) (net.Conn, error) {
 	return tc, nil
 }
 
-func (p *tcpProxy) track(c net.Conn, add bool) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !add {
-		delete(p.conns, c)
-		return true
-	}
-	if p.closing {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
 // shutdown closes both sides of every relay, which ends them: a TCP stream has no
 // request to let finish, and a stopping sidecar is the end of a trial.
 func (p *tcpProxy) shutdown() {
-	p.mu.Lock()
-	p.closing = true
-	for c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
+	p.conns.CloseAll()
 	p.wg.Wait()
 }
