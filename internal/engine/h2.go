@@ -304,7 +304,7 @@ func (f *h2Factory) sweep() {
 				continue
 			}
 			l.mu.Lock()
-			if s.link.Load() == l && now >= s.deadline {
+			if s.link.Load() == l && now >= time.Duration(s.deadline.Load()) {
 				switch s.state {
 				case streamOpen:
 					l.finishLocked(s, os.ErrDeadlineExceeded, true)
@@ -525,7 +525,7 @@ type h2Stream struct {
 	state    int
 	granted  bool // a waiter was handed a slot (already counted in active)
 	id       uint32
-	deadline time.Duration
+	deadline atomic.Int64 // time.Duration; atomic: the sweeper may read it under the link the stream just left
 	sendWin  int64
 	bodyOff  int
 	endSent  bool
@@ -593,7 +593,7 @@ func (s *h2Stream) exchange(l *h2Link, deadline time.Duration) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s.link.Store(l)
-	s.deadline = deadline
+	s.deadline.Store(int64(deadline))
 	s.err = nil
 	// Take a stream slot.
 	for {
