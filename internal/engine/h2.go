@@ -39,8 +39,9 @@ import (
 //     write buffer and flushes it unless another goroutine is already
 //     flushing (flat combining: one write syscall carries every frame
 //     queued meanwhile);
-//   - one reader goroutine per link parses frames in place from a fixed
-//     buffer, demultiplexes them through an open-addressing table of
+//   - one reader per link (a goroutine over TLS; over plain TCP on Linux,
+//     one of the run's pollers, see h2poll_linux.go) parses frames in place
+//     from a fixed buffer, demultiplexes them through an open-addressing table of
 //     stream ids, counts body bytes, answers SETTINGS and PING, applies
 //     WINDOW_UPDATE, RST_STREAM and GOAWAY, and wakes the worker through
 //     its one-slot channel when its stream ends;
@@ -88,6 +89,7 @@ type h2Factory struct {
 
 	slots   []*h2Slot
 	streams []*h2Stream
+	pollers []*h2Poller // plain TCP on Linux: the links' event loops (h2poll_linux.go)
 
 	mu      sync.Mutex // guards links and aborted against dials in progress
 	links   map[*h2Link]struct{}
@@ -234,8 +236,19 @@ func encodeStaticBlock(fields []hpack.HeaderField) []byte {
 func (f *h2Factory) open(ctx context.Context, conns, streams int) ([]caller, error) {
 	f.slots = make([]*h2Slot, conns)
 	callers := make([]caller, 0, conns*streams)
+	if f.tls == nil {
+		n := min(runtime.GOMAXPROCS(0), conns)
+		inFlight := 0 // open loop: requests in flight unknown, never nap
+		if !f.r.open {
+			inFlight = conns * streams / n
+		}
+		f.pollers = newH2Pollers(f, n, inFlight)
+	}
 	for i := range f.slots {
 		sl := &h2Slot{f: f, streams: streams}
+		if len(f.pollers) > 0 {
+			sl.poller = f.pollers[i%len(f.pollers)]
+		}
 		f.slots[i] = sl
 		for range streams {
 			s := &h2Stream{f: f, slot: sl, done: make(chan struct{}, 1)}
@@ -264,7 +277,7 @@ func (f *h2Factory) abortAll() {
 	f.mu.Lock()
 	f.aborted.Store(true)
 	for l := range f.links {
-		l.nc.Close()
+		l.closeConn()
 	}
 	f.mu.Unlock()
 }
@@ -283,6 +296,10 @@ func (f *h2Factory) close() {
 		<-f.sweepDone
 		f.sweepStop = nil
 	}
+	for _, p := range f.pollers {
+		p.shutdown()
+	}
+	f.pollers = nil
 	f.readers.Wait()
 }
 
@@ -311,7 +328,7 @@ func (f *h2Factory) sweep() {
 					if l.flushing && now-l.flushStart > f.r.cfg.Timeout {
 						// A write blocked for a whole timeout: the server no
 						// longer reads, so the link is dead.
-						l.nc.Close()
+						l.closeConn()
 					}
 					l.flushLocked()
 				case streamWaiting:
@@ -331,6 +348,7 @@ type h2Slot struct {
 	f       *h2Factory
 	streams int
 	dialMu  sync.Mutex // serialises dials
+	poller  *h2Poller  // reads its links; nil: each link reads in a goroutine of its own
 	cur     atomic.Pointer[h2Link]
 }
 
@@ -414,9 +432,11 @@ func (f *h2Factory) dial(ctx context.Context, sl *h2Slot) (*h2Link, error) {
 		return nil, errAborted
 	}
 	f.links[l] = struct{}{}
-	f.readers.Add(1)
+	if sl.poller == nil || !sl.poller.add(l) {
+		f.readers.Add(1)
+		go l.readLoop()
+	}
 	f.mu.Unlock()
-	go l.readLoop()
 	return l, nil
 }
 
@@ -474,6 +494,7 @@ type h2Link struct {
 	f       *h2Factory
 	nc      net.Conn
 	retired atomic.Bool // no new streams: dead, GOAWAY received or stream ids used up
+	poller  *h2Poller   // reads the link; nil: readLoop does
 	used    atomic.Bool // some response completed on it (its loss is a reconnect)
 
 	mu           sync.Mutex
@@ -798,10 +819,19 @@ func (l *h2Link) flushLocked() {
 		l.spare = buf[:0]
 		l.flushing = false
 		if err != nil {
-			l.nc.Close() // the reader fails the streams
+			l.closeConn() // the reader fails the streams
 			l.failLocked(err)
 			return
 		}
+	}
+}
+
+// closeConn closes the connection; its reader (goroutine or poller) then
+// fails what is still open on it.
+func (l *h2Link) closeConn() {
+	l.nc.Close()
+	if l.poller != nil {
+		l.poller.closedLater(l) // a closed descriptor leaves the epoll set without an event
 	}
 }
 
@@ -843,7 +873,7 @@ func (l *h2Link) releaseLocked() {
 	}
 	l.active--
 	if l.goaway && l.active == 0 {
-		l.nc.Close() // drained
+		l.closeConn() // drained
 	}
 }
 
@@ -896,32 +926,11 @@ func (l *h2Link) failLocked(err error) {
 // ---- read side (reader goroutine) -----------------------------------------
 
 func (l *h2Link) readLoop() {
-	f := l.f
-	defer f.readers.Done()
+	defer l.f.readers.Done()
 	var err error
 	for {
-		if l.w > l.r {
-			l.mu.Lock()
-			l.woke = 0
-			err = l.processLocked()
-			if err == nil && l.woke > 0 {
-				// The workers just woken queue their next requests; they go
-				// out with our own frames (SETTINGS and PING acks, window
-				// updates) in one write.
-				l.flushSoonLocked()
-			} else if err == nil {
-				l.flushLocked()
-			}
-			l.mu.Unlock()
-			if err != nil {
-				break
-			}
-		}
-		if l.r == l.w {
-			l.r, l.w = 0, 0
-		} else if len(l.rbuf)-l.w < h2FrameHeaderLen+h2MinMaxFrame {
-			l.w = copy(l.rbuf, l.rbuf[l.r:l.w])
-			l.r = 0
+		if _, err = l.absorb(); err != nil {
+			break
 		}
 		var n int
 		n, err = l.nc.Read(l.rbuf[l.w:])
@@ -931,6 +940,43 @@ func (l *h2Link) readLoop() {
 		}
 		err = nil
 	}
+	l.end(err)
+}
+
+// absorb handles the frames read so far, sends what they call for (with the
+// next requests of the workers they woke), and makes room for the next read.
+// It returns how many streams completed.
+func (l *h2Link) absorb() (woke int, err error) {
+	if l.w > l.r {
+		l.mu.Lock()
+		l.woke = 0
+		err = l.processLocked()
+		woke = l.woke
+		if err == nil && l.woke > 0 {
+			// The workers just woken queue their next requests; they go
+			// out with our own frames (SETTINGS and PING acks, window
+			// updates) in one write.
+			l.flushSoonLocked()
+		} else if err == nil {
+			l.flushLocked()
+		}
+		l.mu.Unlock()
+		if err != nil {
+			return woke, err
+		}
+	}
+	if l.r == l.w {
+		l.r, l.w = 0, 0
+	} else if len(l.rbuf)-l.w < h2FrameHeaderLen+h2MinMaxFrame {
+		l.w = copy(l.rbuf, l.rbuf[l.r:l.w])
+		l.r = 0
+	}
+	return woke, nil
+}
+
+// end fails what is still open on a link whose reading ended with err.
+func (l *h2Link) end(err error) {
+	f := l.f
 	l.mu.Lock()
 	l.failLocked(err)
 	l.mu.Unlock()
@@ -1206,7 +1252,7 @@ func (l *h2Link) onGoAway(last uint32) {
 	})
 	l.wakeWaitersLocked()
 	if l.active == 0 {
-		l.nc.Close()
+		l.closeConn()
 	}
 }
 

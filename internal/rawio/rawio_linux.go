@@ -30,6 +30,7 @@ type rawIOConn struct {
 	rn     int
 	rerrno syscall.Errno
 	readFn func(fd uintptr) bool
+	nowFn  func(fd uintptr) bool // ReadNow's: returns at EAGAIN too
 
 	wbuf    []byte
 	wn      int
@@ -48,7 +49,7 @@ func Wrap(c net.Conn) net.Conn {
 		return c
 	}
 	r := &rawIOConn{Conn: c, rc: rc}
-	r.readFn, r.writeFn = r.doRead, r.doWrite
+	r.readFn, r.nowFn, r.writeFn = r.doRead, r.doReadNow, r.doWrite
 	return r
 }
 
@@ -63,6 +64,16 @@ func (c *rawIOConn) doRead(fd uintptr) bool {
 		}
 		c.rn, c.rerrno = int(n), e
 		return true
+	}
+}
+
+func (c *rawIOConn) doReadNow(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
+		if e != syscall.EINTR {
+			c.rn, c.rerrno = int(n), e
+			return true
+		}
 	}
 }
 
@@ -166,4 +177,42 @@ func PeerClosed(c net.Conn) bool {
 		closed = e == 0 && n == 0 || e == syscall.ECONNRESET
 	})
 	return closed
+}
+
+// ReadNow reads what has arrived on c without ever waiting: syscall.EAGAIN when
+// nothing has, io.EOF at the end of the stream. It serves a caller that runs its own
+// event loop over many connections (the load engine's HTTP/2 poller), for which
+// parking one goroutine per connection in the runtime's poller is what it avoids.
+// Only connections Wrap returned can; ok is false for any other.
+func ReadNow(c net.Conn, b []byte) (n int, ok bool, err error) {
+	r, isRaw := c.(*rawIOConn)
+	if !isRaw {
+		return 0, false, nil
+	}
+	r.rbuf, r.rn, r.rerrno = b, 0, 0
+	err = r.rc.Read(r.nowFn)
+	r.rbuf = nil
+	n, errno := r.rn, r.rerrno
+	switch {
+	case err != nil:
+		return 0, true, err
+	case errno == syscall.EAGAIN:
+		return 0, true, syscall.EAGAIN
+	case errno != 0:
+		return 0, true, &net.OpError{Op: "read", Net: "tcp", Source: r.LocalAddr(), Addr: r.RemoteAddr(), Err: os.NewSyscallError("read", errno)}
+	case n == 0:
+		return 0, true, io.EOF
+	}
+	return n, true, nil
+}
+
+// Control runs fn with c's descriptor, which stays open until fn returns (as
+// syscall.RawConn's Control): for registering it in an epoll set. ok is false for a
+// connection Wrap did not return.
+func Control(c net.Conn, fn func(fd uintptr)) (ok bool, err error) {
+	r, isRaw := c.(*rawIOConn)
+	if !isRaw {
+		return false, nil
+	}
+	return true, r.rc.Control(fn)
 }
