@@ -234,6 +234,31 @@ summarise() { # case tool parser
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if(b+0==0){print "-"}else{printf "%.2f", a/b}}'; }
 
+# paired CASE A PARSER_A B PARSER_B: the ratios A/B repetition by repetition
+# (each pair ran a few seconds apart, so machine drift cancels better than
+# in the ratio of two medians that may come from different repetitions), and
+# the server's CPU per request under each (its busy share over the
+# generator's run, ours' warm-up included, divided by the throughput).
+paired() {
+	local c=$1 a=$2 pa=$3 b=$4 pb=$5 rep fa fb ra rb sa sb rr cr sra srb
+	rr="" cr="" sra="" srb=""
+	for rep in $(seq "$REPS"); do
+		fa="$OUT/$c-$a.$rep.out" fb="$OUT/$c-$b.$rep.out"
+		[ -f "$fa" ] && [ -f "$fb" ] || continue
+		read -r ra ca _ < <($pa "$fa")
+		read -r rb cb _ < <($pb "$fb")
+		sa=$(awk -v n="$c-$a" -v r="$rep" '$1==n && $2==r{print $3}' "$OUT/server_cpu")
+		sb=$(awk -v n="$c-$b" -v r="$rep" '$1==n && $2==r{print $3}' "$OUT/server_cpu")
+		rr="$rr $(ratio "$ra" "$rb")"
+		cr="$cr $(ratio "$ca" "$cb")"
+		sra="$sra $(awk -v s="$sa" -v r="$ra" 'BEGIN{if(r+0>0) printf "%.2f", s*1e4/r}')"
+		srb="$srb $(awk -v s="$sb" -v r="$rb" 'BEGIN{if(r+0>0) printf "%.2f", s*1e4/r}')"
+	done
+	med() { tr ' ' '\n' | grep -v -e '^$' -e '^-$' | median; }
+	echo "$c: paired by repetition, $a/$b rps [$rr ] median $(echo "$rr" | med), cpu/req [$cr ] median $(echo "$cr" | med)"
+	echo "$c: server CPU per request (µs), under $a [$sra ] median $(echo "$sra" | med), under $b [$srb ] median $(echo "$srb" | med)"
+}
+
 # Interleave tools within each repetition so machine drift hits all alike.
 for rep in $(seq "$REPS"); do
 	for c in http1 h2c grpc tcp tcpopen; do
@@ -267,6 +292,7 @@ if [[ " $ONLY " == *" h2c "* ]]; then
 	summarise h2c h2load parse_h2load
 	summarise h2c fortio parse_fortio
 	echo "h2c: ours/h2load $(ratio "${RPS[h2c-ours]}" "${RPS[h2c-h2load]}") (goal ≥ 1.00), ours/fortio $(ratio "${RPS[h2c-ours]}" "${RPS[h2c-fortio]}") (goal ≥ 2.00), cpu/req ours/h2load $(ratio "${CPU[h2c-ours]}" "${CPU[h2c-h2load]}") (goal ≤ 1.00)"
+	paired h2c ours parse_ours h2load parse_h2load
 	if [ -n "$BASE" ]; then echo "h2c: ours/base rps $(ratio "${RPS[h2c-ours]}" "${RPS[h2c-base]}"), cpu/req ours/base $(ratio "${CPU[h2c-ours]}" "${CPU[h2c-base]}")"; fi
 fi
 if [[ " $ONLY " == *" grpc "* ]]; then
