@@ -616,9 +616,31 @@ type Analysis struct {
 	// no request succeeded, or its error rate exceeded workload.error_ceiling. smp run and
 	// smp load exit 1 when it is not empty.
 	Failed []string `json:"failed,omitempty"`
+	// RateNotHeld says which open-loop trials did not hold their requested rate, one line
+	// per trial with the generator's reason. smp run and smp load exit 4 when it is not
+	// empty, unless the plan's workload.allow_rate_miss accepts it (RateMissAllowed).
+	RateNotHeld     []string `json:"rate_not_held,omitempty"`
+	RateMissAllowed bool     `json:"rate_miss_allowed,omitempty"`
+	// Outcome is the run's verdict in one word, the one smp run and smp load turn into
+	// their exit code: "pass" (0), "slo_failed" (3), "rate_not_held" (4) or
+	// "not_measured" (1). An interrupted run also says so in the document's status.
+	Outcome Outcome `json:"outcome,omitempty"`
 	// Method says how confidence intervals were computed, so they can be reproduced.
 	Method *AnalysisMethod `json:"method,omitempty"`
 }
+
+// Outcome is a run's verdict (Analysis.Outcome). When several apply, the first of
+// not_measured, rate_not_held and slo_failed is the outcome: an SLO checked on trials
+// that were not measured at the rate asked is not the check that was asked for.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomePass        Outcome = "pass"
+	OutcomeSLOFailed   Outcome = "slo_failed"
+	OutcomeRateNotHeld Outcome = "rate_not_held"
+	OutcomeNotMeasured Outcome = "not_measured"
+)
 
 // AnalysisMethod are the settings of the bootstrap behind the confidence intervals.
 type AnalysisMethod struct {

@@ -109,6 +109,10 @@ type Workload struct {
 	// request succeeded, fails the run: smp exits 1 and says which. SLO conditions on
 	// error_rate are the finer gate (exit 3).
 	ErrorCeiling *float64 `json:"error_ceiling,omitempty" default:"0.1"`
+	// Accept an open-loop trial that did not hold its rate (requests skipped as overflow,
+	// sent late, or fewer than asked). By default such a run measured something other than
+	// what was asked: smp says which trial and why, and exits 4.
+	AllowRateMiss bool `json:"allow_rate_miss,omitempty"`
 	// How long the measured phase lasts (SMP's duration).
 	Duration Duration `json:"duration,omitempty" default:"30s"`
 	// A phase before measurement with the same schedule; its samples are kept apart.

@@ -60,7 +60,7 @@ func TestAgentCommands(t *testing.T) {
 	srv, served := countingServer(t, http.StatusOK)
 	out := filepath.Join(t.TempDir(), "result.json")
 	code, stdout, stderr = runCLI(t, "load", srv.URL+"/", "--rate", "200", "-c", "2", "-d", "500ms", "--warmup", "0",
-		"--agents", addr, "--agent-certs", dir, "-o", out, "-q")
+		"--agents", addr, "--agent-certs", dir, "-o", out, "-q", "--allow-rate-miss")
 	if code != 0 {
 		t.Fatalf("load: exit %d\n%s\n%s", code, stdout, stderr)
 	}

@@ -13,12 +13,15 @@ import (
 	"github.com/service-mesh-performance/smp/spec"
 )
 
-// Exit codes. CI scripts rely on them, so they are part of the CLI's contract (docs/cli.md).
+// Exit codes. CI scripts rely on them, so they are part of the CLI's contract (docs/ci.md).
+// A command that SIGINT or SIGTERM stopped exits 128 + the signal's number instead
+// (interruption).
 const (
-	exitOK      = 0
-	exitFailure = 1 // the command failed (or, for validate, a plan is invalid)
-	exitUsage   = 2 // bad flags or arguments, or a plan that does not load
-	exitSLO     = 3 // the run worked and an SLO condition failed
+	exitOK          = 0
+	exitFailure     = 1 // the command failed (or, for validate, a plan is invalid)
+	exitUsage       = 2 // bad flags or arguments, or a plan that does not load
+	exitSLO         = 3 // the run worked and an SLO condition failed
+	exitRateNotHeld = 4 // the run measured, but an open-loop trial did not hold the rate asked
 )
 
 // streams are where a command reads and writes: data to out, status and errors to err;
@@ -61,13 +64,17 @@ func run(ctx context.Context, args []string, s streams) int {
 	switch {
 	case errors.As(err, &ee):
 		code = ee.code
-		if ee.silent {
-			return code
-		}
 	case errors.As(err, &planErrs):
 		code = exitUsage
 	case isUsageError(err):
 		code = exitUsage
+	}
+	if i, ok := interruptedBy(ctx); ok {
+		// Whatever the command made of it, it ended because it was told to stop.
+		code = i.exitCode()
+	}
+	if ee != nil && ee.silent {
+		return code
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "\n") {
@@ -111,7 +118,9 @@ the same way in the same run. It reads a test plan (its own format, an SMP
 PerformanceTestConfig, or a Meshery {test:, mesh:} file) and writes a result document that
 exports to SMP and fortio formats.
 
-Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition failed.`,
+Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition failed,
+4 a run measured but did not hold the rate asked (--allow-rate-miss accepts it),
+130 or 143 stopped by SIGINT or SIGTERM (the partial result is written).`,
 		Example: `  smp init > plan.yaml             # a commented plan to start from
   smp validate plan.yaml           # errors point at file:line:col with a fix
   smp schema plan > plan.schema.json

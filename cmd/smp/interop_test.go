@@ -27,7 +27,7 @@ func TestCompareImportedResults(t *testing.T) {
 	s, _ := countingServer(t, http.StatusOK)
 	dir := t.TempDir()
 	run := filepath.Join(dir, "smp-run.json")
-	if code, out, errOut := runCLI(t, "load", s.URL, "--rate", "200", "-c", "2", "-d", "1s", "--warmup", "0s", "-o", run, "-q"); code != 0 {
+	if code, out, errOut := runCLI(t, "load", s.URL, "--rate", "200", "-c", "2", "-d", "1s", "--warmup", "0s", "-o", run, "-q", "--allow-rate-miss"); code != 0 {
 		t.Fatalf("load: exit %d\n%s\n%s", code, out, errOut)
 	}
 

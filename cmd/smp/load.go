@@ -60,8 +60,11 @@ default, is read back whole; --keepalive=false connects, exchanges and closes pe
 message). Flags are named like the plan's workload fields (docs/plan.md).
 
 It prints a summary; -o writes the result document, which smp export and smp report read.
-The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails, and 1
-when no request succeeded or more than --error-ceiling of them failed.`,
+The exit code is 3 when --max-p99, --max-error-rate or an --slo condition fails; 4 when
+an open-loop run did not hold its --rate (requests skipped, or sent late because the
+target, the connections or the machine could not keep up), unless --allow-rate-miss; 1
+when no request succeeded or more than --error-ceiling of them failed; 130 or 143 when
+SIGINT or SIGTERM stopped it (-o still writes the partial result).`,
 		Example: `  smp load http://127.0.0.1:8080/ --rate 1000 -c 16 -d 30s
   smp load http://127.0.0.1:8080/ --rate 0 -c 64 -d 10s          # closed loop: maximum throughput
   smp load h2c://127.0.0.1:8080/ --rate 5000 -c 4 --streams 16
@@ -153,7 +156,7 @@ func (f *loadFlags) plan(cmd *cobra.Command, url string) (*spec.Plan, error) {
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	if err := f.common.applyCeiling(&plan.Workload); err != nil {
+	if err := f.common.applyWorkload(&plan.Workload); err != nil {
 		return nil, err
 	}
 	return plan, nil

@@ -20,14 +20,19 @@ import (
 
 // runCommon are the flags `run` and `load` share.
 type runCommon struct {
-	slo          []string
-	quiet        bool
-	progress     string
-	errorCeiling string
+	slo           []string
+	quiet         bool
+	progress      string
+	errorCeiling  string
+	allowRateMiss bool
 }
 
-// applyCeiling sets workload.error_ceiling from --error-ceiling.
-func (c *runCommon) applyCeiling(w *spec.Workload) error {
+// applyWorkload sets workload.error_ceiling from --error-ceiling, and
+// workload.allow_rate_miss from --allow-rate-miss.
+func (c *runCommon) applyWorkload(w *spec.Workload) error {
+	if c.allowRateMiss {
+		w.AllowRateMiss = true
+	}
 	if c.errorCeiling == "" {
 		return nil
 	}
@@ -44,6 +49,7 @@ func (c *runCommon) applyCeiling(w *spec.Workload) error {
 
 func (c *runCommon) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.errorCeiling, "error-ceiling", "", "a trial with more failed requests than this (e.g. 10%) fails the run, exit 1 (workload.error_ceiling, default 10%)")
+	cmd.Flags().BoolVar(&c.allowRateMiss, "allow-rate-miss", false, "exit 0 (or 3) when an open-loop trial did not hold its rate, instead of 4 (workload.allow_rate_miss)")
 	cmd.Flags().StringArrayVar(&c.slo, "slo", nil, "an SLO condition such as 'latency.p99 < 25ms' (repeatable; exit 3 when one fails)")
 	cmd.Flags().BoolVarP(&c.quiet, "quiet", "q", false, "no progress or status lines on stderr")
 	cmd.Flags().StringVar(&c.progress, "progress", "auto", "progress display: auto, live, lines or quiet")
@@ -162,10 +168,11 @@ func saveResult(doc *result.Document, plan *spec.Plan, out runOutput) (path, htm
 	return path, htmlPath, nil
 }
 
-// runOutcome turns a run's outcome into the command's error and exit code: 1 when it
-// was interrupted, nothing could be measured or a trial is not a measurement
-// (report.RunFailure: no request succeeded, too many failed), 3 when an SLO condition
-// failed.
+// runOutcome turns a run's outcome into the command's error and exit code, following
+// the document's own verdict (Analysis.Outcome): 1 when nothing could be measured or a
+// trial is not a measurement (report.RunFailure: no request succeeded, too many failed),
+// 4 when an open-loop trial did not hold its rate (report.RateNotHeld), 3 when an SLO
+// condition failed. An interrupted run is an error that run turns into 128 + the signal.
 func runOutcome(doc *result.Document, runErr error, path string) error {
 	if errors.Is(runErr, context.Canceled) || doc.Status == result.StatusInterrupted {
 		if path == "" {
@@ -179,7 +186,18 @@ func runOutcome(doc *result.Document, runErr error, path string) error {
 	if why := report.RunFailure(doc); why != "" {
 		return &exitError{code: exitFailure, err: errors.New(why)}
 	}
-	if a := doc.Analysis; a != nil && !a.Pass {
+	a := doc.Analysis
+	if a == nil {
+		return nil
+	}
+	if a.Outcome == result.OutcomeRateNotHeld {
+		lines := []string{report.RateNotHeld(doc) + "; the result is written, but not at the rate asked (--allow-rate-miss accepts such a run)"}
+		if !a.Pass {
+			lines = append(lines, sloFailed(a.SLO).Error())
+		}
+		return &exitError{code: exitRateNotHeld, err: errors.New(strings.Join(lines, "\n"))}
+	}
+	if !a.Pass {
 		return sloFailed(a.SLO)
 	}
 	return nil
@@ -235,10 +253,15 @@ Then it compares every arm with the baseline and prints the overhead table.
 
 The result document is written to <output.dir>/<id>.json (./results by default), or to
 -o FILE; with --html (or output.html: true in the plan) the HTML report goes next to it,
-as <id>.html. Ctrl-C stops the run, tears everything down and writes the partial result.
-The exit code is 3 when an SLO condition fails (plan's slo section or --slo), and 1 when
-a trial is not a measurement: none of its requests succeeded, or more than
-workload.error_ceiling (--error-ceiling, default 10%) failed.
+as <id>.html. Ctrl-C (SIGINT) or SIGTERM stops the run, tears everything down and writes
+the partial result.
+The exit code is 3 when an SLO condition fails (plan's slo section or --slo); 4 when a
+trial measured but did not hold its open-loop rate (requests skipped, or sent late: the
+target, the connections or the machine could not keep up), unless --allow-rate-miss
+(workload.allow_rate_miss) accepts it; 1 when a trial is not a measurement: none of its
+requests succeeded, or more than workload.error_ceiling (--error-ceiling, default 10%)
+failed; 130 or 143 when SIGINT or SIGTERM stopped it. The first that applies is the code,
+and the result document's analysis.outcome says the same.
 
 A plan with environment.platform: kubernetes runs on the cluster that --kubeconfig and
 --context name (else the plan's environment.kubeconfig and context, else $KUBECONFIG or
@@ -339,7 +362,7 @@ func (f *runFlags) override(plan *spec.Plan) (*spec.Plan, error) {
 	if f.findMax {
 		p.Workload.FindMax.Enabled = true
 	}
-	if err := f.common.applyCeiling(&p.Workload); err != nil {
+	if err := f.common.applyWorkload(&p.Workload); err != nil {
 		return nil, err
 	}
 	if f.kubeconfig != "" || f.kubeContext != "" {

@@ -86,10 +86,10 @@ workload:
 
 	o.cli(t, 0, "validate", plan)
 	o.cli(t, 0, "validate", "-o", "json", plan)
-	o.cli(t, 0, "run", plan, "-o", run, "--html", "--progress", "lines")
+	o.cli(t, 0, "run", plan, "-o", run, "--html", "--progress", "lines", "--allow-rate-miss")
 	o.cli(t, 0, "load", "http://bench:"+secrets[7]+"@"+host+"/y?access_token="+secrets[8], "--rate", "100", "-c", "1",
 		"-d", "300ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "-H", "Cookie: sid="+secrets[6],
-		"-H", "Proxy-Authorization: Basic "+secrets[9], "-H", "X-Auth-Token: "+secrets[10], "-o", load, "--progress", "lines")
+		"-H", "Proxy-Authorization: Basic "+secrets[9], "-H", "X-Auth-Token: "+secrets[10], "-o", load, "--progress", "lines", "--allow-rate-miss")
 	// A target that refuses connections (exit 1: nothing was measured): its errors carry the URL.
 	o.cli(t, 1, "load", "http://bench:"+secrets[7]+"@127.0.0.1:1/?token="+secrets[8], "--rate", "20", "-c", "1",
 		"-d", "200ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "-o", filepath.Join(dir, "refused.json"))
@@ -196,7 +196,7 @@ func agentRun(t *testing.T, o *output, host string, secrets []string, allow, out
 	}
 	stdout := o.cli(t, want, "load", "http://bench:"+secrets[7]+"@"+host+"/?token="+secrets[8], "--rate", "20", "-c", "1",
 		"-d", "200ms", "--warmup", "0s", "-H", "Authorization: Bearer "+secrets[5], "-H", "X-Auth-Token: "+secrets[10],
-		"--agents", addr, "--agent-certs", certs, "-o", out)
+		"--agents", addr, "--agent-certs", certs, "-o", out, "--allow-rate-miss")
 	if refused && stdout != "" {
 		t.Errorf("an agent's refusal is preceded by a summary of nothing:\n%s", stdout)
 	}

@@ -127,11 +127,28 @@ func Analyze(doc *result.Document, extra []spec.Condition, opts Options) (*resul
 	}
 	out.SLO = slos
 	out.Failed = failures(doc)
+	out.RateNotHeld = RatesNotHeld(doc)
+	out.RateMissAllowed = doc.Plan != nil && doc.Plan.Workload.AllowRateMiss
 	out.Pass = true
 	for _, s := range out.SLO {
 		out.Pass = out.Pass && s.Pass
 	}
+	out.Outcome = outcome(out)
 	return out, nil
+}
+
+// outcome is the one-word verdict of an analysis, the first that applies of: a trial
+// that is not a measurement, a rate not held (unless allowed), a failed SLO.
+func outcome(a *result.Analysis) result.Outcome {
+	switch {
+	case len(a.Failed) > 0:
+		return result.OutcomeNotMeasured
+	case len(a.RateNotHeld) > 0 && !a.RateMissAllowed:
+		return result.OutcomeRateNotHeld
+	case !a.Pass:
+		return result.OutcomeSLOFailed
+	}
+	return result.OutcomePass
 }
 
 type analyzer struct {

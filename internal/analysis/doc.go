@@ -203,6 +203,15 @@
 // and smp load exit 1 when it is not empty. SLO conditions on error_rate remain the finer
 // gate (exit 3).
 //
+// # A run that did not hold its rate
+//
+// Analysis.RateNotHeld lists the open-loop trials whose generator did not keep to the
+// schedule (Load.RateHeld false: overflow, a start-lag p99 above the engine's limit, or
+// fewer requests than asked), with its reason. Such a run measured, but not at the rate
+// that was asked: smp run and smp load exit 4 unless workload.allow_rate_miss accepts it.
+// Trials of a capacity search are left out (not holding a rate is what the search looks
+// for). Analysis.Outcome is the one-word verdict the exit code follows.
+//
 // # SLOs
 //
 // Each plan SLO (on SLO.Arms, or every arm; overhead conditions on every arm but the

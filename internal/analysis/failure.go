@@ -39,6 +39,26 @@ func failures(doc *result.Document) []string {
 	return out
 }
 
+// RatesNotHeld says which open-loop trials of doc did not hold their requested rate, and
+// why (the generator's own reason, Load.RateWarning), one line per trial: "trial
+// builtin-2: rate not held: …". Trials that failed outright are failures' business, and
+// a capacity search's steps are meant to find a rate that does not hold.
+func RatesNotHeld(doc *result.Document) []string {
+	var out []string
+	for _, t := range doc.Trials {
+		l := t.Load
+		if t.Status == result.StatusFailed || t.Search != nil || l.ClosedLoop || l.RequestedRateRPS <= 0 || l.RateHeld {
+			continue
+		}
+		why := l.RateWarning
+		if why == "" {
+			why = fmt.Sprintf("achieved %.1f/s of %.1f/s requested", l.AchievedRateRPS, l.RequestedRateRPS)
+		}
+		out = append(out, fmt.Sprintf("trial %s: rate not held: %s", t.ID, strings.TrimPrefix(why, "could not hold rate: ")))
+	}
+	return out
+}
+
 // NothingSucceeded says why a trial that sent load has no successful request — "no
 // request succeeded: 1000 of 1000 failed (refused 1000)" — or "" when some succeeded or
 // none was due.

@@ -90,6 +90,9 @@ func Compare(runs []Run, baseline int, conds []spec.Condition, opts analysis.Opt
 			Time: formatSpan(r.Doc.StartTime, r.Doc.EndTime), Environment: r.Doc.Environment.ID})
 	}
 	for _, r := range runs {
+		if line := firstAndMore(analysis.RatesNotHeld(r.Doc)); line != "" {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s was not measured at the rate it asked for: %s", r.Label, line))
+		}
 		if im := r.Doc.Imported; im != nil {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is imported from %s, not measured by smp: differences with it have "+
 				"no confidence interval or verdict; it lacks %s", r.Label, importName(im.Format), strings.Join(im.Lacks, "; ")))

@@ -183,12 +183,29 @@ func latencyNote(doc *result.Document) string {
 // found trials that are not measurements (no request succeeded, too many errors). The
 // first reason is given, and how many more there are; "" when none failed.
 func RunFailure(doc *result.Document) string {
-	if doc.Analysis == nil || len(doc.Analysis.Failed) == 0 {
+	if doc.Analysis == nil {
 		return ""
 	}
-	f := doc.Analysis.Failed
-	if len(f) == 1 {
-		return f[0]
+	return firstAndMore(doc.Analysis.Failed)
+}
+
+// RateNotHeld is the one line that says which open-loop trial of a run did not hold its
+// rate and why (Analysis.RateNotHeld): the first, and how many more there are; "" when
+// every trial held it.
+func RateNotHeld(doc *result.Document) string {
+	if doc.Analysis == nil {
+		return ""
 	}
-	return fmt.Sprintf("%s (and %d more trial(s))", f[0], len(f)-1)
+	return firstAndMore(doc.Analysis.RateNotHeld)
+}
+
+// firstAndMore is the first of a trial's lines, and how many more trials there are.
+func firstAndMore(lines []string) string {
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return lines[0]
+	}
+	return fmt.Sprintf("%s (and %d more trial(s))", lines[0], len(lines)-1)
 }
