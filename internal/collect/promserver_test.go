@@ -126,9 +126,15 @@ func startPrometheus(t *testing.T, scrapeConfigs string) *promServer {
 // query runs an instant query now.
 func (s *promServer) query(t *testing.T, q string) model.Vector {
 	t.Helper()
+	return s.queryAt(t, q, time.Now())
+}
+
+// queryAt runs an instant query at a given time.
+func (s *promServer) queryAt(t *testing.T, q string, at time.Time) model.Vector {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	v, _, _, err := s.api.Query(ctx, q, time.Now())
+	v, _, _, err := s.api.Query(ctx, q, at)
 	if err != nil {
 		t.Fatalf("query %s: %v", q, err)
 	}
