@@ -86,7 +86,7 @@ func TestRunEmbedsCertificate(t *testing.T) {
 	load := func(args ...string) *result.Document {
 		t.Helper()
 		out := filepath.Join(dir, "out.json")
-		code, _, errOut := runSMP(t, append([]string{"run", plan, "-q", "--results", results, "-o", out}, args...)...)
+		code, _, errOut := runSMP(t, append([]string{"run", plan, "-q", "--allow-rate-miss", "--results", results, "-o", out}, args...)...)
 		if code != exitOK {
 			t.Fatalf("%v: exit %d\n%s", args, code, errOut)
 		}
