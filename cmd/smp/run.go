@@ -260,8 +260,9 @@ trial measured but did not hold its open-loop rate (requests skipped, or sent la
 target, the connections or the machine could not keep up), unless --allow-rate-miss
 (workload.allow_rate_miss) accepts it; 1 when a trial is not a measurement: none of its
 requests succeeded, or more than workload.error_ceiling (--error-ceiling, default 10%)
-failed; 130 or 143 when SIGINT or SIGTERM stopped it. The first that applies is the code,
-and the result document's analysis.outcome says the same.
+failed; 130 or 143 when SIGINT or SIGTERM stopped it. When several apply, the code is
+the first of 130/143, 1, 4 and 3, and the result document's analysis.outcome says the
+same (docs/ci.md).
 
 A plan with environment.platform: kubernetes runs on the cluster that --kubeconfig and
 --context name (else the plan's environment.kubeconfig and context, else $KUBECONFIG or
