@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,10 @@ func newBuiltinMesh(ca *pki.CA, image string, arm spec.Arm, proto spec.Protocol)
 		m.protocol = sidecar.H2C
 	case spec.ProtocolGRPC:
 		m.protocol = sidecar.GRPC
+	case spec.ProtocolTCP:
+		// L4: each connection relayed on a connection of its own, mTLS between pods
+		// as for HTTP (the local platform's TCP arms use the same mode).
+		m.protocol = sidecar.TCP
 	}
 	return m
 }
@@ -131,18 +136,23 @@ func (m *builtinMesh) inject(s *service, namespace, identity, app string, ups []
 // is probed through the sidecar's readiness, and each upstream is reached through the
 // upstream's Service by name.
 func meshService(w spec.Workload, e podEnv, s *service, ups []string) ([]runtime.Object, error) {
-	port, appPort := builtinHTTPPort, builtinHTTPPort
-	if w.Protocol == spec.ProtocolGRPC {
-		port, appPort = builtinGRPCPort, builtinGRPCPort
-		s.ports = []corev1.ServicePort{tcpPort("grpc", builtinGRPCPort)}
+	port := builtinHTTPPort
+	switch w.Protocol {
+	case spec.ProtocolGRPC:
+		port = builtinGRPCPort
+	case spec.ProtocolTCP:
+		port = builtinTCPPort
 	}
+	// The sidecar relays one protocol, so the Service keeps that one port (its name
+	// and appProtocol, tcp-echo and tcp for protocol tcp, as builtinService set them).
+	s.ports = slices.DeleteFunc(s.ports, func(p corev1.ServicePort) bool { return p.Port != int32(port) })
 	var meshUps []meshUpstream
 	for _, up := range ups {
 		meshUps = append(meshUps, meshUpstream{addr: fmt.Sprintf("%s:%d", e.host(up), port), service: up})
 	}
 	s.ports = retargetPorts(s.ports)
 	s.containers[0].ReadinessProbe = nil // the sidecar's /ready checks the app
-	return e.mesh.inject(s, e.namespace, s.name, fmt.Sprintf("127.0.0.1:%d", appPort), meshUps, e.labels)
+	return e.mesh.inject(s, e.namespace, s.name, fmt.Sprintf("127.0.0.1:%d", port), meshUps, e.labels)
 }
 
 // retargetPorts points every port of a meshed Service at the sidecar's inbound listener.

@@ -122,3 +122,84 @@ func TestBuiltinMeshWiring(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltinMeshWiringTCP: with protocol tcp the sidecars relay L4 (each connection on
+// a connection of its own, strict mTLS between pods): every Service keeps only its TCP
+// echo port (named tcp-echo, appProtocol tcp) and leads it to the inbound listener, which
+// relays to the app's TCP listener on loopback; each app relays to its upstream through
+// its sidecar's outbound listener, which reaches the upstream's TCP port; the load pods
+// send tcp:// to their client sidecar, a TCP relay to the entry Service's TCP port.
+func TestBuiltinMeshWiringTCP(t *testing.T) {
+	ca, err := pki.NewCA("run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newBuiltinMesh(ca, "smp:test", spec.Arm{Name: "builtin", Mesh: spec.MeshBuiltin, MTLS: spec.MTLSStrict}, spec.ProtocolTCP)
+	w := spec.Workload{App: spec.App{Kind: spec.AppBuiltin, Services: 2}, Protocol: spec.ProtocolTCP}
+	set, err := buildApp(w, podEnv{namespace: "ns", replicas: 1, mesh: m}, "smp:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sidecars := map[string]sidecar.Config{}
+	for _, o := range set.objects {
+		switch o := o.(type) {
+		case *corev1.Service:
+			if len(o.Spec.Ports) != 1 {
+				t.Fatalf("Service %s has ports %+v, want the TCP echo's only", o.Name, o.Spec.Ports)
+			}
+			p := o.Spec.Ports[0]
+			if p.Name != "tcp-echo" || p.Port != builtinTCPPort || p.TargetPort.IntValue() != proxyInboundPort || p.AppProtocol == nil || *p.AppProtocol != "tcp" {
+				t.Errorf("Service %s port %+v, want tcp-echo %d (appProtocol tcp) → the sidecar's %d", o.Name, p, builtinTCPPort, proxyInboundPort)
+			}
+		case *corev1.ConfigMap:
+			if o.Name == "svc-1-config" {
+				var c app.Config
+				if err := json.Unmarshal([]byte(o.Data["app.json"]), &c); err != nil {
+					t.Fatal(err)
+				}
+				if c.TCPAddr != "127.0.0.1:7070" || c.UpstreamProtocol != app.TCP || len(c.Upstreams) != 1 || c.Upstreams[0].Addr != "127.0.0.1:15001" {
+					t.Errorf("svc-1's app: TCP on %q, upstreams %+v (%s); want 127.0.0.1:7070 relaying to its sidecar's 127.0.0.1:15001", c.TCPAddr, c.Upstreams, c.UpstreamProtocol)
+				}
+			}
+			if data, ok := o.Data["sidecar.json"]; ok {
+				var c sidecar.Config
+				if err := json.Unmarshal([]byte(data), &c); err != nil {
+					t.Fatal(err)
+				}
+				sidecars[o.Name] = c
+			}
+		}
+	}
+	sc1, sc2 := sidecars["smp-mesh-svc-1"], sidecars["smp-mesh-svc-2"]
+	wantOut := sidecar.Outbound{Listen: "127.0.0.1:15001", Upstream: "svc-2.ns.svc:7070", UpstreamID: pki.ID("run-1", "svc-2")}
+	if sc1.Protocol != sidecar.TCP || sc1.MTLS != sidecar.Strict || sc1.Inbound == nil || sc1.Inbound.App != "127.0.0.1:7070" ||
+		len(sc1.Outbounds) != 1 || sc1.Outbounds[0] != wantOut {
+		t.Errorf("svc-1's sidecar %+v (inbound %+v); want tcp, strict, inbound → 127.0.0.1:7070, outbound %+v", sc1, sc1.Inbound, wantOut)
+	}
+	if sc2.Protocol != sidecar.TCP || sc2.Inbound == nil || sc2.Inbound.App != "127.0.0.1:7070" || len(sc2.Outbounds) != 0 {
+		t.Errorf("svc-2's sidecar %+v (inbound %+v); want tcp, inbound → 127.0.0.1:7070, no outbound", sc2, sc2.Inbound)
+	}
+
+	up, local, err := clientSide(set.entry[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local != "tcp://127.0.0.1:15001" || up != (meshUpstream{addr: "svc-1.ns.svc:7070", service: "svc-1"}) {
+		t.Errorf("clientSide(%s) = %+v, %s; want tcp://127.0.0.1:15001 to svc-1.ns.svc:7070", set.entry[0], up, local)
+	}
+	load, err := buildLoad(LoadPod{Image: "smp:test", Port: 7070, Replicas: 1}, podEnv{namespace: "ns-load", replicas: 1, mesh: m}, []meshUpstream{up})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range load {
+		if cm, ok := o.(*corev1.ConfigMap); ok && cm.Data["sidecar.json"] != "" {
+			var c sidecar.Config
+			if err := json.Unmarshal([]byte(cm.Data["sidecar.json"]), &c); err != nil {
+				t.Fatal(err)
+			}
+			if c.Protocol != sidecar.TCP || c.MTLS != sidecar.Strict || len(c.Outbounds) != 1 || c.Outbounds[0].Upstream != "svc-1.ns.svc:7070" {
+				t.Errorf("client sidecar %+v, want a strict TCP relay to svc-1.ns.svc:7070", c)
+			}
+		}
+	}
+}

@@ -168,12 +168,6 @@ func (p *Platform) Check(ctx context.Context) error {
 			errs = append(errs, p.plan.Errorf(at+".mesh", "use app: {kind: builtin} with this arm, or a mesh installed on the cluster",
 				"smp wires its builtin sidecar into its own app only; %s's images are not changed", w.App.Kind))
 		}
-		if prof.Mesh == spec.MeshBuiltin && w.Protocol == spec.ProtocolTCP {
-			// HTTP/1.1, h2c and gRPC go through it on the real node (TestRunKubeNode,
-			// TestRunKubeNodeProtocols); its L4 relay is wired on the local platform only.
-			errs = append(errs, p.plan.Errorf(at+".mesh", "use protocol http/1.1, h2c or grpc with smp's sidecar on Kubernetes, or a mesh installed on the cluster",
-				"smp's builtin sidecar on Kubernetes does not relay tcp yet (it does on the local platform)"))
-		}
 		if prof.Mesh == spec.MeshBuiltin && w.Entry.Via == spec.EntryGateway {
 			errs = append(errs, p.plan.Errorf(at+".mesh", "remove entry via gateway, or use a mesh installed on the cluster with its gateway",
 				"smp's builtin sidecar on Kubernetes has no ingress gateway, and no other gateway speaks its mTLS"))
