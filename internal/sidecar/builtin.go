@@ -226,12 +226,12 @@ func (sc *sidecar) listen() error {
 	s := sc.spec
 	if s.Inbound != nil {
 		mode := map[MTLSMode]acceptMode{Strict: acceptTLS, Permissive: acceptEither, Off: acceptPlain}[s.MTLS]
-		if err := sc.addFrontend("inbound", "inbound", s.Inbound.Listen, s.Inbound.App, mode, "", false); err != nil {
+		if err := sc.addFrontend("inbound", "inbound", s.Inbound.Listen, s.Inbound.App, s.inboundSpec().Protocol, mode, "", false); err != nil {
 			return err
 		}
 	}
 	for i, o := range s.Outbounds {
-		if err := sc.addFrontend(fmt.Sprintf("outbound-%d", i), "outbound", o.Listen, o.Upstream, acceptPlain, o.UpstreamID, s.MTLS != Off); err != nil {
+		if err := sc.addFrontend(fmt.Sprintf("outbound-%d", i), "outbound", o.Listen, o.Upstream, s.outboundSpec(i).Protocol, acceptPlain, o.UpstreamID, s.MTLS != Off); err != nil {
 			return err
 		}
 	}
@@ -243,7 +243,9 @@ func (sc *sidecar) listen() error {
 	return nil
 }
 
-func (sc *sidecar) addFrontend(name, direction, listen, target string, mode acceptMode, upstreamID string, upstreamTLS bool) error {
+// addFrontend opens one listener that carries proto (the Spec's, or the listener's own
+// when a service speaks one protocol inbound and another to its upstreams).
+func (sc *sidecar) addFrontend(name, direction, listen, target string, proto Protocol, mode acceptMode, upstreamID string, upstreamTLS bool) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("%s listener: %w", name, err)
@@ -264,17 +266,17 @@ func (sc *sidecar) addFrontend(name, direction, listen, target string, mode acce
 	if upstreamTLS {
 		upTLS = sc.upstreamTLS(st, upstreamID)
 	}
-	if sc.spec.Protocol == TCP {
+	if proto == TCP {
 		if fe.tls != nil {
 			fe.tls.NextProtos = nil // no application protocol to negotiate
 		}
 		fe.tcp = newTCPProxy(st, target, upTLS)
 		return nil
 	}
-	tr := sc.transport(upTLS)
+	tr := sc.transport(proto, upTLS)
 	sc.transports = append(sc.transports, tr)
 	fe.srv = sc.server(fe, tr, target, upstreamTLS)
-	if sc.spec.Protocol == HTTP1 {
+	if proto == HTTP1 {
 		var h1TLS *tls.Config
 		if upTLS != nil {
 			h1TLS = upTLS.Clone()
@@ -311,10 +313,10 @@ func (sc *sidecar) upstreamTLS(st *listenerStats, upstreamID string) *tls.Config
 	}
 }
 
-// transport is net/http's connection pool towards one target: HTTP/1.1 keep-alive, or
-// one multiplexed HTTP/2 connection (h2c in plaintext, h2 by ALPN over TLS, when
-// upTLS is not nil).
-func (sc *sidecar) transport(upTLS *tls.Config) *http.Transport {
+// transport is net/http's connection pool towards one target of protocol proto:
+// HTTP/1.1 keep-alive, or one multiplexed HTTP/2 connection (h2c in plaintext, h2 by
+// ALPN over TLS, when upTLS is not nil).
+func (sc *sidecar) transport(proto Protocol, upTLS *tls.Config) *http.Transport {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -332,7 +334,7 @@ func (sc *sidecar) transport(upTLS *tls.Config) *http.Transport {
 	}
 	p := new(http.Protocols)
 	switch {
-	case sc.spec.Protocol == HTTP1:
+	case proto == HTTP1:
 		p.SetHTTP1(true)
 	case upTLS != nil:
 		p.SetHTTP2(true)

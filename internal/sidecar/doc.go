@@ -25,6 +25,12 @@
 // 0x16 opens a TLS handshake); Off is plaintext both ways. Outbound listeners check
 // the upstream's SPIFFE id when Outbound.UpstreamID is set.
 //
+// Every listener carries Spec.Protocol unless it names its own (Inbound.Protocol,
+// Outbound.Protocol): a service called over HTTP/1.1 that calls its upstreams over
+// gRPC (emojivoto's web) has a sidecar whose inbound listener is HTTP/1.1 and whose
+// outbound listeners are gRPC, h2 over mTLS to the upstream's gRPC inbound. Each
+// proxy writes each listener as it would for a sidecar of that one protocol.
+//
 // # What the local platform calls
 //
 //	tool, err := kind.Check(ctx, "")          // before starting anything: binary + version,

@@ -94,14 +94,14 @@ type obj = map[string]any
 func renderEnvoy(s Spec, t Tool) (*Plan, error) {
 	var listeners, clusters []obj
 	if s.Inbound != nil {
-		l, c, err := envoyInbound(s)
+		l, c, err := envoyInbound(s.inboundSpec())
 		if err != nil {
 			return nil, err
 		}
 		listeners, clusters = append(listeners, l), append(clusters, c)
 	}
 	for i, o := range s.Outbounds {
-		l, c, err := envoyOutbound(s, i, o)
+		l, c, err := envoyOutbound(s.outboundSpec(i), i, o)
 		if err != nil {
 			return nil, err
 		}

@@ -84,11 +84,12 @@ func renderHAProxy(s Spec, t Tool) (*Plan, error) {
 	bundle := filepath.Join(s.WorkDir, haproxyBundleFile)
 	haproxyGlobal(w, s)
 	haproxyAdmin(w, s, t)
+	// Each listener is written for its own protocol (Inbound.Protocol, Outbound.Protocol).
 	if s.Inbound != nil {
-		haproxyInbound(w, s, bundle)
+		haproxyInbound(w, s.inboundSpec(), bundle)
 	}
 	for i, o := range s.Outbounds {
-		haproxyOutbound(w, s, bundle, i, o)
+		haproxyOutbound(w, s.outboundSpec(i), bundle, i, o)
 	}
 
 	cfg := filepath.Join(s.WorkDir, haproxyConfigFile)

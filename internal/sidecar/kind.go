@@ -189,8 +189,10 @@ func (k Kind) Render(s Spec, t Tool) (*Plan, error) {
 	if s.WorkDir == "" {
 		return nil, fmt.Errorf("%s sidecar %s: work_dir is empty", k, s.Name)
 	}
-	if err := k.Supports(s.Protocol, s.MTLS, t); err != nil {
-		return nil, err
+	for _, p := range s.Protocols() {
+		if err := k.Supports(p, s.MTLS, t); err != nil {
+			return nil, err
+		}
 	}
 	if k != Builtin {
 		for _, a := range s.listenAddrs() {

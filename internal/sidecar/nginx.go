@@ -143,12 +143,17 @@ func renderNginx(s Spec, t Tool) (*Plan, error) {
 			n.splitter(inTLS, inPlain)
 		}
 		n.httpSettings()
+		// Each listener is written for its own protocol (Inbound.Protocol,
+		// Outbound.Protocol).
 		if s.Inbound != nil {
+			n.s = s.inboundSpec()
 			n.inbound(inTLS, inPlain)
 		}
 		for i, o := range s.Outbounds {
+			n.s = s.outboundSpec(i)
 			n.outbound(i, o)
 		}
+		n.s = s
 	}
 	n.admin()
 	n.line("}")

@@ -80,6 +80,10 @@ type Inbound struct {
 	Listen string `json:"listen"`
 	// App is host:port of the application, reached in plaintext.
 	App string `json:"app"`
+	// Protocol is what this listener carries, when it differs from the Spec's: a
+	// service that is called over one protocol and calls its upstreams over another
+	// (emojivoto's web: HTTP/1.1 in, gRPC out). Default: the Spec's Protocol.
+	Protocol Protocol `json:"protocol,omitempty"`
 }
 
 // Outbound is a listener the application calls, forwarding to one upstream sidecar.
@@ -94,6 +98,9 @@ type Outbound struct {
 	// can only check a DNS name, so they check the service name at the end of the id
 	// (".../sa/<service>"), which the run's CA puts in the same certificate.
 	UpstreamID string `json:"upstream_id,omitempty"`
+	// Protocol is what this listener carries, when it differs from the Spec's (see
+	// Inbound.Protocol). Default: the Spec's Protocol.
+	Protocol Protocol `json:"protocol,omitempty"`
 }
 
 // withDefaults returns a copy of s with defaults filled in.
@@ -112,6 +119,45 @@ func (s Spec) withDefaults() Spec {
 	return s
 }
 
+// Protocols are the protocols s's listeners carry, each once, the Spec's first.
+func (s Spec) Protocols() []Protocol {
+	s = s.withDefaults()
+	out := []Protocol{s.Protocol}
+	add := func(p Protocol) {
+		for _, q := range out {
+			if q == p {
+				return
+			}
+		}
+		out = append(out, p)
+	}
+	if s.Inbound != nil {
+		add(s.inboundSpec().Protocol)
+	}
+	for i := range s.Outbounds {
+		add(s.outboundSpec(i).Protocol)
+	}
+	return out
+}
+
+// inboundSpec is s as its inbound listener sees it: the Spec's Protocol replaced by the
+// listener's, so that a proxy's renderer writes that listener as for a one-protocol
+// sidecar.
+func (s Spec) inboundSpec() Spec {
+	if s.Inbound != nil && s.Inbound.Protocol != "" {
+		s.Protocol = s.Inbound.Protocol
+	}
+	return s
+}
+
+// outboundSpec is s as outbound i sees it (see inboundSpec).
+func (s Spec) outboundSpec(i int) Spec {
+	if p := s.Outbounds[i].Protocol; p != "" {
+		s.Protocol = p
+	}
+	return s
+}
+
 // Validate returns every problem with s (after defaults), joined.
 func (s Spec) Validate() error {
 	var errs []error
@@ -125,6 +171,22 @@ func (s Spec) Validate() error {
 	case HTTP1, H2C, GRPC, TCP:
 	default:
 		add("protocol %q: want %s, %s, %s or %s", s.Protocol, HTTP1, H2C, GRPC, TCP)
+	}
+	listenerProtocol := func(field string, p Protocol) {
+		switch {
+		case p == "" || p == s.Protocol:
+		case p != HTTP1 && p != H2C && p != GRPC:
+			add("%s.protocol %q: want %s, %s or %s", field, p, HTTP1, H2C, GRPC)
+		case s.Protocol == TCP:
+			// A TCP sidecar relays bytes; its listeners are not HTTP servers.
+			add("%s.protocol %s: a sidecar of protocol tcp carries tcp on every listener", field, p)
+		}
+	}
+	if s.Inbound != nil {
+		listenerProtocol("inbound", s.Inbound.Protocol)
+	}
+	for i, o := range s.Outbounds {
+		listenerProtocol(fmt.Sprintf("outbounds[%d]", i), o.Protocol)
 	}
 	switch s.MTLS {
 	case Strict, Permissive, Off:
