@@ -61,6 +61,10 @@ type Config struct {
 	// Upstreams are all called, in parallel, for every request. Default:
 	// none (the end of a chain, or a fan-out leaf).
 	Upstreams []Upstream `json:"upstreams,omitempty"`
+	// Sequential calls the upstreams one after the other, in their order, instead of
+	// all at once (bookinfo's productpage calls details, then reviews). Each call is
+	// made whatever the previous one answered. Default: in parallel.
+	Sequential bool `json:"sequential,omitempty"`
 	// UpstreamProtocol is how upstreams are called. Default: http1.
 	UpstreamProtocol Protocol `json:"upstream_protocol,omitempty"`
 	// UpstreamTimeout bounds each upstream call. Default: 5s, half the load
@@ -228,6 +232,7 @@ type configJSON struct {
 	KeyFile          string     `json:"key_file,omitempty"`
 	TCPAddr          string     `json:"tcp_addr,omitempty"`
 	Upstreams        []Upstream `json:"upstreams,omitempty"`
+	Sequential       bool       `json:"sequential,omitempty"`
 	UpstreamProtocol Protocol   `json:"upstream_protocol,omitempty"`
 	UpstreamTimeout  duration   `json:"upstream_timeout,omitempty"`
 	ResponseSize     int        `json:"response_size,omitempty"`
@@ -241,7 +246,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(configJSON{
 		Name: c.Name, HTTPAddr: c.HTTPAddr, GRPCAddr: c.GRPCAddr, TLSAddr: c.TLSAddr,
 		CertFile: c.CertFile, KeyFile: c.KeyFile, TCPAddr: c.TCPAddr, Upstreams: c.Upstreams,
-		UpstreamProtocol: c.UpstreamProtocol, UpstreamTimeout: duration(c.UpstreamTimeout),
+		Sequential: c.Sequential, UpstreamProtocol: c.UpstreamProtocol, UpstreamTimeout: duration(c.UpstreamTimeout),
 		ResponseSize: c.ResponseSize, CPUTime: duration(c.CPUTime), Delay: duration(c.Delay),
 	})
 }
@@ -259,7 +264,7 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 	*c = Config{
 		Name: j.Name, HTTPAddr: j.HTTPAddr, GRPCAddr: j.GRPCAddr, TLSAddr: j.TLSAddr,
 		CertFile: j.CertFile, KeyFile: j.KeyFile, TCPAddr: j.TCPAddr, Upstreams: j.Upstreams,
-		UpstreamProtocol: j.UpstreamProtocol, UpstreamTimeout: time.Duration(j.UpstreamTimeout),
+		Sequential: j.Sequential, UpstreamProtocol: j.UpstreamProtocol, UpstreamTimeout: time.Duration(j.UpstreamTimeout),
 		ResponseSize: j.ResponseSize, CPUTime: time.Duration(j.CPUTime), Delay: time.Duration(j.Delay),
 		Logger: c.Logger,
 	}

@@ -31,7 +31,9 @@
 //  4. every upstream is called (HTTP GET of the same path and query, or
 //     gRPC Echo with an empty payload; a request that came over gRPC calls
 //     HTTP upstreams with "/") over UpstreamProtocol, all of them in
-//     parallel, each bounded by UpstreamTimeout; tracing headers
+//     parallel (with Sequential, one after the other in their order, the
+//     whole sequence bounded by one UpstreamTimeout), each bounded by
+//     UpstreamTimeout; tracing headers
 //     (x-request-id, traceparent, tracestate, b3, x-b3-*,
 //     x-ot-span-context) are passed on;
 //  5. if every upstream answered 2xx (gRPC: OK) the reply is 200 (OK) with
@@ -51,6 +53,18 @@
 // that provably ran: 3 for a request through a 3-service chain, N for an
 // N-service fan-out. A mesh arm that silently short-circuited a hop shows up
 // as a lower number.
+//
+// # Shapes
+//
+// Besides chains and fan-outs, Shape returns the call graphs of the two apps mesh
+// people know, played by smp services with names of their own (shapes.go):
+// "bookinfo-shape" (svc-page calls svc-facts, then svc-opinions, which calls
+// svc-stars; HTTP/1.1 throughout; replies of about 5 KB, 178, 442 and 48 bytes like
+// productpage, details, reviews and ratings) and "emojivoto-shape" (svc-front,
+// called over HTTP/1.1, calls svc-glyphs, then svc-ballot, over gRPC, like web's
+// vote handler calling emoji and voting). A service that is called over one protocol
+// and calls over another needs nothing special here: it serves HTTP and gRPC on their
+// listeners and calls over UpstreamProtocol.
 //
 // # TCP echo
 //

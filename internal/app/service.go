@@ -126,12 +126,18 @@ func (s *service) work(ctx context.Context, in inbound) (hops int, failure strin
 		return hops + r.hops, ""
 	}
 	results := make([]callResult, len(s.callers))
-	var wg sync.WaitGroup
-	for i := 1; i < len(s.callers); i++ {
-		wg.Go(func() { results[i] = s.call(ctx, uctx, i, in) })
+	if s.cfg.Sequential {
+		for i := range s.callers {
+			results[i] = s.call(ctx, uctx, i, in)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for i := 1; i < len(s.callers); i++ {
+			wg.Go(func() { results[i] = s.call(ctx, uctx, i, in) })
+		}
+		results[0] = s.call(ctx, uctx, 0, in)
+		wg.Wait()
 	}
-	results[0] = s.call(ctx, uctx, 0, in)
-	wg.Wait()
 	failed := false
 	for _, r := range results {
 		hops += r.hops
