@@ -135,14 +135,21 @@ func (w Workload) withDefaults(seed int64, external bool) Workload {
 		}
 	}
 	if w.App.Kind == AppBuiltin {
-		if w.App.Services == 0 {
-			w.App.Services = 3
-		}
 		if w.App.Topology == "" {
 			w.App.Topology = TopologyChain
 		}
-		if w.App.ResponseSize == nil {
-			w.App.ResponseSize = ptr(Size(1024))
+		// A shape has its own services and response sizes.
+		if n := w.App.Topology.ShapeServices(); n > 0 {
+			if w.App.Services == 0 {
+				w.App.Services = n
+			}
+		} else {
+			if w.App.Services == 0 {
+				w.App.Services = 3
+			}
+			if w.App.ResponseSize == nil {
+				w.App.ResponseSize = ptr(Size(1024))
+			}
 		}
 	}
 	if w.App.Kind != AppExternal && w.App.Replicas == 0 {

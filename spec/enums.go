@@ -208,14 +208,32 @@ type Topology string
 const (
 	TopologyChain  Topology = "chain"
 	TopologyFanout Topology = "fanout"
+	// The shapes: smp's own services in the call graph, protocols and payload sizes of
+	// an application mesh people know (internal/app's Shape holds the graphs).
+	TopologyBookinfoShape  Topology = "bookinfo-shape"
+	TopologyEmojivotoShape Topology = "emojivoto-shape"
 )
 
 var topologies = &enumTable{what: "topology", values: []enumValue{
 	{name: "chain", doc: "service 1 calls 2, 2 calls 3, … (like productpage → reviews → ratings)"},
 	{name: "fanout", aliases: []string{"fan-out"}, doc: "service 1 calls every other service in parallel"},
+	{name: "bookinfo-shape", doc: "smp's services in bookinfo's graph and sizes: svc-page calls svc-facts, then svc-opinions → svc-stars; HTTP/1.1 (not the bookinfo images)"},
+	{name: "emojivoto-shape", doc: "smp's services in emojivoto's graph: svc-front (HTTP/1.1 in) calls svc-glyphs, then svc-ballot, over gRPC (not the emojivoto images)"},
 }}
 
 func (Topology) enum() *enumTable { return topologies }
+
+// ShapeServices is the number of services of a shape topology, 0 for chain and
+// fanout, whose count the plan gives.
+func (t Topology) ShapeServices() int {
+	switch t {
+	case TopologyBookinfoShape:
+		return 4
+	case TopologyEmojivotoShape:
+		return 3
+	}
+	return 0
+}
 
 // DataPlane is where a mesh's proxies run.
 type DataPlane string

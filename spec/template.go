@@ -42,7 +42,7 @@ workload:
   app:
     kind: builtin           # smp's sample app, one process per service
     services: 3             # a chain like productpage -> reviews -> ratings
-    topology: chain         # chain | fanout
+    topology: chain         # chain | fanout | bookinfo-shape | emojivoto-shape
     response_size: 1KiB     # bytes each service returns
 {{- end}}
   protocol: http/1.1        # http/1.1 | h2 | h2c | grpc

@@ -532,6 +532,29 @@ func (v *validator) tcp() {
 	}
 }
 
+// shape checks a shape topology: its services, sizes and protocols are the shape's.
+func (v *validator) shape() {
+	w := &v.p.Workload
+	a := &w.App
+	n := a.Topology.ShapeServices()
+	if n == 0 {
+		return
+	}
+	const fix = "remove %s: the %s brings its own; or use topology: chain"
+	if v.p.wrote("workload.app.services") || a.Services != n {
+		v.errorf("workload.app.services", fmt.Sprintf(fix, "services", a.Topology),
+			"the %s has %d services in its own graph; services does not apply", a.Topology, n)
+	}
+	if a.ResponseSize != nil {
+		v.errorf("workload.app.response_size", fmt.Sprintf(fix, "response_size", a.Topology),
+			"the %s's services answer with the sizes of the application it is shaped like", a.Topology)
+	}
+	if w.Protocol != ProtocolHTTP1 {
+		v.errorf("workload.protocol", "use protocol: http/1.1 (the shape's own services speak what they speak inside)",
+			"the %s is entered over HTTP/1.1, like the application it is shaped like, not %s", a.Topology, w.Protocol)
+	}
+}
+
 func (v *validator) app() {
 	a := &v.p.Workload.App
 	if a.Kind == AppBuiltin {
@@ -548,6 +571,7 @@ func (v *validator) app() {
 		if a.ResponseSize != nil && *a.ResponseSize > 64<<20 {
 			v.errorf("workload.app.response_size", "use at most 64MiB", "response_size %s is larger than 64MiB", *a.ResponseSize)
 		}
+		v.shape()
 	} else if a.Kind != AppExternal {
 		if v.p.Environment.Platform == PlatformLocal {
 			v.errorf("workload.app.kind", "use app: builtin on the local platform, or set environment.platform: kubernetes",

@@ -124,7 +124,20 @@ func safeName(s string) string {
 	}, s)
 }
 
+// shape is the plan's shape topology's services (internal/app), nil for chain and fanout.
+func (p *Platform) shape() []app.ShapeService {
+	svcs, _ := app.Shape(string(p.plan.Workload.App.Topology))
+	return svcs
+}
+
 func (p *Platform) services() []string {
+	if shape := p.shape(); shape != nil {
+		out := make([]string, len(shape))
+		for i, s := range shape {
+			out[i] = s.Name
+		}
+		return out
+	}
 	n := p.plan.Workload.App.Services
 	out := make([]string, n)
 	for i := range out {
@@ -226,8 +239,11 @@ func (p *Platform) Check(ctx context.Context) error {
 			errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), fix, "%s sidecars need %v", a.Mesh, err))
 			continue
 		}
-		if err := k.Supports(sidecarProtocol(p.plan.Workload.Protocol), sidecar.MTLSMode(a.MTLS), tool); err != nil {
-			errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), "choose another proxy, protocol or mtls mode", "%v", err))
+		for _, proto := range p.sidecarProtocols() {
+			if err := k.Supports(proto, sidecar.MTLSMode(a.MTLS), tool); err != nil {
+				errs = append(errs, p.plan.Errorf(fmt.Sprintf("arms[%d].mesh", i), "choose another proxy, protocol or mtls mode", "%v", err))
+				break
+			}
 		}
 		if w := p.plan.Workload; generatorIsClient(w) && w.Entry.Via != spec.EntryGateway && a.MTLS != spec.MTLSOff && !presentsClientCert(w.LoadGenerator) {
 			noCert = append(noCert, a.Name)
@@ -250,6 +266,26 @@ func (p *Platform) Check(ctx context.Context) error {
 		return planErrs
 	}
 	return nil
+}
+
+// sidecarProtocols are the protocols the arm's sidecars carry: the workload's, and for a
+// shape every protocol its services are called over.
+func (p *Platform) sidecarProtocols() []sidecar.Protocol {
+	out := []sidecar.Protocol{sidecarProtocol(p.plan.Workload.Protocol)}
+	for _, s := range p.shape() {
+		if proto := shapeProtocol(s.UpstreamProtocol); !slices.Contains(out, proto) {
+			out = append(out, proto)
+		}
+	}
+	return out
+}
+
+// shapeProtocol is the sidecar protocol of a shape's app protocol (http1 or grpc).
+func shapeProtocol(p app.Protocol) sidecar.Protocol {
+	if p == app.GRPC {
+		return sidecar.GRPC
+	}
+	return sidecar.HTTP1
 }
 
 // generatorIsClient says whether, on a mesh arm, the load generator takes the client
@@ -417,6 +453,9 @@ type wiring struct {
 	// through a gateway instead of a client-proxy (entry via gateway).
 	meshed, direct, gateway bool
 	services                []string
+	// shape is the plan's shape topology (nil for chain and fanout): per service, what
+	// it is called over, what it calls and how, and its reply's size.
+	shape []app.ShapeService
 	// upstreams are, per service, the services it calls (by index).
 	upstreams [][]int
 	addrs     []serviceAddrs
@@ -455,8 +494,11 @@ func (p *Platform) wire(arm spec.Arm) (wiring, error) {
 	kind, meshed := kindOf(arm.Mesh)
 	gateway := w.Entry.Via == spec.EntryGateway
 	wr := wiring{arm: arm, kind: kind, meshed: meshed, direct: meshed && generatorIsClient(w) && !gateway, gateway: gateway,
-		services: p.services()}
+		services: p.services(), shape: p.shape()}
 	wr.upstreams = upstreamsOf(w.App.Topology, len(wr.services))
+	for i, s := range wr.shape {
+		wr.upstreams[i] = s.Upstreams
+	}
 	wr.addrs = make([]serviceAddrs, len(wr.services))
 	pt := newPorts()
 	var err error
@@ -468,7 +510,7 @@ func (p *Platform) wire(arm spec.Arm) (wiring, error) {
 	for i := range wr.services {
 		a := &wr.addrs[i]
 		next(&a.http)
-		if w.Protocol == spec.ProtocolGRPC {
+		if w.Protocol == spec.ProtocolGRPC || wr.shape != nil && wr.shape[i].Serves == app.GRPC {
 			next(&a.grpc)
 		}
 		if w.Protocol == spec.ProtocolTCP {
@@ -491,6 +533,15 @@ func (p *Platform) wire(arm spec.Arm) (wiring, error) {
 		next(&wr.clientAdmin)
 	}
 	return wr, err
+}
+
+// calledAt is where service i's app serves its callers: the workload's protocol, or in
+// a shape the protocol the service is called over.
+func (wr wiring) calledAt(i int, protocol spec.Protocol) string {
+	if wr.shape != nil && wr.shape[i].Serves == app.GRPC {
+		return wr.addrs[i].grpc
+	}
+	return wr.appAddr(i, protocol)
 }
 
 // appAddr is where service i's app serves the workload's protocol.
@@ -518,8 +569,12 @@ func (p *Platform) startServices(ctx context.Context, st *deployment, d *platfor
 		if a.tls != "" {
 			cfg.CertFile, cfg.KeyFile = p.certs[name].Cert, p.certs[name].Key
 		}
+		if wr.shape != nil {
+			s := wr.shape[i]
+			cfg.UpstreamProtocol, cfg.Sequential, cfg.ResponseSize = s.UpstreamProtocol, s.Sequential, s.ResponseSize
+		}
 		for k, j := range wr.upstreams[i] {
-			up := app.Upstream{Name: wr.services[j], Addr: wr.appAddr(j, w.Protocol)}
+			up := app.Upstream{Name: wr.services[j], Addr: wr.calledAt(j, w.Protocol)}
 			if wr.meshed {
 				up.Addr = a.out[k]
 			}
@@ -535,10 +590,18 @@ func (p *Platform) startServices(ctx context.Context, st *deployment, d *platfor
 			continue
 		}
 		spec := p.sidecarSpec(wr.arm, name+"-proxy", name)
-		spec.Inbound, spec.AdminListen = &sidecar.Inbound{Listen: a.in, App: wr.appAddr(i, w.Protocol)}, a.admin
+		spec.Inbound, spec.AdminListen = &sidecar.Inbound{Listen: a.in, App: wr.calledAt(i, w.Protocol)}, a.admin
 		for k, j := range wr.upstreams[i] {
 			spec.Outbounds = append(spec.Outbounds, sidecar.Outbound{Listen: a.out[k], Upstream: wr.addrs[j].in,
 				UpstreamID: pki.ID(p.opt.RunID, wr.services[j])})
+		}
+		if wr.shape != nil {
+			// A shape's service may be called over one protocol and call over another
+			// (emojivoto's web: HTTP/1.1 in, gRPC out): each listener carries its own.
+			spec.Inbound.Protocol = shapeProtocol(wr.shape[i].Serves)
+			for k := range spec.Outbounds {
+				spec.Outbounds[k].Protocol = shapeProtocol(wr.shape[i].UpstreamProtocol)
+			}
 		}
 		sc, err := p.startSidecar(ctx, st, wr.kind, spec)
 		if err != nil {
