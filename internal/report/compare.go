@@ -310,6 +310,9 @@ func workload(d *result.Document) []KeyValue {
 	app := string(w.App.Kind)
 	if w.App.Kind == spec.AppBuiltin {
 		app = fmt.Sprintf("builtin, %d services, %s, %s", w.App.Services, w.App.Topology, w.App.ResponseSize)
+		if w.App.Topology.ShapeServices() > 0 {
+			app = fmt.Sprintf("builtin, %s, %d services", w.App.Topology, w.App.Services)
+		}
 	}
 	str := func(v fmt.Stringer, zero bool) string {
 		if zero {

@@ -339,6 +339,9 @@ func planRows(p *spec.Plan) []KeyValue {
 	app := string(w.App.Kind)
 	if w.App.Kind == spec.AppBuiltin || w.App.Kind == "" {
 		app = fmt.Sprintf("builtin: %d services, %s, %s responses", w.App.Services, w.App.Topology, w.App.ResponseSize)
+		if w.App.Topology.ShapeServices() > 0 {
+			app = fmt.Sprintf("builtin: %s, %d services with the shape's own reply sizes", w.App.Topology, w.App.Services)
+		}
 		if w.App.CPUTime > 0 {
 			app += fmt.Sprintf(", %s CPU per request", w.App.CPUTime)
 		}

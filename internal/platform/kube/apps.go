@@ -243,38 +243,99 @@ func buildApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
 // host is the cluster DNS name of service svc in e's namespace.
 func (e podEnv) host(svc string) string { return svc + "." + e.namespace + ".svc" }
 
-// builtinApp is smp's sample app: services svc-1 … svc-n in a chain or a fan-out from
-// svc-1, each a pod running `smp app` with its configuration in a ConfigMap.
-func builtinApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
-	set := &appSet{}
+// builtinSvc is one service of the builtin app: what its callers speak to it, what it
+// calls and how, and its replies' size.
+type builtinSvc struct {
+	name       string
+	serves     app.Protocol
+	calls      app.Protocol
+	ups        []string
+	sequential bool
+	size       int
+	// shaped: a shape's service, whose sidecar's listeners carry the protocols above
+	// (a chain's carry the workload's).
+	shaped bool
+}
+
+// builtinSvcs are the services of the builtin app: svc-1 … svc-n in a chain or a
+// fan-out from svc-1, all over the workload's protocol, or a shape's (internal/app).
+func builtinSvcs(w spec.Workload) []builtinSvc {
+	if shape, ok := app.Shape(string(w.App.Topology)); ok {
+		out := make([]builtinSvc, len(shape))
+		for i, s := range shape {
+			out[i] = builtinSvc{name: s.Name, serves: s.Serves, calls: s.UpstreamProtocol, sequential: s.Sequential, size: s.ResponseSize, shaped: true}
+			for _, j := range s.Upstreams {
+				out[i].ups = append(out[i].ups, shape[j].Name)
+			}
+		}
+		return out
+	}
+	proto := appProtocol(w.Protocol)
 	n := max(w.App.Services, 1)
 	names := make([]string, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("svc-%d", i+1)
 	}
+	out := make([]builtinSvc, n)
 	for i, name := range names {
-		var ups []string
+		out[i] = builtinSvc{name: name, serves: proto, calls: proto, size: int(w.App.ResponseBytes())}
 		switch {
 		case w.App.Topology == spec.TopologyFanout && i == 0:
-			ups = names[1:]
+			out[i].ups = names[1:]
 		case w.App.Topology != spec.TopologyFanout && i+1 < n:
-			ups = names[i+1 : i+2]
+			out[i].ups = names[i+1 : i+2]
 		}
-		s, err := builtinService(w, name, ups, smpImage, e.mesh != nil)
+	}
+	return out
+}
+
+// appProtocol is the app's protocol for a workload's.
+func appProtocol(p spec.Protocol) app.Protocol {
+	switch p {
+	case spec.ProtocolH2C:
+		return app.H2C
+	case spec.ProtocolGRPC:
+		return app.GRPC
+	case spec.ProtocolTCP:
+		return app.TCP
+	}
+	return app.HTTP1
+}
+
+// appPort is the port where the builtin app serves protocol p.
+func appPort(p app.Protocol) int {
+	switch p {
+	case app.GRPC:
+		return builtinGRPCPort
+	case app.TCP:
+		return builtinTCPPort
+	}
+	return builtinHTTPPort
+}
+
+// builtinApp is smp's sample app (builtinSvcs), each service a pod running `smp app`
+// with its configuration in a ConfigMap.
+func builtinApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
+	set := &appSet{}
+	svcs := builtinSvcs(w)
+	names := make([]string, len(svcs))
+	for i, svc := range svcs {
+		names[i] = svc.name
+		s, err := builtinService(w, svc, smpImage, e.mesh != nil)
 		if err != nil {
 			return nil, err
 		}
 		if e.mesh != nil {
-			objs, err := meshService(w, e, &s, ups)
+			objs, err := meshService(e, &s, svc)
 			if err != nil {
 				return nil, err
 			}
 			set.add(objs...)
 		}
 		set.add(e.objectsOf(s, RoleApp)...)
-		set.deployments = append(set.deployments, name)
+		set.deployments = append(set.deployments, svc.name)
 	}
-	set.services = n
+	set.services = len(svcs)
 	switch w.Protocol {
 	case spec.ProtocolGRPC:
 		set.entry = []string{fmt.Sprintf("grpc://%s:%d", e.host(names[0]), builtinGRPCPort)}
@@ -286,36 +347,26 @@ func builtinApp(w spec.Workload, e podEnv, smpImage string) (*appSet, error) {
 	return set, nil
 }
 
-// builtinService is one service of the sample app, calling the services named ups;
+// builtinService is one service of the sample app, calling the services svc.ups;
 // meshed, it listens on the pod's loopback only and calls its upstreams through the
 // outbound listeners of its sidecar.
-func builtinService(w spec.Workload, name string, ups []string, smpImage string, meshed bool) (service, error) {
-	grpc, tcp := w.Protocol == spec.ProtocolGRPC, w.Protocol == spec.ProtocolTCP
-	proto := app.HTTP1
-	switch w.Protocol {
-	case spec.ProtocolH2C:
-		proto = app.H2C
-	case spec.ProtocolGRPC:
-		proto = app.GRPC
-	case spec.ProtocolTCP:
-		proto = app.TCP
-	}
+func builtinService(w spec.Workload, svc builtinSvc, smpImage string, meshed bool) (service, error) {
+	name, proto := svc.name, svc.serves
+	grpc, tcp := proto == app.GRPC, proto == app.TCP
 	listen := ""
 	if meshed {
 		listen = "127.0.0.1"
 	}
-	cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf("%s:%d", listen, builtinHTTPPort), UpstreamProtocol: proto,
-		ResponseSize: int(w.App.ResponseBytes()), CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
-	port := builtinHTTPPort
+	cfg := app.Config{Name: name, HTTPAddr: fmt.Sprintf("%s:%d", listen, builtinHTTPPort), UpstreamProtocol: svc.calls,
+		Sequential: svc.sequential, ResponseSize: svc.size, CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D()}
 	switch {
 	case grpc:
 		cfg.GRPCAddr = fmt.Sprintf("%s:%d", listen, builtinGRPCPort)
-		port = builtinGRPCPort
 	case tcp:
 		cfg.TCPAddr = fmt.Sprintf("%s:%d", listen, builtinTCPPort)
-		port = builtinTCPPort
 	}
-	for k, up := range ups {
+	port := appPort(svc.calls)
+	for k, up := range svc.ups {
 		addr := fmt.Sprintf("%s:%d", up, port)
 		if meshed {
 			addr = outboundAddr(k)
@@ -499,7 +550,7 @@ func buildLoad(lp LoadPod, e podEnv, ups []meshUpstream) ([]runtime.Object, erro
 	s.containers = []corev1.Container{c}
 	e.replicas = max(lp.Replicas, 1)
 	if e.mesh != nil {
-		objs, err := e.mesh.inject(&s, e.namespace, loadName, "", ups, e.labels)
+		objs, err := e.mesh.inject(&s, e.namespace, loadName, "", "", "", ups, e.labels)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/service-mesh-performance/smp/internal/app"
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/pki"
 	"github.com/service-mesh-performance/smp/internal/sidecar"
@@ -81,8 +82,10 @@ type meshUpstream struct {
 
 // inject adds the sidecar to s (a container, its configuration and credentials as
 // volumes) and returns the ConfigMap and Secret to apply with it. app is the
-// application's loopback address (none for a load pod, which only sends).
-func (m *builtinMesh) inject(s *service, namespace, identity, app string, ups []meshUpstream, labels map[string]string) ([]runtime.Object, error) {
+// application's loopback address (none for a load pod, which only sends); in and out
+// are the protocols of the inbound and outbound listeners when they differ from the
+// mesh's (a shape's service called over HTTP/1.1 that calls over gRPC), "" otherwise.
+func (m *builtinMesh) inject(s *service, namespace, identity, app string, in, out sidecar.Protocol, ups []meshUpstream, labels map[string]string) ([]runtime.Object, error) {
 	id, err := m.ca.Issue(identity)
 	if err != nil {
 		return nil, fmt.Errorf("the builtin sidecar's identity for %s: %w", identity, err)
@@ -93,11 +96,11 @@ func (m *builtinMesh) inject(s *service, namespace, identity, app string, ups []
 		cfg.CertFile, cfg.KeyFile, cfg.CAFile = meshTLSDir+"/cert.pem", meshTLSDir+"/key.pem", meshTLSDir+"/"+pki.CAFile
 	}
 	if app != "" {
-		cfg.Inbound = &sidecar.Inbound{Listen: "0.0.0.0:" + strconv.Itoa(proxyInboundPort), App: app}
+		cfg.Inbound = &sidecar.Inbound{Listen: "0.0.0.0:" + strconv.Itoa(proxyInboundPort), App: app, Protocol: in}
 	}
 	for i, u := range ups {
 		cfg.Outbounds = append(cfg.Outbounds, sidecar.Outbound{Listen: outboundAddr(i), Upstream: u.addr,
-			UpstreamID: pki.ID(m.ca.RunID, u.service)})
+			UpstreamID: pki.ID(m.ca.RunID, u.service), Protocol: out})
 	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -131,28 +134,42 @@ func (m *builtinMesh) inject(s *service, namespace, identity, app string, ups []
 	return []runtime.Object{cm, sec}, nil
 }
 
-// meshService adds smp's sidecar to s, a service of the builtin app calling ups: the
-// Service now leads to the sidecar's inbound listener (one port: the protocol's), the app
+// meshService adds smp's sidecar to s, the builtin app's service svc: the Service now
+// leads to the sidecar's inbound listener (one port: the one svc is called on), the app
 // is probed through the sidecar's readiness, and each upstream is reached through the
-// upstream's Service by name.
-func meshService(w spec.Workload, e podEnv, s *service, ups []string) ([]runtime.Object, error) {
-	port := builtinHTTPPort
-	switch w.Protocol {
-	case spec.ProtocolGRPC:
-		port = builtinGRPCPort
-	case spec.ProtocolTCP:
-		port = builtinTCPPort
-	}
-	// The sidecar relays one protocol, so the Service keeps that one port (its name
-	// and appProtocol, tcp-echo and tcp for protocol tcp, as builtinService set them).
+// upstream's Service by name. The inbound listener carries what svc is called over,
+// the outbound ones what it calls over.
+func meshService(e podEnv, s *service, svc builtinSvc) ([]runtime.Object, error) {
+	port := appPort(svc.serves)
+	// The inbound listener relays one protocol, so the Service keeps that one port (its
+	// name and appProtocol, tcp-echo and tcp for protocol tcp, as builtinService set
+	// them).
 	s.ports = slices.DeleteFunc(s.ports, func(p corev1.ServicePort) bool { return p.Port != int32(port) })
 	var meshUps []meshUpstream
-	for _, up := range ups {
-		meshUps = append(meshUps, meshUpstream{addr: fmt.Sprintf("%s:%d", e.host(up), port), service: up})
+	for _, up := range svc.ups {
+		meshUps = append(meshUps, meshUpstream{addr: fmt.Sprintf("%s:%d", e.host(up), appPort(svc.calls)), service: up})
 	}
 	s.ports = retargetPorts(s.ports)
 	s.containers[0].ReadinessProbe = nil // the sidecar's /ready checks the app
-	return e.mesh.inject(s, e.namespace, s.name, fmt.Sprintf("127.0.0.1:%d", port), meshUps, e.labels)
+	// A chain's listeners all carry the mesh's protocol; a shape's say their own.
+	var in, out sidecar.Protocol
+	if svc.shaped {
+		in, out = meshProtocol(svc.serves), meshProtocol(svc.calls)
+	}
+	return e.mesh.inject(s, e.namespace, s.name, fmt.Sprintf("127.0.0.1:%d", port), in, out, meshUps, e.labels)
+}
+
+// meshProtocol is the sidecar protocol of an app protocol.
+func meshProtocol(p app.Protocol) sidecar.Protocol {
+	switch p {
+	case app.H2C:
+		return sidecar.H2C
+	case app.GRPC:
+		return sidecar.GRPC
+	case app.TCP:
+		return sidecar.TCP
+	}
+	return sidecar.HTTP1
 }
 
 // retargetPorts points every port of a meshed Service at the sidecar's inbound listener.
