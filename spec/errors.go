@@ -153,13 +153,3 @@ func (p *Plan) Errorf(path, fix, format string, args ...any) *Error {
 	return &Error{File: file, Line: pos.Line, Column: pos.Column, Path: shown,
 		Message: fmt.Sprintf(format, args...), Fix: fix, Severity: "error"}
 }
-
-// wrote reports whether the plan file gave a value at a canonical path itself (not a
-// default). A plan built in code wrote nothing.
-func (p *Plan) wrote(path string) bool {
-	if p.src == nil {
-		return false
-	}
-	_, ok := p.src.pos[path]
-	return ok
-}

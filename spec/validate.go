@@ -541,9 +541,11 @@ func (v *validator) shape() {
 		return
 	}
 	const fix = "remove %s: the %s brings its own; or use topology: chain"
-	if v.p.wrote("workload.app.services") || a.Services != n {
+	// services: N equal to the shape's own count is what a plan's JSON form says
+	// (smp writes the defaults out), so it is accepted; any other count is an error.
+	if a.Services != n {
 		v.errorf("workload.app.services", fmt.Sprintf(fix, "services", a.Topology),
-			"the %s has %d services in its own graph; services does not apply", a.Topology, n)
+			"the %s has %d services in its own graph, not %d", a.Topology, n, a.Services)
 	}
 	if a.ResponseSize != nil {
 		v.errorf("workload.app.response_size", fmt.Sprintf(fix, "response_size", a.Topology),

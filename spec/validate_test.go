@@ -118,7 +118,7 @@ var validationCases = []struct {
 	{"entry service and gateway", "environment: {platform: kubernetes}\nworkload:\n  entry: {via: gateway, service: a/b:80, gateway: a/b}", "workload.entry.gateway", "a/b}", "are both set", "keep either"},
 	{"entry service form", "environment: {platform: kubernetes}\nworkload:\n  entry: {via: gateway, service: istio-ingressgateway}", "workload.entry.service", "istio-ingressgateway", "is not a Service as namespace/name:port", "namespace/name:port"},
 	{"entry gateway form", "environment: {platform: kubernetes}\nworkload:\n  entry: {via: gateway, gateway: smp}", "workload.entry.gateway", "smp}", "is not a Gateway as namespace/name", "namespace/name"},
-	{"shape with services", "workload:\n  app: {topology: bookinfo-shape, services: 4}", "workload.app.services", "4}", "the bookinfo-shape has 4 services in its own graph", "remove services"},
+	{"shape with services", "workload:\n  app: {topology: bookinfo-shape, services: 3}", "workload.app.services", "3}", "the bookinfo-shape has 4 services in its own graph, not 3", "remove services"},
 	{"shape with response_size", "workload:\n  app: {topology: emojivoto-shape, response_size: 1KiB}", "workload.app.response_size", "1KiB", "answer with the sizes of the application", "remove response_size"},
 	{"shape over tcp", "workload:\n  protocol: tcp\n  app: {topology: emojivoto-shape}", "workload.protocol", "tcp", "the emojivoto-shape is entered over HTTP/1.1", "use protocol: http/1.1"},
 	{"shape over grpc", "workload:\n  protocol: grpc\n  app: {topology: bookinfo-shape}", "workload.protocol", "grpc", "the bookinfo-shape is entered over HTTP/1.1", "use protocol: http/1.1"},
