@@ -186,16 +186,16 @@
 // and with the server as the bottleneck that is the throughput. With a
 // reader goroutine per link parked in the netpoller, the process went idle
 // ~13,000 times a second (16 × 10 h2c against nginx), and nginx, on its
-// writes, woke it 0.22 times per request (h2load: 0.03-0.05; sched_wakeup
-// counted on nginx's thread) and wrote into sockets being read at that very
-// moment: 14.0-14.5µs of nginx CPU per request against 13.0µs under
-// h2load, hence 0.88-0.96× h2load's throughput. In closed loop, when the
+// writes, woke it 0.15-0.26 times per request (h2load: 0.03-0.06;
+// sched_wakeup counted on nginx's thread) and wrote into sockets being read
+// at that very moment: 1.04-1.11× the nginx CPU per request that h2load
+// cost, hence 0.88-0.96× h2load's throughput. In closed loop, when the
 // requests in flight keep the server busy for 16 naps (measured from the
 // pace of responses), a poller that finds nothing to read naps 10µs (60µs
 // with the kernel's timer slack) holding its thread, so the server's writes
 // wake no one, then reads everything that came meanwhile in one pass: nginx
-// 10.2-12.3µs per request, the client 5-6µs instead of 13µs, throughput
-// 1.02-1.22× h2load's (bench/README.md). A response arriving during a nap is
+// 0.91-0.98× h2load's CPU per request, the client 8µs instead of 14µs, and
+// 1.16× h2load's throughput (paired median, bench/README.md). A response arriving during a nap is
 // read up to 60µs late, at most 1/16 of the time it was in flight; open
 // loop, and closed loop with few or fast requests in flight, never nap.
 //

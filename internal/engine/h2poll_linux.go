@@ -20,14 +20,14 @@ import (
 // 2-core bench machine (16 connections × 10 streams, closed loop): with one
 // reader goroutine per connection parked in the netpoller, the process went
 // idle ~13,000 times a second for ~11µs, and nginx paid for waking it on
-// every write that found it asleep (sched_wakeup from nginx: 0.22 per
-// request against h2load's 0.03-0.05) and for writing into sockets the
-// client was reading at that moment: 14.0-14.5µs of nginx CPU per request
-// against 13.0 under h2load. Polling through the gaps instead (no nap)
-// removed the wake-ups but not the second cost (13.1µs). A poller that naps
-// is not woken by the server's writes and then reads everything that came
-// meanwhile in one pass: nginx 10.2-12.3µs per request, the client 5-6µs
-// against 13µs before.
+// every write that found it asleep (sched_wakeup from nginx: 0.15-0.26 per
+// request against h2load's 0.03-0.06) and for writing into sockets the
+// client was reading at that moment: 1.04-1.11× the nginx CPU per request
+// that h2load cost. Polling through the gaps instead (no nap) removed the
+// wake-ups but not the second cost (1.02×). A poller that naps is not woken
+// by the server's writes and then reads everything that came meanwhile in
+// one pass: nginx 0.91-0.98× h2load's CPU per request, the client 8µs
+// against 14µs before (bench/README.md).
 const h2PollNap = 10 * time.Microsecond
 
 // h2TimerSlack is the kernel's default timer slack for a thread (see
