@@ -203,7 +203,14 @@ func TestRunKubeNode(t *testing.T) {
 			t.Logf("%s: cAdvisor over %d samples: %s", res.Component, res.Samples, cad.Error)
 		}
 		for _, other := range []result.ResourceCheck{proc, pr} {
-			if d := math.Abs(other.CPUMcoresAvg-cad.CPUMcoresAvg) / cad.CPUMcoresAvg; other.Error != "" || d > 0.10 {
+			// Prometheus scrapes the kubelet every second with a 1 s timeout; on a loaded
+			// machine scrapes time out and the collector says its samples cover part of
+			// the window. The figure must still agree: the note is kept, not a failure.
+			partial := other.Source == "prometheus" && strings.HasPrefix(other.Error, "only ") && strings.Contains(other.Error, "samples in the window")
+			if partial {
+				t.Logf("%s: prometheus: %s", res.Component, other.Error)
+			}
+			if d := math.Abs(other.CPUMcoresAvg-cad.CPUMcoresAvg) / cad.CPUMcoresAvg; (other.Error != "" && !partial) || d > 0.10 {
 				t.Errorf("%s: %s says %.1f mcores (%s), cAdvisor %.1f: %.0f%% apart, want within 10%%",
 					res.Component, other.Source, other.CPUMcoresAvg, other.Error, cad.CPUMcoresAvg, 100*d)
 			}
