@@ -72,11 +72,6 @@ func TestRealNodeEmojivotoShape(t *testing.T) {
 			t.Fatalf("no pod of %s (pods by app: %v)", svc, ip)
 		}
 	}
-	before := map[string]map[string]int64{}
-	for svc := range ip {
-		before[svc] = listenerRequests(t, ip[svc])
-	}
-
 	id, err := p.ca.Issue("client")
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +80,30 @@ func TestRealNodeEmojivotoShape(t *testing.T) {
 		Certificates: []tls.Certificate{id.TLS}, RootCAs: p.ca.Pool(), ServerName: "svc-front", MinVersion: tls.VersionTLS12}}}
 	defer client.CloseIdleConnections()
 	url := "https://" + net.JoinHostPort(ip["svc-front"], strconv.Itoa(proxyInboundPort)) + plan.Workload.Path
+	// Deploy returns once the EndpointSlices list the pods; on a loaded node kube-proxy
+	// programs the Services seconds later (see TestRunKubeNodeTCP), and until then
+	// front's sidecar cannot reach ballot's or glyphs' Service ("upstream unavailable").
+	// Requests go until one crosses all three services; the counted ones follow.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && resp.Header.Get("X-Smp-Hops") == "3" {
+				break
+			}
+			err = fmt.Errorf("%s, x-smp-hops %q", resp.Status, resp.Header.Get("X-Smp-Hops"))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no request crossed the three services within 2 minutes of Deploy: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond) // polling for kube-proxy, which tells no one when it is done
+	}
+	before := map[string]map[string]int64{}
+	for svc := range ip {
+		before[svc] = listenerRequests(t, ip[svc])
+	}
 	const requests = 5
 	for i := range requests {
 		resp, err := client.Get(url)
