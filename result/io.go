@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ func (d *Document) Write(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(d); err != nil {
+		if p := nonFinite(reflect.ValueOf(d), ""); p != "" {
+			err = fmt.Errorf("%w (%s)", err, p)
+		}
 		return fmt.Errorf("write result %s: %w", d.ID, err)
 	}
 	return nil

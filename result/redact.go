@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // Redactor hides secrets in the strings of a document (internal/redact implements it).
@@ -24,6 +25,9 @@ type Redactor interface {
 func (d *Document) Redacted(r Redactor) (*Document, error) {
 	data, err := json.Marshal(d)
 	if err != nil {
+		if p := nonFinite(reflect.ValueOf(d), ""); p != "" {
+			err = fmt.Errorf("%w (%s)", err, p)
+		}
 		return nil, fmt.Errorf("redact result: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -106,6 +106,10 @@ func (a *analyzer) meshMark(base, ad *armData) (*result.MeshMark, error) {
 			mi.Missing = "baseline: " + why
 		case awhy != "":
 			mi.Missing = awhy
+		case !in.higherIsBetter && bv <= 0:
+			mi.Missing = "baseline: " + belowResolution(in)
+		case !in.higherIsBetter && av <= 0:
+			mi.Missing = belowResolution(in)
 		default:
 			mi.Baseline, mi.Value, mi.Efficiency = bv, av, efficiency(bv, av, in.higherIsBetter)
 			present = append(present, in)
@@ -139,6 +143,13 @@ func (a *analyzer) meshMark(base, ad *armData) (*result.MeshMark, error) {
 	shareLosses(m, W, logS)
 	a.meshMarkInterval(m, present, bTrials, aTrials, W, Wall, math.Log(delivery))
 	return m, nil
+}
+
+// belowResolution is why a cost measured as 0 is no input: a component that used no CPU
+// tick in the window is not free, it is below what the collector can see, and 0 over any
+// cost would score the arm 0 (or 1, the other way round) for the instrument's grain.
+func belowResolution(in meshMarkInput) string {
+	return fmt.Sprintf("measured 0 %s, below the collector's resolution", in.unit)
 }
 
 // shareLosses sets each input's Factor, Efficiency^(w/W), and its part of what the arm

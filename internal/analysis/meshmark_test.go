@@ -1,6 +1,7 @@
 package analysis_test
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -327,5 +328,27 @@ func TestMeshMarkEdges(t *testing.T) {
 	m = meshMarkOf(t, markDoc(t, markArm{latency: ms, ok: 1000, resources: appOnly}, markArm{latency: ms, ok: 1000, resources: appOnly}), "mesh")
 	if !m.Partial || !strings.Contains(input(t, m, "cpu").Missing, "the proxies were not measured") {
 		t.Errorf("proxies not measured: partial %v, cpu %+v", m.Partial, input(t, m, "cpu"))
+	}
+}
+
+// TestMeshMarkBaselineBelowResolution: a baseline whose app used no CPU tick in the
+// window (a light TCP echo over 2 s) measured 0 mcores. 0 over the arm's cost is no
+// efficiency of 0 (a score of 0 whose losses were 0/0 and broke the result's JSON): the
+// input is missing with the reason, and every figure of the analysis stays finite.
+func TestMeshMarkBaselineBelowResolution(t *testing.T) {
+	ms := time.Millisecond
+	doc := markDoc(t, markArm{latency: ms, ok: 1000, resources: []result.Resource{app("svc-1", 0, 20<<20)}},
+		markArm{latency: 2 * ms, ok: 1000, resources: []result.Resource{app("svc-1", 10, 20<<20), proxy("svc-1-proxy", 10, 20<<20)}})
+	a, err := analysis.Analyze(doc, nil, analysis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := json.Marshal(a); err != nil {
+		t.Fatalf("the analysis cannot be written: %v", err)
+	}
+	m := meshMarkOf(t, doc, "mesh")
+	cpu := input(t, m, "cpu")
+	if !strings.Contains(cpu.Missing, "resolution") || !m.Partial || m.Score == nil || *m.Score <= 0 {
+		t.Errorf("score %v partial %v, cpu input %+v: want cpu missing below resolution and a partial score", m.Score, m.Partial, cpu)
 	}
 }
