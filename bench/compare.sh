@@ -96,6 +96,14 @@ FHTTPPORT=18078
 TCPPORT=18077
 TCPSIZE=1024
 TCPRATE=5000
+# A port that answers before the targets start belongs to something else, which the
+# cases would then measure instead of nginx or fortio: refuse rather than go on.
+for port in $H1PORT $H2PORT $GRPCPORT $FHTTPPORT $TCPPORT; do
+	if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+		echo "compare.sh: 127.0.0.1:$port is already in use (by: $(ss -Htlnp "sport = :$port" 2>/dev/null | grep -o 'users:.*' || echo unknown)); free it and run again" >&2
+		exit 1
+	fi
+done
 mkdir -p "$WORK/nginx/tmp"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -131,6 +139,9 @@ for port in $H1PORT $H2PORT $GRPCPORT $TCPPORT; do
 		(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
 		sleep 0.1
 	done
+done
+for pid in $NGINX_PID $FORTIO_SRV_PID; do
+	kill -0 "$pid" 2>/dev/null || { echo "compare.sh: a target server (pid $pid) exited at start; see $WORK/nginx/error.log" >&2; exit 1; }
 done
 H1URL=http://127.0.0.1:$H1PORT/
 H2URL=http://127.0.0.1:$H2PORT/
