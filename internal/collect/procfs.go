@@ -583,12 +583,22 @@ func (p *ProcFS) resource(tr *tracked, w Window) result.Resource {
 	var notes []string
 	oldest, hasOldest := tr.ring.oldest()
 	gone := !tr.goneAt.IsZero() && !tr.goneAt.After(w.End)
+	// The sample that finds the process gone may come after the window's end although the
+	// process died inside it: on a crowded machine the sampler can be late by more than
+	// the window's last interval. It exited between the last sample that saw it and that
+	// one; when that span straddles the window's end, the window's end is not covered and
+	// the report must say so.
+	goneNearEnd := !tr.goneAt.IsZero() && !gone && tr.lastSeen.Before(w.End)
 	switch {
 	case gone && s.samples == 0:
 		notes = append(notes, fmt.Sprintf("process %d exited before the window began", tr.t.PID))
 	case gone:
 		notes = append(notes, fmt.Sprintf("process %d exited during the window (gone %s after it began); the figures cover the %s before",
 			tr.t.PID, round(tr.goneAt.Sub(w.Start)), round(s.last.Sub(s.first))))
+	case goneNearEnd && s.samples > 0:
+		notes = append(notes, fmt.Sprintf("process %d exited during the window or just after it (alive %s and gone %s after it began, "+
+			"the window being %s long); the figures cover the %s before",
+			tr.t.PID, round(tr.lastSeen.Sub(w.Start)), round(tr.goneAt.Sub(w.Start)), round(w.End.Sub(w.Start)), round(s.last.Sub(s.first))))
 	case s.samples == 0 && hasOldest && oldest.After(w.End):
 		notes = append(notes, fmt.Sprintf("the window ended before the oldest sample kept (retention %v)", p.cfg.Retention))
 	case s.samples == 0:

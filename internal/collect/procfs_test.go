@@ -272,22 +272,30 @@ func measureWindow(t *testing.T, p *collect.ProcFS, d time.Duration) ([]result.R
 // and its sample count then says how busy the machine was, not how the collector
 // samples.
 func crowded(w collect.Window) func() (bool, string) {
-	waited := func() time.Duration {
-		var sum time.Duration
-		tasks, _ := os.ReadDir("/proc/self/task")
-		for _, task := range tasks {
-			data, err := os.ReadFile("/proc/self/task/" + task.Name() + "/schedstat")
-			if f := strings.Fields(string(data)); err == nil && len(f) >= 2 {
-				ns, _ := strconv.ParseInt(f[1], 10, 64)
-				sum += time.Duration(ns)
-			}
+	return crowdedSince(runQueueWait(), w)
+}
+
+// runQueueWait is how long this process's threads have waited for a CPU so far: the
+// second field of /proc/self/task/*/schedstat, summed.
+func runQueueWait() time.Duration {
+	var sum time.Duration
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		data, err := os.ReadFile("/proc/self/task/" + task.Name() + "/schedstat")
+		if f := strings.Fields(string(data)); err == nil && len(f) >= 2 {
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			sum += time.Duration(ns)
 		}
-		return sum
 	}
-	before := waited()
+	return sum
+}
+
+// crowdedSince is crowded for a window whose end is known only after it began: before
+// is runQueueWait at the window's start.
+func crowdedSince(before time.Duration, w collect.Window) func() (bool, string) {
 	return func() (bool, string) {
 		time.Sleep(time.Until(w.End)) // a reading at the window's end, not a synchronisation
-		d := waited() - before
+		d := runQueueWait() - before
 		span := w.End.Sub(w.Start)
 		return d > span/4, fmt.Sprintf("this process's threads waited %v for a CPU during the %v window", d.Round(time.Millisecond), span)
 	}
@@ -507,23 +515,36 @@ func TestExitMidWindow(t *testing.T) {
 	p := newProcFS(t,
 		collect.Target{Name: "doomed", PID: doomed.cmd.Process.Pid},
 		collect.Target{Name: "stays", PID: stays.cmd.Process.Pid})
-	w := collect.Window{Start: time.Now()}
-	w.End = w.Start.Add(window)
-	crowd := crowded(w)
+	from, waited := time.Now(), runQueueWait()
 	// Wait (by polling, with a deadline) until the window has a few samples, then kill.
-	waitFor(t, 5*time.Second, func() bool {
-		res, _ := p.Collect(context.Background(), collect.Window{Start: w.Start, End: time.Now()})
+	waitFor(t, 30*time.Second, func() bool {
+		res, _ := p.Collect(context.Background(), collect.Window{Start: from, End: time.Now()})
 		return res[0].Samples >= 3
 	})
 	if err := doomed.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = doomed.cmd.Wait()
+	_ = doomed.cmd.Wait() // reaped: gone from /proc
+	killed := time.Now()
+	// The collector learns of the exit from the first scan after it. A crowded machine
+	// can hold the sampler back longer than Collect waits past a window's end (two
+	// intervals), so wait for that scan: a sample of the survivor taken after the kill.
+	waitFor(t, 30*time.Second, func() bool {
+		res, _ := p.Collect(context.Background(), collect.Window{Start: killed, End: time.Now()})
+		return res[1].Samples >= 1
+	})
+	// The window ends after the kill, however long the wait for the first samples was, so
+	// that the kill is inside it; and it lasts at least window, for the survivor's count.
+	w := collect.Window{Start: from, End: from.Add(window)}
+	if w.End.Before(killed) {
+		w.End = killed
+	}
+	crowd := crowdedSince(waited, w)
 	res, err := p.Collect(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := res[0]; !strings.Contains(r.Error, "exited") || r.Samples < 3 || r.MemoryBytesAvg <= 0 {
+	if r := res[0]; !strings.Contains(r.Error, "exited during the window") || r.Samples < 3 || r.MemoryBytesAvg <= 0 {
 		t.Errorf("killed process: error %q, %d samples, memory %d; want an exit note and what was measured", r.Error, r.Samples, r.MemoryBytesAvg)
 	}
 	if r := res[1]; r.Error != "" {

@@ -267,6 +267,28 @@ func TestRootGoneAndPIDReuse(t *testing.T) {
 	}
 }
 
+// TestGoneAfterWindowEnd: the sample that finds a process gone can come after the
+// window's end (a sampler crowded off the CPU), although the process died inside it.
+// The report says so; a process seen alive at the window's end has no note.
+func TestGoneAfterWindowEnd(t *testing.T) {
+	f := newFakeFS(t)
+	f.set(fakeProc{pid: 900, ppid: 1, start: 9000, utime: 1, rssKiB: 100})
+	m := newManual(t, f, Target{Name: "late", PID: 900})
+	m.sampleOnce() // t0
+	m.step()       // t0+1s: alive
+	f.remove(900)
+	m.step() // t0+2s: gone
+	res := m.collect(t, Window{Start: t0, End: t0.Add(1500 * time.Millisecond)})
+	want := "process 900 exited during the window or just after it (alive 1s and gone 2s after it began, the window being 1.5s long); the figures cover the 1s before"
+	if res[0].Error != want || res[0].Samples != 2 {
+		t.Errorf("window ending between the last sample alive and the one that found it gone: %d samples, Error %q; want 2 and %q",
+			res[0].Samples, res[0].Error, want)
+	}
+	if res := m.collect(t, Window{Start: t0, End: t0.Add(time.Second)}); res[0].Error != "" {
+		t.Errorf("window ending at the last sample alive: Error %q, want none", res[0].Error)
+	}
+}
+
 func TestCollectWindow(t *testing.T) {
 	f := newFakeFS(t)
 	p := fakeProc{pid: 800, ppid: 1, start: 8000, rssKiB: 1000, pssKiB: 600}
