@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -245,6 +246,13 @@ func (b *binary) cached() string {
 // SIGINT to its process group, which wrk, wrk2 and nighthawk answer by stopping early and
 // printing what they measured: the run then ends with interrupted = true and the output
 // is parsed as usual. A program that does not stop within grace is killed.
+//
+// The SIGINT waits until the program catches it (sigintCaught). wrk and wrk2 ignore
+// SIGINT while they start (Lua states, the address probe, threads) and install their
+// handler only once their threads run; before even that, while the program is loaded,
+// SIGINT kills it. A cancel in those first milliseconds, longer on a crowded machine,
+// was lost (wrk ran on until grace, then was killed without a report) or killed wrk
+// ("signal: interrupt"), and the cancelled run was an error instead of a partial trial.
 func runToEnd(ctx context.Context, cmd proc.Cmd, grace time.Duration) (stdout []byte, interrupted bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("start %s: %w", cmd.Path, err)
@@ -260,17 +268,60 @@ func runToEnd(ctx context.Context, cmd proc.Cmd, grace time.Duration) (stdout []
 	case <-p.Done():
 	case <-ctx.Done():
 		interrupted = true
-		_ = syscall.Kill(-p.PID(), syscall.SIGINT)
-		t := time.NewTimer(grace)
+		gctx, cancel := context.WithTimeout(context.Background(), grace)
+		if waitCaught(p, syscall.SIGINT, gctx.Done()) {
+			_ = syscall.Kill(-p.PID(), syscall.SIGINT)
+		}
 		select {
 		case <-p.Done():
-		case <-t.C:
+		case <-gctx.Done():
 			_ = p.Stop(context.Background())
 		}
-		t.Stop()
+		cancel()
 	}
 	werr := p.Wait()
 	return out.Bytes(), interrupted, werr
+}
+
+// waitCaught polls until p's leader catches sig (a handler is installed), and says
+// whether it does: false when p exits first or give fires first. Where /proc cannot tell,
+// it says true at once. There is no event for a handler being installed, hence the poll.
+func waitCaught(p *proc.Process, sig syscall.Signal, give <-chan struct{}) bool {
+	const every = 5 * time.Millisecond
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		caught, known := sigCaught(p.PID(), sig)
+		if caught || !known {
+			return true
+		}
+		select {
+		case <-p.Done():
+			return false
+		case <-give:
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+// sigCaught reads the SigCgt mask of /proc/<pid>/status: whether pid has a handler for
+// sig, and whether that could be read.
+func sigCaught(pid int, sig syscall.Signal) (caught, known bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false, false
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return false, false
+			}
+			return mask&(1<<(uint(sig)-1)) != 0, true
+		}
+	}
+	return false, false
 }
 
 // syncBuffer is a bytes.Buffer safe for the copier goroutine and the reader.

@@ -2,6 +2,7 @@ package generator
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -9,6 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +23,45 @@ import (
 	"github.com/service-mesh-performance/smp/spec"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// helperEnv makes the test binary act as a helper program instead of running tests.
+const helperEnv = "SMP_GENERATOR_HELPER"
+
+func TestMain(m *testing.M) {
+	if dir, ok := strings.CutPrefix(os.Getenv(helperEnv), "late-sigint:"); ok {
+		os.Exit(lateSIGINT(dir))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// lateSIGINT starts the way wrk does: it ignores SIGINT while it sets up, and catches it
+// only then. It opens dir/ignoring for writing once it ignores SIGINT (the open returns
+// when the test opens that FIFO), then waits for the test to open dir/go, then catches
+// SIGINT and answers it by printing "report" and exiting 0. Without a SIGINT it prints
+// "full" after a minute.
+func lateSIGINT(dir string) int {
+	signal.Ignore(os.Interrupt)
+	for _, name := range []string{"ignoring", "go"} {
+		mode := os.O_WRONLY
+		if name == "go" {
+			mode = os.O_RDONLY
+		}
+		f, err := os.OpenFile(filepath.Join(dir, name), mode, 0)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		f.Close()
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt)
+	select {
+	case <-ch:
+		fmt.Println("report")
+	case <-time.After(time.Minute):
+		fmt.Println("full")
+	}
+	return 0
+}
 
 // workload returns a valid workload with defaults applied, changed by edit.
 func workload(t *testing.T, edit func(w *spec.Workload)) spec.Workload {

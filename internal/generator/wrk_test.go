@@ -3,6 +3,7 @@ package generator
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -238,37 +241,53 @@ func TestWrkRefused(t *testing.T) {
 
 // TestWrkWarmupAndCancel: the warm-up is a separate wrk process; cancelling the measured
 // run sends SIGINT, and wrk's report of the time so far becomes a partial trial.
+//
+// The cancel comes when the measured run's connections have carried 50 requests, not
+// after a fixed time: on a crowded machine the warm-up's process can outlast any fixed
+// time, and a cancel as the measured wrk starts finds it with nothing measured.
 func TestWrkWarmupAndCancel(t *testing.T) {
 	needBinary(t, "wrk")
-	tg := newTarget(t, nil)
-	wu := spec.Duration(time.Second)
-	w := workload(t, func(w *spec.Workload) {
-		w.Rate, w.Connections, w.Duration, w.Warmup = rate(0), 2, spec.Duration(time.Minute), &wu
-	})
+	const conns = 2
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		// Past the warm-up (1 s) and well into the measured run.
-		t := time.NewTimer(2500 * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancel()
-		case <-done:
+	var (
+		mu       sync.Mutex
+		order    = map[string]int{} // each connection's rank of first request
+		measured int
+	)
+	tg := newTarget(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		rank, seen := order[r.RemoteAddr]
+		if !seen {
+			rank = len(order)
+			order[r.RemoteAddr] = rank
 		}
-	}()
-	start := time.Now()
+		// The warm-up's connections are the first conns to carry requests (wrk keeps them
+		// for the run: this server neither closes them nor fails a request).
+		if rank >= conns {
+			if measured++; measured == 50 {
+				cancel()
+			}
+		}
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	})
+	wu := spec.Duration(time.Second)
+	w := workload(t, func(w *spec.Workload) {
+		w.Rate, w.Connections, w.Duration, w.Warmup = rate(0), conns, spec.Duration(time.Minute), &wu
+	})
 	tr, err := NewWrk().Run(ctx, Job{Workload: w, Target: platform.Target{URLs: []string{tg.URL}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(start) > 30*time.Second || tr.Status != "partial" {
-		t.Errorf("after %v: status %s", time.Since(start), tr.Status)
+	// 50 requests on the measured connections mean wrk had 48 answers or more (one
+	// request in flight per connection) when the SIGINT came.
+	if tr.Status != "partial" || tr.Counts.Requests < 50-conns || tr.EndTime.Sub(tr.StartTime) >= time.Minute {
+		t.Errorf("status %s, counts %+v, measured %v; want a partial trial of at least %d requests, shorter than the minute asked",
+			tr.Status, tr.Counts, tr.EndTime.Sub(tr.StartTime), 50-conns)
 	}
-	if tr.Warmup == nil || tr.Warmup.Requests == 0 || tr.Counts.Requests == 0 {
-		t.Errorf("warm-up %+v, counts %+v", tr.Warmup, tr.Counts)
+	if tr.Warmup == nil || tr.Warmup.Requests == 0 {
+		t.Errorf("warm-up %+v", tr.Warmup)
 	}
 	if got := tg.requests.Load(); got < tr.Warmup.Requests+tr.Counts.Requests {
 		t.Errorf("server saw %d requests, fewer than warm-up %d + measured %d", got, tr.Warmup.Requests, tr.Counts.Requests)
@@ -379,5 +398,51 @@ func TestWrkPercentileFallback(t *testing.T) {
 	}
 	if _, err := parseWrkDone([]byte("Running 1s test\n  0 requests in 1.00s\n")); err == nil {
 		t.Error("no error for output without the hook's lines")
+	}
+}
+
+// TestRunToEndLateHandler: a cancel that comes while the program still ignores SIGINT (wrk
+// as it starts: Lua states, the address probe, threads) reaches it once it catches SIGINT,
+// and its report is the output, instead of the SIGINT being lost and the program killed
+// without a report after grace.
+func TestRunToEndLateHandler(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"ignoring", "go"} {
+		if err := syscall.Mkfifo(filepath.Join(dir, name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type ran struct {
+		out         []byte
+		interrupted bool
+		err         error
+	}
+	done := make(chan ran, 1)
+	go func() {
+		out, interrupted, err := runToEnd(ctx, proc.Cmd{Name: "late-sigint", Path: self,
+			Env: []string{helperEnv + "=late-sigint:" + dir}}, 10*time.Second)
+		done <- ran{out, interrupted, err}
+	}()
+	// Opening a FIFO returns once the other end is open too: the helper ignores SIGINT.
+	f, err := os.Open(filepath.Join(dir, "ignoring"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	cancel()
+	// Now let it catch SIGINT.
+	if f, err = os.OpenFile(filepath.Join(dir, "go"), os.O_WRONLY, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	r := <-done
+	if r.err != nil || !r.interrupted || strings.TrimSpace(string(r.out)) != "report" {
+		t.Errorf("runToEnd = %q, interrupted %v, error %v; want the report after the late SIGINT", r.out, r.interrupted, r.err)
 	}
 }
