@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +152,7 @@ func TestCertifyCalibrates(t *testing.T) {
 	bin := buildSMP(t)
 	path := filepath.Join(t.TempDir(), "cert.json")
 	cmd := exec.Command(bin, "certify", "--calibrate", "2x1s", "--interval", "100ms", "-q", "-o", path)
+	crowd := cpuCrowded()
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == exitFailure) {
@@ -160,6 +163,14 @@ func TestCertifyCalibrates(t *testing.T) {
 		t.Fatal(err)
 	}
 	cal := c.Calibration
+	// One round trip longer than a 1 s trial leaves that trial nothing to measure, which
+	// certify says. Only a machine crowded off its CPUs does that (once, at load 20).
+	if cal != nil && strings.Contains(cal.Error, "sent no request") {
+		if busy, why := crowd(); busy {
+			t.Logf("not checked: %s; %s", cal.Error, why)
+			return
+		}
+	}
 	if cal == nil || cal.Error != "" || cal.Repetitions != 2 || len(cal.Samples) != 2 || len(cal.Checks) != 3 {
 		t.Fatalf("calibration %+v", cal)
 	}
@@ -177,5 +188,32 @@ func TestCertifyCalibrates(t *testing.T) {
 		if math.IsNaN(v) || v < 0 {
 			t.Errorf("CV %+v", cal.CV)
 		}
+	}
+}
+
+// cpuCrowded starts a reading of the kernel's CPU pressure (/proc/pressure/cpu: the time
+// in which some task waited for a CPU) and returns its end: whether tasks waited for a
+// CPU more than a quarter of the time since, and how long. Without PSI it says false.
+func cpuCrowded() func() (bool, string) {
+	read := func() (time.Duration, bool) {
+		data, err := os.ReadFile("/proc/pressure/cpu")
+		if err != nil {
+			return 0, false
+		}
+		line, _, _ := strings.Cut(string(data), "\n") // "some avg10=… total=<µs>"
+		_, total, ok := strings.Cut(line, "total=")
+		us, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+		return time.Duration(us) * time.Microsecond, ok && err == nil
+	}
+	before, ok := read()
+	start := time.Now()
+	return func() (bool, string) {
+		after, ok2 := read()
+		span := time.Since(start)
+		if !ok || !ok2 {
+			return false, "no CPU pressure figures (/proc/pressure/cpu)"
+		}
+		waited := after - before
+		return waited > span/4, fmt.Sprintf("tasks waited for a CPU %v of the %v", waited.Round(time.Millisecond), span.Round(time.Millisecond))
 	}
 }

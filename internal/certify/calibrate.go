@@ -111,6 +111,13 @@ func SamplesOf(doc *result.Document) ([]result.CalibrationSample, error) {
 			return nil, fmt.Errorf("certify: calibration trial %s: %w", t.ID, err)
 		}
 		secs := t.EndTime.Sub(t.StartTime).Seconds()
+		if t.Counts.Requests == 0 && secs > 0 {
+			// One connection in a closed loop sends its next request when the last is
+			// answered: none sent means the answer to one sent before the phase took the
+			// whole phase, or smp was not given a CPU in it.
+			return nil, fmt.Errorf("certify: calibration trial %s sent no request in its %s: its one connection waited that long "+
+				"for an answer, or smp for a CPU (the machine is too busy for so short a trial)", t.ID, t.EndTime.Sub(t.StartTime).Round(time.Millisecond))
+		}
 		if h.Count() == 0 || secs <= 0 {
 			return nil, fmt.Errorf("certify: calibration trial %s measured nothing (%d errors: %v)", t.ID, t.Counts.Failed, t.ErrorsByClass)
 		}

@@ -126,6 +126,17 @@ func TestSamplesOf(t *testing.T) {
 	if len(s) != 1 || s[0].P50MS != 1 || math.Abs(s[0].P99MS-5) > 0.01 || s[0].ThroughputRPS != 2 { // HDR: 3 significant digits
 		t.Errorf("samples %+v", s)
 	}
+	// A trial that sent nothing (a round trip longer than the trial) says so; one whose
+	// requests all failed names the errors.
+	idle := result.Trial{ID: "baseline-2", Status: result.StatusComplete, StartTime: start, EndTime: start.Add(time.Second), Latency: histDist(t)}
+	if _, err := SamplesOf(&result.Document{Trials: []result.Trial{idle}}); err == nil || !strings.Contains(err.Error(), "baseline-2 sent no request in its 1s") {
+		t.Errorf("a trial that sent nothing: err %v", err)
+	}
+	failing := idle
+	failing.Counts, failing.ErrorsByClass = result.Counts{Requests: 3, Failed: 3}, map[string]int64{"connect": 3}
+	if _, err := SamplesOf(&result.Document{Trials: []result.Trial{failing}}); err == nil || !strings.Contains(err.Error(), "measured nothing (3 errors: map[connect:3])") {
+		t.Errorf("a trial whose requests failed: err %v", err)
+	}
 	doc.Trials = append(doc.Trials, result.Trial{ID: "baseline-2", Status: result.StatusFailed, Error: "deploy failed"})
 	if _, err := SamplesOf(doc); err == nil || !strings.Contains(err.Error(), "deploy failed") {
 		t.Errorf("a failed trial: err %v", err)
