@@ -1,6 +1,9 @@
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // A zero written in a native plan is refused where WithDefaults would replace it: the
 // user asked for 0, and silently getting 30s or 16 instead is worse than an error. (Fields
@@ -18,7 +21,7 @@ func removeFor(def, or string) string {
 }
 
 var zeroRules = []zeroRule{
-	{"repetitions", "0 repetitions measure nothing", removeFor("1", "write how many times to measure each arm")},
+	{"repetitions", "0 repetitions measure nothing", removeFor(strconv.Itoa(DefaultRepetitions), "write how many times to measure each arm")},
 	{"seed", "seed 0 is reserved: it stands for no seed", removeFor("1", "write any other number")},
 	{"workload.connections", "0 connections send nothing", removeFor("16", "write how many connections to open")},
 	{"workload.streams", "0 streams per connection send nothing", removeFor("1", "write how many streams each connection carries")},
