@@ -580,6 +580,15 @@ func (v *validator) app() {
 				"app %s runs on Kubernetes only", a.Kind)
 		}
 	}
+	// Every app smp deploys on a cluster serves plaintext (a mesh adds mTLS between pods),
+	// and no TLS listener stands in front of it there as locally (svc-1's on the
+	// baseline): h2 from the load generator would meet a plaintext port in every trial.
+	// (With entry via gateway, entry says so.)
+	if w := v.p.Workload; a.Kind != AppExternal && v.p.Environment.Platform == PlatformKubernetes && w.Protocol == ProtocolH2 &&
+		w.Entry.Via != EntryGateway {
+		v.errorf("workload.protocol", "use protocol h2c: the applications smp deploys on a cluster serve HTTP/2 in cleartext, and a mesh adds its mTLS between pods",
+			"protocol h2 (HTTP/2 over TLS from the load generator) needs a TLS entry, which smp deploys on the local platform only")
+	}
 	if a.Kind != AppBuiltin {
 		for field, set := range map[string]bool{"services": a.Services != 0, "topology": a.Topology != "",
 			"response_size": a.ResponseSize != nil, "cpu_time": a.CPUTime != 0, "delay": a.Delay != 0} {
