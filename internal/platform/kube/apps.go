@@ -15,6 +15,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/app"
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/internal/platform/carry"
 	"github.com/service-mesh-performance/smp/spec"
 )
 
@@ -270,7 +271,7 @@ func builtinSvcs(w spec.Workload) []builtinSvc {
 		}
 		return out
 	}
-	proto := appProtocol(w.Protocol)
+	proto := carry.App(w.Protocol)
 	n := max(w.App.Services, 1)
 	names := make([]string, n)
 	for i := range names {
@@ -287,19 +288,6 @@ func builtinSvcs(w spec.Workload) []builtinSvc {
 		}
 	}
 	return out
-}
-
-// appProtocol is the app's protocol for a workload's.
-func appProtocol(p spec.Protocol) app.Protocol {
-	switch p {
-	case spec.ProtocolH2C:
-		return app.H2C
-	case spec.ProtocolGRPC:
-		return app.GRPC
-	case spec.ProtocolTCP:
-		return app.TCP
-	}
-	return app.HTTP1
 }
 
 // appPort is the port where the builtin app serves protocol p.

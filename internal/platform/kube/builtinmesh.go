@@ -15,9 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/service-mesh-performance/smp/internal/app"
 	"github.com/service-mesh-performance/smp/internal/mesh"
 	"github.com/service-mesh-performance/smp/internal/pki"
+	"github.com/service-mesh-performance/smp/internal/platform/carry"
 	"github.com/service-mesh-performance/smp/internal/sidecar"
 	"github.com/service-mesh-performance/smp/spec"
 )
@@ -50,22 +50,14 @@ type builtinMesh struct {
 }
 
 func newBuiltinMesh(ca *pki.CA, image string, arm spec.Arm, proto spec.Protocol) *builtinMesh {
-	m := &builtinMesh{ca: ca, image: image, concurrency: arm.ProxyConcurrency, protocol: sidecar.HTTP1, mtls: sidecar.Strict}
+	// With protocol tcp the sidecar is L4: each connection relayed on a connection of its
+	// own, mTLS between pods as for HTTP (the local platform's TCP arms use the same mode).
+	m := &builtinMesh{ca: ca, image: image, concurrency: arm.ProxyConcurrency, protocol: carry.Sidecar(proto), mtls: sidecar.Strict}
 	switch arm.MTLS {
 	case spec.MTLSPermissive:
 		m.mtls = sidecar.Permissive
 	case spec.MTLSOff:
 		m.mtls = sidecar.Off
-	}
-	switch proto {
-	case spec.ProtocolH2C:
-		m.protocol = sidecar.H2C
-	case spec.ProtocolGRPC:
-		m.protocol = sidecar.GRPC
-	case spec.ProtocolTCP:
-		// L4: each connection relayed on a connection of its own, mTLS between pods
-		// as for HTTP (the local platform's TCP arms use the same mode).
-		m.protocol = sidecar.TCP
 	}
 	return m
 }
@@ -154,22 +146,9 @@ func meshService(e podEnv, s *service, svc builtinSvc) ([]runtime.Object, error)
 	// A chain's listeners all carry the mesh's protocol; a shape's say their own.
 	var in, out sidecar.Protocol
 	if svc.shaped {
-		in, out = meshProtocol(svc.serves), meshProtocol(svc.calls)
+		in, out = carry.SidecarOf(svc.serves), carry.SidecarOf(svc.calls)
 	}
 	return e.mesh.inject(s, e.namespace, s.name, fmt.Sprintf("127.0.0.1:%d", port), in, out, meshUps, e.labels)
-}
-
-// meshProtocol is the sidecar protocol of an app protocol.
-func meshProtocol(p app.Protocol) sidecar.Protocol {
-	switch p {
-	case app.H2C:
-		return sidecar.H2C
-	case app.GRPC:
-		return sidecar.GRPC
-	case app.TCP:
-		return sidecar.TCP
-	}
-	return sidecar.HTTP1
 }
 
 // retargetPorts points every port of a meshed Service at the sidecar's inbound listener.

@@ -203,3 +203,54 @@ func TestBuiltinMeshWiringTCP(t *testing.T) {
 		}
 	}
 }
+
+// TestProtocolsCarried: for each plan protocol the chain's services and smp's sidecars
+// on Kubernetes carry what they carry locally (internal/platform/carry's one table): h2
+// is h2c behind its TLS entry. They carried HTTP/1.1 for h2 here, h2c locally. (spec
+// refuses h2 on Kubernetes, where no TLS entry stands in front of the app; the platform
+// still means by it what the local one does.)
+func TestProtocolsCarried(t *testing.T) {
+	ca, err := pki.NewCA("run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for plan, want := range map[spec.Protocol]string{spec.ProtocolHTTP1: "http1", spec.ProtocolH2: "h2c", spec.ProtocolH2C: "h2c",
+		spec.ProtocolGRPC: "grpc", spec.ProtocolTCP: "tcp"} {
+		w := spec.Workload{App: spec.App{Kind: spec.AppBuiltin, Services: 2}, Protocol: plan, Path: "/"}
+		m := newBuiltinMesh(ca, "smp:test", spec.Arm{Name: "builtin", Mesh: spec.MeshBuiltin, MTLS: spec.MTLSStrict}, plan)
+		set, err := buildApp(w, podEnv{namespace: "ns", replicas: 1, mesh: m}, "smp:test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps, sidecars := 0, 0
+		for _, o := range set.objects {
+			cm, ok := o.(*corev1.ConfigMap)
+			if !ok {
+				continue
+			}
+			if data, ok := cm.Data["app.json"]; ok {
+				var c app.Config
+				if err := json.Unmarshal([]byte(data), &c); err != nil {
+					t.Fatal(err)
+				}
+				apps++
+				if string(c.UpstreamProtocol) != want {
+					t.Errorf("protocol %s: %s's app calls over %q, want %s", plan, cm.Name, c.UpstreamProtocol, want)
+				}
+			}
+			if data, ok := cm.Data["sidecar.json"]; ok {
+				var c sidecar.Config
+				if err := json.Unmarshal([]byte(data), &c); err != nil {
+					t.Fatal(err)
+				}
+				sidecars++
+				if string(c.Protocol) != want {
+					t.Errorf("protocol %s: sidecar %s carries %q, want %s", plan, cm.Name, c.Protocol, want)
+				}
+			}
+		}
+		if apps != 2 || sidecars != 2 {
+			t.Errorf("protocol %s: %d app and %d sidecar configurations, want 2 of each", plan, apps, sidecars)
+		}
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"github.com/service-mesh-performance/smp/internal/app"
 	"github.com/service-mesh-performance/smp/internal/pki"
 	"github.com/service-mesh-performance/smp/internal/platform"
+	"github.com/service-mesh-performance/smp/internal/platform/carry"
 	"github.com/service-mesh-performance/smp/internal/proc"
 	"github.com/service-mesh-performance/smp/internal/sidecar"
 	"github.com/service-mesh-performance/smp/internal/tempdir"
@@ -195,30 +196,6 @@ func kindOf(m spec.MeshType) (sidecar.Kind, bool) {
 	return "", false
 }
 
-func sidecarProtocol(p spec.Protocol) sidecar.Protocol {
-	switch p {
-	case spec.ProtocolH2C, spec.ProtocolH2:
-		return sidecar.H2C
-	case spec.ProtocolGRPC:
-		return sidecar.GRPC
-	case spec.ProtocolTCP:
-		return sidecar.TCP
-	}
-	return sidecar.HTTP1
-}
-
-func appProtocol(p spec.Protocol) app.Protocol {
-	switch p {
-	case spec.ProtocolH2C, spec.ProtocolH2:
-		return app.H2C
-	case spec.ProtocolGRPC:
-		return app.GRPC
-	case spec.ProtocolTCP:
-		return app.TCP
-	}
-	return app.HTTP1
-}
-
 // Check makes sure every proxy the plan's arms need is installed and can carry the
 // workload, before anything starts. Errors point at the arm in the plan file.
 func (p *Platform) Check(ctx context.Context) error {
@@ -271,21 +248,13 @@ func (p *Platform) Check(ctx context.Context) error {
 // sidecarProtocols are the protocols the arm's sidecars carry: the workload's, and for a
 // shape every protocol its services are called over.
 func (p *Platform) sidecarProtocols() []sidecar.Protocol {
-	out := []sidecar.Protocol{sidecarProtocol(p.plan.Workload.Protocol)}
+	out := []sidecar.Protocol{carry.Sidecar(p.plan.Workload.Protocol)}
 	for _, s := range p.shape() {
-		if proto := shapeProtocol(s.UpstreamProtocol); !slices.Contains(out, proto) {
+		if proto := carry.SidecarOf(s.UpstreamProtocol); !slices.Contains(out, proto) {
 			out = append(out, proto)
 		}
 	}
 	return out
-}
-
-// shapeProtocol is the sidecar protocol of a shape's app protocol (http1 or grpc).
-func shapeProtocol(p app.Protocol) sidecar.Protocol {
-	if p == app.GRPC {
-		return sidecar.GRPC
-	}
-	return sidecar.HTTP1
 }
 
 // generatorIsClient says whether, on a mesh arm, the load generator takes the client
@@ -377,7 +346,7 @@ func (p *Platform) checkGateway(ctx context.Context) []error {
 		if _, meshed := kindOf(a.Mesh); meshed {
 			mtls = sidecar.MTLSMode(a.MTLS)
 		}
-		if err := k.Supports(sidecarProtocol(p.plan.Workload.Protocol), mtls, tool); err != nil {
+		if err := k.Supports(carry.Sidecar(p.plan.Workload.Protocol), mtls, tool); err != nil {
 			errs = append(errs, p.plan.Errorf("workload.entry", "choose another proxy or protocol", "the gateway of arm %s: %v", a.Name, err))
 		}
 	}
@@ -563,7 +532,7 @@ func (p *Platform) startServices(ctx context.Context, st *deployment, d *platfor
 		name, a := wr.services[i], wr.addrs[i]
 		cfg := app.Config{
 			Name: name, HTTPAddr: a.http, GRPCAddr: a.grpc, TLSAddr: a.tls, TCPAddr: a.tcp,
-			UpstreamProtocol: appProtocol(w.Protocol), ResponseSize: int(w.App.ResponseBytes()),
+			UpstreamProtocol: carry.App(w.Protocol), ResponseSize: int(w.App.ResponseBytes()),
 			CPUTime: w.App.CPUTime.D(), Delay: w.App.Delay.D(),
 		}
 		if a.tls != "" {
@@ -598,9 +567,9 @@ func (p *Platform) startServices(ctx context.Context, st *deployment, d *platfor
 		if wr.shape != nil {
 			// A shape's service may be called over one protocol and call over another
 			// (emojivoto's web: HTTP/1.1 in, gRPC out): each listener carries its own.
-			spec.Inbound.Protocol = shapeProtocol(wr.shape[i].Serves)
+			spec.Inbound.Protocol = carry.SidecarOf(wr.shape[i].Serves)
 			for k := range spec.Outbounds {
-				spec.Outbounds[k].Protocol = shapeProtocol(wr.shape[i].UpstreamProtocol)
+				spec.Outbounds[k].Protocol = carry.SidecarOf(wr.shape[i].UpstreamProtocol)
 			}
 		}
 		sc, err := p.startSidecar(ctx, st, wr.kind, spec)
@@ -618,7 +587,7 @@ func (p *Platform) startServices(ctx context.Context, st *deployment, d *platfor
 func (p *Platform) sidecarSpec(arm spec.Arm, name, identity string) sidecar.Spec {
 	return sidecar.Spec{
 		Name:        name,
-		Protocol:    sidecarProtocol(p.plan.Workload.Protocol),
+		Protocol:    carry.Sidecar(p.plan.Workload.Protocol),
 		MTLS:        sidecar.MTLSMode(arm.MTLS),
 		CertFile:    p.certs[identity].Cert,
 		KeyFile:     p.certs[identity].Key,
@@ -669,7 +638,7 @@ func (p *Platform) startClient(ctx context.Context, st *deployment, d *platform.
 func (p *Platform) startGateway(ctx context.Context, st *deployment, d *platform.Deployment, wr wiring) error {
 	w := p.plan.Workload
 	first := wr.addrs[0]
-	gs := sidecar.Spec{Name: gatewayName, Protocol: sidecarProtocol(w.Protocol), MTLS: sidecar.Off,
+	gs := sidecar.Spec{Name: gatewayName, Protocol: carry.Sidecar(w.Protocol), MTLS: sidecar.Off,
 		Concurrency: wr.arm.ProxyConcurrency, AdminListen: wr.clientAdmin,
 		Outbounds: []sidecar.Outbound{{Listen: wr.clientOut, Upstream: wr.appAddr(0, w.Protocol)}}}
 	if wr.meshed {
