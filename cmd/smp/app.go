@@ -135,6 +135,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition fai
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)
+	helpAsWritten(root, s.out)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
@@ -156,4 +157,25 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or invalid plan, 3 an SLO condition fai
 		newCertifyCommand(s),
 	)
 	return root
+}
+
+// helpAsWritten prints help past the redactor of out: help is smp's own words, and its
+// example header (-H 'Authorization: Bearer x') and the note on --token-file read as
+// credentials to the redactor, which replaced the rest of their lines with a marker.
+// Help prints no flag values, so a secret on the same command line stays unprinted.
+func helpAsWritten(root *cobra.Command, out io.Writer) {
+	plain := out
+	if u, ok := out.(interface{ Unwrap() io.Writer }); ok {
+		plain = u.Unwrap()
+	}
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		c.SetOut(plain)
+		help(c, args)
+		if c == root {
+			c.SetOut(out)
+		} else {
+			c.SetOut(nil) // back to the root's
+		}
+	})
 }

@@ -43,7 +43,8 @@ func (l *inputLimits) bind(root *cobra.Command) {
 
 // protect gives s the redactor of this user (internal/redact) and redacts everything
 // written to s.out and s.err with it: no secret given to smp is printed, whatever prints
-// it. It also gives s the input limits the root command binds.
+// it (help aside, smp's own words: helpAsWritten). It also gives s the input limits the
+// root command binds.
 func (s streams) protect() streams {
 	salt, err := redact.Salt("")
 	if err != nil {

@@ -208,3 +208,24 @@ func agentRun(t *testing.T, o *output, host string, secrets []string, allow, out
 	}
 	return log.String()
 }
+
+// TestHelpIsPrintedAsWritten: help is smp's own words, printed past the redactor. Its
+// example header and the --token-file note read as credentials to the redactor, which
+// replaced the rest of their lines with a marker ("-H 'Authorization: Bearer
+// redacted-…" without the flags after it). Secrets on the same command line still do not
+// appear: help does not print flag values.
+func TestHelpIsPrintedAsWritten(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"load", "--help", "-H", "Authorization: Bearer planted-help-secret-1"},
+			"-H 'Authorization: Bearer x' --rate 50 -o result.json"},
+		{[]string{"help", "agent"}, "from the controller too (Authorization: Bearer)"},
+	} {
+		code, stdout, stderr := runCLI(t, c.args...)
+		if code != exitOK || !strings.Contains(stdout, c.want) || strings.Contains(stdout+stderr, "planted-help-secret-1") {
+			t.Errorf("smp %s: exit %d, want help with %q and no secret:\n%s\n%s", strings.Join(c.args, " "), code, c.want, stdout, stderr)
+		}
+	}
+}

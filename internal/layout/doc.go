@@ -4,5 +4,6 @@
 // (and the edges the layering forbids: k8s.io outside platform/kube, experiment outside
 // cmd/smp, presentation in a package that measures), and TestArchitecturePage checks
 // them against the page's table. A forbidden or unrecorded edge fails CI instead of
-// creeping in.
+// creeping in. TestCommandFunctionsAreShort keeps cmd/smp thin: no function of it over
+// 60 lines.
 package layout
