@@ -238,23 +238,25 @@ func TestFourAgentsMergeExactly(t *testing.T) {
 	if m.Measure.Overflow == 0 && math.Abs(m.AchievedRate-rate) > 1e-9*rate {
 		t.Errorf("achieved %v/s with no overflow, want %v", m.AchievedRate, rate)
 	}
-	// One time origin: on one machine the agents' clocks agree, so their phases start
-	// within the engine's start slack of each other (100ms; a few µs when not late).
-	var first, last time.Time
+	// One time origin: on one machine the agents' clocks agree, so an agent whose clock
+	// started within the engine's start slack (100ms) of the common start is anchored at
+	// it exactly (StartLate 0), and one that started later (its timer or connections held
+	// up by a crowded machine: 155ms seen) says by how much, which is where its phases
+	// start.
 	for i, a := range out.Agents {
-		s := a.Result.Warmup.Start
-		if i == 0 || s.Before(first) {
-			first = s
-		}
-		if s.After(last) {
-			last = s
-		}
 		if a.Clock.RTT <= 0 || a.Clock.Offset.Abs() > a.Clock.RTT+time.Millisecond {
 			t.Errorf("agent %d: clock offset %v with round trip %v on one machine", i, a.Clock.Offset, a.Clock.RTT)
 		}
-	}
-	if spread := last.Sub(first); spread > 100*time.Millisecond {
-		t.Errorf("agents started %v apart", spread)
+		late := a.Result.Warmup.Start.Sub(out.Start)
+		switch {
+		case a.StartLate == 0 && late.Abs() > time.Millisecond:
+			t.Errorf("agent %d: anchored at the common start, but its warm-up started %v after it", i, late)
+		case a.StartLate != 0 && (a.StartLate <= 100*time.Millisecond || (late-a.StartLate).Abs() > a.Clock.RTT+time.Millisecond):
+			t.Errorf("agent %d: started %v late (its warm-up %v after the common start); want 0, or more than the 100ms slack and where it started",
+				i, a.StartLate, late)
+		case a.StartLate != 0:
+			t.Logf("agent %d started %v after the common start (beyond the engine's slack: a crowded machine)", i, a.StartLate)
+		}
 	}
 	if len(m.Series) < 9 || progress.Load() == 0 {
 		t.Errorf("%d series points, %d progress calls", len(m.Series), progress.Load())
@@ -266,9 +268,9 @@ func TestFourAgentsMergeExactly(t *testing.T) {
 	if total := m.Warmup.Requests + m.Measure.Requests; seriesRequests != total {
 		t.Errorf("series count %d requests, phases %d", seriesRequests, total)
 	}
-	t.Logf("merged: %d requests, p50 %v p99 %v max %v; start spread %v; lag p99 %v; %s",
+	t.Logf("merged: %d requests, p50 %v p99 %v max %v; lag p99 %v; %s",
 		m.Measure.Requests, m.Measure.Latency.Percentile(50), m.Measure.Latency.Percentile(99),
-		m.Measure.Latency.Max(), last.Sub(first), m.Measure.StartLag.Percentile(99), m.RateReason)
+		m.Measure.Latency.Max(), m.Measure.StartLag.Percentile(99), m.RateReason)
 }
 
 // TestPoissonAgentsAreIndependent: Poisson agents get different seeds, so their
