@@ -25,33 +25,61 @@ import (
 	"github.com/service-mesh-performance/smp/internal/grpcecho"
 )
 
-// concurrency tracks how many handlers run at once.
-type concurrency struct {
-	now, peak atomic.Int64
+// barrier holds each request in the handler until want of them are there together (or
+// a second has passed), so a client that fills every stream slot the server allows makes
+// the server see exactly want at once, however slowly the machine runs the test; a
+// client that opened more streams than allowed would show a peak above want.
+type barrier struct {
+	mu             sync.Mutex
+	cond           *sync.Cond
+	want, in, peak int
+	round          int // bumped each time want requests are in together
 }
 
-func (c *concurrency) enter() {
-	n := c.now.Add(1)
-	for {
-		p := c.peak.Load()
-		if n <= p || c.peak.CompareAndSwap(p, n) {
-			return
-		}
+func newBarrier(want int) *barrier {
+	b := &barrier{want: want}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *barrier) pass() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.in++
+	b.peak = max(b.peak, b.in)
+	if b.in >= b.want {
+		b.round++
+		b.cond.Broadcast()
+		return
+	}
+	round, deadline := b.round, time.Now().Add(time.Second)
+	wake := time.AfterFunc(time.Second, func() { b.mu.Lock(); b.cond.Broadcast(); b.mu.Unlock() })
+	defer wake.Stop()
+	for b.round == round && time.Now().Before(deadline) {
+		b.cond.Wait()
 	}
 }
-func (c *concurrency) leave() { c.now.Add(-1) }
 
+func (b *barrier) leave() { b.mu.Lock(); b.in--; b.mu.Unlock() }
+
+func (b *barrier) counts() (peak, rounds int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak, b.round
+}
+
+// TestH2CStreamLimitHonoured: with the server's MAX_CONCURRENT_STREAMS below the streams
+// asked, the engine uses every slot the server allows and never more.
 func TestH2CStreamLimitHonoured(t *testing.T) {
 	const conns, streams, serverLimit = 2, 8, 2
-	var cc concurrency
+	b := newBarrier(conns * serverLimit)
 	var notH2 atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 2 {
 			notH2.Add(1)
 		}
-		cc.enter()
-		defer cc.leave()
-		time.Sleep(2 * time.Millisecond) // service time, so streams overlap
+		b.pass()
+		defer b.leave()
 		io.WriteString(w, "ok")
 	})
 	s := httptest.NewServer(h2c.NewHandler(h, &http2.Server{MaxConcurrentStreams: serverLimit}))
@@ -59,11 +87,13 @@ func TestH2CStreamLimitHonoured(t *testing.T) {
 
 	res := mustRun(t, Config{Target: s.URL, Protocol: H2C, Connections: conns, Streams: streams, Duration: 500 * time.Millisecond})
 	m := res.Measure
-	if m.Requests < 100 || m.Succeeded != m.Requests {
+	peak, rounds := b.counts()
+	t.Logf("%d requests, %d rounds of %d at once", m.Requests, rounds, conns*serverLimit)
+	if m.Requests < conns*serverLimit || m.Succeeded != m.Requests {
 		t.Fatalf("requests %d ok %d errors %v", m.Requests, m.Succeeded, m.Errors)
 	}
-	if peak := cc.peak.Load(); peak > conns*serverLimit || peak < conns*serverLimit-1 {
-		t.Errorf("server saw %d concurrent requests, want %d (conns × MAX_CONCURRENT_STREAMS)", peak, conns*serverLimit)
+	if peak != conns*serverLimit || rounds == 0 {
+		t.Errorf("server saw at most %d concurrent requests (%d full rounds), want %d (conns × MAX_CONCURRENT_STREAMS)", peak, rounds, conns*serverLimit)
 	}
 	if notH2.Load() != 0 || res.Connections != conns {
 		t.Errorf("%d requests not over h2, %d connections (want 0 and %d)", notH2.Load(), res.Connections, conns)
