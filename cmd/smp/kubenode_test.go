@@ -193,9 +193,10 @@ func TestRunKubeNode(t *testing.T) {
 		cad, proc, pr := fig["cadvisor"], fig["procfs"], fig["prometheus"]
 		t.Logf("%s CPU: cadvisor %.1f m, procfs %.1f m, prometheus %.1f m; memory: cadvisor %d (working set), procfs %d (rss)",
 			res.Component, cad.CPUMcoresAvg, proc.CPUMcoresAvg, pr.CPUMcoresAvg, cad.MemoryBytesAvg, proc.MemoryBytesAvg)
-		// A read through the API server can time out on a loaded machine ("1 read(s)
-		// failed"); the figures stand on the reads that came back, if there are enough.
-		if cad.CPUMcoresAvg <= 0 || cad.MemoryBytesAvg <= 0 || res.Samples < 10 || (cad.Error != "" && !strings.Contains(cad.Error, "read(s) failed")) {
+		// A read through the API server can time out or come late on a loaded machine ("1
+		// read(s) failed", "samples cover 26.749s of the 30s window"); the figures stand on
+		// the reads that came back, if there are enough, and must still agree below.
+		if cad.CPUMcoresAvg <= 0 || cad.MemoryBytesAvg <= 0 || res.Samples < 10 || (cad.Error != "" && !loadedMachineNote(cad.Error)) {
 			t.Errorf("%s: cAdvisor %+v over %d samples, want CPU and memory from at least 10 of the 30 reads", res.Component, cad, res.Samples)
 			continue
 		}
@@ -600,4 +601,12 @@ func TestRunKubeNodeInterrupted(t *testing.T) {
 		t.Errorf("status %s, want interrupted", doc.Status)
 	}
 	assertNodeClean(t, n, kube.RunKey(doc.ID))
+}
+
+// loadedMachineNote reports whether a collector's note says that some reads of a loaded
+// machine failed or came late, so that its figure stands on the others: "1 read(s)
+// failed, the last: …", or only "samples cover 26.749s of the 30s window".
+func loadedMachineNote(note string) bool {
+	return strings.Contains(note, "read(s) failed") ||
+		strings.HasPrefix(note, "samples cover ") && strings.HasSuffix(note, " window") && !strings.Contains(note, "; ")
 }
