@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -48,10 +47,7 @@ func (d *Document) Write(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(d); err != nil {
-		if p := nonFinite(reflect.ValueOf(d), ""); p != "" {
-			err = fmt.Errorf("%w (%s)", err, p)
-		}
-		return fmt.Errorf("write result %s: %w", d.ID, err)
+		return fmt.Errorf("write result %s: %w", d.ID, d.encodeError(err))
 	}
 	return nil
 }

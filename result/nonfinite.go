@@ -7,9 +7,17 @@ import (
 	"strings"
 )
 
+// encodeError is err, an encoding of d that failed, with the path of d's first NaN or
+// infinite number added when there is one: json says only "unsupported value: NaN".
+func (d *Document) encodeError(err error) error {
+	if p := nonFinite(reflect.ValueOf(d), ""); p != "" {
+		return fmt.Errorf("%w (%s)", err, p)
+	}
+	return err
+}
+
 // nonFinite returns the JSON path of the first NaN or infinite number in v (which JSON
-// cannot hold), or "" when there is none. It names the field when encoding a document
-// fails with json's bare "unsupported value: NaN".
+// cannot hold), or "" when there is none.
 func nonFinite(v reflect.Value, path string) string {
 	switch v.Kind() {
 	case reflect.Float32, reflect.Float64:

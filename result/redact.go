@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"reflect"
 )
 
 // Redactor hides secrets in the strings of a document (internal/redact implements it).
@@ -25,10 +24,7 @@ type Redactor interface {
 func (d *Document) Redacted(r Redactor) (*Document, error) {
 	data, err := json.Marshal(d)
 	if err != nil {
-		if p := nonFinite(reflect.ValueOf(d), ""); p != "" {
-			err = fmt.Errorf("%w (%s)", err, p)
-		}
-		return nil, fmt.Errorf("redact result: %w", err)
+		return nil, fmt.Errorf("redact result: %w", d.encodeError(err))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // numbers pass through as written
