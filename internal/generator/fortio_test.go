@@ -372,7 +372,7 @@ func TestFortioH2(t *testing.T) {
 }
 
 // echoTarget is a TCP echo server that waits delay before echoing each message of size
-// bytes, and counts the messages it echoed.
+// bytes, and counts the messages it echoes.
 type echoTarget struct {
 	ln       net.Listener
 	messages atomic.Int64
@@ -405,10 +405,13 @@ func newEchoTarget(t *testing.T, size int, delay time.Duration) *echoTarget {
 						return
 					}
 					time.Sleep(delay) // the server's work, not synchronisation
+					// Counted before the echo is written: counted after, a client that
+					// has its echo (and a test that then reads the count) can run before
+					// this goroutine does, and the count is one short on a loaded machine.
+					e.messages.Add(1)
 					if _, err := c.Write(buf); err != nil {
 						return
 					}
-					e.messages.Add(1)
 				}
 			})
 		}
