@@ -263,8 +263,15 @@ type AgentInfo struct {
 	RTTMS         float64 `json:"rtt_ms"`
 	// StartLateMS is how much later than the common start the agent's clock started
 	// (its connections took longer to open than the lead time allowed).
-	StartLateMS float64     `json:"start_late_ms,omitempty"`
-	Status      AgentStatus `json:"status"`
+	StartLateMS float64 `json:"start_late_ms,omitempty"`
+	// ReachAttempts is how many requests of its share the agent sent before the run
+	// until one succeeded: the target reachable from where the agent is (a Service is
+	// routable some time after its pods are ready). ReachedAfterS is how long that took,
+	// in seconds. Those requests are not in the trial, though the target may have
+	// served them. Both are 0 for an agent that could not be asked (an older smp).
+	ReachAttempts int         `json:"reach_attempts,omitempty"`
+	ReachedAfterS float64     `json:"reached_after_s,omitempty"`
+	Status        AgentStatus `json:"status"`
 	// Requests the agent sent in the measured phase: from its result, or for a lost
 	// agent from its last progress report.
 	Requests int64 `json:"requests"`

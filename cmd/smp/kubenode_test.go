@@ -146,9 +146,13 @@ func TestRunKubeNode(t *testing.T) {
 	prom := kubeletPrometheus(t)
 	bin := buildSMP(t)
 	out := filepath.Join(t.TempDir(), "result.json")
-	// The warm-up absorbs kube-proxy's lag (see TestRunKubeNodeTCP): without it 13 of
-	// 6000 requests of the builtin arm failed in one run on the loaded machine, and
-	// others waited up to 5 s (the sidecar's dial timeout) behind them.
+	// kube-proxy programs a Service seconds after Deploy returns (see TestRunKubeNodeTCP).
+	// The agents wait until the entry Service serves them before a trial starts (their
+	// reach check): in the harness's CI, before it, the baseline's 4 connections hung in
+	// their dials for the whole warm-up and measured phase and the trial was lost. The
+	// warm-up stays for what the check does not see: the sidecars' other first
+	// connections (13 of 6000 requests of the builtin arm failed in one run on the loaded
+	// machine without it, and others waited up to 5 s, the sidecar's dial timeout).
 	plan := nodePlan(t, n, "30s", "15s", "[cadvisor, procfs, {type: prometheus, url: "+prom+"}]", true)
 	r := startRun(t, bin, plan, "--kubeconfig", n.Kubeconfig, "-o", out, "--allow-rate-miss")
 	code := r.wait(t, 10*time.Minute)
@@ -159,7 +163,7 @@ func TestRunKubeNode(t *testing.T) {
 	key := kube.RunKey(doc.ID)
 	defer cleanupNodeRun(t, n, doc.ID, key)
 	if code != exitOK || doc.Status != result.StatusComplete || len(doc.Trials) != 2 {
-		t.Fatalf("exit %d, status %s, %d trials; want 0, complete, 2\nstderr:\n%s", code, doc.Status, len(doc.Trials), r.stderr.String())
+		t.Fatalf("exit %d, status %s, %d trials; want 0, complete, 2\n%s\nstderr:\n%s", code, doc.Status, len(doc.Trials), trialsSummary(doc), r.stderr.String())
 	}
 	k := doc.Environment.Kubernetes
 	if k == nil || len(k.Nodes) != 1 || k.Nodes[0].Name != kubetest.NodeName || !strings.HasPrefix(k.Nodes[0].ContainerRuntime, "containerd://") {
@@ -172,17 +176,19 @@ func TestRunKubeNode(t *testing.T) {
 				tr.ID, c, tr.ErrorsByClass, len(tr.Agents))
 		}
 		t.Logf("trial %s: %d requests, %d failed, mean %.3f ms, max %.3f ms", tr.ID, c.Requests, c.Failed, tr.Latency.MeanMS, tr.Latency.MaxMS)
-		// The agents' merged histograms (warm-up and measured phase) count exactly what
-		// the entry service served; a warm-up request that failed (the lag above) may
-		// have been served by it, so the count is exact only when none did.
+		// The agents' merged histograms (warm-up and measured phase) and their reach
+		// checks count exactly what the entry service served; a request that failed (the
+		// lag above) may have been served by it, so the count is exact only when none did.
 		var warm, warmFailed int64
 		if tr.Warmup != nil {
 			warm, warmFailed = tr.Warmup.Requests, tr.Warmup.Errors
 		}
+		reached, probes := reachChecks(t, tr)
 		served := servedBy(t, n, doc, tr.Arm, "svc-1")
-		if low, high := c.Succeeded+warm-warmFailed, c.Succeeded+warm; served < low || served > high || (warmFailed == 0 && served != high) {
-			t.Errorf("trial %s: the agents' merge counts %d successes and %d warm-up requests (%d failed), svc-1 served %d",
-				tr.ID, c.Succeeded, warm, warmFailed, served)
+		if low, high := c.Succeeded+warm-warmFailed+reached, c.Succeeded+warm+probes; served < low || served > high ||
+			(warmFailed == 0 && probes == reached && served != high) {
+			t.Errorf("trial %s: the agents' merge counts %d successes and %d warm-up requests (%d failed), their reach checks %d "+
+				"requests (%d succeeded), svc-1 served %d", tr.ID, c.Succeeded, warm, warmFailed, probes, reached, served)
 		}
 	}
 	for _, res := range sidecarResources(t, doc.Trials[1]) {
@@ -419,8 +425,10 @@ func TestRunKubeNodeProtocols(t *testing.T) {
 				t.Errorf("counts %+v, errors %v, %d agents, %d proxies; want ≥900 requests, all succeeded, 2 agents, 4 sidecars",
 					c, tr.ErrorsByClass, len(tr.Agents), tr.Mesh.Proxies)
 			}
-			if served := servedBy(t, n, doc, tr.Arm, "svc-1"); served != c.Succeeded {
-				t.Errorf("the agents' merge counts %d successes, svc-1 served %d", c.Succeeded, served)
+			reached, probes := reachChecks(t, tr)
+			if served := servedBy(t, n, doc, tr.Arm, "svc-1"); served < c.Succeeded+reached || served > c.Succeeded+probes {
+				t.Errorf("the agents' merge counts %d successes, their reach checks %d requests (%d succeeded), svc-1 served %d",
+					c.Succeeded, probes, reached, served)
 			}
 			t.Logf("%s: %d requests, %d failed, mean %.3f ms, max %.3f ms", proto, c.Requests, c.Failed, tr.Latency.MeanMS, tr.Latency.MaxMS)
 		})
@@ -439,12 +447,14 @@ func TestRunKubeNodeTCP(t *testing.T) {
 	n := testNode(t)
 	bin := buildSMP(t)
 	const size = 512
-	// The warm-up absorbs kube-proxy's lag: Deploy returns once the EndpointSlices list
-	// the pods, and on this loaded node kube-proxy programs the Services seconds later. A
-	// SYN sent before that is refused, or dropped, and then its retransmissions keep the
-	// un-NATed conntrack entry of the first one and are dropped too until the dial's
-	// timeout (10 s): 26 of 1000 messages failed and the rest waited up to 9 s behind
-	// them in one run without it. 15 s covers a lag of 5 s and the timeout.
+	// kube-proxy's lag: Deploy returns once the EndpointSlices list the pods, and on
+	// this loaded node kube-proxy programs the Services seconds later. A SYN sent before
+	// that is refused, or dropped, and then its retransmissions keep the un-NATed
+	// conntrack entry of the first one and are dropped too until the dial's timeout
+	// (10 s): 26 of 1000 messages failed and the rest waited up to 9 s behind them in one
+	// run with neither the agents' reach check nor a warm-up. The check waits until the
+	// entry Service echoes; the warm-up (15 s: a lag of 5 s and the timeout) covers the
+	// sidecars' other first connections.
 	doc := runKept(t, n, bin, protocolPlan(t, n, "tcp", "[baseline, {name: builtin, mesh: builtin, mtls: strict}]", "[cadvisor]", "15s",
 		"request_size: "+strconv.Itoa(size)), 2)
 	for _, tr := range doc.Trials {
@@ -453,20 +463,22 @@ func TestRunKubeNodeTCP(t *testing.T) {
 			t.Errorf("trial %s: counts %+v, errors %v, %d agents; want ≥900 messages, all echoed, 2 agents", tr.ID, c, tr.ErrorsByClass, len(tr.Agents))
 		}
 		t.Logf("trial %s: %d messages, %d failed, mean %.3f ms, max %.3f ms", tr.ID, c.Requests, c.Failed, tr.Latency.MeanMS, tr.Latency.MaxMS)
-		// The services also carried the warm-up's messages; one that failed there (the
-		// lag above) may have crossed part of the chain, so the count is exact only when
-		// none did.
+		// The services also carried the warm-up's messages and the reach checks'; one
+		// that failed (the lag above) may have crossed part of the chain, so the count is
+		// exact only when none did.
 		var warm, warmFailed int64
 		if tr.Warmup != nil {
 			warm, warmFailed = tr.Warmup.Requests, tr.Warmup.Errors
 		}
+		reached, probes := reachChecks(t, tr)
 		for _, svc := range []string{"svc-1", "svc-2"} {
 			carried := int64(appMetric(t, n, doc, tr.Arm, svc, func(line string) bool {
 				return strings.HasPrefix(line, "smp_app_tcp_bytes_total{") && strings.Contains(line, `direction="in"`)
 			}))
-			if low, high := (c.Succeeded+warm-warmFailed)*size, (c.Succeeded+warm)*size; carried < low || carried > high || (warmFailed == 0 && carried != high) {
-				t.Errorf("trial %s: %s carried %d bytes, want %d: %d measured and %d warm-up messages of %d bytes (%d of those failed)",
-					tr.ID, svc, carried, high, c.Succeeded, warm, size, warmFailed)
+			low, high := (c.Succeeded+warm-warmFailed+reached)*size, (c.Succeeded+warm+probes)*size
+			if carried < low || carried > high || (warmFailed == 0 && probes == reached && carried != high) {
+				t.Errorf("trial %s: %s carried %d bytes, want %d: %d measured, %d warm-up and %d reach-check messages of %d bytes "+
+					"(%d warm-up and %d reach-check ones failed)", tr.ID, svc, carried, high, c.Succeeded, warm, probes, size, warmFailed, probes-reached)
 			}
 		}
 		if warmFailed > 0 {
@@ -482,6 +494,41 @@ func TestRunKubeNodeTCP(t *testing.T) {
 		}
 		t.Logf("%s: %.1f mcores, %d bytes (cAdvisor over %d samples; %s)", res.Component, res.CPUMcoresAvg, res.MemoryBytesAvg, res.Samples, res.Error)
 	}
+}
+
+// trialsSummary says for a failure message what each trial recorded: its status and
+// error, its errors by class with an example, and each agent's state.
+func trialsSummary(doc *result.Document) string {
+	var b strings.Builder
+	for _, tr := range doc.Trials {
+		fmt.Fprintf(&b, "trial %s: %s %q, counts %+v, errors %v %v, warnings %q\n", tr.ID, tr.Status, tr.Error, tr.Counts,
+			tr.ErrorsByClass, tr.ErrorExamples, tr.Warnings)
+		for _, a := range tr.Agents {
+			fmt.Fprintf(&b, "  agent %s: %s %q, reached after %d attempts in %.3fs, start late %.1f ms, %d requests\n",
+				a.Address, a.Status, a.Error, a.ReachAttempts, a.ReachedAfterS, a.StartLateMS, a.Requests)
+		}
+	}
+	return b.String()
+}
+
+// reachChecks is what a trial's agents sent before it until the target served them
+// (AgentInfo.ReachAttempts): the requests that succeeded, one per agent, and all of
+// them. The target served the first and may have served any of the others. Every agent
+// is smp's image from this repository, which checks.
+func reachChecks(t *testing.T, tr result.Trial) (succeeded, sent int64) {
+	t.Helper()
+	for _, a := range tr.Agents {
+		if a.ReachAttempts < 1 || a.ReachedAfterS <= 0 {
+			t.Errorf("trial %s: agent %s reached the target after %d attempts in %.3fs; want at least one, timed",
+				tr.ID, a.Address, a.ReachAttempts, a.ReachedAfterS)
+		}
+		if a.ReachAttempts > 1 {
+			t.Logf("trial %s: agent %s reached the target at attempt %d, %.1fs after the first", tr.ID, a.Address, a.ReachAttempts, a.ReachedAfterS)
+		}
+		succeeded++
+		sent += int64(a.ReachAttempts)
+	}
+	return succeeded, sent
 }
 
 // servedBy is the number of requests service svc of the arm's namespace answered (its

@@ -225,8 +225,17 @@ func TestFourAgentsMergeExactly(t *testing.T) {
 		t.Errorf("merged %d requests (%d latency samples for %d ok), the agents sent %d",
 			m.Measure.Requests, m.Measure.Latency.Count(), m.Measure.Succeeded, ownRequests)
 	}
-	if got := served.Load(); got != m.Warmup.Requests+m.Measure.Requests {
-		t.Errorf("the server saw %d requests, the merged result %d + %d", got, m.Warmup.Requests, m.Measure.Requests)
+	// Before the run, each agent sent one request of its share (the reach check), which
+	// the server answered at once.
+	var reached int64
+	for _, a := range out.Agents {
+		reached += int64(a.Reach.Attempts)
+		if a.Reach.Attempts != 1 || a.Reach.FirstError != "" || a.Reach.After <= 0 {
+			t.Errorf("agent %d reached the target %+v, want at the first attempt", a.Index, a.Reach)
+		}
+	}
+	if got := served.Load(); got != m.Warmup.Requests+m.Measure.Requests+reached {
+		t.Errorf("the server saw %d requests, the merged result %d + %d and the reach checks %d", got, m.Warmup.Requests, m.Measure.Requests, reached)
 	}
 	// The agents' slots together are exactly the full schedule: rate × duration due.
 	if due := m.Measure.Requests + m.Measure.Overflow; due != int64(rate*duration.Seconds()) {

@@ -59,6 +59,9 @@ type Controller struct {
 	// LostAfter is how long an agent may stay silent before it counts as lost;
 	// default max(5s, 3 × the series interval).
 	LostAfter time.Duration
+	// ReachTimeout bounds the wait, before the run, for every agent to have one request
+	// of its share succeed (see reach.go); default 2m. Past it the run is called off.
+	ReachTimeout time.Duration
 	// Progress, when set, receives the agents' progress summed, once per series
 	// interval, from one goroutine.
 	Progress func(engine.Progress)
@@ -74,6 +77,8 @@ type AgentRun struct {
 	Config engine.Config
 	// Clock is the clock-exchange sample used: the agent's offset and its round trip.
 	Clock ClockSample
+	// Reach is how the agent came to reach the target before the run (awaitReach).
+	Reach ReachCheck
 	// State is StateComplete, StateLost or StateFailed.
 	State string
 	// StartLate is how much later than the common start the agent's clock started.
@@ -131,11 +136,13 @@ func (o *Outcome) Warnings() []string {
 }
 
 // Run splits cfg over the agents (see Shares), estimates each agent's clock offset,
-// starts them all at one instant, follows their progress and merges their results.
+// waits until each has had one request of its share succeed (the target reachable from
+// where the agent is: ReachTimeout), starts them all at one instant, follows their
+// progress and merges their results.
 //
 // The error is for runs that never started: an agent that cannot be reached, refuses
-// its share (bad credentials, a target outside its allow-list, busy) or does not
-// accept it before the start time. Then every agent is told to stop before its clock
+// its share (bad credentials, a target outside its allow-list, busy), cannot reach
+// the target within ReachTimeout or does not accept its share before the start time. Then every agent is told to stop before its clock
 // starts and no load is sent. Once started, an agent that dies, disconnects or stays
 // silent for LostAfter is recorded as lost and the others go on; the run ends when
 // the schedule does. A cancelled ctx stops every agent, which still sends what it
@@ -159,6 +166,9 @@ func (c *Controller) Run(ctx context.Context, cfg engine.Config) (*Outcome, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := c.awaitReach(ctx, client, runs, log); err != nil {
+		return nil, err
+	}
 
 	lead := c.Lead
 	if lead <= 0 {
@@ -170,7 +180,11 @@ func (c *Controller) Run(ctx context.Context, cfg engine.Config) (*Outcome, erro
 	if lostAfter <= 0 {
 		lostAfter = max(minLostAfter, 3*full.SeriesInterval)
 	}
-	end := start.Add(full.Warmup + full.Duration + full.Timeout + lostAfter)
+	// An agent's engine opens its connections within one Timeout and starts its clock
+	// then if that is after the start, and returns within Warmup+Duration+Timeout of
+	// its clock (engine/doc.go): an agent whose dials hung to their timeout is late, not
+	// lost, and still sends its result (its requests' failures are the trial's to show).
+	end := start.Add(full.Warmup + full.Duration + 2*full.Timeout + lostAfter)
 
 	runCtx, stopAll := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAll()

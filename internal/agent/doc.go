@@ -5,11 +5,18 @@
 //
 // # Protocol
 //
-// JSON over HTTP/2 over mutual TLS, two endpoints (ProtocolVersion 1):
+// JSON over HTTP/2 over mutual TLS, three endpoints (ProtocolVersion 1):
 //
 //   - POST /v1/clock: one NTP-style ping (ClockRequest → ClockReply). The controller
 //     pings each agent ClockSamples times and keeps the sample with the shortest round
 //     trip (BestSample): offset = ((t2−t1) + (t3−t4)) / 2, known to ± RTT/2.
+//   - POST /v1/reach: a ReachRequest (the agent's share) → ReachReply. With CheckOnly
+//     the agent checks the load and its allow-list and sends nothing; otherwise it
+//     sends one request of the load with its engine and says how it went. Before a run
+//     the controller has every agent check, then each repeat the request until one
+//     succeeds (reach.go says why: a Service routes some time after its pods are
+//     ready), for at most ReachTimeout. An agent that answers 404 predates it and is
+//     not checked.
 //   - POST /v1/run: a StartRequest (the agent's share of the load and a start time on
 //     the agent's clock: the common start plus its offset), answered by a stream of
 //     Events, one JSON object per line: accepted, then progress (once per series

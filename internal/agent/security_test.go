@@ -180,8 +180,8 @@ func TestRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := loaded.Load(); n != 1 || out.Result == nil || served.Load() != out.Result.Measure.Requests || served.Load() == 0 {
-		t.Errorf("%d runs with requests (%d in all), %d requests served: want exactly the controller's run",
+	if n := loaded.Load(); n != 1 || out.Result == nil || served.Load() != out.Result.Measure.Requests+1 || out.Agents[0].Reach.Attempts != 1 {
+		t.Errorf("%d runs with requests (%d in all), %d requests served: want exactly the controller's run and its reach check",
 			n, runs.Load(), served.Load())
 	}
 }
@@ -214,7 +214,8 @@ func TestControllerRefusesImpostor(t *testing.T) {
 }
 
 // TestRefusedShareCallsTheRunOff: when one of two agents refuses its share (its
-// allow-list does not have the target), neither sends load.
+// allow-list does not have the target), neither sends anything, not even the reach
+// check's request: every agent checks its share before any of them sends one.
 func TestRefusedShareCallsTheRunOff(t *testing.T) {
 	srv, served := target(t)
 	b, err := NewBundle("", false)
@@ -252,7 +253,7 @@ func TestRefusedShareCallsTheRunOff(t *testing.T) {
 	}
 	c := Controller{Agents: []string{open.Addresses[0], ln.Addr().String()}, Credentials: ctrl, Lead: 500 * time.Millisecond}
 	_, err = c.Run(context.Background(), engine.Config{Target: srv.URL, Rate: 100, Connections: 2, Duration: 300 * time.Millisecond})
-	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "called off") {
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "no load was sent") {
 		t.Fatalf("error %v, want a 403 that calls the run off", err)
 	}
 	if served.Load() != 0 {

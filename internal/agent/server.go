@@ -51,7 +51,7 @@ type ServerConfig struct {
 	OnResult func(StartRequest, *engine.Result)
 }
 
-// Server is a load agent: it serves PathClock and PathRun over mutual TLS and runs at
+// Server is a load agent: it serves PathClock, PathReach and PathRun over mutual TLS and runs at
 // most one load at a time, for as long as its controller stays connected.
 type Server struct {
 	cfg    ServerConfig
@@ -131,6 +131,7 @@ func (s *Server) Kill() {
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathClock, s.clock)
+	mux.HandleFunc("POST "+PathReach, s.reach)
 	mux.HandleFunc("POST "+PathRun, s.run)
 	return s.authenticate(mux)
 }

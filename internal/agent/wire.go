@@ -20,8 +20,30 @@ const ProtocolVersion = 1
 // Paths of the agent's endpoints.
 const (
 	PathClock = "/v1/clock"
+	PathReach = "/v1/reach"
 	PathRun   = "/v1/run"
 )
+
+// ReachRequest asks an agent to send one request of its load to the target and say how
+// it went (see Controller.ReachTimeout): nothing is measured, the run has not started.
+type ReachRequest struct {
+	Protocol int    `json:"protocol"`
+	RunID    string `json:"run_id,omitempty"`
+	Load     Load   `json:"load"`
+	// CheckOnly asks the agent to check the load and its allow-list and send nothing:
+	// the controller has every agent agree before any of them sends a request.
+	CheckOnly bool `json:"check_only,omitempty"`
+}
+
+// ReachReply answers a ReachRequest. Succeeded is the engine's success (HTTP 1xx–3xx,
+// gRPC OK, the TCP echo); otherwise Error says what the request met: a status
+// ("status 503") or a transport error with its class ("timeout: dial tcp …: i/o timeout").
+type ReachReply struct {
+	// Checked answers a CheckOnly request: the agent would send this load.
+	Checked   bool   `json:"checked,omitempty"`
+	Succeeded bool   `json:"succeeded"`
+	Error     string `json:"error,omitempty"`
+}
 
 // ClockRequest and ClockReply are one ping of the clock-offset exchange (see
 // EstimateClock): T1 is the controller's send time, T2 the agent's receive time, T3

@@ -3,6 +3,8 @@ package experiment
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/service-mesh-performance/smp/internal/agent"
@@ -18,7 +20,7 @@ import (
 // deploys the agents itself (load: platform.LoadAgents). It is checked before anything
 // is deployed: a missing binary or a workload the generator cannot run is a plan error,
 // not a failed trial. stop ends what it started.
-func runGenerator(ctx context.Context, plan *spec.Plan, baseDir, runID string, load platform.LoadKind) (generator.Generator, func(), error) {
+func runGenerator(ctx context.Context, plan *spec.Plan, baseDir, runID string, load platform.LoadKind, log *slog.Logger) (generator.Generator, func(), error) {
 	gen, err := generator.New(plan.Workload.LoadGenerator)
 	if err != nil {
 		return nil, nil, plan.Errorf("workload.load_generator", "use load_generator: builtin", "%v", err)
@@ -42,14 +44,26 @@ func runGenerator(ctx context.Context, plan *spec.Plan, baseDir, runID string, l
 		if err != nil {
 			return nil, nil, plan.Errorf("workload.agent_certs", "run `smp agent certs --dir DIR` and point agent_certs at DIR", "%v", err)
 		}
-		return generator.Distributed{Agents: w.AgentURLs, Credentials: creds, RunID: runID}, func() {}, nil
+		return generator.Distributed{Agents: w.AgentURLs, Credentials: creds, RunID: runID, Logger: log}, func() {}, nil
 	}
 	l, err := agent.StartLocal(ctx, w.Agents, agent.LocalOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
-	return generator.Distributed{Agents: l.Addresses, Credentials: l.Controller, RunID: runID, InProcess: true},
+	return generator.Distributed{Agents: l.Addresses, Credentials: l.Controller, RunID: runID, InProcess: true, Logger: log},
 		func() { _ = l.Close() }, nil
+}
+
+// agentLog shows on status what the agents' controller warns of: an agent that cannot
+// reach the target yet (and, later, that it did), or that was lost.
+func agentLog(status io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(status, &slog.HandlerOptions{Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{} // the status lines around it carry no time either
+			}
+			return a
+		}}))
 }
 
 // trialGenerator chooses the load generator of a trial, and is the only place that
@@ -58,10 +72,10 @@ func runGenerator(ctx context.Context, plan *spec.Plan, baseDir, runID string, l
 // that is not the generator the plan names. Before the first deploy (a Load with only
 // its Kind) it names the generator the trials will have: agents not yet deployed are
 // counted from the plan.
-func trialGenerator(plan *spec.Plan, run generator.Generator, load platform.Load, runID string) (generator.Generator, []string, error) {
+func trialGenerator(plan *spec.Plan, run generator.Generator, load platform.Load, runID string, log *slog.Logger) (generator.Generator, []string, error) {
 	switch load.Kind {
 	case platform.LoadAgents:
-		gen := generator.Distributed{Agents: load.Agents, RunID: runID}
+		gen := generator.Distributed{Agents: load.Agents, RunID: runID, Logger: log}
 		if len(gen.Agents) == 0 {
 			gen.Agents = make([]string, plan.Workload.Agents)
 		}

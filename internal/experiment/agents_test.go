@@ -45,9 +45,10 @@ func TestRunWithAgents(t *testing.T) {
 			t.Errorf("trial %s: %d agents, %d requests; want 2 and 100", tr.ID, len(tr.Agents), tr.Counts.Requests)
 		}
 		for _, a := range tr.Agents {
-			if a.Status != result.AgentComplete || a.Requests != 50 {
-				t.Errorf("trial %s: agent %+v, want complete with 50 requests", tr.ID, a)
+			if a.Status != result.AgentComplete || a.Requests != 50 || a.ReachAttempts != 1 {
+				t.Errorf("trial %s: agent %+v, want complete with 50 requests, the target reached at once", tr.ID, a)
 			}
+			total += int64(a.ReachAttempts) // the reach check's request, before the trial
 		}
 		if !strings.Contains(strings.Join(tr.Warnings, "\n"), "ran inside smp") {
 			t.Errorf("no warning that the agents added no capacity: %v", tr.Warnings)
@@ -55,7 +56,7 @@ func TestRunWithAgents(t *testing.T) {
 		total += tr.Counts.Requests
 	}
 	if total != served.Load() {
-		t.Errorf("trials count %d requests, the target saw %d", total, served.Load())
+		t.Errorf("trials count %d requests with the reach checks', the target saw %d", total, served.Load())
 	}
 }
 
@@ -79,9 +80,11 @@ func TestRunWithAgentsCancelled(t *testing.T) {
 		}
 	}
 	// A request in flight when the load stops is served but not counted (it is not a
-	// measurement); there are at most as many as connections (2).
-	if gap := served.Load() - tr.Counts.Requests; tr.Counts.Requests == 0 || gap < 0 || gap > 2 {
-		t.Errorf("trial counts %d requests, the target saw %d", tr.Counts.Requests, served.Load())
+	// measurement); there are at most as many as connections (2). Each agent's reach
+	// check sent one more, before the trial.
+	reach := int64(tr.Agents[0].ReachAttempts + tr.Agents[1].ReachAttempts)
+	if gap := served.Load() - tr.Counts.Requests - reach; tr.Counts.Requests == 0 || reach != 2 || gap < 0 || gap > 2 {
+		t.Errorf("trial counts %d requests and %d reach checks, the target saw %d", tr.Counts.Requests, reach, served.Load())
 	}
 }
 
@@ -94,12 +97,12 @@ func TestTrialGenerator(t *testing.T) {
 	plan := parse(t, "name: g\nworkload: {agents: 3, endpoint_urls: [http://127.0.0.1:1/]}\n")
 	run := generator.Builtin{}
 
-	got, warnings, err := trialGenerator(plan, run, platform.Load{}, "r")
+	got, warnings, err := trialGenerator(plan, run, platform.Load{}, "r", nil)
 	if err != nil || got != generator.Generator(run) || len(warnings) != 0 {
 		t.Errorf("no load: got %#v, %q, %v; want the run's generator", got, warnings, err)
 	}
 
-	got, warnings, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadFortioREST, FortioURL: "http://127.0.0.1:9/fortio/", Where: "pod p"}, "r")
+	got, warnings, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadFortioREST, FortioURL: "http://127.0.0.1:9/fortio/", Where: "pod p"}, "r", nil)
 	if f, ok := got.(generator.FortioREST); err != nil || !ok || f.BaseURL != "http://127.0.0.1:9/fortio/" || f.Where != "pod p" ||
 		len(warnings) != 1 || !strings.Contains(warnings[0], "load_generator builtin") {
 		t.Errorf("fortio load: got %#v, %q, %v", got, warnings, err)
@@ -112,17 +115,17 @@ func TestTrialGenerator(t *testing.T) {
 	files := b.ControllerFiles()
 	creds := &platform.AgentCredentials{CA: files[agent.CAFile], Cert: files[agent.CertFile(agent.RoleController)],
 		Key: files[agent.KeyFile(agent.RoleController)], Token: b.Token}
-	got, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents, Agents: []string{"127.0.0.1:1", "127.0.0.1:2"}, Credentials: creds}, "r")
+	got, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents, Agents: []string{"127.0.0.1:1", "127.0.0.1:2"}, Credentials: creds}, "r", nil)
 	if d, ok := got.(generator.Distributed); err != nil || !ok || len(d.Agents) != 2 || d.RunID != "r" ||
 		d.Credentials.Role != agent.RoleController || d.Credentials.Token != b.Token {
 		t.Errorf("agent load: got %#v, %v", got, err)
 	}
-	got, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents}, "r")
+	got, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents}, "r", nil)
 	if d, ok := got.(generator.Distributed); err != nil || !ok || len(d.Agents) != 3 {
 		t.Errorf("agents before the first deploy: got %#v, %v; want the plan's 3", got, err)
 	}
 	creds.Key = []byte("not a key")
-	if _, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents, Agents: []string{"a"}, Credentials: creds}, "r"); err == nil {
+	if _, _, err = trialGenerator(plan, run, platform.Load{Kind: platform.LoadAgents, Agents: []string{"a"}, Credentials: creds}, "r", nil); err == nil {
 		t.Error("agent load with a broken key: no error")
 	}
 }

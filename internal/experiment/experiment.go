@@ -149,14 +149,14 @@ func run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 		fmt.Fprintf(status, "smp: warning: %s\n", w)
 	}
 
-	runGen, stop, err := runGenerator(ctx, plan, opt.BaseDir, id, env.Load)
+	runGen, stop, err := runGenerator(ctx, plan, opt.BaseDir, id, env.Load, agentLog(status))
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
 	// Name the trials' generator from the start, so that the tools and a trial that
 	// fails before load say so; one the platform brings is checked here too.
-	gen, _, err := trialGenerator(plan, runGen, platform.Load{Kind: env.Load}, id)
+	gen, _, err := trialGenerator(plan, runGen, platform.Load{Kind: env.Load}, id, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func runTrial(ctx context.Context, plan *spec.Plan, pf platform.Platform, runGen
 		}
 	}()
 	observeDeployment(&t, d, doc)
-	gen, loadWarnings, err := trialGenerator(plan, runGen, d.Load, doc.ID)
+	gen, loadWarnings, err := trialGenerator(plan, runGen, d.Load, doc.ID, agentLog(status))
 	if err != nil {
 		return fail(err)
 	}

@@ -82,7 +82,8 @@ func agentInfos(out *agent.Outcome) []result.AgentInfo {
 		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 		info := result.AgentInfo{Address: a.URL, Index: a.Index, Share: a.Share, RequestedRateRPS: a.Config.Rate,
 			Connections: a.Config.Connections, ClockOffsetMS: ms(a.Clock.Offset), RTTMS: ms(a.Clock.RTT),
-			StartLateMS: ms(a.StartLate), Status: result.AgentStatus(a.State), Requests: a.Requests}
+			StartLateMS: ms(a.StartLate), Status: result.AgentStatus(a.State), Requests: a.Requests,
+			ReachAttempts: a.Reach.Attempts, ReachedAfterS: a.Reach.After.Seconds()}
 		if a.State == agent.StateLost {
 			s := a.LostAt.Seconds()
 			info.LostAtS = &s
