@@ -161,25 +161,14 @@ func TestLateAgentIsNotLost(t *testing.T) {
 	}
 	// Heartbeats every 100ms, so that a LostAfter of 1s (instead of 5s) still only
 	// catches a silent agent, and the test is short.
-	agent, err := NewServer(ServerConfig{Credentials: creds, Heartbeat: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- agent.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	agent := serveAgent(t, ServerConfig{Credentials: creds, Heartbeat: 100 * time.Millisecond})
 	ctrl, err := b.ControllerCredentials()
 	if err != nil {
 		t.Fatal(err)
 	}
 	const timeout = 2 * time.Second
 	// A lead shorter than the timeout, so that the hung dials end after the start.
-	c := Controller{Agents: []string{ln.Addr().String()}, Credentials: ctrl, Lead: 200 * time.Millisecond, LostAfter: time.Second}
+	c := Controller{Agents: []string{agent}, Credentials: ctrl, Lead: 200 * time.Millisecond, LostAfter: time.Second}
 	out, err := c.Run(context.Background(), engine.Config{Target: srv.URL, TLS: &engine.TLS{Insecure: true}, Rate: 20,
 		Duration: 500 * time.Millisecond, Timeout: timeout})
 	if err != nil {

@@ -100,30 +100,13 @@ func TestRefusals(t *testing.T) {
 	// open when the stop arrived, a race a loaded machine can win either way. Only runs
 	// that sent requests are counted; the controller's is the only one that may.
 	var runs, loaded atomic.Int64
-	s, err := NewServer(ServerConfig{Credentials: creds, Allow: allow, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	addr := serveAgent(t, ServerConfig{Credentials: creds, Allow: allow, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		OnResult: func(_ StartRequest, res *engine.Result) {
 			runs.Add(1)
 			if res.Measure.Requests > 0 {
 				loaded.Add(1)
 			}
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	serveDone := make(chan error, 1)
-	go func() { serveDone <- s.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-serveDone; err != nil {
-			t.Error(err)
-		}
-	}()
-	addr := ln.Addr().String()
 
 	// Clients that verify the agent properly (the run CA), with various identities.
 	withCert := func(c tls.Certificate) *tls.Config {
@@ -186,6 +169,30 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// serveAgent serves one agent with cfg on a loopback port until the test ends, and
+// returns its address. Serve must then return without an error.
+func serveAgent(t *testing.T, cfg ServerConfig) string {
+	t.Helper()
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln.Addr().String()
+}
+
 // TestControllerRefusesImpostor: a controller does not drive a server whose
 // certificate comes from another CA, even one that says it is an agent.
 func TestControllerRefusesImpostor(t *testing.T) {
@@ -235,23 +242,12 @@ func TestRefusedShareCallsTheRunOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	strict, err := NewServer(ServerConfig{Credentials: creds, Allow: allow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- strict.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	strict := serveAgent(t, ServerConfig{Credentials: creds, Allow: allow})
 	ctrl, err := b.ControllerCredentials()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Controller{Agents: []string{open.Addresses[0], ln.Addr().String()}, Credentials: ctrl, Lead: 500 * time.Millisecond}
+	c := Controller{Agents: []string{open.Addresses[0], strict}, Credentials: ctrl, Lead: 500 * time.Millisecond}
 	_, err = c.Run(context.Background(), engine.Config{Target: srv.URL, Rate: 100, Connections: 2, Duration: 300 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "no load was sent") {
 		t.Fatalf("error %v, want a 403 that calls the run off", err)
