@@ -116,6 +116,7 @@ func run(ctx context.Context, plan *spec.Plan, opt Options) (*result.Document, e
 	if status == nil {
 		status = io.Discard
 	}
+	status = term.Locked(status) // the agents' controller warns while the progress line is drawn
 	start := now()
 	id := result.NewID(plan.Name, start)
 	doc := result.New(id, plan.Name, start)
