@@ -212,6 +212,9 @@ func (w Workload) withDefaults(seed int64, external bool) Workload {
 	if w.Agents == 0 {
 		w.Agents = len(w.AgentURLs)
 	}
+	if w.ReachTimeout == 0 && w.Agents > 0 {
+		w.ReachTimeout = Duration(2 * time.Minute)
+	}
 	if w.Protocol == ProtocolGRPC && w.GRPC.Method == "" {
 		w.GRPC.Method = GRPCHealth
 		if w.App.Kind == AppBuiltin {

@@ -163,6 +163,12 @@ type Workload struct {
 	// with (ca.pem, smp-controller.pem, smp-controller-key.pem, and token when the
 	// agents require one). Relative to the plan.
 	AgentCerts string `json:"agent_certs,omitempty"`
+	// How long the load agents may take, before each trial, to have one request of their
+	// share succeed: a Service routes some time after its pods are ready (kube-proxy or
+	// the mesh programs the node later), and a trial should not measure that. Each attempt
+	// waits up to timeout. Past it the trial fails with what the last request met. Only
+	// with agents, where it defaults to 2m.
+	ReachTimeout Duration `json:"reach_timeout,omitempty"`
 	// The load generator is part of the mesh (SMP's internal): on mesh arms its requests go
 	// through a client-side proxy, as a meshed client's would. Default: true, false with
 	// entry gateway (SMP's "internal: false" is a client that enters through the gateway).

@@ -363,6 +363,11 @@ func (v *validator) agents() {
 		v.errorf("workload.agent_certs", "list the agents in agent_urls, or remove agent_certs",
 			"agent_certs are for agent_urls, and none are listed")
 	}
+	if w.ReachTimeout != 0 && w.Agents == 0 { // the parser refuses a negative duration
+		v.errorf("workload.reach_timeout", "set agents, or remove reach_timeout",
+			"reach_timeout is how long load agents wait for the target, and there are none")
+	}
+	v.durationBound("workload.reach_timeout", w.ReachTimeout, MaxDuration, "a Service that does not route within minutes will not")
 	if w.Agents > 0 && w.Connections < w.Agents {
 		v.errorf("workload.connections", fmt.Sprintf("use at least %d connections, or fewer agents", w.Agents),
 			"each of the %d agents needs a connection of its own, and connections is %d", w.Agents, w.Connections)

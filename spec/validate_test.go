@@ -59,6 +59,7 @@ var validationCases = []struct {
 	{"agents and agent_urls disagree", "workload: {agents: 3, agent_urls: [a:7070, b:7070], agent_certs: c}", "workload.agents", "3,", "agents is 3 but 2 agent_urls are listed", "remove agents"},
 	{"agent_urls without credentials", "workload: {agent_urls: [a:7070]}", "workload.agent_urls", "[a:", "agent_urls need agent_certs", "smp agent certs"},
 	{"agent_certs without agents", "workload: {agent_certs: certs}", "workload.agent_certs", "certs}", "agent_certs are for agent_urls, and none are listed", "list the agents"},
+	{"reach timeout without agents", "workload: {reach_timeout: 30s}", "workload.reach_timeout", "30s}", "reach_timeout is how long load agents wait for the target, and there are none", "set agents"},
 	{"fewer connections than agents", "workload: {agents: 4, connections: 2}", "workload.connections", "2}", "each of the 4 agents needs a connection of its own, and connections is 2", "at least 4 connections"},
 	{"certificate without key", "workload:\n  tls: {cert_file: c.pem}", "workload.tls", "{cert", "a client certificate needs both cert_file and key_file", "set both"},
 	{"grpc settings for http", "workload:\n  grpc: {service: x}", "workload.grpc", "{service", "grpc settings apply to protocol grpc only", "set protocol: grpc"},

@@ -40,6 +40,7 @@ type loadFlags struct {
 	maxErrorRate string
 	agents       []string
 	agentCerts   string
+	reachTimeout time.Duration
 	common       runCommon
 }
 
@@ -119,6 +120,7 @@ func (f *loadFlags) bind(cmd *cobra.Command) {
 	fl.DurationVar(&f.maxP99, "max-p99", 0, "exit 3 when latency p99 is above this (same as --slo 'latency.p99 <= D')")
 	fl.StringSliceVar(&f.agents, "agents", nil, "spread the load over these running agents (host:port, comma-separated; see smp agent)")
 	fl.StringVar(&f.agentCerts, "agent-certs", "", "folder from 'smp agent certs' that authenticates this controller to --agents")
+	fl.DurationVar(&f.reachTimeout, "reach-timeout", 0, "with --agents: how long they may take to have one request succeed before the load (default 2m)")
 	fl.StringVar(&f.maxErrorRate, "max-error-rate", "", "exit 3 when the error rate is above this, e.g. 0.1% (same as --slo 'error_rate <= X')")
 	f.common.bind(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("protocol", enumCompletion[spec.Protocol]())
@@ -133,7 +135,7 @@ func (f *loadFlags) plan(cmd *cobra.Command, url string) (*spec.Plan, error) {
 		Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout, KeepAlive: f.keepAlive, Method: f.method, Body: f.body,
 		Headers: f.headers, PayloadSize: f.payloadSize, GRPCService: f.grpcService, Percentiles: f.percentiles,
 		TLS:    spec.TLS{CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile, InsecureSkipVerify: f.insecure},
-		Agents: f.agents, AgentCerts: f.agentCerts}
+		Agents: f.agents, AgentCerts: f.agentCerts, ReachTimeout: f.reachTimeout}
 	if cmd.Flags().Changed("rate") {
 		o.Rate = &f.rate
 	}

@@ -44,13 +44,15 @@ func runGenerator(ctx context.Context, plan *spec.Plan, baseDir, runID string, l
 		if err != nil {
 			return nil, nil, plan.Errorf("workload.agent_certs", "run `smp agent certs --dir DIR` and point agent_certs at DIR", "%v", err)
 		}
-		return generator.Distributed{Agents: w.AgentURLs, Credentials: creds, RunID: runID, Logger: log}, func() {}, nil
+		return generator.Distributed{Agents: w.AgentURLs, Credentials: creds, RunID: runID, Logger: log, ReachTimeout: w.ReachTimeout.D()},
+			func() {}, nil
 	}
 	l, err := agent.StartLocal(ctx, w.Agents, agent.LocalOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
-	return generator.Distributed{Agents: l.Addresses, Credentials: l.Controller, RunID: runID, InProcess: true, Logger: log},
+	return generator.Distributed{Agents: l.Addresses, Credentials: l.Controller, RunID: runID, InProcess: true, Logger: log,
+			ReachTimeout: w.ReachTimeout.D()},
 		func() { _ = l.Close() }, nil
 }
 
@@ -75,7 +77,7 @@ func agentLog(status io.Writer) *slog.Logger {
 func trialGenerator(plan *spec.Plan, run generator.Generator, load platform.Load, runID string, log *slog.Logger) (generator.Generator, []string, error) {
 	switch load.Kind {
 	case platform.LoadAgents:
-		gen := generator.Distributed{Agents: load.Agents, RunID: runID, Logger: log}
+		gen := generator.Distributed{Agents: load.Agents, RunID: runID, Logger: log, ReachTimeout: plan.Workload.ReachTimeout.D()}
 		if len(gen.Agents) == 0 {
 			gen.Agents = make([]string, plan.Workload.Agents)
 		}

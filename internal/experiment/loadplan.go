@@ -48,6 +48,9 @@ type LoadOptions struct {
 	// folder from `smp agent certs`, made absolute here).
 	Agents     []string
 	AgentCerts string
+	// ReachTimeout bounds the agents' wait for the target before the load (0: the
+	// plan's default).
+	ReachTimeout time.Duration
 }
 
 // LoadPlan turns a load run into a plan (validated, with defaults): an external app at
@@ -117,6 +120,7 @@ func loadWorkload(o LoadOptions, protocol spec.Protocol) (spec.Workload, error) 
 		KeepAlive: &keepAlive, Method: o.Method, Body: o.Body, EndpointURLs: []string{o.URL}, TLS: o.TLS,
 		LoadGenerator: o.Generator}
 	w.Arrival.Pattern = o.Arrival
+	w.ReachTimeout = spec.Duration(o.ReachTimeout)
 	if len(o.Agents) > 0 || o.AgentCerts != "" {
 		w.AgentURLs = o.Agents
 		if o.AgentCerts != "" {

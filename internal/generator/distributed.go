@@ -29,6 +29,9 @@ type Distributed struct {
 	InProcess bool
 	// Lead overrides how far ahead the common start is set (see agent.Controller).
 	Lead time.Duration
+	// ReachTimeout bounds the agents' wait for the target before the load
+	// (agent.Controller.ReachTimeout; workload.reach_timeout).
+	ReachTimeout time.Duration
 }
 
 // Info implements Generator.
@@ -47,7 +50,8 @@ func (d Distributed) Run(ctx context.Context, job Job) (result.Trial, error) {
 		return result.Trial{}, err
 	}
 	cfg.Progress = nil
-	c := agent.Controller{Agents: d.Agents, Credentials: d.Credentials, RunID: d.RunID, Logger: d.Logger, Lead: d.Lead}
+	c := agent.Controller{Agents: d.Agents, Credentials: d.Credentials, RunID: d.RunID, Logger: d.Logger, Lead: d.Lead,
+		ReachTimeout: d.ReachTimeout}
 	c.Progress = job.Progress
 	out, err := c.Run(ctx, cfg)
 	if err != nil {
