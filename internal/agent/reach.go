@@ -29,14 +29,15 @@ import (
 const (
 	// defaultReachTimeout bounds the wait for every agent to reach the target.
 	defaultReachTimeout = 2 * time.Minute
-	// reachRetry spaces one agent's attempts when an attempt fails at once (refused).
+	// reachRetry spaces one agent's attempts after a failure, which can come at once (a
+	// refused connection): the agent must not hammer a target that is coming up.
 	reachRetry = 250 * time.Millisecond
 )
 
 // ReachCheck is how an agent came to reach the target before the run.
 type ReachCheck struct {
-	// Attempts is how many requests the agent sent until one succeeded; each reached
-	// the target's address, and any may have been served.
+	// Attempts is how many requests the agent sent until one succeeded; the target
+	// served the last, and may have served any of the others.
 	Attempts int
 	// After is how long from the first attempt to the end of the one that succeeded.
 	After time.Duration
@@ -57,23 +58,17 @@ func (s *Server) reach(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("protocol %d: this agent speaks %d", req.Protocol, ProtocolVersion), http.StatusBadRequest)
 		return
 	}
-	cfg, err := req.Load.engineConfig()
-	if err != nil {
-		http.Error(w, "bad load: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if err := s.cfg.Allow.Check(cfg.Target); err != nil {
-		s.log.Warn("refused reach check", "peer", r.RemoteAddr, "target", cfg.Target, "reason", err.Error())
-		http.Error(w, err.Error(), http.StatusForbidden)
+	cfg, ok := s.admitLoad(w, req.Load, r.RemoteAddr, "reach check")
+	if !ok {
 		return
 	}
 	reply := ReachReply{Checked: true}
 	if !req.CheckOnly {
-		reply, err = sendOne(r.Context(), cfg)
-	}
-	if err != nil {
-		http.Error(w, "reach check: "+err.Error(), http.StatusInternalServerError)
-		return
+		var err error
+		if reply, err = sendOne(r.Context(), cfg); err != nil {
+			http.Error(w, "reach check: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(reply)

@@ -239,14 +239,8 @@ func (s *Server) admit(w http.ResponseWriter, body io.Reader, peer string) (Star
 		http.Error(w, fmt.Sprintf("protocol %d: this agent speaks %d", req.Protocol, ProtocolVersion), http.StatusBadRequest)
 		return req, engine.Config{}, 0, false
 	}
-	cfg, err := req.Load.engineConfig()
-	if err != nil {
-		http.Error(w, "bad load: "+err.Error(), http.StatusBadRequest)
-		return req, cfg, 0, false
-	}
-	if err := s.cfg.Allow.Check(cfg.Target); err != nil {
-		s.log.Warn("refused run", "peer", peer, "target", cfg.Target, "reason", err.Error())
-		http.Error(w, err.Error(), http.StatusForbidden)
+	cfg, ok := s.admitLoad(w, req.Load, peer, "run")
+	if !ok {
 		return req, cfg, 0, false
 	}
 	ahead := time.Until(req.StartAt)
@@ -255,6 +249,23 @@ func (s *Server) admit(w http.ResponseWriter, body io.Reader, peer string) (Star
 		return req, cfg, 0, false
 	}
 	return req, cfg, ahead, true
+}
+
+// admitLoad turns a load into the engine's configuration and checks its target against
+// the allow-list; a load it refuses (for what: "run", "reach check") has been answered
+// with the reason, and the refusal logged with the peer's address.
+func (s *Server) admitLoad(w http.ResponseWriter, l Load, peer, what string) (engine.Config, bool) {
+	cfg, err := l.engineConfig()
+	if err != nil {
+		http.Error(w, "bad load: "+err.Error(), http.StatusBadRequest)
+		return cfg, false
+	}
+	if err := s.cfg.Allow.Check(cfg.Target); err != nil {
+		s.log.Warn("refused "+what, "peer", peer, "target", cfg.Target, "reason", err.Error())
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return cfg, false
+	}
+	return cfg, true
 }
 
 // runOutcome is what the engine returned.
