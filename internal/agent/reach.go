@@ -214,6 +214,10 @@ func (c *Controller) reachOne(ctx context.Context, client *http.Client, r *Agent
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if errors.Is(ctx.Err(), context.Canceled) { // the run was stopped, not timed out
+				return fmt.Errorf("agent %s: stopped while trying to reach %s (%d attempts): %w",
+					r.URL, r.Config.Target, r.Reach.Attempts, ctx.Err())
+			}
 			if last == "" {
 				last = ctx.Err().Error()
 			}

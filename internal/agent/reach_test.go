@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -184,4 +185,33 @@ func TestLateAgentIsNotLost(t *testing.T) {
 		t.Errorf("measured %d requests, %d succeeded, errors %v: want every one timed out", m.Requests, m.Succeeded, m.Errors)
 	}
 	t.Logf("agent started %v late; %d requests, errors %v", a.StartLate, m.Requests, m.Errors)
+}
+
+// TestReachStopped: a run stopped (Ctrl-C) while its agents wait for the target says it
+// was stopped, not that the target could not be reached in the reach timeout, and
+// returns at once.
+func TestReachStopped(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if seen.Add(1) == 1 {
+			cancel() // Ctrl-C once the first attempt has reached the target
+		}
+		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	l, err := StartLocal(context.Background(), 1, LocalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c := Controller{Agents: l.Addresses, Credentials: l.Controller, Lead: testLead, ReachTimeout: time.Hour}
+	start := time.Now()
+	_, err = c.Run(ctx, engine.Config{Target: srv.URL, Rate: 10, Duration: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "stopped while trying to reach "+srv.URL) || !errors.Is(err, context.Canceled) ||
+		strings.Contains(err.Error(), "could not reach") {
+		t.Fatalf("error %v, want the run stopped while its agent tried to reach the target", err)
+	}
+	t.Logf("returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
 }
