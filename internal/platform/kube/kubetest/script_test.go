@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -118,5 +119,56 @@ exists /run/netns/cni-1 /run/netns/cni-2 /var/lib/cni/results/smp-kube-node-abc-
 		"exists /run/keep-1", "exists /var/lib/keep/2", "exists /run/keep-3"}
 	if !slices.Equal(lines, want) {
 		t.Errorf("printed %q, want %q\nstderr:\n%s", lines, want, stderr)
+	}
+}
+
+// TestKubeNodePutWritesOnlyChanges: the script's put, which writes the components'
+// configuration files on every `up`, leaves a file alone when its content is the same
+// (kube-proxy exits at any write to its configuration, so a second test process taking
+// a lease killed it) and otherwise renames a complete copy over it, mode 0644, recording
+// it in CHANGED (up then restarts kube-proxy itself); no temporary file is left.
+func TestKubeNodePutWritesOnlyChanges(t *testing.T) {
+	script, err := NodeScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := regexp.MustCompile(`(?ms)^CHANGED=\(\)\nput\(\) \{\n.*?^\}\n`).Find(src)
+	if put == nil {
+		t.Fatal("no put() in scripts/kube-node")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "-c", string(put)+`set -eu
+f=$1/kube-proxy.yaml
+show() { echo "$(stat -c '%i %y %a' "$f") $(cat "$f") changed=${#CHANGED[@]}"; }
+put "$f" <<<'mode: iptables'; show
+put "$f" <<<'mode: iptables'; show
+put "$f" <<<'mode: nftables'; show
+ls "$1" | wc -l`, "put-test", dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("printed %q", lines)
+	}
+	field := func(l string, i int) string { return strings.Fields(l)[i] }
+	// stat: inode, date, time, zone, mode; then the content and the count of changes.
+	first, same, changed := lines[0], lines[1], lines[2]
+	if !strings.HasSuffix(first, " 644 mode: iptables changed=1") {
+		t.Errorf("first put: %s; want the file, mode 644, one change", first)
+	}
+	if same != first { // the same inode, modification time, mode, content and changes
+		t.Errorf("the same content again changed the file: %s, before %s", same, first)
+	}
+	if field(changed, 0) == field(first, 0) || !strings.HasSuffix(changed, " 644 mode: nftables changed=2") {
+		t.Errorf("new content: %s; want a new file (renamed over the old), mode 644, a second change", changed)
+	}
+	if lines[3] != "1" {
+		t.Errorf("%s files in the folder, want the one: a temporary copy was left", lines[3])
 	}
 }
