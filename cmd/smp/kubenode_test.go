@@ -146,13 +146,12 @@ func TestRunKubeNode(t *testing.T) {
 	prom := kubeletPrometheus(t)
 	bin := buildSMP(t)
 	out := filepath.Join(t.TempDir(), "result.json")
-	// kube-proxy programs a Service seconds after Deploy returns (see TestRunKubeNodeTCP).
-	// The agents wait until the entry Service serves them before a trial starts (their
-	// reach check): in the harness's CI, before it, the baseline's 4 connections hung in
-	// their dials for the whole warm-up and measured phase and the trial was lost. The
-	// warm-up stays for what the check does not see: the sidecars' other first
-	// connections (13 of 6000 requests of the builtin arm failed in one run on the loaded
-	// machine without it, and others waited up to 5 s, the sidecar's dial timeout).
+	// kube-proxy programs a Service seconds after Deploy returns (see TestRunKubeNodeTCP):
+	// the agents wait until the entry Service serves them before a trial starts (their
+	// reach check). The warm-up stays for what the check does not see: the sidecars'
+	// other first connections (13 of 6000 requests of the builtin arm failed in one run
+	// on the loaded machine without it, and others waited up to 5 s, the sidecar's dial
+	// timeout).
 	plan := nodePlan(t, n, "30s", "15s", "[cadvisor, procfs, {type: prometheus, url: "+prom+"}]", true)
 	r := startRun(t, bin, plan, "--kubeconfig", n.Kubeconfig, "-o", out, "--allow-rate-miss")
 	code := r.wait(t, 10*time.Minute)
