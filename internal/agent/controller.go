@@ -280,25 +280,20 @@ func (c *Controller) syncClocks(ctx context.Context, client *http.Client, runs [
 	if samples <= 0 {
 		samples = defaultClockSamples
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(runs))
-	for i, r := range runs {
-		wg.Go(func() {
-			s, reply, err := estimateClock(ctx, client, r.URL, c.Credentials.Token, samples)
-			switch {
-			case err != nil:
-				errs[i] = fmt.Errorf("agent %s did not answer: %w", r.URL, err)
-			case reply.Protocol != ProtocolVersion:
-				errs[i] = fmt.Errorf("agent %s speaks protocol %d, this smp %d: run the same smp version on both", r.URL, reply.Protocol, ProtocolVersion)
-			case reply.Busy:
-				errs[i] = fmt.Errorf("agent %s is busy with another run", r.URL)
-			}
-			r.Clock = s
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return 0, fmt.Errorf("agents: %w; no load was sent", err)
+	if err := c.eachAgent(runs, func(_ int, r *AgentRun) error {
+		s, reply, err := estimateClock(ctx, client, r.URL, c.Credentials.Token, samples)
+		r.Clock = s
+		switch {
+		case err != nil:
+			return fmt.Errorf("agent %s did not answer: %w", r.URL, err)
+		case reply.Protocol != ProtocolVersion:
+			return fmt.Errorf("agent %s speaks protocol %d, this smp %d: run the same smp version on both", r.URL, reply.Protocol, ProtocolVersion)
+		case reply.Busy:
+			return fmt.Errorf("agent %s is busy with another run", r.URL)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
 	}
 	var slowest time.Duration
 	for _, r := range runs {
@@ -306,6 +301,21 @@ func (c *Controller) syncClocks(ctx context.Context, client *http.Client, runs [
 		log.Info("agent clock", "agent", r.URL, "offset", r.Clock.Offset, "rtt", r.Clock.RTT)
 	}
 	return slowest, nil
+}
+
+// eachAgent calls f for every run at once and joins the errors, which call the run off
+// before it started.
+func (c *Controller) eachAgent(runs []*AgentRun, f func(i int, r *AgentRun) error) error {
+	errs := make([]error, len(runs))
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		wg.Go(func() { errs[i] = f(i, r) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("agents: %w; no load was sent", err)
+	}
+	return nil
 }
 
 // startRequest is the body that starts agent i of n at start, on its own clock.

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/service-mesh-performance/smp/internal/engine"
@@ -62,7 +61,7 @@ func (s *Server) reach(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	reply := ReachReply{Checked: true}
+	var reply ReachReply
 	if !req.CheckOnly {
 		var err error
 		if reply, err = sendOne(r.Context(), cfg); err != nil {
@@ -97,15 +96,14 @@ func sendOne(ctx context.Context, cfg engine.Config) (ReachReply, error) {
 	return ReachReply{Error: describeFailure(m)}, nil
 }
 
-// describeFailure says what the failed requests of a phase met: the statuses that are
-// not a success ("status 503", "status grpc:UNAVAILABLE") and the transport errors,
-// each class with its example ("timeout: dial tcp …: i/o timeout").
+// describeFailure says what sendOne's request met when it failed: its status ("status
+// 503", "status grpc:UNAVAILABLE"; any status of a failed phase of one request is not a
+// success) or its transport error, with the class's example ("timeout: dial tcp …: i/o
+// timeout").
 func describeFailure(m engine.PhaseResult) string {
 	var parts []string
 	for _, st := range slices.Sorted(maps.Keys(m.Status)) {
-		if !strings.HasSuffix(st, ":OK") && !(len(st) == 3 && st[0] >= '1' && st[0] <= '3') {
-			parts = append(parts, "status "+st)
-		}
+		parts = append(parts, "status "+st)
 	}
 	for _, class := range slices.Sorted(maps.Keys(m.Errors)) {
 		switch ex := m.ErrorExamples[class]; {
@@ -172,20 +170,6 @@ func (c *Controller) awaitReach(ctx context.Context, client *http.Client, runs [
 		}
 		return nil
 	})
-}
-
-// eachAgent calls f for every run at once and joins the errors, which call the run off.
-func (c *Controller) eachAgent(runs []*AgentRun, f func(i int, r *AgentRun) error) error {
-	errs := make([]error, len(runs))
-	var wg sync.WaitGroup
-	for i, r := range runs {
-		wg.Go(func() { errs[i] = f(i, r) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("agents: %w; no load was sent", err)
-	}
-	return nil
 }
 
 // reachOne repeats one agent's attempts (see awaitReach) until one succeeds or ctx ends.

@@ -35,12 +35,11 @@ type ReachRequest struct {
 	CheckOnly bool `json:"check_only,omitempty"`
 }
 
-// ReachReply answers a ReachRequest. Succeeded is the engine's success (HTTP 1xx–3xx,
-// gRPC OK, the TCP echo); otherwise Error says what the request met: a status
-// ("status 503") or a transport error with its class ("timeout: dial tcp …: i/o timeout").
+// ReachReply answers a ReachRequest; it is empty for CheckOnly (the check passed).
+// Succeeded is the engine's success (HTTP 1xx–3xx, gRPC OK, the TCP echo); otherwise
+// Error says what the request met: a status ("status 503") or a transport error with its
+// class ("timeout: dial tcp …: i/o timeout").
 type ReachReply struct {
-	// Checked answers a CheckOnly request: the agent would send this load.
-	Checked   bool   `json:"checked,omitempty"`
 	Succeeded bool   `json:"succeeded"`
 	Error     string `json:"error,omitempty"`
 }
